@@ -1,0 +1,140 @@
+"""One settings object for the whole of hybridlens: CLI, API, workers and pipeline.
+
+Every value can be set from the environment with the ``HYBRIDLENS_`` prefix and ``__`` for
+nested groups (``HYBRIDLENS_MODEL__DEVICE=cuda``). The defaults give the embedded mode: a
+SQLite file under the data directory and in-process work, no servers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FrameClass(StrEnum):
+    """What a frame shows: homogeneous photographic, homogeneous non-photographic, or both."""
+
+    P = "P"
+    NP = "NP"
+    HYBRID = "hybrid"
+
+
+class ClassThresholds(BaseModel):
+    """A frame is hybrid when each kind of content covers at least ``min_area`` of it.
+
+    A frame whose P fraction is >= 1 - min_area is P, <= min_area is NP, anything between is
+    hybrid. The default was chosen on the validation split (see docs/results.md).
+    """
+
+    min_area: float = Field(default=0.08, gt=0.0, lt=0.5)
+
+    def classify(self, p_fraction: float) -> FrameClass:
+        if p_fraction >= 1.0 - self.min_area:
+            return FrameClass.P
+        if p_fraction <= self.min_area:
+            return FrameClass.NP
+        return FrameClass.HYBRID
+
+
+class ModelSettings(BaseModel):
+    """Which weights to load and where to run them."""
+
+    # "auto" picks CUDA when torch sees a GPU, else the CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Half precision (bf16 where supported, else fp16) on CUDA only; the CPU always runs fp32.
+    half_precision: bool = True
+    # None = the default weights shipped inside the package.
+    classifier_path: Path | None = None
+    segmenter_path: Path | None = None
+    batch_size: int = Field(default=16, ge=1, le=1024)
+    cpu_threads: int | None = Field(default=None, ge=1)
+    thresholds: ClassThresholds = ClassThresholds()
+
+
+class ShotSettings(BaseModel):
+    detector: Literal["adaptive", "content", "threshold"] = "adaptive"
+    adaptive_threshold: float = 3.0
+    content_threshold: float = 27.0
+    # Fades to/from black are found with a threshold detector alongside the cut detector.
+    detect_fades: bool = True
+    fade_threshold: float = 12.0
+    min_shot_frames: int = Field(default=8, ge=1)
+
+
+class SamplingSettings(BaseModel):
+    """Which decoded frames get classified.
+
+    Each shot gets at least ``min_per_shot`` frames and at most one frame every
+    ``max_interval_s`` seconds; statistics weight each sampled frame by the running time it
+    stands for, so sampling density never biases time shares.
+    """
+
+    min_per_shot: int = Field(default=1, ge=1)
+    max_interval_s: float = Field(default=1.0, gt=0.0)
+    skip_blank: bool = True
+    # A frame whose luma standard deviation is below this (0-255 scale) counts as blank.
+    blank_std: float = Field(default=4.0, ge=0.0)
+
+
+class PipelineSettings(BaseModel):
+    # Frames are decoded scaled so that the longer side is at most this many pixels.
+    working_size: int = Field(default=320, ge=32, le=4096)
+    # Stored masks: longer side in pixels (1-bit PNG).
+    mask_size: int = Field(default=160, ge=8, le=2048)
+    # Coarse grid (rows x cols) of NP share stored per frame.
+    grid_rows: int = Field(default=4, ge=1, le=32)
+    grid_cols: int = Field(default=4, ge=1, le=32)
+    # Segment only hybrid frames (the SegFormer is the costly stage) unless this is set.
+    segment_all: bool = False
+    shots: ShotSettings = ShotSettings()
+    sampling: SamplingSettings = SamplingSettings()
+
+
+class ApiSettings(BaseModel):
+    max_upload_bytes: int = Field(default=50 * 1024**3, ge=1)
+    # Files may be registered in place only below this root (None disables registration).
+    storage_root: Path | None = None
+    page_size_max: int = Field(default=500, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HYBRIDLENS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    # None = SQLite file under data_dir (the embedded default).
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_level: str = "INFO"
+
+    model: ModelSettings = ModelSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hybridlens.sqlite3').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

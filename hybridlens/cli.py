@@ -1,0 +1,25 @@
+"""The ``hybridlens`` command: one entry point for models, films and the service.
+
+Each group of commands lives in its own module and registers itself on ``app``; heavy
+imports (torch, ffmpeg, the database) happen inside the commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="hybridlens",
+    help="Find and measure hybrid compositions (photographic + drawn content) in films.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    from hybridlens import cli_films, cli_ml, cli_service
+
+    for module in (cli_ml, cli_films, cli_service):
+        module.register(app)
+    app()
