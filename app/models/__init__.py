@@ -1,0 +1,26 @@
+"""SQLAlchemy models, one module per table; importing this package registers them all on
+``Base.metadata`` (Alembic compares against it)."""
+
+from app.models.analysis import Analysis
+from app.models.api_token import ApiToken
+from app.models.base import Base
+from app.models.batch import Batch
+from app.models.collection import Collection
+from app.models.collection_film import CollectionFilm
+from app.models.film import Film
+from app.models.frame import Frame
+from app.models.job import Job
+from app.models.shot import Shot
+
+__all__ = [
+    "Analysis",
+    "ApiToken",
+    "Base",
+    "Batch",
+    "Collection",
+    "CollectionFilm",
+    "Film",
+    "Frame",
+    "Job",
+    "Shot",
+]

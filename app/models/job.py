@@ -1,0 +1,43 @@
+"""The ``jobs`` table: one queued request to analyse one film, alone or as part of a batch.
+
+A job exists from the moment it is enqueued; the analysis it produces is linked once a
+worker starts it. Stage and progress live on the analysis (the worker writes them in one
+place); the job keeps the queue's view: status, attempts, task id and errors that happen
+before an analysis exists (a film that cannot be probed, say).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.enums import RunStatus
+from app.models.base import Base, utcnow
+from app.models.types import run_status_type
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    film_id: Mapped[int] = mapped_column(ForeignKey("films.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analyses.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[RunStatus] = mapped_column(run_status_type(), default=RunStatus.QUEUED)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The Celery task id, so a cancel can revoke it; NULL when run in-process.
+    task_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # Serves the per-batch counts (GROUP BY status) without visiting the table.
+        Index("ix_jobs_batch_id_status", "batch_id", "status"),
+        Index("ix_jobs_status", "status"),
+    )

@@ -1,0 +1,28 @@
+"""The ``shots`` table: the shots an analysis found, with each shot's class and hybrid ratio."""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.enums import FrameClass
+from app.models.base import Base, BigIntId
+from app.models.types import frame_class_type
+
+
+class Shot(Base):
+    __tablename__ = "shots"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    # Position of the shot in the film, from 0.
+    shot_index: Mapped[int] = mapped_column(Integer)
+    start_frame: Mapped[int] = mapped_column(Integer)
+    end_frame: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)
+    frame_class: Mapped[FrameClass] = mapped_column(frame_class_type())
+    hybrid_ratio: Mapped[float] = mapped_column(Float)
+    mean_p_fraction: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("analysis_id", "shot_index"),)
