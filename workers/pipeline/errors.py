@@ -1,0 +1,53 @@
+"""Typed errors of the video pipeline: a film that cannot be opened at all, or one that breaks
+part-way through decoding.
+
+Both derive from ``VideoError`` and carry a ``reason`` a person can act on. A caller that
+catches ``DecodeError`` keeps every frame yielded before it: the analysis is partial, not lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VideoError(Exception):
+    """Something is wrong with a film file; ``reason`` says what, in plain words."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class VideoOpenFailure(VideoError):
+    """The file is not a decodable video: missing, empty, not a video, audio only, no frames,
+    or an absurd picture size. Nothing can be analysed; retrying will not help."""
+
+
+class DecodeError(VideoError):
+    """Decoding stopped or went wrong part-way (truncated file, corrupt data, ffmpeg failure).
+
+    Every frame before ``frames_decoded`` was delivered. ``last_frame_index`` and
+    ``last_pts_s`` locate the last good frame (None when none was decoded); ``reason`` holds
+    ffmpeg's own last words.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        reason: str,
+        *,
+        frames_decoded: int,
+        last_pts_s: float | None,
+    ) -> None:
+        self.frames_decoded = frames_decoded
+        self.last_frame_index = frames_decoded - 1 if frames_decoded > 0 else None
+        self.last_pts_s = last_pts_s
+        where = (
+            f"after frame {self.last_frame_index} (t={last_pts_s:.3f}s)"
+            if self.last_frame_index is not None and last_pts_s is not None
+            else "before the first frame"
+        )
+        super().__init__(path, f"decoding stopped {where}: {reason}")
+        # Keep the bare cause too; the inherited ``reason`` now says where.
+        self.cause = reason
