@@ -64,6 +64,9 @@ class ShotSettings(BaseModel):
     detect_fades: bool = True
     fade_threshold: float = 12.0
     min_shot_frames: int = Field(default=8, ge=1)
+    # Frames are shrunk to at most this width before cut detection (PySceneDetect's default
+    # effective width); cuts need no detail and this keeps detection cheap.
+    detect_width: int = Field(default=256, ge=32, le=4096)
 
 
 class SamplingSettings(BaseModel):
