@@ -1,0 +1,1 @@
+"""Analyses of films and their results (shots, frames, masks, summaries, reports)."""

@@ -1,0 +1,158 @@
+"""Values that cross the analysis boundary.
+
+Records going in (``ShotRecord``, ``FrameRecord``) are light dataclasses, since a film has
+thousands of frames; values going out are pydantic models, ready for JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.core.enums import FrameClass, RunStatus
+from app.core.pagination import PageParams
+from app.films.schemas import FilmDetail
+
+
+@dataclass(frozen=True, slots=True)
+class ShotRecord:
+    """One shot as the pipeline found it."""
+
+    shot_index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    frame_class: FrameClass | str
+    hybrid_ratio: float
+    mean_p_fraction: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """One sampled frame as the pipeline classified (and maybe segmented) it."""
+
+    frame_index: int
+    time_s: float
+    frame_class: FrameClass | str
+    p_fraction: float
+    # Running time this sample stands for, in seconds.
+    weight_s: float
+    confidence: float | None = None
+    shot_index: int | None = None
+    mask_png: bytes | None = None
+    np_grid: list[list[float]] | None = None
+
+
+class AnalysisSummary(BaseModel):
+    """Film-level figures of one analysis; the first six are cached on the film for queries.
+
+    Other keys the pipeline computes (longest hybrid run, counts...) are kept as given.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    hybrid_ratio: float = Field(ge=0.0, le=1.0)
+    p_time_share: float = Field(ge=0.0, le=1.0)
+    np_time_share: float = Field(ge=0.0, le=1.0)
+    hybrid_time_share: float = Field(ge=0.0, le=1.0)
+    mean_p_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    hybrid_shot_count: int = Field(default=0, ge=0)
+
+
+class AnalysisPublic(BaseModel):
+    """An analysis without its timeline (which may be long)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    film_id: int
+    classifier_version: str
+    segmenter_version: str
+    settings: dict[str, Any]
+    settings_hash: str
+    status: RunStatus
+    stage: str | None
+    progress: float
+    error: str | None
+    error_frame: int | None
+    error_time_s: float | None
+    detector: dict[str, Any] | None
+    timings: dict[str, Any] | None
+    summary: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class AnalysisDetail(AnalysisPublic):
+    timeline: dict[str, Any] | None
+
+
+class ShotPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    shot_index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    frame_class: FrameClass
+    hybrid_ratio: float
+    mean_p_fraction: float | None
+
+
+class FramePublic(BaseModel):
+    """A stored frame without its mask bytes; ``has_mask`` says whether there is one."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    frame_index: int
+    time_s: float
+    shot_index: int | None
+    frame_class: FrameClass
+    p_fraction: float
+    confidence: float | None
+    weight_s: float
+    np_grid: list[list[float]] | None
+    has_mask: bool
+
+
+class FrameQuery(PageParams):
+    """Filters and page for the frames of one analysis, in time order. Bounds are inclusive."""
+
+    limit: int = Field(default=100, ge=1, le=10_000)
+    frame_class: FrameClass | None = None
+    min_time_s: float | None = Field(default=None, ge=0.0)
+    max_time_s: float | None = Field(default=None, ge=0.0)
+    min_p_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_p_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    shot_index: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered_ranges(self) -> FrameQuery:
+        if (
+            self.min_time_s is not None
+            and self.max_time_s is not None
+            and self.min_time_s > self.max_time_s
+        ):
+            raise ValueError("min_time_s is greater than max_time_s")
+        if (
+            self.min_p_fraction is not None
+            and self.max_p_fraction is not None
+            and self.min_p_fraction > self.max_p_fraction
+        ):
+            raise ValueError("min_p_fraction is greater than max_p_fraction")
+        return self
+
+
+class FilmReport(BaseModel):
+    """Everything stored about one film's analysis: what ``show`` prints and exports write."""
+
+    film: FilmDetail
+    analysis: AnalysisDetail | None
+    shots: list[ShotPublic]
+    frames: list[FramePublic]

@@ -1,0 +1,426 @@
+"""Analysis logic: start (or restart) an analysis, record its progress and results, read them.
+
+The pipeline calls, in order: ``start_analysis`` -> ``update_progress`` (often) ->
+``save_shots`` / ``save_frames`` (any number of times, in chunks) -> ``finish_analysis``.
+Each call takes an open session and leaves the commit to the caller; commit after each
+call that others should see (progress, the finish). An analysis is keyed on (film,
+classifier version, segmenter version, settings hash): starting it again resets that same
+row and deletes its shots and frames, so a re-run or a retried task never duplicates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.analysis import repository
+from app.analysis.schemas import (
+    AnalysisDetail,
+    AnalysisPublic,
+    AnalysisSummary,
+    FilmReport,
+    FramePublic,
+    FrameQuery,
+    FrameRecord,
+    ShotPublic,
+    ShotRecord,
+)
+from app.core.enums import FINISHED_STATUSES, FrameClass, RunStatus
+from app.core.errors import InvalidRequestError, NotFoundError
+from app.core.pagination import Page
+from app.films import repository as films_repository
+from app.films import service as films_service
+from app.models.base import utcnow
+
+# Rows per INSERT: large enough to amortise round trips, small enough that a film's masks
+# never sit in memory all at once.
+DEFAULT_CHUNK_SIZE = 500
+
+_ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+T = TypeVar("T")
+
+
+class AnalysisNotFound(NotFoundError):
+    def __init__(self, key: int | str) -> None:
+        super().__init__("analysis", key)
+
+
+class FrameNotFound(NotFoundError):
+    def __init__(self, analysis_id: int, frame_index: int) -> None:
+        super().__init__("frame", (analysis_id, frame_index))
+
+
+class MaskNotFound(NotFoundError):
+    """The frame exists but was not segmented, so it has no mask."""
+
+    def __init__(self, analysis_id: int, frame_index: int) -> None:
+        super().__init__("mask", (analysis_id, frame_index))
+
+
+def _plain(value: Any) -> Any:
+    """A pydantic model or dataclass as plain JSON-ready data; anything else as it is."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _json_ready(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    # A JSON round trip turns tuples, paths, enums and numpy scalars into plain JSON values.
+    result: dict[str, Any] = json.loads(json.dumps(_plain(value), sort_keys=True, default=_scalar))
+    return result
+
+
+def _scalar(value: Any) -> Any:
+    # numpy scalars know .item(); anything else is stored as its text.
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def canonical_settings(settings: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    """The settings as stored: plain JSON types, the same dict for the same settings."""
+    return _json_ready(settings)
+
+
+def settings_hash(settings: Mapping[str, Any] | BaseModel) -> str:
+    """sha256 of the canonical JSON of ``settings``: key order and spacing do not matter."""
+    canonical = json.dumps(
+        canonical_settings(settings), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def start_analysis(
+    session: Session,
+    film_id: int,
+    classifier_version: str,
+    segmenter_version: str,
+    settings: Mapping[str, Any] | BaseModel,
+    *,
+    job_id: int | None = None,
+) -> int:
+    """Create, or reset and reuse, the analysis for this film, models and settings.
+
+    A previous analysis with the same key loses its shots, frames and figures (and stops
+    being the film's cached summary) and is marked running again. With ``job_id`` the job
+    is linked to the analysis, so the batch view shows its stage and progress.
+    """
+    if not films_repository.exists_by_id(session, film_id):
+        raise films_service.FilmNotFound(film_id)
+    stored_settings = canonical_settings(settings)
+    digest = settings_hash(stored_settings)
+    now = utcnow()
+    key = (film_id, classifier_version, segmenter_version, digest)
+    analysis_id = repository.get_id_by_key(session, *key)
+    if analysis_id is None:
+        repository.insert_if_new(
+            session,
+            {
+                "film_id": film_id,
+                "classifier_version": classifier_version,
+                "segmenter_version": segmenter_version,
+                "settings_hash": digest,
+                "settings": stored_settings,
+                "status": RunStatus.RUNNING,
+                "progress": 0.0,
+                "created_at": now,
+                "started_at": now,
+            },
+        )
+        analysis_id = repository.get_id_by_key(session, *key)
+        if analysis_id is None:  # pragma: no cover - the row was just inserted
+            raise RuntimeError(f"analysis {key} vanished right after its insert")
+    else:
+        films_repository.clear_summary_of(session, analysis_id)
+        repository.delete_results(session, analysis_id)
+    # Reset in both cases: a concurrent starter may have inserted the row we just found.
+    repository.update_values(
+        session,
+        analysis_id,
+        {
+            "settings": stored_settings,
+            "status": RunStatus.RUNNING,
+            "stage": None,
+            "progress": 0.0,
+            "error": None,
+            "error_frame": None,
+            "error_time_s": None,
+            "detector": None,
+            "timings": None,
+            "summary": None,
+            "timeline": None,
+            "started_at": now,
+            "finished_at": None,
+        },
+    )
+    if job_id is not None:
+        from app.jobs import repository as jobs_repository
+
+        jobs_repository.link_analysis(session, job_id, analysis_id)
+    return analysis_id
+
+
+def update_progress(session: Session, analysis_id: int, stage: str, progress: float) -> bool:
+    """Record the current stage and its progress (0..1, clamped).
+
+    Returns False when the analysis is no longer running (cancelled, or deleted with its
+    film): the pipeline should then stop without writing more.
+    """
+    progress = min(max(float(progress), 0.0), 1.0)
+    changed = repository.update_values(
+        session,
+        analysis_id,
+        {"stage": stage, "progress": progress},
+        only_if_status_in=_ACTIVE,
+    )
+    return changed > 0
+
+
+def is_active(session: Session, analysis_id: int) -> bool:
+    """Whether the analysis still exists and is queued or running (not cancelled)."""
+    return repository.status_of(session, analysis_id) in _ACTIVE
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _record_values(record: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    if isinstance(record, Mapping):
+        return {name: record.get(name) for name in fields}
+    return {name: getattr(record, name, None) for name in fields}
+
+
+_SHOT_FIELDS = tuple(field.name for field in dataclasses.fields(ShotRecord))
+_FRAME_FIELDS = tuple(field.name for field in dataclasses.fields(FrameRecord))
+
+
+def _require_analysis(session: Session, analysis_id: int) -> None:
+    if repository.status_of(session, analysis_id) is None:
+        raise AnalysisNotFound(analysis_id)
+
+
+def save_shots(
+    session: Session,
+    analysis_id: int,
+    shots: Iterable[ShotRecord | Mapping[str, Any]],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> int:
+    """Insert shots (records or mappings with the ``ShotRecord`` fields); returns the count."""
+    _require_analysis(session, analysis_id)
+    count = 0
+    for chunk in _chunks(shots, chunk_size):
+        rows = []
+        for shot in chunk:
+            values = _record_values(shot, _SHOT_FIELDS)
+            values["frame_class"] = FrameClass(values["frame_class"])
+            values["analysis_id"] = analysis_id
+            rows.append(values)
+        repository.insert_shots(session, rows)
+        count += len(rows)
+    return count
+
+
+def save_frames(
+    session: Session,
+    analysis_id: int,
+    frames: Iterable[FrameRecord | Mapping[str, Any]],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> int:
+    """Insert sampled frames in chunks; ``frames`` may be a generator. Returns the count.
+
+    A frame index already stored for this analysis raises (the unique key): results are
+    replaced only through ``start_analysis``, never silently merged.
+    """
+    _require_analysis(session, analysis_id)
+    count = 0
+    for chunk in _chunks(frames, chunk_size):
+        rows = []
+        for frame in chunk:
+            values = _record_values(frame, _FRAME_FIELDS)
+            values["frame_class"] = FrameClass(values["frame_class"])
+            values["analysis_id"] = analysis_id
+            if values["np_grid"] is not None:
+                values["np_grid"] = [[float(cell) for cell in row] for row in values["np_grid"]]
+            rows.append(values)
+        repository.insert_frames(session, rows)
+        count += len(rows)
+    return count
+
+
+def finish_analysis(
+    session: Session,
+    analysis_id: int,
+    status: RunStatus | str,
+    summary: AnalysisSummary | Mapping[str, Any] | None = None,
+    timeline: Mapping[str, Any] | BaseModel | None = None,
+    timings: Mapping[str, Any] | BaseModel | None = None,
+    error: str | None = None,
+    *,
+    error_frame: int | None = None,
+    error_time_s: float | None = None,
+    detector: Mapping[str, Any] | BaseModel | None = None,
+) -> None:
+    """Close an analysis with a final status and its film-level results.
+
+    ``done`` and ``partial`` with a summary make these figures the film's cached summary
+    (what film queries filter and sort on). ``partial`` and ``failed`` should carry
+    ``error`` and, for a damaged film, where it broke (``error_frame``, ``error_time_s``).
+    Jobs running this analysis take the same final status.
+    """
+    status = RunStatus(status)
+    if status not in FINISHED_STATUSES:
+        raise InvalidRequestError(f"finish_analysis needs a final status, not {status.value!r}")
+    film_id = repository.film_id_of(session, analysis_id)
+    if film_id is None:
+        raise AnalysisNotFound(analysis_id)
+    validated = None
+    if summary is not None:
+        validated = (
+            summary
+            if isinstance(summary, AnalysisSummary)
+            else AnalysisSummary.model_validate(_json_ready(summary))
+        )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "error_frame": error_frame,
+        "error_time_s": error_time_s,
+        "summary": validated.model_dump(mode="json") if validated is not None else None,
+        "timeline": _json_ready(timeline) if timeline is not None else None,
+        "timings": _json_ready(timings) if timings is not None else None,
+        "finished_at": now,
+    }
+    if detector is not None:
+        values["detector"] = _json_ready(detector)
+    if status is RunStatus.DONE:
+        values["progress"] = 1.0
+    repository.update_values(session, analysis_id, values)
+    if validated is not None and status in (RunStatus.DONE, RunStatus.PARTIAL):
+        films_repository.set_summary(
+            session, film_id, analysis_id, validated.model_dump(mode="json")
+        )
+    repository.update_jobs_of(
+        session,
+        analysis_id,
+        {"status": status, "error": error, "finished_at": now},
+        from_statuses=_ACTIVE,
+    )
+
+
+def set_detector(
+    session: Session, analysis_id: int, detector: Mapping[str, Any] | BaseModel
+) -> None:
+    """Record which shot detector (and thresholds) ran, as soon as it is known."""
+    if not repository.update_values(session, analysis_id, {"detector": _json_ready(detector)}):
+        raise AnalysisNotFound(analysis_id)
+
+
+def get_analysis(
+    session: Session, analysis_id: int, *, with_timeline: bool = True
+) -> AnalysisDetail | AnalysisPublic:
+    analysis = repository.get(session, analysis_id)
+    if analysis is None:
+        raise AnalysisNotFound(analysis_id)
+    if with_timeline:
+        return AnalysisDetail.model_validate(analysis)
+    return AnalysisPublic.model_validate(analysis)
+
+
+def list_analyses(session: Session, film_id: int) -> list[AnalysisPublic]:
+    if not films_repository.exists_by_id(session, film_id):
+        raise films_service.FilmNotFound(film_id)
+    return [
+        AnalysisPublic.model_validate(row) for row in repository.list_for_film(session, film_id)
+    ]
+
+
+def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None = None) -> int:
+    """The analysis to show for a film: the one asked for (checked to belong to the film),
+    else the one behind the film's cached figures, else its latest."""
+    film = films_repository.get(session, film_id)
+    if film is None:
+        raise films_service.FilmNotFound(film_id)
+    if analysis_id is not None:
+        if repository.film_id_of(session, analysis_id) != film_id:
+            raise AnalysisNotFound(analysis_id)
+        return analysis_id
+    chosen = film.last_analysis_id or repository.latest_id_for_film(session, film_id)
+    if chosen is None:
+        raise AnalysisNotFound(f"film {film_id} has no analysis")
+    return chosen
+
+
+def list_shots(session: Session, analysis_id: int) -> list[ShotPublic]:
+    _require_analysis(session, analysis_id)
+    return [ShotPublic.model_validate(row) for row in repository.list_shots(session, analysis_id)]
+
+
+def list_frames(session: Session, analysis_id: int, query: FrameQuery) -> Page[FramePublic]:
+    _require_analysis(session, analysis_id)
+    rows, total = repository.list_frames(session, analysis_id, query)
+    return Page[FramePublic](
+        items=[FramePublic.model_validate(row) for row in rows],
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+def get_frame_mask(session: Session, analysis_id: int, frame_index: int) -> bytes:
+    """The frame's mask as PNG bytes."""
+    found, mask = repository.frame_mask(session, analysis_id, frame_index)
+    if not found:
+        raise FrameNotFound(analysis_id, frame_index)
+    if mask is None:
+        raise MaskNotFound(analysis_id, frame_index)
+    return mask
+
+
+def get_film_report(
+    session: Session,
+    film_id: int,
+    analysis_id: int | None = None,
+    *,
+    include_frames: bool = True,
+) -> FilmReport:
+    """The film with one analysis (default: as ``resolve_analysis_id`` picks), its shots and
+    frames. A film never analysed gives a report with no analysis and empty lists."""
+    film = films_service.get_film_detail(session, film_id)
+    try:
+        chosen = resolve_analysis_id(session, film_id, analysis_id)
+    except AnalysisNotFound:
+        if analysis_id is not None:
+            raise
+        return FilmReport(film=film, analysis=None, shots=[], frames=[])
+    analysis = repository.get(session, chosen)
+    if analysis is None:  # pragma: no cover - resolved a moment ago
+        raise AnalysisNotFound(chosen)
+    frames: list[FramePublic] = []
+    if include_frames:
+        rows, _ = repository.list_frames(session, chosen, None)
+        frames = [FramePublic.model_validate(row) for row in rows]
+    return FilmReport(
+        film=film,
+        analysis=AnalysisDetail.model_validate(analysis),
+        shots=[ShotPublic.model_validate(row) for row in repository.list_shots(session, chosen)],
+        frames=frames,
+    )

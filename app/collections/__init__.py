@@ -1,0 +1,1 @@
+"""Collections of films and their statistics."""

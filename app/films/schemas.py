@@ -1,0 +1,131 @@
+"""Values that cross the films service boundary: uploader metadata, public views, queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.core.pagination import PageParams
+
+# Columns a film list may be sorted by; a leading "-" sorts descending.
+FILM_SORT_FIELDS = (
+    "id",
+    "created_at",
+    "title",
+    "year",
+    "duration_s",
+    "hybrid_ratio",
+    "p_time_share",
+    "np_time_share",
+    "hybrid_time_share",
+    "mean_p_fraction",
+    "hybrid_shot_count",
+)
+
+
+class FilmMetadata(BaseModel):
+    """What an uploader may tell about a film; ``extra`` holds anything else (JSON)."""
+
+    title: str | None = Field(default=None, max_length=512)
+    year: int | None = Field(default=None, ge=1850, le=2200)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class FilmMetadataUpdate(BaseModel):
+    """A partial change of metadata: fields left unset keep their value."""
+
+    title: str | None = Field(default=None, max_length=512)
+    year: int | None = Field(default=None, ge=1850, le=2200)
+    extra: dict[str, Any] | None = None
+
+
+class FilmPublic(BaseModel):
+    """A film as lists and the API show it; summary fields are None until analysed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sha256: str
+    original_filename: str
+    stored_path: str
+    size_bytes: int
+    duration_s: float | None
+    fps: float | None
+    width: int | None
+    height: int | None
+    frame_count: int | None
+    has_audio: bool | None
+    title: str | None
+    year: int | None
+    extra: dict[str, Any]
+    created_at: datetime
+    hybrid_ratio: float | None
+    p_time_share: float | None
+    np_time_share: float | None
+    hybrid_time_share: float | None
+    mean_p_fraction: float | None
+    hybrid_shot_count: int | None
+    last_analysis_id: int | None
+
+
+class FilmDetail(FilmPublic):
+    """A film with its full probe record."""
+
+    probe: dict[str, Any]
+
+
+class RegisteredFilm(BaseModel):
+    """The answer to a registration: the film's id and whether it was already known."""
+
+    film_id: int
+    created: bool
+
+
+class FilmQuery(PageParams):
+    """Filters, sort and page for listing films across the archive.
+
+    Range bounds are inclusive. A film that has not been analysed has no figures, so any
+    figure filter excludes it; unanalysed films sort last whichever the direction.
+    """
+
+    min_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_p_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_p_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_np_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_np_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_hybrid_shots: int | None = Field(default=None, ge=0)
+    max_hybrid_shots: int | None = Field(default=None, ge=0)
+    min_year: int | None = None
+    max_year: int | None = None
+    # Films in any of these collections.
+    collection_ids: list[int] | None = None
+    analyzed: bool | None = None
+    # Case-insensitive substring of the title or the original filename.
+    search: str | None = Field(default=None, min_length=1, max_length=200)
+    sort: str = "-created_at"
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, value: str) -> str:
+        if value.removeprefix("-") not in FILM_SORT_FIELDS:
+            raise ValueError(
+                f"sort must be one of {', '.join(FILM_SORT_FIELDS)} (prefix - for descending)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_ranges(self) -> FilmQuery:
+        pairs = (
+            ("hybrid_ratio", self.min_hybrid_ratio, self.max_hybrid_ratio),
+            ("p_time_share", self.min_p_time_share, self.max_p_time_share),
+            ("np_time_share", self.min_np_time_share, self.max_np_time_share),
+            ("hybrid_shots", self.min_hybrid_shots, self.max_hybrid_shots),
+            ("year", self.min_year, self.max_year),
+        )
+        for name, low, high in pairs:
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"min_{name} is greater than max_{name}")
+        return self

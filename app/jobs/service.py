@@ -1,0 +1,274 @@
+"""Job logic: queue films for analysis alone or as a batch, claim, fail, cancel, re-run.
+
+The queue (Celery, or the in-process runner) only carries job ids. The rows here are the
+truth the API reads: create them, commit, then enqueue the returned ids. A worker calls
+``claim_job`` first and gives up when it returns None (cancelled, finished or deleted);
+``analysis.service.start_analysis(..., job_id=...)`` links the job to its analysis, and
+``finish_analysis`` gives the job its final status. Errors before an analysis exists (a film
+that cannot be probed) go through ``fail_job``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.collections import repository as collections_repository
+from app.core.enums import RunStatus
+from app.core.errors import ConflictError, NotFoundError
+from app.films import repository as films_repository
+from app.films.service import FilmNotFound
+from app.jobs import repository
+from app.jobs.schemas import (
+    BatchCounts,
+    BatchPublic,
+    CancelledBatch,
+    CreatedBatch,
+    JobClaim,
+    JobPublic,
+)
+from app.models.base import utcnow
+
+_ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class JobNotFound(NotFoundError):
+    def __init__(self, job_id: int) -> None:
+        super().__init__("job", job_id)
+
+
+class BatchNotFound(NotFoundError):
+    def __init__(self, batch_id: int) -> None:
+        super().__init__("batch", batch_id)
+
+
+class BatchCancelled(ConflictError):
+    def __init__(self, batch_id: int) -> None:
+        super().__init__(f"batch {batch_id} was cancelled")
+        self.batch_id = batch_id
+
+
+def _new_job(film_id: int, batch_id: int | None) -> dict[str, Any]:
+    return {
+        "film_id": film_id,
+        "batch_id": batch_id,
+        "status": RunStatus.QUEUED,
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+
+
+def create_job(session: Session, film_id: int) -> int:
+    """Queue one film on its own (an upload, ``POST /films/{id}/analyze``)."""
+    if not films_repository.exists_by_id(session, film_id):
+        raise FilmNotFound(film_id)
+    return repository.insert_jobs(session, [_new_job(film_id, None)])[0]
+
+
+def create_batch(
+    session: Session,
+    *,
+    collection_id: int | None = None,
+    film_ids: list[int] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> CreatedBatch:
+    """One job per film of the collection (or of ``film_ids``); ``options`` are kept for the
+    workers (settings overrides, say)."""
+    from app.collections.service import CollectionNotFound
+
+    if collection_id is not None:
+        if collections_repository.get(session, collection_id) is None:
+            raise CollectionNotFound(collection_id)
+        targets = repository.film_ids_of_collection(session, collection_id)
+    else:
+        targets = []
+    if film_ids:
+        unknown = set(film_ids) - films_repository.existing_ids(session, film_ids)
+        if unknown:
+            raise FilmNotFound(min(unknown))
+        targets = sorted(set(targets) | set(film_ids))
+    batch_id = repository.insert_batch(
+        session,
+        {
+            "collection_id": collection_id,
+            "options": dict(options or {}),
+            "created_at": utcnow(),
+            "cancelled": False,
+        },
+    )
+    job_ids = repository.insert_jobs(session, [_new_job(film, batch_id) for film in targets])
+    return CreatedBatch(batch_id=batch_id, job_ids=job_ids)
+
+
+def set_task_id(session: Session, job_id: int, task_id: str) -> None:
+    """Remember the queue's task id (after enqueueing) so a cancel can revoke it."""
+    if not repository.update_jobs(session, {"task_id": task_id}, job_ids=[job_id]):
+        raise JobNotFound(job_id)
+
+
+def claim_job(session: Session, job_id: int, task_id: str | None = None) -> JobClaim | None:
+    """Mark a job running for this worker; None means: do not run it.
+
+    A job still ``running`` is claimed again: that is a task redelivered after its worker
+    died (acks_late), and ``start_analysis`` will reset the half-written results.
+    """
+    job = repository.get_job(session, job_id)
+    if job is None or job.status not in _ACTIVE:
+        return None
+    options: dict[str, Any] = {}
+    if job.batch_id is not None:
+        batch = repository.get_batch(session, job.batch_id)
+        if batch is not None:
+            if batch.cancelled:
+                return None
+            options = dict(batch.options)
+    values: dict[str, Any] = {
+        "status": RunStatus.RUNNING,
+        "attempts": job.attempts + 1,
+        "started_at": utcnow(),
+        "finished_at": None,
+        "error": None,
+    }
+    if task_id is not None:
+        values["task_id"] = task_id
+    # Conditional on the status, so a cancel committed in between wins.
+    if not repository.update_jobs(session, values, job_ids=[job_id], statuses=_ACTIVE):
+        return None
+    return JobClaim(
+        job_id=job_id,
+        film_id=job.film_id,
+        batch_id=job.batch_id,
+        attempt=job.attempts + 1,
+        options=options,
+    )
+
+
+def fail_job(session: Session, job_id: int, error: str) -> None:
+    """A job that failed before (or without) an analysis: record why."""
+    changed = repository.update_jobs(
+        session,
+        {"status": RunStatus.FAILED, "error": error, "finished_at": utcnow()},
+        job_ids=[job_id],
+        statuses=_ACTIVE,
+    )
+    if not changed and repository.get_job(session, job_id) is None:
+        raise JobNotFound(job_id)
+
+
+def is_cancelled(session: Session, job_id: int) -> bool:
+    """True when the job was cancelled or no longer exists (its film was deleted)."""
+    job = repository.get_job(session, job_id)
+    return job is None or job.status is RunStatus.CANCELLED
+
+
+def _job_view(row: Any) -> JobPublic:
+    return JobPublic.model_validate(row, from_attributes=True)
+
+
+def get_job(session: Session, job_id: int) -> JobPublic:
+    rows = repository.job_views(session, job_id=job_id)
+    if not rows:
+        raise JobNotFound(job_id)
+    return _job_view(rows[0])
+
+
+def _counts(by_status: Mapping[RunStatus, int]) -> BatchCounts:
+    values = {status.value: count for status, count in by_status.items()}
+    return BatchCounts(**values, total=sum(by_status.values()))
+
+
+def get_batch(session: Session, batch_id: int, *, with_jobs: bool = True) -> BatchPublic:
+    batch = repository.get_batch(session, batch_id)
+    if batch is None:
+        raise BatchNotFound(batch_id)
+    counts = repository.counts_by_batch(session, [batch_id])[batch_id]
+    jobs = (
+        [_job_view(row) for row in repository.job_views(session, batch_id=batch_id)]
+        if with_jobs
+        else []
+    )
+    return BatchPublic(
+        id=batch.id,
+        collection_id=batch.collection_id,
+        options=batch.options,
+        created_at=batch.created_at,
+        cancelled=batch.cancelled,
+        cancelled_at=batch.cancelled_at,
+        counts=_counts(counts),
+        jobs=jobs,
+    )
+
+
+def list_batches(
+    session: Session, *, collection_id: int | None = None, limit: int = 50, offset: int = 0
+) -> list[BatchPublic]:
+    batches = repository.list_batches(session, collection_id, limit, offset)
+    counts = repository.counts_by_batch(session, [batch.id for batch in batches])
+    return [
+        BatchPublic(
+            id=batch.id,
+            collection_id=batch.collection_id,
+            options=batch.options,
+            created_at=batch.created_at,
+            cancelled=batch.cancelled,
+            cancelled_at=batch.cancelled_at,
+            counts=_counts(counts[batch.id]),
+        )
+        for batch in batches
+    ]
+
+
+def cancel_batch(session: Session, batch_id: int) -> CancelledBatch:
+    """Cancel every queued or running job of a batch, and their running analyses.
+
+    A running worker notices at its next ``update_progress`` (which returns False). Results
+    already stored stay; the returned task ids may be revoked in the queue.
+    """
+    if repository.get_batch(session, batch_id) is None:
+        raise BatchNotFound(batch_id)
+    now = utcnow()
+    repository.update_batch(session, batch_id, {"cancelled": True, "cancelled_at": now})
+    changed = repository.update_jobs(
+        session,
+        {"status": RunStatus.CANCELLED, "finished_at": now},
+        batch_id=batch_id,
+        statuses=_ACTIVE,
+    )
+    analysis_ids = [analysis_id for _, analysis_id, _ in changed if analysis_id is not None]
+    repository.update_analyses(
+        session,
+        analysis_ids,
+        {"status": RunStatus.CANCELLED, "finished_at": now},
+        statuses=_ACTIVE,
+    )
+    return CancelledBatch(
+        job_ids=[job_id for job_id, _, _ in changed],
+        task_ids=[task_id for _, _, task_id in changed if task_id],
+    )
+
+
+def rerun_failed(session: Session, batch_id: int) -> list[int]:
+    """Queue again the failed jobs of a batch (only those); returns their ids to enqueue.
+
+    Re-running a cancelled batch is refused: un-cancel is not a thing, create a new batch.
+    """
+    batch = repository.get_batch(session, batch_id)
+    if batch is None:
+        raise BatchNotFound(batch_id)
+    if batch.cancelled:
+        raise BatchCancelled(batch_id)
+    changed = repository.update_jobs(
+        session,
+        {
+            "status": RunStatus.QUEUED,
+            "error": None,
+            "task_id": None,
+            "started_at": None,
+            "finished_at": None,
+        },
+        batch_id=batch_id,
+        statuses=[RunStatus.FAILED],
+    )
+    return sorted(job_id for job_id, _, _ in changed)

@@ -1,0 +1,1 @@
+"""API tokens: created once, stored hashed, checked on every request."""

@@ -1,0 +1,75 @@
+"""API token logic: mint a random token, keep only its sha256, check tokens on requests.
+
+A sha256 (not a slow password hash) is enough: tokens are 256 random bits, not guessable
+words, and the check runs on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from app.core.errors import NotFoundError
+from app.models.base import utcnow
+from app.tokens import repository
+from app.tokens.schemas import CreatedToken, TokenCreate, TokenPublic
+
+TOKEN_PREFIX = "hl_"
+# last_used_at is refreshed at most this often, so reads do not all turn into writes.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class TokenNotFound(NotFoundError):
+    def __init__(self, token_id: int) -> None:
+        super().__init__("token", token_id)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, data: TokenCreate) -> CreatedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = repository.insert_token(
+        session,
+        {
+            "name": data.name,
+            "token_hash": hash_token(token),
+            "prefix": token[:10],
+            "can_write": data.can_write,
+            "created_at": utcnow(),
+            "revoked": False,
+        },
+    )
+    row = repository.get(session, token_id)
+    assert row is not None
+    return CreatedToken(**TokenPublic.model_validate(row).model_dump(), token=token)
+
+
+def authenticate(session: Session, token: str) -> TokenPublic | None:
+    """The token's record if it is known and not revoked, else None."""
+    if not token:
+        return None
+    digest = hash_token(token)
+    row = repository.get_by_hash(session, digest)
+    # The lookup is by hash, so timing cannot reveal the token; compare anyway for form.
+    if row is None or row.revoked or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+        repository.touch(session, row.id, now)
+        row.last_used_at = now
+    return TokenPublic.model_validate(row)
+
+
+def list_tokens(session: Session) -> list[TokenPublic]:
+    return [TokenPublic.model_validate(row) for row in repository.list_all(session)]
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    if not repository.revoke(session, token_id):
+        raise TokenNotFound(token_id)
