@@ -169,6 +169,8 @@ class FrameSampler:
 
     @staticmethod
     def _emit(held: list[_Held], *, end_clock_s: float) -> list[SampledFrame]:
+        if not held:
+            return []
         ends = [h.clock_s for h in held[1:]] + [end_clock_s]
         return [
             SampledFrame(frame=h.frame, weight_s=end - h.clock_s)

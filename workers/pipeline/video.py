@@ -174,11 +174,12 @@ def probe(path: str | Path) -> VideoInfo:
 
 def working_dimensions(info: VideoInfo, working_size: int) -> tuple[int, int]:
     """(width, height) of decoded frames: display aspect kept, longer side at most
-    ``working_size``, never upscaled, both even (what most filters and codecs expect)."""
+    ``working_size``, never enlarged, both even (what most filters and codecs expect)."""
     display_width, display_height = info.display_size
     scale = min(1.0, working_size / max(display_width, display_height))
-    width = max(2, round(display_width * scale / 2) * 2)
-    height = max(2, round(display_height * scale / 2) * 2)
+    # Round down to even (the epsilon keeps 320.0 from flooring to 318 through float error).
+    width = max(2, int(display_width * scale + 1e-6) // 2 * 2)
+    height = max(2, int(display_height * scale + 1e-6) // 2 * 2)
     return width, height
 
 

@@ -1,0 +1,149 @@
+"""Shot detection on the frames of the one decode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.config import ShotSettings
+from tests.media import GeneratedVideo, Segment, make_video
+from workers.pipeline.shots import Shot, ShotDetector
+from workers.pipeline.video import DecodedFrame, decode, probe
+
+HARD_CUTS = [
+    Segment(source="testsrc2", frames=30),
+    Segment(source="smptebars", frames=20),
+    Segment(source="mandelbrot", frames=25),
+    Segment(source="color", color="navy", noise=20, frames=15),
+    Segment(source="rgbtestsrc", frames=20),
+    Segment(source="testsrc2", extra="hue=h=120,vflip", frames=30),
+    Segment(source="color", color="orange", noise=20, frames=12),
+    Segment(source="smptebars", extra="negate", frames=25),
+]
+
+
+def detect(film: GeneratedVideo, settings: ShotSettings | None = None) -> list[Shot]:
+    info = probe(film.path)
+    detector = ShotDetector(settings or ShotSettings(), fps=info.fps)
+    for frame in decode(film.path, info, working_size=320):
+        detector.process(frame)
+    return detector.finish()
+
+
+def f1_within(found: list[int], truth: list[int], tolerance: int) -> float:
+    unmatched = list(truth)
+    hits = 0
+    for cut in found:
+        match = next((t for t in unmatched if abs(t - cut) <= tolerance), None)
+        if match is not None:
+            unmatched.remove(match)
+            hits += 1
+    if not found or not truth:
+        return 1.0 if found == truth else 0.0
+    precision, recall = hits / len(found), hits / len(truth)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+def synthetic_shot_frames(shot_lengths: list[int], *, fps: float = 25.0) -> list[DecodedFrame]:
+    """Each shot a different still picture with a little noise: cuts between them are plain."""
+    rng = np.random.default_rng(7)
+    frames: list[DecodedFrame] = []
+    for length in shot_lengths:
+        picture = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+        for _ in range(length):
+            jitter = rng.integers(-3, 4, size=picture.shape)
+            image = np.clip(picture.astype(np.int16) + jitter, 0, 255).astype(np.uint8)
+            frames.append(DecodedFrame(index=len(frames), pts_s=len(frames) / fps, image=image))
+    return frames
+
+
+def test_shot_detector_finds_cuts_where_made_when_cuts_are_hard(tmp_path: Path) -> None:
+    film = make_video(tmp_path / "cuts.mkv", segments=HARD_CUTS)
+
+    shots = detect(film)
+
+    found = [shot.start_frame for shot in shots[1:]]
+    assert f1_within(found, film.cut_frames, tolerance=2) >= 0.98
+
+
+def test_shot_detector_finds_cut_when_shots_fade_through_black(tmp_path: Path) -> None:
+    film = make_video(
+        tmp_path / "fade.mkv",
+        segments=[
+            Segment(source="testsrc2", frames=40, fade_out_frames=12),
+            Segment(source="testsrc2", frames=40, fade_in_frames=12),
+        ],
+    )
+
+    shots = detect(film)
+
+    assert [shot.start_frame for shot in shots[1:]] == pytest.approx(film.cut_frames, abs=2)
+
+
+def test_shots_cover_every_frame_once_when_film_has_cuts() -> None:
+    frames = synthetic_shot_frames([20, 15, 30])
+    detector = ShotDetector(ShotSettings(), fps=25.0)
+    for frame in frames:
+        detector.process(frame)
+
+    shots = detector.finish()
+
+    covered = [i for shot in shots for i in range(shot.start_frame, shot.end_frame + 1)]
+    assert covered == list(range(len(frames)))
+    assert [shot.index for shot in shots] == list(range(len(shots)))
+
+
+def test_shot_detector_returns_one_shot_when_there_is_no_cut() -> None:
+    detector = ShotDetector(ShotSettings(), fps=25.0)
+    for frame in synthetic_shot_frames([40]):
+        detector.process(frame)
+
+    assert [(s.start_frame, s.end_frame) for s in detector.finish()] == [(0, 39)]
+
+
+def test_shot_times_follow_frame_pts_when_rate_is_variable() -> None:
+    frames = [
+        DecodedFrame(index=f.index, pts_s=f.index * 0.1, image=f.image)
+        for f in synthetic_shot_frames([20, 20])
+    ]
+    detector = ShotDetector(ShotSettings(), fps=25.0)
+    for frame in frames:
+        detector.process(frame)
+
+    shots = detector.finish()
+
+    times = [t for shot in shots for t in (shot.start_time, shot.end_time)]
+    assert times == pytest.approx([0.0, 2.0, 2.0, 4.0])
+
+
+def test_shot_detector_reports_content_cuts_when_content_detector_is_chosen() -> None:
+    detector = ShotDetector(ShotSettings(detector="content", detect_fades=False), fps=25.0)
+    for frame in synthetic_shot_frames([20, 20]):
+        detector.process(frame)
+
+    assert [s.start_frame for s in detector.finish()] == [0, 20]
+
+
+def test_describe_records_detector_and_thresholds() -> None:
+    detector = ShotDetector(ShotSettings(adaptive_threshold=2.5, fade_threshold=10.0), fps=25.0)
+
+    description = detector.describe()
+
+    assert description["detector"] == "adaptive"
+    assert description["adaptive_threshold"] == 2.5
+    assert description["fade_threshold"] == 10.0
+    assert description["library"].startswith("scenedetect")
+
+
+def test_shot_detector_rejects_frames_when_out_of_order() -> None:
+    detector = ShotDetector(ShotSettings(), fps=25.0)
+    frames = synthetic_shot_frames([3])
+
+    with pytest.raises(ValueError, match="in order"):
+        detector.process(frames[1])
+
+
+def test_finish_returns_no_shots_when_no_frame_was_processed() -> None:
+    assert ShotDetector(ShotSettings(), fps=25.0).finish() == []
