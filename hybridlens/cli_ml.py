@@ -1,9 +1,272 @@
-"""`hybridlens` commands: models (segment, train, evaluate)."""
+"""`hybridlens` commands for the models: segment images, train the three stages, evaluate."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
 import typer
+
+if TYPE_CHECKING:
+    from workers.ml.data import DataSplits
+
+train_app = typer.Typer(
+    help="Train the proxy classifier, make proxy masks, train the segmenter.", no_args_is_help=True
+)
+
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="Folder with photographic/, nonphotographic/ (and hybrid/).")
+]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto, cpu or cuda (mixed precision on CUDA).")
+]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")]
+CacheOpt = Annotated[Path, typer.Option("--cache", help="Where decoded image pools are cached.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _pools(data: Path, cache: Path) -> DataSplits:
+    from workers.ml.data import load_splits
+
+    try:
+        return load_splits(data, cache)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@train_app.command("classifier")
+def train_classifier_cmd(
+    out: Annotated[
+        Path, typer.Option("--out", help="Run directory (checkpoint, model/, training.json).")
+    ],
+    data: DataOpt = Path("../shared/data"),
+    head: Annotated[
+        str, typer.Option(help="centroid (patch embeddings vs P/NP centroids) or cls.")
+    ] = "centroid",
+    composites: Annotated[
+        float, typer.Option(help="Share of exact-mask composites per batch (0 = paper setting).")
+    ] = 0.0,
+    steps: int = 1000,
+    batch_size: int = 32,
+    lr: float = 5e-4,
+    layers: int = 4,
+    image_size: int = 224,
+    seed: int = 0,
+    degrade: Annotated[bool, typer.Option(help="Archival degradations on training images.")] = True,
+    backbone: Annotated[
+        Path | None, typer.Option(help="Pretrained ViT/DINOv2 directory (save_pretrained format).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the run directory's checkpoint.")
+    ] = True,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Stage 1: the proxy classifier, from frame labels of homogeneous frames."""
+    from workers.ml.models import ClassifierConfig
+    from workers.ml.train import TrainConfig, train_classifier
+
+    if head not in ("centroid", "cls"):
+        raise _fail("--head must be centroid or cls")
+    splits = _pools(data, cache)
+    model_config = ClassifierConfig(
+        head=cast(Any, head),
+        num_hidden_layers=layers,
+        image_size=image_size,
+        backbone_dir=str(backbone) if backbone else None,
+    )
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        composite_ratio=composites,
+        degrade=degrade,
+        device=device,
+        threads=threads,
+    )
+    result = train_classifier(
+        (splits.train_p, splits.train_np), model_config, config, out, resume=resume
+    )
+    typer.echo(
+        f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
+    )
+
+
+@train_app.command("proxy-masks")
+def proxy_masks_cmd(
+    classifier: Annotated[Path, typer.Option(help="Classifier model directory.")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder: images/ and masks/ (255 P, 0 NP, 128 unsure).")
+    ],
+    images: Annotated[
+        list[Path] | None,
+        typer.Option("--images", help="Folders or files of heterogeneous images."),
+    ] = None,
+    composites: Annotated[
+        int,
+        typer.Option(
+            help="Also make this many training-split composites (exact masks kept in truth/ to measure).",
+        ),
+    ] = 0,
+    data: DataOpt = Path("../shared/data"),
+    refine: Annotated[str, typer.Option(help="guided or bilinear")] = "guided",
+    seed: int = 0,
+    device: DeviceOpt = "auto",
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Stage 2: proxy masks for heterogeneous images from the classifier's patch predictions."""
+    from workers.ml.evaluate import make_proxy_set
+
+    stats = make_proxy_set(
+        classifier,
+        out,
+        images or [],
+        composites=composites,
+        data=data,
+        cache=cache,
+        refine=cast(Any, refine),
+        seed=seed,
+        device=device,
+    )
+    typer.echo(json.dumps(stats, indent=2))
+
+
+@train_app.command("segmenter")
+def train_segmenter_cmd(
+    out: Annotated[Path, typer.Option("--out")],
+    data: DataOpt = Path("../shared/data"),
+    proxy: Annotated[
+        Path | None, typer.Option(help="Proxy-mask folder from `train proxy-masks`.")
+    ] = None,
+    proxy_ratio: float = 0.0,
+    composites: Annotated[
+        float, typer.Option(help="Share of exact-mask composites per batch.")
+    ] = 0.6,
+    steps: int = 2000,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    image_size: int = 224,
+    seed: int = 0,
+    degrade: bool = True,
+    backbone: Annotated[
+        Path | None,
+        typer.Option(help="Pretrained SegFormer/MiT directory (save_pretrained format)."),
+    ] = None,
+    resume: bool = True,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Stage 3: the SegFormer, on homogeneous frames, proxy-masked and composite heterogeneous frames."""
+    from workers.ml.evaluate import read_proxy_set
+    from workers.ml.models import SegmenterConfig
+    from workers.ml.train import TrainConfig, train_segmenter
+
+    splits = _pools(data, cache)
+    proxy_set = read_proxy_set(proxy) if proxy else None
+    if proxy_ratio > 0 and not proxy_set:
+        raise _fail("--proxy-ratio needs --proxy with at least one image")
+    model_config = SegmenterConfig(
+        image_size=image_size, depths=[1, 1, 2, 1], backbone_dir=str(backbone) if backbone else None
+    )
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=0.01,
+        seed=seed,
+        composite_ratio=composites,
+        proxy_ratio=proxy_ratio,
+        degrade=degrade,
+        device=device,
+        threads=threads,
+    )
+    result = train_segmenter(
+        (splits.train_p, splits.train_np), model_config, config, out, proxy=proxy_set, resume=resume
+    )
+    typer.echo(
+        f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
+    )
+
+
+def evaluate_cmd(
+    data: DataOpt = Path("../shared/data"),
+    classifier: Annotated[
+        list[Path] | None, typer.Option(help="Classifier directories (default: shipped).")
+    ] = None,
+    segmenter: Annotated[
+        list[Path] | None, typer.Option(help="Segmenter directories (default: shipped).")
+    ] = None,
+    per_style: Annotated[int, typer.Option(help="Validation composites per style.")] = 60,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    device: DeviceOpt = "auto",
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Measure models on held-out sources: composite mIoU per style and class, homogeneous accuracy."""
+    from workers.ml.evaluate import evaluate_models, format_report
+
+    report = evaluate_models(
+        data,
+        cache,
+        classifiers=classifier or [None],
+        segmenters=segmenter or [None],
+        per_style=per_style,
+        device=device,
+    )
+    typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def segment_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for <stem>.png masks (255 = P, 0 = NP).")
+    ],
+    segmenter: Annotated[
+        Path | None, typer.Option(help="Segmenter directory (default: shipped).")
+    ] = None,
+    classifier: Annotated[
+        Path | None, typer.Option(help="Classifier directory (default: shipped).")
+    ] = None,
+    device: DeviceOpt = "auto",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per image on stdout.")
+    ] = False,
+) -> None:
+    """Write a P/NP mask for every input image and print its P fraction and class."""
+    from workers.ml.segment_images import SegmentError, segment_paths
+
+    try:
+        results = segment_paths(
+            inputs, out, segmenter_path=segmenter, classifier_path=classifier, device=device
+        )
+    except SegmentError as exc:
+        raise _fail(str(exc)) from exc
+    failed = 0
+    for result in results:
+        if result.error:
+            failed += 1
+            typer.echo(f"error: {result.path}: {result.error}", err=True)
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        else:
+            typer.echo(
+                f"{result.path}\t{result.frame_class}\tP={result.p_fraction:.3f}\t-> {result.mask_path}"
+            )
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("segment")(segment_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.add_typer(train_app, name="train")

@@ -21,7 +21,9 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 @pytest.fixture(autouse=True)
-def _fail_on_logged_error(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> Iterator[None]:
+def _fail_on_logged_error(
+    caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> Iterator[None]:
     """A test that logged an ERROR fails unless it says it expects one (marker ``logs_errors``)."""
     yield
     if request.node.get_closest_marker("logs_errors"):

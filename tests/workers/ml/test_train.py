@@ -1,0 +1,103 @@
+"""Training: losses go down, batches carry the right labels, runs resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tests.workers.ml.conftest import tiny_classifier_config, tiny_segmenter_config
+from workers.ml.data import ImagePool
+from workers.ml.models import build_classifier, build_segmenter, load_model
+from workers.ml.train import (
+    BatchMaker,
+    TrainConfig,
+    classifier_loss,
+    patch_targets,
+    segmenter_loss,
+    train_classifier,
+)
+
+
+def _fit_one_batch(model: torch.nn.Module, loss_fn, images, labels, steps: int = 8) -> list[float]:  # type: ignore[no-untyped-def]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(steps):
+        loss = loss_fn(model, images, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_classifier_training_steps_lower_the_loss(pools: tuple[ImagePool, ImagePool]) -> None:
+    torch.manual_seed(0)
+    batches = BatchMaker(pools, 32, TrainConfig(batch_size=8, composite_ratio=0.5, seed=1))
+    images, labels = batches.batch()
+    losses = _fit_one_batch(
+        build_classifier(tiny_classifier_config()), classifier_loss, images, labels
+    )
+    assert losses[-1] < losses[0]
+
+
+def test_segmenter_training_steps_lower_the_loss(pools: tuple[ImagePool, ImagePool]) -> None:
+    torch.manual_seed(0)
+    batches = BatchMaker(pools, 32, TrainConfig(batch_size=8, composite_ratio=0.7, seed=2))
+    images, labels = batches.batch()
+    losses = _fit_one_batch(
+        build_segmenter(tiny_segmenter_config()), segmenter_loss, images, labels
+    )
+    assert losses[-1] < losses[0]
+
+
+def test_homogeneous_batches_label_every_pixel_with_the_frame_class(
+    pools: tuple[ImagePool, ImagePool],
+) -> None:
+    batches = BatchMaker(
+        pools, 32, TrainConfig(batch_size=16, composite_ratio=0.0, degrade=False, seed=3)
+    )
+    _, labels = batches.batch()
+    per_image = labels.view(16, -1)
+    assert torch.all(per_image.min(dim=1).values == per_image.max(dim=1).values)
+
+
+def test_patch_targets_average_the_mask_over_each_patch() -> None:
+    labels = torch.zeros(1, 16, 16, dtype=torch.long)
+    labels[0, :8, :4] = 1  # half of the top-left 8x8 patch is P
+    share, weight = patch_targets(labels, 8)
+    assert share.shape == (1, 2, 2)
+    assert float(share[0, 0, 0]) == 0.5 and float(share[0, 1, 1]) == 0.0
+    assert torch.all(weight == 1)
+
+
+def test_training_resumes_to_the_same_weights_as_an_uninterrupted_run(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    config = TrainConfig(
+        steps=4, batch_size=4, checkpoint_every=2, warmup_steps=1, seed=5, threads=1
+    )
+    train_classifier(pools, tiny_classifier_config(), config, tmp_path / "straight", progress=False)
+    paused = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "resumed", progress=False, stop_after=2
+    )
+    assert paused.steps == 2 and not (tmp_path / "resumed" / "model").exists()
+    train_classifier(pools, tiny_classifier_config(), config, tmp_path / "resumed", progress=False)
+    straight = load_model(tmp_path / "straight" / "model", "classifier").state_dict()
+    resumed = load_model(tmp_path / "resumed" / "model", "classifier").state_dict()
+    for name, weights in straight.items():
+        assert torch.equal(weights, resumed[name]), name
+
+
+def test_training_is_reproducible_with_the_same_seed(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    config = TrainConfig(steps=2, batch_size=4, warmup_steps=1, seed=9, threads=1)
+    first = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "a", resume=False, progress=False
+    )
+    second = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "b", resume=False, progress=False
+    )
+    assert np.allclose(first.losses, second.losses)

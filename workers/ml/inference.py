@@ -1,0 +1,193 @@
+"""Batched inference with the proxy classifier and the segmenter, on the CPU or a GPU.
+
+Load each model once per process (``Classifier.load`` / ``Segmenter.load``) and feed it lists
+of RGB uint8 frames of any size; batching, resizing, device placement and half precision on
+CUDA happen here. Without a path, the default weights shipped in ``workers/ml/weights`` load;
+nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from workers.ml.models import (
+    IMAGE_MEAN,
+    IMAGE_STD,
+    WEIGHTS_NAME,
+    CheckpointError,
+    PatchCentroidClassifier,
+    load_model,
+)
+from workers.ml.models import (
+    Segmenter as SegmenterModule,
+)
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_CLASSIFIER_DIR = WEIGHTS_DIR / "classifier"
+DEFAULT_SEGMENTER_DIR = WEIGHTS_DIR / "segmenter"
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto`` takes CUDA when torch sees a GPU; asking for ``cuda`` without one falls back to the CPU."""
+    if preference in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def half_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16; None (fp32) on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def weights_version(directory: Path) -> str:
+    digest = hashlib.sha256((directory / WEIGHTS_NAME).read_bytes()).hexdigest()
+    return digest[:12]
+
+
+def to_batch(frames: Sequence[np.ndarray], size: int, device: torch.device) -> torch.Tensor:
+    """Resize RGB uint8 frames to ``size`` x ``size`` and normalise: (B, 3, size, size) float32."""
+    resized = []
+    for frame in frames:
+        h, w = frame.shape[:2]
+        interp = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
+        resized.append(cv2.resize(np.ascontiguousarray(frame), (size, size), interpolation=interp))
+    array = np.stack(resized).astype(np.float32) / 255.0
+    tensor = torch.from_numpy(array).permute(0, 3, 1, 2)
+    mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
+    return ((tensor - mean) / std).to(device)
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(
+            f"frames must be HxWx3 uint8 RGB arrays, got shape {frame.shape} {frame.dtype}"
+        )
+
+
+def _chunks(items: Sequence[np.ndarray], size: int) -> Iterator[Sequence[np.ndarray]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    p_fraction: float  # share of patches predicted photographic
+    confidence: float  # mean |2p - 1| over patches: 1 = every patch certain
+    frame_class: FrameClass
+    patch_p: np.ndarray  # (gh, gw) float32 P probability per patch
+
+
+class _Runner:
+    def __init__(self, module: torch.nn.Module, directory: Path, settings: ModelSettings) -> None:
+        if settings.cpu_threads:
+            torch.set_num_threads(settings.cpu_threads)
+        self.device = select_device(settings.device)
+        self.dtype = half_dtype(self.device) if settings.half_precision else None
+        self.module = module.to(self.device).eval()
+        self.batch_size = settings.batch_size
+        self.thresholds: ClassThresholds = settings.thresholds
+        self.directory = directory
+        self.version = weights_version(directory)
+
+    def _run(self, batch: torch.Tensor) -> object:
+        with torch.inference_mode():
+            if self.dtype is not None:
+                with torch.autocast(device_type=self.device.type, dtype=self.dtype):
+                    return self.module(batch)
+            return self.module(batch)
+
+
+def _resolve(path: Path | None, default: Path) -> Path:
+    directory = path or default
+    if not directory.is_dir():
+        raise CheckpointError(f"model directory {directory} does not exist")
+    return directory
+
+
+class Classifier(_Runner):
+    """The proxy classifier: P fraction, class and patch map for whole frames."""
+
+    module: PatchCentroidClassifier
+
+    @classmethod
+    def load(cls, settings: ModelSettings | None = None, path: Path | None = None) -> Classifier:
+        settings = settings or ModelSettings()
+        directory = _resolve(path or settings.classifier_path, DEFAULT_CLASSIFIER_DIR)
+        module = load_model(directory, "classifier")
+        assert isinstance(module, PatchCentroidClassifier)
+        return cls(module, directory, settings)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.module.config.image_size)
+
+    def patch_probabilities(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, gh, gw) float32 P probability per patch."""
+        for frame in frames:
+            _check_frame(frame)
+        out: list[np.ndarray] = []
+        for chunk in _chunks(frames, self.batch_size):
+            result = self._run(to_batch(chunk, self.image_size, self.device))
+            logits = result.patch_logits.float()  # type: ignore[attr-defined]
+            out.append(torch.softmax(logits, dim=-1)[..., 1].cpu().numpy())
+        if not out:
+            return np.zeros((0, 0, 0), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def classify(self, frames: Sequence[np.ndarray]) -> list[ClassifierResult]:
+        results = []
+        for patch_p in self.patch_probabilities(frames):
+            p_fraction = float((patch_p > 0.5).mean())
+            results.append(
+                ClassifierResult(
+                    p_fraction=p_fraction,
+                    confidence=float(np.abs(2 * patch_p - 1).mean()),
+                    frame_class=self.thresholds.classify(p_fraction),
+                    patch_p=patch_p,
+                )
+            )
+        return results
+
+
+class Segmenter(_Runner):
+    """The SegFormer: a per-pixel P probability at each input frame's own size."""
+
+    module: SegmenterModule
+
+    @classmethod
+    def load(cls, settings: ModelSettings | None = None, path: Path | None = None) -> Segmenter:
+        settings = settings or ModelSettings()
+        directory = _resolve(path or settings.segmenter_path, DEFAULT_SEGMENTER_DIR)
+        module = load_model(directory, "segmenter")
+        assert isinstance(module, SegmenterModule)
+        return cls(module, directory, settings)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.module.config.image_size)
+
+    def segment(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """For each frame, an (H, W) float32 map of P probability at the frame's size."""
+        for frame in frames:
+            _check_frame(frame)
+        masks: list[np.ndarray] = []
+        for chunk in _chunks(frames, self.batch_size):
+            logits = self._run(to_batch(chunk, self.image_size, self.device))
+            probs = torch.softmax(logits.float(), dim=1)[:, 1:2]  # type: ignore[attr-defined]  # (B,1,h,w)
+            for frame, prob in zip(chunk, probs, strict=True):
+                h, w = frame.shape[:2]
+                full = F.interpolate(prob[None], size=(h, w), mode="bilinear", align_corners=False)
+                masks.append(full[0, 0].cpu().numpy().astype(np.float32))
+        return masks

@@ -1,0 +1,269 @@
+"""The two models: a ViT proxy classifier with a patch-centroid head, and a SegFormer segmenter.
+
+Both wrap transformers' own classes (``ViTModel``, ``SegformerForSemanticSegmentation``); we
+only add heads and a save/load format (``hybridlens.json`` + ``model.safetensors``). Label
+convention everywhere: class 0 = non-photographic (NP), class 1 = photographic (P).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    SegformerConfig,
+    SegformerForSemanticSegmentation,
+    ViTConfig,
+    ViTModel,
+)
+
+CONFIG_NAME = "hybridlens.json"
+WEIGHTS_NAME = "model.safetensors"
+IMAGE_MEAN = (0.5, 0.5, 0.5)
+IMAGE_STD = (0.5, 0.5, 0.5)
+
+
+class CheckpointError(RuntimeError):
+    """A model directory is missing, incomplete or of the wrong kind."""
+
+
+@dataclass
+class ClassifierConfig:
+    """Hyperparameters of the proxy classifier (a small ViT trained from scratch by default)."""
+
+    head: Literal["centroid", "cls"] = "centroid"
+    image_size: int = 224
+    patch_size: int = 16
+    hidden_size: int = 192
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 3
+    intermediate_size: int = 768
+    # A pretrained backbone directory (save_pretrained format) replaces the ViT config above.
+    backbone_dir: str | None = None
+    backbone_config: dict[str, Any] | None = None
+    initial_logit_scale: float = 10.0
+
+    def vit_config(self) -> ViTConfig:
+        return ViTConfig(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size,
+        )
+
+
+@dataclass
+class ClassifierOutput:
+    patch_logits: torch.Tensor  # (B, gh, gw, 2)
+    frame_logits: torch.Tensor  # (B, 2), from the CLS head or the mean patch logit
+    patch_embeddings: torch.Tensor  # (B, gh*gw, D)
+
+
+class PatchCentroidClassifier(nn.Module):
+    """ViT whose patch embeddings are scored against learned P and NP centroids.
+
+    ``head="centroid"``: patch logit_k = scale * cos(patch_embedding, centroid_k); the frame
+    logit is the mean patch logit. ``head="cls"``: a linear head on the CLS token decides the
+    frame, and the same linear head applied to each patch token gives patch predictions (the
+    paper's baseline). Both are trained from frame labels alone on homogeneous frames, where
+    every patch shares the frame's label.
+    """
+
+    def __init__(self, config: ClassifierConfig, backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = config
+        if backbone is None:
+            if config.backbone_config is not None:
+                backbone_config = AutoConfig.for_model(**config.backbone_config)
+                backbone = AutoModel.from_config(backbone_config)
+            else:
+                backbone = ViTModel(config.vit_config(), add_pooling_layer=False)
+        self.backbone = backbone
+        hf_config: Any = backbone.config
+        hidden = int(hf_config.hidden_size)
+        self.patch_size = int(hf_config.patch_size)
+        self.norm = nn.LayerNorm(hidden)
+        self.centroids = nn.Parameter(torch.randn(2, hidden) * 0.02)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.initial_logit_scale)))
+        self.cls_head = nn.Linear(hidden, 2)
+
+    def forward(self, pixel_values: torch.Tensor) -> ClassifierOutput:
+        # pixel_values: (B, 3, H, W) normalised with IMAGE_MEAN/IMAGE_STD
+        batch, _, height, width = pixel_values.shape
+        grid_h, grid_w = height // self.patch_size, width // self.patch_size
+        kwargs: dict[str, Any] = {}
+        if isinstance(self.backbone, ViTModel):
+            kwargs["interpolate_pos_encoding"] = (height, width) != (
+                self.backbone.config.image_size,
+                self.backbone.config.image_size,
+            )
+        hidden = self.backbone(
+            pixel_values=pixel_values, **kwargs
+        ).last_hidden_state  # (B, 1+N(+R), D)
+        hidden = self.norm(hidden)
+        n_patches = grid_h * grid_w
+        patches = hidden[
+            :, -n_patches:
+        ]  # (B, N, D); registers, if any, sit between CLS and patches
+        cls_token = hidden[:, 0]  # (B, D)
+        if self.config.head == "centroid":
+            scale = self.logit_scale.exp().clamp(max=100.0)
+            patch_logits = (
+                scale * F.normalize(patches, dim=-1) @ F.normalize(self.centroids, dim=-1).T
+            )
+            frame_logits = patch_logits.mean(dim=1)
+        else:
+            patch_logits = self.cls_head(patches)
+            frame_logits = self.cls_head(cls_token)
+        return ClassifierOutput(
+            patch_logits=patch_logits.view(batch, grid_h, grid_w, 2),
+            frame_logits=frame_logits,
+            patch_embeddings=patches,
+        )
+
+
+@dataclass
+class SegmenterConfig:
+    """Hyperparameters of the SegFormer (an mit-b0-sized encoder with a slim decoder by default)."""
+
+    image_size: int = 256
+    hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 160, 256])
+    depths: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    num_attention_heads: list[int] = field(default_factory=lambda: [1, 2, 5, 8])
+    sr_ratios: list[int] = field(default_factory=lambda: [8, 4, 2, 1])
+    decoder_hidden_size: int = 128
+    backbone_dir: str | None = None
+    segformer_config: dict[str, Any] | None = None
+
+    def hf_config(self) -> SegformerConfig:
+        if self.segformer_config is not None:
+            return SegformerConfig(**self.segformer_config)
+        return SegformerConfig(
+            num_labels=2,
+            hidden_sizes=self.hidden_sizes,
+            depths=self.depths,
+            num_attention_heads=self.num_attention_heads,
+            sr_ratios=self.sr_ratios,
+            decoder_hidden_size=self.decoder_hidden_size,
+            id2label={0: "NP", 1: "P"},
+            label2id={"NP": 0, "P": 1},
+        )
+
+
+class Segmenter(nn.Module):
+    """SegFormer with two labels; returns logits at 1/4 of the input resolution."""
+
+    def __init__(
+        self, config: SegmenterConfig, model: SegformerForSemanticSegmentation | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.model = (
+            model if model is not None else SegformerForSemanticSegmentation(config.hf_config())
+        )
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, 2, H/4, W/4)
+        logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
+        return logits
+
+
+ModelKind = Literal["classifier", "segmenter"]
+
+
+def build_classifier(config: ClassifierConfig) -> PatchCentroidClassifier:
+    """A new classifier; with ``backbone_dir`` the backbone's pretrained weights are loaded from disk."""
+    if config.backbone_dir:
+        backbone_path = Path(config.backbone_dir)
+        if not backbone_path.is_dir():
+            raise CheckpointError(f"backbone directory {backbone_path} does not exist")
+        backbone = AutoModel.from_pretrained(backbone_path, local_files_only=True)
+        if hasattr(backbone, "pooler"):
+            backbone.pooler = None
+        config.backbone_config = backbone.config.to_dict()
+        config.patch_size = int(backbone.config.patch_size)
+        return PatchCentroidClassifier(config, backbone=backbone)
+    return PatchCentroidClassifier(config)
+
+
+def build_segmenter(config: SegmenterConfig) -> Segmenter:
+    """A new segmenter; with ``backbone_dir`` a pretrained SegFormer/MiT encoder is loaded from disk."""
+    if config.backbone_dir:
+        backbone_path = Path(config.backbone_dir)
+        if not backbone_path.is_dir():
+            raise CheckpointError(f"backbone directory {backbone_path} does not exist")
+        model = SegformerForSemanticSegmentation.from_pretrained(
+            backbone_path,
+            num_labels=2,
+            id2label={0: "NP", 1: "P"},
+            label2id={"NP": 0, "P": 1},
+            ignore_mismatched_sizes=True,
+            local_files_only=True,
+        )
+        config.segformer_config = model.config.to_dict()
+        return Segmenter(config, model=model)
+    return Segmenter(config)
+
+
+def save_model(
+    model: PatchCentroidClassifier | Segmenter,
+    directory: Path,
+    *,
+    half: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``hybridlens.json`` and ``model.safetensors`` (fp16 when ``half``) to ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kind: ModelKind = "classifier" if isinstance(model, PatchCentroidClassifier) else "segmenter"
+    config = asdict(model.config)
+    config["backbone_dir"] = None  # the weights are all in this checkpoint now
+    meta = {"kind": kind, "config": config, **(extra or {})}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, str(directory / WEIGHTS_NAME))
+    (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG_NAME
+    if not path.is_file() or not (directory / WEIGHTS_NAME).is_file():
+        raise CheckpointError(
+            f"{directory} is not a hybridlens checkpoint (needs {CONFIG_NAME} and {WEIGHTS_NAME})"
+        )
+    meta: dict[str, Any] = json.loads(path.read_text())
+    return meta
+
+
+def load_model(directory: Path, kind: ModelKind) -> PatchCentroidClassifier | Segmenter:
+    """Load a checkpoint written by :func:`save_model`, in fp32."""
+    meta = read_meta(directory)
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{directory} holds a {meta.get('kind')!r} model, not a {kind!r}")
+    model: PatchCentroidClassifier | Segmenter
+    if kind == "classifier":
+        model = PatchCentroidClassifier(ClassifierConfig(**meta["config"]))
+    else:
+        model = Segmenter(SegmenterConfig(**meta["config"]))
+    state = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in load_file(str(directory / WEIGHTS_NAME)).items()
+    }
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{directory}: weights do not fit the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    return model.eval()

@@ -1,0 +1,353 @@
+"""Training of the proxy classifier and the segmenter: seeded, resumable, CPU or CUDA.
+
+Batches are drawn on the fly from in-memory image pools: homogeneous crops (every pixel and
+patch shares the frame label), exact-mask composites (when enabled) and proxy-masked
+heterogeneous images. A checkpoint with model, optimiser and random state is written every
+``checkpoint_every`` steps; ``resume=True`` continues from it and gives the same result as an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
+from workers.ml.data import ImagePool
+from workers.ml.degrade import degrade
+from workers.ml.inference import half_dtype, select_device
+from workers.ml.models import (
+    IMAGE_MEAN,
+    IMAGE_STD,
+    ClassifierConfig,
+    PatchCentroidClassifier,
+    Segmenter,
+    SegmenterConfig,
+    build_classifier,
+    build_segmenter,
+    save_model,
+)
+
+log = logging.getLogger(__name__)
+IGNORE_LABEL = 255
+# Frame aspect ratios seen in archives (1.33 academy, 1.37, 1.66, 1.78, 2.35 scope, square).
+ASPECTS = (1.0, 1.33, 1.37, 1.66, 1.78, 2.35)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    seed: int = 0
+    # Share of each batch that is an exact-mask composite (0 = the paper's homogeneous-only setting).
+    composite_ratio: float = 0.0
+    # Share drawn from proxy-masked heterogeneous images (segmenter only).
+    proxy_ratio: float = 0.0
+    degrade: bool = True
+    checkpoint_every: int = 200
+    device: str = "auto"
+    threads: int | None = None
+    styles: list[str] = field(default_factory=lambda: list(STYLES))
+
+
+@dataclass
+class ProxySet:
+    """Heterogeneous images with proxy masks: 255 = P, 0 = NP, IGNORE_LABEL (128 on disk) = unsure."""
+
+    images: list[np.ndarray]
+    labels: list[np.ndarray]  # (H, W) uint8 in {0, 1, IGNORE_LABEL}
+
+
+def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    array = np.stack(images).astype(np.float32) / 255.0
+    tensor = torch.from_numpy(array).permute(0, 3, 1, 2)
+    mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
+    return (tensor - mean) / std
+
+
+class BatchMaker:
+    """Random training batches of images with P labels, square at ``size``."""
+
+    def __init__(
+        self,
+        pools: tuple[ImagePool, ImagePool],
+        size: int,
+        config: TrainConfig,
+        proxy: ProxySet | None = None,
+    ) -> None:
+        self.p_pool, self.np_pool = pools
+        self.size = size
+        self.config = config
+        self.proxy = proxy
+        self.rng = np.random.default_rng(config.seed)
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """One (image (S,S,3) uint8, label (S,S) uint8 in {0,1,IGNORE}) pair."""
+        rng, size = self.rng, self.size
+        draw = rng.random()
+        if self.proxy is not None and self.proxy.images and draw < self.config.proxy_ratio:
+            index = int(rng.integers(len(self.proxy.images)))
+            image, label = self.proxy.images[index], self.proxy.labels[index]
+            if rng.random() < 0.5:
+                image, label = image[:, ::-1], label[:, ::-1]
+            image = cv2.resize(
+                np.ascontiguousarray(image), (size, size), interpolation=cv2.INTER_AREA
+            )
+            label = cv2.resize(
+                np.ascontiguousarray(label), (size, size), interpolation=cv2.INTER_NEAREST
+            )
+        else:
+            height = size
+            width = max(8, round(size * float(rng.choice(ASPECTS))))
+            sample: Sample
+            if draw < self.config.proxy_ratio + self.config.composite_ratio:
+                style = str(rng.choice(self.config.styles))
+                sample = make_composite(
+                    pick(self.p_pool.images, rng),
+                    pick(self.np_pool.images, rng),
+                    height=height,
+                    width=width,
+                    rng=rng,
+                    style=style,
+                )
+            else:
+                is_p = rng.random() < 0.5
+                pool = self.p_pool if is_p else self.np_pool
+                sample = homogeneous(
+                    pick(pool.images, rng), is_p, height=height, width=width, rng=rng
+                )
+            image = cv2.resize(sample.image, (size, size), interpolation=cv2.INTER_AREA)
+            label = cv2.resize(
+                sample.p_mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST
+            )
+        if self.config.degrade:
+            image = degrade(image, rng)
+        return np.ascontiguousarray(image), np.ascontiguousarray(label)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [self.sample() for _ in range(self.config.batch_size)]
+        images = _to_tensor([p[0] for p in pairs])
+        labels = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
+        return images, labels
+
+
+def patch_targets(labels: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft P share per patch (B, gh, gw) and a weight that drops patches that are mostly 'unsure'."""
+    known = (labels != IGNORE_LABEL).float()
+    p = (labels == 1).float()
+    p_sum = F.avg_pool2d(p[:, None], patch_size)[:, 0]
+    known_share = F.avg_pool2d(known[:, None], patch_size)[:, 0]
+    share = p_sum / known_share.clamp(min=1e-6)
+    return share, (known_share > 0.5).float()
+
+
+def classifier_loss(
+    model: PatchCentroidClassifier, images: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    out = model(images)
+    target, weight = patch_targets(labels, model.patch_size)
+    log_probs = torch.log_softmax(out.patch_logits.float(), dim=-1)  # (B, gh, gw, 2)
+    patch_ce = -(target * log_probs[..., 1] + (1 - target) * log_probs[..., 0])
+    patch_loss = (patch_ce * weight).sum() / weight.sum().clamp(min=1.0)
+    if model.config.head == "cls":
+        # The CLS baseline learns from the frame label (majority class of the frame) only.
+        frame_target = (target.mean(dim=(1, 2)) > 0.5).long()
+        return F.cross_entropy(out.frame_logits.float(), frame_target)
+    return patch_loss
+
+
+def segmenter_loss(model: Segmenter, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logits = model(images)  # (B, 2, S/4, S/4)
+    logits = F.interpolate(
+        logits.float(), size=labels.shape[-2:], mode="bilinear", align_corners=False
+    )
+    ce = F.cross_entropy(logits, labels, ignore_index=IGNORE_LABEL)
+    # A soft Dice term on both classes keeps the minority class (usually NP) from being ignored.
+    valid = (labels != IGNORE_LABEL).float()[:, None]
+    probs = torch.softmax(logits, dim=1) * valid
+    onehot = F.one_hot(labels.clamp(max=1), 2).permute(0, 3, 1, 2).float() * valid
+    inter = (probs * onehot).sum(dim=(0, 2, 3))
+    denom = probs.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    dice = 1 - ((2 * inter + 1) / (denom + 1)).mean()
+    return ce + 0.5 * dice
+
+
+def _lr_at(step: int, config: TrainConfig) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    final_loss: float
+    wall_s: float
+    losses: list[float]
+
+
+def run_training(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor],
+    batches: BatchMaker,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    resume: bool = True,
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """The shared loop: AdamW, warmup + cosine, mixed precision on CUDA, checkpoints, resume."""
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = select_device(config.device)
+    amp_dtype = half_dtype(device)
+    model.to(device).train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "centroids" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "centroids" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out_dir / "checkpoint.pt"
+    start_step, losses, wall_before = 0, [], 0.0
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        batches.rng = pickle.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step, losses, wall_before = state["step"], state["losses"], state["wall_s"]
+        log.info("resumed from %s at step %d", checkpoint_path, start_step)
+    started = time.monotonic()
+    bar = tqdm(
+        range(start_step, config.steps),
+        initial=start_step,
+        total=config.steps,
+        disable=not progress,
+        desc=out_dir.name,
+    )
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, config)
+        images, labels = batches.batch()
+        images, labels = images.to(device), labels.to(device)
+        if amp_dtype is not None:
+            with torch.autocast(device_type="cuda", dtype=amp_dtype):
+                loss = loss_fn(model, images, labels)
+        else:
+            loss = loss_fn(model, images, labels)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        done = step + 1
+        interrupted = stop_after is not None and done >= stop_after and done < config.steps
+        if done % config.checkpoint_every == 0 or done == config.steps or interrupted:
+            wall = wall_before + time.monotonic() - started
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": pickle.dumps(batches.rng),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": done,
+                    "losses": losses,
+                    "wall_s": wall,
+                },
+                checkpoint_path,
+            )
+        if interrupted:
+            # A deliberate pause (session time limits): the checkpoint is written, the model is not.
+            return TrainResult(
+                out_dir,
+                done,
+                float(np.mean(losses[-50:])),
+                wall_before + time.monotonic() - started,
+                losses,
+            )
+    wall = wall_before + time.monotonic() - started
+    model.eval().cpu()
+    info = {
+        "train": asdict(config),
+        "steps": config.steps,
+        "wall_s": round(wall, 1),
+        "final_loss": float(np.mean(losses[-50:])) if losses else None,
+        **(meta or {}),
+    }
+    save_model(model, out_dir / "model", extra={"training": info})  # type: ignore[arg-type]
+    (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
+    return TrainResult(out_dir, config.steps, info["final_loss"] or float("nan"), wall, losses)
+
+
+def train_classifier(
+    pools: tuple[ImagePool, ImagePool],
+    model_config: ClassifierConfig,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    torch.manual_seed(config.seed)  # before init, so the initial weights are reproducible too
+    model = build_classifier(model_config)
+    batches = BatchMaker(pools, model_config.image_size, config)
+    return run_training(
+        model,
+        classifier_loss,
+        batches,
+        config,
+        out_dir,
+        resume=resume,
+        progress=progress,
+        stop_after=stop_after,
+    )
+
+
+def train_segmenter(
+    pools: tuple[ImagePool, ImagePool],
+    model_config: SegmenterConfig,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    proxy: ProxySet | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult:
+    torch.manual_seed(config.seed)
+    model = build_segmenter(model_config)
+    batches = BatchMaker(pools, model_config.image_size, config, proxy=proxy)
+    return run_training(
+        model, segmenter_loss, batches, config, out_dir, resume=resume, progress=progress
+    )
