@@ -55,7 +55,7 @@ class ShotDetector:
 
     def __init__(self, settings: ShotSettings, *, fps: float) -> None:
         self.settings = settings
-        self.fps = fps
+        self.fps = float(fps)  # scenedetect refuses an int rate
         self._cut_detector: SceneDetector | None = None
         self._detectors: list[SceneDetector] = []
         if settings.detector == "adaptive":

@@ -147,3 +147,11 @@ def test_shot_detector_rejects_frames_when_out_of_order() -> None:
 
 def test_finish_returns_no_shots_when_no_frame_was_processed() -> None:
     assert ShotDetector(ShotSettings(), fps=25.0).finish() == []
+
+
+def test_shot_detector_accepts_frame_rate_when_given_as_int() -> None:
+    detector = ShotDetector(ShotSettings(), fps=25)
+    for frame in synthetic_shot_frames([20, 20]):
+        detector.process(frame)
+
+    assert [s.start_frame for s in detector.finish()] == [0, 20]
