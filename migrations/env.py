@@ -53,6 +53,7 @@ def _run(connection: Connection) -> None:
             context.run_migrations()
     finally:
         if is_sqlite:
+            # Only effective once the transaction is over; the connection is not pooled anyway.
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
@@ -73,12 +74,16 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from app.core.db import get_engine
+    from app.core.db import build_engine
 
-    # The app's engine: same SQLite pragmas, and the data directory gets created.
-    with get_engine(_url()).connect() as connection:
-        _run(connection)
-        connection.commit()
+    # The app's connection setup (SQLite pragmas, the data directory gets created).
+    engine = build_engine(_url(), pooled=False)
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from app.core.config import get_settings
 
@@ -53,8 +54,14 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _build_engine(url: str) -> Engine:
+def build_engine(url: str, *, pooled: bool = True) -> Engine:
+    """A new engine for ``url`` with the hybridlens connection setup.
+
+    ``pooled=False`` gives connections that are closed after use: migrations change
+    per-connection state (SQLite's foreign_keys pragma) that must not leak into a pool.
+    """
     parsed = make_url(url)
+    no_pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -62,9 +69,12 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **no_pool,
         )
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
+    if not pooled:
+        return create_engine(url, **no_pool)
     return create_engine(
         url,
         # A worker holds at most a couple of connections; the API a few per process.
@@ -82,7 +92,7 @@ def get_engine(url: str | URL | None = None) -> Engine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = _build_engine(key)
+            engine = _engines[key] = build_engine(key)
         return engine
 
 
@@ -148,17 +158,24 @@ def _alembic_config(url: str) -> Any:
     return config
 
 
+def _run_alembic(url: str, run: Callable[[Any], None]) -> None:
+    # A connection of its own, closed afterwards: see build_engine(pooled=False).
+    engine = build_engine(url, pooled=False)
+    try:
+        with engine.begin() as connection:
+            config = _alembic_config(url)
+            config.attributes["connection"] = connection
+            run(config)
+    finally:
+        engine.dispose()
+
+
 def upgrade_database(url: str | URL | None = None, revision: str = "head") -> None:
     """Bring the schema of ``url`` (default: the settings' database) up to ``revision``."""
     from alembic import command
 
     key = resolve_url(url)
-    # Build the engine first so a SQLite file gets its directory.
-    engine = get_engine(key)
-    with engine.begin() as connection:
-        config = _alembic_config(key)
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _run_alembic(key, lambda config: command.upgrade(config, revision))
     if revision == "head":
         with _lock:
             _upgraded.add(key)
@@ -169,11 +186,7 @@ def downgrade_database(url: str | URL | None = None, revision: str = "base") -> 
     from alembic import command
 
     key = resolve_url(url)
-    engine = get_engine(key)
-    with engine.begin() as connection:
-        config = _alembic_config(key)
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    _run_alembic(key, lambda config: command.downgrade(config, revision))
     with _lock:
         _upgraded.discard(key)
 

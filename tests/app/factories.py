@@ -1,0 +1,138 @@
+"""Keyword-only factories for database tests: a film, an analysis with results."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.analysis import service as analysis_service
+from app.analysis.schemas import FrameRecord, ShotRecord
+from app.core.enums import FrameClass, RunStatus
+from app.films import service as films_service
+from app.films.schemas import FilmMetadata
+
+_counter = itertools.count(1)
+
+DEFAULT_SETTINGS: dict[str, Any] = {"working_size": 320, "sampling": {"max_interval_s": 1.0}}
+
+
+def make_film(
+    session: Session,
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    year: int | None = None,
+    duration_s: float = 60.0,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    number = next(_counter)
+    name = name or f"film-{number}.mp4"
+    sha256 = hashlib.sha256(f"{name}-{number}".encode()).hexdigest()
+    registered = films_service.register_film(
+        session,
+        f"/archive/{name}",
+        sha256,
+        {
+            "duration_s": duration_s,
+            "fps": 25.0,
+            "width": 320,
+            "height": 240,
+            "frame_count": round(duration_s * 25),
+            "has_audio": False,
+            "codec": "h264",
+        },
+        FilmMetadata(title=title, year=year, extra=extra or {}),
+        size_bytes=1000 + number,
+    )
+    return registered.film_id
+
+
+def frame_records(count: int, *, fps: float = 25.0, step: int = 25) -> list[FrameRecord]:
+    """``count`` frames one second apart, cycling P, hybrid, NP; hybrids carry a mask."""
+    classes = [FrameClass.P, FrameClass.HYBRID, FrameClass.NP]
+    records = []
+    for index in range(count):
+        frame_class = classes[index % 3]
+        p_fraction = {FrameClass.P: 1.0, FrameClass.HYBRID: 0.5, FrameClass.NP: 0.0}[frame_class]
+        records.append(
+            FrameRecord(
+                frame_index=index * step,
+                time_s=index * step / fps,
+                frame_class=frame_class,
+                p_fraction=p_fraction,
+                weight_s=step / fps,
+                confidence=0.9,
+                shot_index=index // 3,
+                mask_png=b"\x89PNG-mask" if frame_class is FrameClass.HYBRID else None,
+                np_grid=[[1.0 - p_fraction, 0.0], [0.0, 1.0 - p_fraction]],
+            )
+        )
+    return records
+
+
+def shot_records(count: int) -> list[ShotRecord]:
+    return [
+        ShotRecord(
+            shot_index=index,
+            start_frame=index * 75,
+            end_frame=(index + 1) * 75,
+            start_time=index * 3.0,
+            end_time=(index + 1) * 3.0,
+            frame_class=FrameClass.HYBRID,
+            hybrid_ratio=1 / 3,
+            mean_p_fraction=0.5,
+        )
+        for index in range(count)
+    ]
+
+
+def summary(*, hybrid_ratio: float = 0.3, hybrid_shot_count: int = 2) -> dict[str, Any]:
+    rest = 1.0 - hybrid_ratio
+    return {
+        "hybrid_ratio": hybrid_ratio,
+        "p_time_share": rest / 2,
+        "np_time_share": rest / 2,
+        "hybrid_time_share": hybrid_ratio,
+        "mean_p_fraction": 0.5,
+        "hybrid_shot_count": hybrid_shot_count,
+        "longest_hybrid_run_s": 4.0,
+    }
+
+
+def make_analysis(
+    session: Session,
+    *,
+    film_id: int,
+    frames: int = 6,
+    shots: int = 2,
+    hybrid_ratio: float | None = 0.3,
+    status: RunStatus = RunStatus.DONE,
+    settings: dict[str, Any] | None = None,
+    classifier_version: str = "vit-proxy-1",
+    segmenter_version: str = "segformer-1",
+    job_id: int | None = None,
+) -> int:
+    """A finished analysis with ``frames`` frames and ``shots`` shots (None ratio: no summary)."""
+    analysis_id = analysis_service.start_analysis(
+        session,
+        film_id,
+        classifier_version,
+        segmenter_version,
+        settings if settings is not None else DEFAULT_SETTINGS,
+        job_id=job_id,
+    )
+    analysis_service.save_shots(session, analysis_id, shot_records(shots))
+    analysis_service.save_frames(session, analysis_id, frame_records(frames))
+    analysis_service.finish_analysis(
+        session,
+        analysis_id,
+        status,
+        summary=None if hybrid_ratio is None else summary(hybrid_ratio=hybrid_ratio),
+        timeline={"time_s": [0.0, 1.0], "hybrid": [0.0, 1.0]},
+        timings={"decode_s": 1.5},
+        detector={"name": "adaptive", "threshold": 3.0},
+    )
+    return analysis_id

@@ -1,0 +1,80 @@
+"""Alembic migrations build and remove the schema on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from app.core.config import get_settings
+from app.core.db import (
+    current_revision,
+    downgrade_database,
+    ensure_database,
+    get_engine,
+    upgrade_database,
+)
+from app.models import Base
+
+TABLES = {
+    "analyses",
+    "api_tokens",
+    "batches",
+    "collection_films",
+    "collections",
+    "films",
+    "frames",
+    "jobs",
+    "shots",
+}
+
+
+def _tables(url: str) -> set[str]:
+    return set(inspect(get_engine(url)).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_creates_schema_matching_models_when_database_is_empty(empty_db_url: str) -> None:
+    upgrade_database(empty_db_url)
+
+    assert _tables(empty_db_url) == TABLES
+    assert current_revision(empty_db_url) == "0001"
+    with get_engine(empty_db_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_downgrade_removes_every_table_and_upgrade_restores_them(empty_db_url: str) -> None:
+    upgrade_database(empty_db_url)
+
+    downgrade_database(empty_db_url)
+    assert _tables(empty_db_url) == set()
+    assert current_revision(empty_db_url) is None
+
+    upgrade_database(empty_db_url)
+    assert _tables(empty_db_url) == TABLES
+
+
+def test_upgrade_uses_sqlite_file_under_data_dir_when_no_url_given() -> None:
+    ensure_database()
+    ensure_database()  # the second call is a no-op
+
+    database = Path(get_settings().data_dir) / "hybridlens.sqlite3"
+    assert database.is_file()
+    assert current_revision() == "0001"
+
+
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pragma.sqlite3'}"
+    upgrade_database(url)
+    with get_engine(url).connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+@pytest.mark.parametrize("revision", ["0001"])
+def test_upgrade_to_named_revision_records_it(empty_db_url: str, revision: str) -> None:
+    upgrade_database(empty_db_url, revision)
+    assert current_revision(empty_db_url) == revision
