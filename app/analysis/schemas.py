@@ -26,9 +26,11 @@ class ShotRecord:
     end_frame: int
     start_time: float
     end_time: float
-    frame_class: FrameClass | str
+    frame_class: FrameClass | str | None
     hybrid_ratio: float
     mean_p_fraction: float | None = None
+    classified_s: float | None = None
+    sampled_frames: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class AnalysisPublic(BaseModel):
 
 
 class AnalysisDetail(AnalysisPublic):
-    timeline: dict[str, Any] | None
+    timeline: dict[str, Any] | list[Any] | None
 
 
 class ShotPublic(BaseModel):
@@ -100,9 +102,11 @@ class ShotPublic(BaseModel):
     end_frame: int
     start_time: float
     end_time: float
-    frame_class: FrameClass
+    frame_class: FrameClass | None
     hybrid_ratio: float
     mean_p_fraction: float | None
+    classified_s: float | None
+    sampled_frames: int | None
 
 
 class FramePublic(BaseModel):

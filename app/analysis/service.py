@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -37,6 +37,9 @@ from app.core.pagination import Page
 from app.films import repository as films_repository
 from app.films import service as films_service
 from app.models.base import utcnow
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # Rows per INSERT: large enough to amortise round trips, small enough that a film's masks
 # never sit in memory all at once.
@@ -65,32 +68,42 @@ class MaskNotFound(NotFoundError):
 
 
 def _plain(value: Any) -> Any:
-    """A pydantic model or dataclass as plain JSON-ready data; anything else as it is."""
+    """Pydantic models and dataclasses (also inside lists and dicts) as plain data."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return {
+            field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
     return value
 
 
-def _json_ready(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+def _json_ready(value: Any) -> Any:
     # A JSON round trip turns tuples, paths, enums and numpy scalars into plain JSON values.
-    result: dict[str, Any] = json.loads(json.dumps(_plain(value), sort_keys=True, default=_scalar))
-    return result
+    return json.loads(json.dumps(_plain(value), sort_keys=True, default=_scalar))
 
 
 def _scalar(value: Any) -> Any:
-    # numpy scalars know .item(); anything else is stored as its text.
+    # numpy scalars know .item(); anything else (Fraction, Path) is stored as its text.
     item = getattr(value, "item", None)
     return item() if callable(item) else str(value)
 
 
-def canonical_settings(settings: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+def canonical_settings(
+    settings: Mapping[str, Any] | BaseModel | DataclassInstance,
+) -> dict[str, Any]:
     """The settings as stored: plain JSON types, the same dict for the same settings."""
-    return _json_ready(settings)
+    result = _json_ready(settings)
+    if not isinstance(result, dict):
+        raise InvalidRequestError("analysis settings must be a mapping")
+    return result
 
 
-def settings_hash(settings: Mapping[str, Any] | BaseModel) -> str:
+def settings_hash(settings: Mapping[str, Any] | BaseModel | DataclassInstance) -> str:
     """sha256 of the canonical JSON of ``settings``: key order and spacing do not matter."""
     canonical = json.dumps(
         canonical_settings(settings), sort_keys=True, separators=(",", ":"), ensure_ascii=True
@@ -103,7 +116,7 @@ def start_analysis(
     film_id: int,
     classifier_version: str,
     segmenter_version: str,
-    settings: Mapping[str, Any] | BaseModel,
+    settings: Mapping[str, Any] | BaseModel | DataclassInstance,
     *,
     job_id: int | None = None,
 ) -> int:
@@ -200,10 +213,21 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+# Other names a record may use for a field (the pipeline's shots call their index ``index``).
+_ALIASES = {"shot_index": ("shot_index", "index")}
+
+
 def _record_values(record: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    if isinstance(record, Mapping):
-        return {name: record.get(name) for name in fields}
-    return {name: getattr(record, name, None) for name in fields}
+    def read(name: str) -> Any:
+        if isinstance(record, Mapping):
+            return record.get(name)
+        return getattr(record, name, None)
+
+    values = {}
+    for name in fields:
+        candidates = (read(alias) for alias in _ALIASES.get(name, (name,)))
+        values[name] = next((value for value in candidates if value is not None), None)
+    return values
 
 
 _SHOT_FIELDS = tuple(field.name for field in dataclasses.fields(ShotRecord))
@@ -229,7 +253,8 @@ def save_shots(
         rows = []
         for shot in chunk:
             values = _record_values(shot, _SHOT_FIELDS)
-            values["frame_class"] = FrameClass(values["frame_class"])
+            if values["frame_class"] is not None:
+                values["frame_class"] = FrameClass(values["frame_class"])
             values["analysis_id"] = analysis_id
             rows.append(values)
         repository.insert_shots(session, rows)
@@ -269,21 +294,23 @@ def finish_analysis(
     session: Session,
     analysis_id: int,
     status: RunStatus | str,
-    summary: AnalysisSummary | Mapping[str, Any] | None = None,
-    timeline: Mapping[str, Any] | BaseModel | None = None,
-    timings: Mapping[str, Any] | BaseModel | None = None,
+    summary: AnalysisSummary | Mapping[str, Any] | DataclassInstance | None = None,
+    timeline: Any = None,
+    timings: Mapping[str, Any] | BaseModel | DataclassInstance | None = None,
     error: str | None = None,
     *,
     error_frame: int | None = None,
     error_time_s: float | None = None,
-    detector: Mapping[str, Any] | BaseModel | None = None,
+    detector: Mapping[str, Any] | BaseModel | DataclassInstance | None = None,
 ) -> None:
     """Close an analysis with a final status and its film-level results.
 
     ``done`` and ``partial`` with a summary make these figures the film's cached summary
     (what film queries filter and sort on). ``partial`` and ``failed`` should carry
     ``error`` and, for a damaged film, where it broke (``error_frame``, ``error_time_s``).
-    Jobs running this analysis take the same final status.
+    Jobs running this analysis take the same final status. ``summary`` may be any mapping,
+    model or dataclass with the ``AnalysisSummary`` fields (the pipeline's ``FilmStats``);
+    ``timeline`` any JSON-able value, dataclasses included (a list of time bins).
     """
     status = RunStatus(status)
     if status not in FINISHED_STATUSES:
@@ -327,7 +354,7 @@ def finish_analysis(
 
 
 def set_detector(
-    session: Session, analysis_id: int, detector: Mapping[str, Any] | BaseModel
+    session: Session, analysis_id: int, detector: Mapping[str, Any] | BaseModel | DataclassInstance
 ) -> None:
     """Record which shot detector (and thresholds) ran, as soon as it is known."""
     if not repository.update_values(session, analysis_id, {"detector": _json_ready(detector)}):

@@ -39,7 +39,8 @@ class Analysis(Base):
     detector: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    timeline: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Whatever series the pipeline produces (a list of time bins, or named series).
+    timeline: Mapped[Any] = mapped_column(JSONType, nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

@@ -21,8 +21,12 @@ class Shot(Base):
     end_frame: Mapped[int] = mapped_column(Integer)
     start_time: Mapped[float] = mapped_column(Float)
     end_time: Mapped[float] = mapped_column(Float)
-    frame_class: Mapped[FrameClass] = mapped_column(frame_class_type())
+    # By majority of classified time; NULL when no frame of the shot was classified.
+    frame_class: Mapped[FrameClass | None] = mapped_column(frame_class_type())
     hybrid_ratio: Mapped[float] = mapped_column(Float)
     mean_p_fraction: Mapped[float | None] = mapped_column(Float)
+    # Running time and number of the shot's frames that were classified.
+    classified_s: Mapped[float | None] = mapped_column(Float)
+    sampled_frames: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("analysis_id", "shot_index"),)

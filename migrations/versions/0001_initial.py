@@ -171,9 +171,11 @@ def upgrade() -> None:
         sa.Column("end_frame", sa.Integer(), nullable=False),
         sa.Column("start_time", sa.Float(), nullable=False),
         sa.Column("end_time", sa.Float(), nullable=False),
-        sa.Column("frame_class", _frame_class(), nullable=False),
+        sa.Column("frame_class", _frame_class(), nullable=True),
         sa.Column("hybrid_ratio", sa.Float(), nullable=False),
         sa.Column("mean_p_fraction", sa.Float(), nullable=True),
+        sa.Column("classified_s", sa.Float(), nullable=True),
+        sa.Column("sampled_frames", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["analysis_id"],
             ["analyses.id"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -253,3 +256,66 @@ def test_save_frames_accepts_mappings(session: Session) -> None:
         (3, FrameClass.NP),
         (4, FrameClass.P),
     ]
+
+
+@dataclass(frozen=True)
+class _PipelineShot:
+    """Shaped like the pipeline's shot statistics: no class when nothing was classified."""
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    frame_class: FrameClass | None
+    hybrid_ratio: float
+    mean_p_fraction: float | None
+    classified_s: float
+    sampled_frames: int
+
+
+@dataclass(frozen=True)
+class _PipelineFilmStats:
+    duration_s: float
+    hybrid_ratio: float
+    p_time_share: float
+    np_time_share: float
+    hybrid_time_share: float
+    mean_p_fraction: float | None
+    shot_count: int
+    hybrid_shot_count: int
+    ratio: Fraction
+
+
+@dataclass(frozen=True)
+class _TimelineBin:
+    start_s: float
+    end_s: float
+    hybrid_share: float
+
+
+def test_finish_analysis_accepts_pipeline_dataclasses(session: Session) -> None:
+    film_id = make_film(session)
+    analysis_id = analysis_service.start_analysis(session, film_id, "c", "s", {})
+    analysis_service.save_shots(
+        session, analysis_id, [_PipelineShot(0, 0, 10, 0.0, 0.4, None, 0.0, None, 0.0, 0)]
+    )
+    stats = _PipelineFilmStats(10.0, 0.2, 0.5, 0.3, 0.2, None, 1, 0, Fraction(16, 15))
+    analysis_service.finish_analysis(
+        session,
+        analysis_id,
+        RunStatus.DONE,
+        summary=stats,
+        timeline=[_TimelineBin(0.0, 5.0, 0.4), _TimelineBin(5.0, 10.0, 0.0)],
+    )
+    session.commit()
+
+    report = analysis_service.get_film_report(session, film_id)
+    assert report.shots[0].frame_class is None and report.shots[0].sampled_frames == 0
+    assert report.analysis is not None and report.analysis.summary is not None
+    assert report.analysis.summary["ratio"] == "16/15"
+    assert report.analysis.timeline == [
+        {"start_s": 0.0, "end_s": 5.0, "hybrid_share": 0.4},
+        {"start_s": 5.0, "end_s": 10.0, "hybrid_share": 0.0},
+    ]
+    assert report.film.hybrid_ratio == 0.2 and report.film.mean_p_fraction is None
