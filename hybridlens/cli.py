@@ -17,9 +17,20 @@ app = typer.Typer(
 )
 
 
-def main() -> None:
-    from hybridlens import cli_films, cli_ml, cli_service
+_registered = False
 
-    for module in (cli_ml, cli_films, cli_service):
-        module.register(app)
-    app()
+
+def build_app() -> typer.Typer:
+    """The app with every command group registered (once)."""
+    global _registered
+    if not _registered:
+        from hybridlens import cli_films, cli_ml, cli_service
+
+        for module in (cli_ml, cli_films, cli_service):
+            module.register(app)
+        _registered = True
+    return app
+
+
+def main() -> None:
+    build_app()()

@@ -190,7 +190,8 @@ def _lettering(
             (x, y), text, font=font, fill=fill, stroke_width=stroke, stroke_fill=stroke_fill
         )
         draw_ink.text((x, y), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-    p_mask = np.asarray(ink) < 128
+    # Any ink, even an anti-aliased edge pixel, makes the pixel lettering: P pixels stay pure photo.
+    p_mask = np.asarray(ink) == 0
     return Sample(np.asarray(base).copy(), p_mask, "lettering")
 
 

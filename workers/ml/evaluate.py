@@ -158,12 +158,18 @@ def evaluate_models(
         _, comp_fractions = _classifier_outputs(classifier, composites, "bilinear")
         entry["composites_class"] = class_accuracy(comp_fractions, composites, thresholds)
         report["classifiers"][name] = entry
+    cascade_inputs: dict[str, list[float]] = {}
     for path in segmenters:
         segmenter = Segmenter.load(settings, path)
         name = str(path or "default")
         probs = segmenter.segment([s.image for s in composites])
         masks = [p >= 0.5 for p in probs]
         homo_probs = segmenter.segment([s.image for s in homogeneous])
+        if not cascade_inputs:
+            cascade_inputs = {
+                "homogeneous": [float((p >= 0.5).mean()) for p in homo_probs],
+                "composites": [float(m.mean()) for m in masks],
+            }
         report["segmenters"][name] = {
             "version": segmenter.version,
             "composites": mask_metrics(masks, composites),
@@ -174,6 +180,21 @@ def evaluate_models(
                 [float(m.mean()) for m in masks], composites, thresholds
             ),
         }
+    if classifiers and cascade_inputs:
+        # The analysis pipeline's decision: the classifier sends a frame it calls hybrid to the
+        # segmenter, whose mask then gives the frame's P fraction (and may overrule "hybrid").
+        classifier = Classifier.load(settings, classifiers[0])
+        report["cascade"] = {
+            "classifier": str(classifiers[0] or "default"),
+            "segmenter": str(segmenters[0] or "default"),
+        }
+        for name, samples in (("homogeneous", homogeneous), ("composites", composites)):
+            _, fractions = _classifier_outputs(classifier, samples, "bilinear")
+            final = [
+                seg if thresholds.classify(clf) == FrameClass.HYBRID else clf
+                for clf, seg in zip(fractions, cascade_inputs[name], strict=True)
+            ]
+            report["cascade"][name] = class_accuracy(final, samples, thresholds)
     return report
 
 
@@ -208,6 +229,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  composite frame-class accuracy:   {entry['composites_class']['accuracy']:.3f}"
         )
+    if "cascade" in report:
+        c = report["cascade"]
+        lines.append(
+            f"\npipeline cascade ({c['classifier']} -> {c['segmenter']} on frames it calls hybrid)"
+        )
+        lines.append(f"  homogeneous frame-class accuracy: {_accuracy(c['homogeneous'])}")
+        lines.append(f"  composite frame-class accuracy:   {_accuracy(c['composites'])}")
     return "\n".join(lines)
 
 

@@ -87,6 +87,10 @@ class PatchCentroidClassifier(nn.Module):
             if config.backbone_config is not None:
                 backbone_config = AutoConfig.for_model(**config.backbone_config)
                 backbone = AutoModel.from_config(backbone_config)
+                if hasattr(backbone, "pooler"):
+                    backbone.pooler = (
+                        None  # dropped when the checkpoint was built, as in build_classifier
+                    )
             else:
                 backbone = ViTModel(config.vit_config(), add_pooling_layer=False)
         self.backbone = backbone

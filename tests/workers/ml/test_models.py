@@ -102,6 +102,14 @@ def test_classifier_loads_pretrained_backbone_from_local_directory(tmp_path: Pat
         if not name.startswith("pooler"):
             torch.testing.assert_close(model.backbone.state_dict()[name], param)
     assert model(torch.randn(1, 3, 32, 32)).patch_logits.shape == (1, 4, 4, 2)
+    save_model(
+        model, tmp_path / "clf"
+    )  # a checkpoint built on it loads without the backbone directory
+    (tmp_path / "vit" / "model.safetensors").unlink()
+    reloaded = load_model(tmp_path / "clf", "classifier")
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(x).patch_logits, model(x).patch_logits)
 
 
 def test_segmenter_loads_pretrained_encoder_from_local_directory(tmp_path: Path) -> None:

@@ -1,0 +1,137 @@
+"""Model benchmark: inference speed and memory on this machine, and validation quality.
+
+    python bench/bench_models.py                    # speed of the shipped models
+    python bench/bench_models.py --quality          # + mIoU / accuracy on held-out sources
+    python bench/bench_models.py --quality --classifier runs/clf_cls_homog/model ...
+
+Speed is printed in images/s at batch 1 and batched, with each model's peak RSS, and as a
+ratio against a stock SegFormer-B0 at 512x512 (the size SegFormer-B0 is usually run at), timed
+in the same run so machine noise cancels. Each model is measured in its own subprocess so
+peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    from app.core.config import ModelSettings
+
+    settings = ModelSettings(device="cpu", batch_size=batch)
+    frames = [
+        np.random.default_rng(i).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+        for i in range(batch)
+    ]
+    if kind == "reference":
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+        model = SegformerForSemanticSegmentation(SegformerConfig(num_labels=2)).eval()
+        tensor = torch.randn(batch, 3, 512, 512)
+
+        def run() -> None:
+            with torch.inference_mode():
+                model(pixel_values=tensor)
+    elif kind == "classifier":
+        from workers.ml.inference import Classifier
+
+        classifier = Classifier.load(settings)
+
+        def run() -> None:
+            classifier.classify(frames)
+    else:
+        from workers.ml.inference import Segmenter
+
+        segmenter = Segmenter.load(settings)
+
+        def run() -> None:
+            segmenter.segment(frames)
+
+    run()  # warm-up
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds or count < 3:
+        run()
+        count += 1
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"images_per_s": count * batch / elapsed, "peak_rss_mb": peak_mb}
+
+
+def speed(threads: int, seconds: float, batch: int) -> dict[str, dict[str, float]]:
+    results = {}
+    for kind in ("reference", "classifier", "segmenter"):
+        for size in (1, batch):
+            out = subprocess.run(
+                [sys.executable, __file__, "--_child", kind, str(size), str(threads), str(seconds)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=REPO,
+            )
+            results[f"{kind}@{size}"] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--quality", action="store_true", help="also evaluate on the validation split"
+    )
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument(
+        "--classifier", type=Path, action="append", help="classifier dirs (default: shipped)"
+    )
+    parser.add_argument(
+        "--segmenter", type=Path, action="append", help="segmenter dirs (default: shipped)"
+    )
+    parser.add_argument("--per-style", type=int, default=60)
+    parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._child:
+        kind, batch, threads, seconds = args._child
+        print(json.dumps(_measure(kind, int(batch), int(threads), float(seconds))))
+        return
+
+    results = speed(args.threads, args.seconds, args.batch)
+    print(f"inference speed on this CPU ({args.threads} threads), 320x240 inputs")
+    print(f"{'model':28s} {'images/s':>10s} {'vs B0@512':>10s} {'peak RSS MB':>12s}")
+    for key, value in results.items():
+        kind, size = key.split("@")
+        ratio = value["images_per_s"] / results[f"reference@{size}"]["images_per_s"]
+        print(f"{key:28s} {value['images_per_s']:10.1f} {ratio:10.2f} {value['peak_rss_mb']:12.0f}")
+    if args.quality:
+        from workers.ml.evaluate import evaluate_models, format_report
+
+        report = evaluate_models(
+            args.data,
+            REPO / "runs" / "cache",
+            classifiers=args.classifier or [None],
+            segmenters=args.segmenter or [None],
+            per_style=args.per_style,
+            device="cpu",
+        )
+        print(format_report(report))
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Copy trained runs into the package as the default weights (fp16), with their training facts.
+
+python bench/ship_weights.py --classifier runs/clf_main/model --segmenter runs/seg_main/model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workers.ml.inference import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR
+from workers.ml.models import ModelKind, load_model, read_meta, save_model
+
+LIMIT_BYTES = 25 * 1024 * 1024
+
+
+def ship(source: Path, target: Path, kind: ModelKind) -> int:
+    meta = read_meta(source)
+    model = load_model(source, kind)
+    save_model(
+        model,
+        target,
+        half=True,
+        extra={"training": meta.get("training", {}), "source_run": str(source)},
+    )
+    size = sum(p.stat().st_size for p in target.iterdir())
+    print(f"{kind}: {source} -> {target} ({size / 1e6:.2f} MB)")
+    return size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--classifier", type=Path)
+    parser.add_argument("--segmenter", type=Path)
+    args = parser.parse_args()
+    total = 0
+    if args.classifier:
+        total += ship(args.classifier, DEFAULT_CLASSIFIER_DIR, "classifier")
+    if args.segmenter:
+        total += ship(args.segmenter, DEFAULT_SEGMENTER_DIR, "segmenter")
+    sizes = {
+        d.name: sum(p.stat().st_size for p in d.iterdir())
+        for d in (DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR)
+        if d.is_dir()
+    }
+    print(json.dumps({"shipped_bytes": sizes, "total_mb": round(sum(sizes.values()) / 1e6, 2)}))
+    if sum(sizes.values()) > LIMIT_BYTES:
+        raise SystemExit("shipped weights exceed 25 MB")
+
+
+if __name__ == "__main__":
+    main()
