@@ -48,6 +48,8 @@ VFR_SPACING_TOLERANCE = 0.1
 VFR_TAIL_PACKETS_IGNORED = 4
 # Image formats ffprobe opens as one-frame "videos"; a still picture is not a film.
 STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif")
+# ffmpeg's tty demuxer renders any text file (a .txt, a script) as ANSI art "video".
+TEXT_FORMATS = ("tty",)
 # ffmpeg stderr lines kept for error messages (the rest is discarded as it streams by).
 STDERR_TAIL_LINES = 20
 # A decode that ends this far short of the container's duration counts as truncated.
@@ -127,6 +129,8 @@ def probe(path: str | Path) -> VideoInfo:
         raise VideoOpenFailure(path, f"not a video: {what} (format {container})")
     if any(container.startswith(f) or container.endswith(f) for f in STILL_IMAGE_FORMATS):
         raise VideoOpenFailure(path, f"a still image, not a video (format {container})")
+    if container in TEXT_FORMATS:
+        raise VideoOpenFailure(path, f"a text file, not a video (format {container})")
     video = videos[0]
 
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)

@@ -92,6 +92,13 @@ def test_probe_rejects_file_when_not_a_video(tmp_path: Path) -> None:
         probe(path)
 
 
+def test_probe_rejects_text_file_when_ffmpeg_reads_it_as_ansi_art(tmp_path: Path) -> None:
+    path = make_text_file(tmp_path / "script.txt")
+
+    with pytest.raises(VideoOpenFailure, match="a text file, not a video"):
+        probe(path)
+
+
 def test_probe_rejects_file_when_zero_bytes(tmp_path: Path) -> None:
     path = make_empty_file(tmp_path / "empty.mkv")
 
