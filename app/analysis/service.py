@@ -202,6 +202,14 @@ def is_active(session: Session, analysis_id: int) -> bool:
     return repository.status_of(session, analysis_id) in _ACTIVE
 
 
+def clear_results(session: Session, analysis_id: int) -> None:
+    """Delete the shots and frames of a running analysis (and its cached film figures) so a
+    re-run of the storing stage writes them afresh instead of colliding with its last try."""
+    _require_analysis(session, analysis_id)
+    films_repository.clear_summary_of(session, analysis_id)
+    repository.delete_results(session, analysis_id)
+
+
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     chunk: list[T] = []
     for item in items:
