@@ -1,9 +1,475 @@
-"""`hybridlens` commands: films."""
+"""`hybridlens` commands for films: analyse files in-process, show, export and plot results.
+
+``analyze`` runs the embedded mode (SQLite under the data directory unless ``--db`` or
+HYBRIDLENS_DATABASE_URL say otherwise). Progress bars and logs go to stderr; stdout carries
+the human summary, or with ``--json`` one JSON object per film per line and nothing else.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from app.analysis.schemas import FilmReport
+    from app.core.config import Settings
+    from workers.analysis import AnalysisResult
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (overrides HYBRIDLENS_DATABASE_URL; default: SQLite in the data dir).",
+    ),
+]
+AnalysisOpt = Annotated[
+    int | None,
+    typer.Option("--analysis", help="Which analysis of the film (default: its latest result)."),
+]
+
+CSV_COLUMNS = (
+    "frame",
+    "timecode",
+    "time_s",
+    "shot",
+    "class",
+    "p_fraction",
+    "confidence",
+    "weight_s",
+    "segmented",
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("analyze")(analyze_cmd)
+    app.command("show")(show_cmd)
+    app.command("export")(export_cmd)
+    app.command("plot")(plot_cmd)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+
+
+def analyze_cmd(
+    films: Annotated[list[Path], typer.Argument(help="Film files to analyse.", show_default=False)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per film on stdout, nothing else.")
+    ] = False,
+    db: DbOpt = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
+    ] = True,
+) -> None:
+    """Analyse films end to end in this process and store the results.
+
+    Exits with code 1 when any film failed (the others are still analysed).
+    """
+    from app.analysis import service as analysis_service
+    from app.core.db import ensure_database, session_scope
+    from workers.analysis import Models, analyze_path
+
+    settings = _settings(db)
+    _setup_logging(settings)
+    ensure_database(settings.sqlalchemy_url)
+    models: Models | None = None
+    failures = 0
+    for film in films:
+        if models is None and film.is_file():
+            typer.echo("loading models...", err=True)
+            models = Models.load(settings.model)
+        bars = _StageBars(film.name, enabled=progress)
+        try:
+            result = analyze_path(film, settings, models=models, progress=bars)
+        finally:
+            bars.close()
+        if not result.ok:
+            failures += 1
+            typer.echo(f"error: {film}: {result.error or result.status.value}", err=True)
+        elif result.error:
+            typer.echo(f"warning: {film}: {result.status.value}: {result.error}", err=True)
+        if as_json:
+            if result.film_id is None:
+                document = _unregistered_json(result)
+            else:
+                with session_scope(settings.sqlalchemy_url) as session:
+                    report = analysis_service.get_film_report(
+                        session, result.film_id, result.analysis_id
+                    )
+                document = report_json(report)
+            typer.echo(json.dumps(document, default=str))
+        else:
+            typer.echo(_result_text(result))
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def show_cmd(
+    film_id: Annotated[int, typer.Argument(help="Film id (see `hybridlens analyze`).")],
+    analysis: AnalysisOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Show a film, its analysis summary and its shots."""
+    report = _report(film_id, analysis, db)
+    if as_json:
+        typer.echo(json.dumps(report_json(report), default=str))
+    else:
+        typer.echo(_report_text(report))
+
+
+def export_cmd(
+    film_id: Annotated[int, typer.Argument(help="Film id.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write ('-' for stdout).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv (one row per sampled frame) or json.")
+    ] = "csv",
+    analysis: AnalysisOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Export one film's analysis: CSV rows of sampled frames, or the whole report as JSON."""
+    if fmt not in ("csv", "json"):
+        raise _fail("--format must be csv or json")
+    report = _report(film_id, analysis, db)
+    if report.analysis is None:
+        raise _fail(f"film {film_id} has not been analysed")
+    text = frames_csv(report) if fmt == "csv" else json.dumps(report_json(report), default=str)
+    if str(out) == "-":
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+def plot_cmd(
+    film_id: Annotated[int, typer.Argument(help="Film id.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("timeline.png"),
+    analysis: AnalysisOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Plot P / NP / hybrid over the film's running time and the P fraction of each frame."""
+    report = _report(film_id, analysis, db)
+    if report.analysis is None or not report.frames:
+        raise _fail(f"film {film_id} has no analysed frames to plot")
+    plot_timeline(report, out)
+    typer.echo(f"wrote {out}", err=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+
+
+def report_json(report: FilmReport) -> dict[str, Any]:
+    """A film report as the JSON documents of ``analyze --json``, ``show --json`` and
+    ``export --format json``: film, analysis, summary, shots, frames, timeline."""
+    from workers.pipeline.video import smpte
+
+    film, analysis = report.film, report.analysis
+    fps = film.fps or 25.0
+    return {
+        "film": {
+            "id": film.id,
+            "sha256": film.sha256,
+            "path": film.stored_path,
+            "filename": film.original_filename,
+            "size_bytes": film.size_bytes,
+            "title": film.title,
+            "year": film.year,
+            "duration_s": film.duration_s,
+            "fps": film.fps,
+            "width": film.width,
+            "height": film.height,
+            "frame_count": film.frame_count,
+            "has_audio": film.has_audio,
+            "probe": film.probe,
+        },
+        "analysis": None
+        if analysis is None
+        else {
+            "id": analysis.id,
+            "status": analysis.status.value,
+            "error": analysis.error,
+            "error_frame": analysis.error_frame,
+            "error_time": analysis.error_time_s,
+            "classifier_version": analysis.classifier_version,
+            "segmenter_version": analysis.segmenter_version,
+            "settings_hash": analysis.settings_hash,
+            "settings": analysis.settings,
+            "detector": analysis.detector,
+            "timings": analysis.timings,
+            "started_at": analysis.started_at,
+            "finished_at": analysis.finished_at,
+        },
+        "summary": analysis.summary if analysis is not None else None,
+        "shots": [
+            {
+                "shot": shot.shot_index,
+                "start_frame": shot.start_frame,
+                "end_frame": shot.end_frame,
+                "start_time": shot.start_time,
+                "end_time": shot.end_time,
+                "start_timecode": smpte(shot.start_frame, fps),
+                "class": shot.frame_class.value if shot.frame_class else None,
+                "hybrid_ratio": shot.hybrid_ratio,
+                "mean_p_fraction": shot.mean_p_fraction,
+                "classified_s": shot.classified_s,
+                "sampled_frames": shot.sampled_frames,
+            }
+            for shot in report.shots
+        ],
+        "frames": [
+            {
+                "frame": frame.frame_index,
+                "time": frame.time_s,
+                "timecode": smpte(frame.frame_index, fps),
+                "shot": frame.shot_index,
+                "class": frame.frame_class.value,
+                "p_fraction": frame.p_fraction,
+                "confidence": frame.confidence,
+                "weight_s": frame.weight_s,
+                "segmented": frame.has_mask,
+                "np_grid": frame.np_grid,
+            }
+            for frame in report.frames
+        ],
+        "timeline": analysis.timeline if analysis is not None else None,
+    }
+
+
+def frames_csv(report: FilmReport) -> str:
+    """One row per sampled frame: SMPTE timecode and seconds, shot, class, P fraction."""
+    from workers.pipeline.video import smpte
+
+    fps = report.film.fps or 25.0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for frame in report.frames:
+        writer.writerow(
+            [
+                frame.frame_index,
+                smpte(frame.frame_index, fps),
+                f"{frame.time_s:.3f}",
+                "" if frame.shot_index is None else frame.shot_index,
+                frame.frame_class.value,
+                f"{frame.p_fraction:.4f}",
+                "" if frame.confidence is None else f"{frame.confidence:.4f}",
+                f"{frame.weight_s:.3f}",
+                int(frame.has_mask),
+            ]
+        )
+    return buffer.getvalue()
+
+
+# Class colours shared by the band and the shares: photographic, hybrid, drawn.
+CLASS_COLOURS = {"P": "#4C78A8", "hybrid": "#F58518", "NP": "#54A24B"}
+
+
+def plot_timeline(report: FilmReport, out: Path) -> None:
+    """A PNG: the class of each stretch of running time (band), the shares of P / hybrid / NP
+    over the film (stacked, per timeline bin), and each sampled frame's P fraction."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a display
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    analysis = report.analysis
+    assert analysis is not None
+    duration_s = report.film.duration_s or max(f.time_s + f.weight_s for f in report.frames)
+    figure, (band, curve) = plt.subplots(
+        2, 1, figsize=(12, 4.5), sharex=True, gridspec_kw={"height_ratios": [1, 4]}
+    )
+    for frame_class, colour in CLASS_COLOURS.items():
+        spans = [(f.time_s, f.weight_s) for f in report.frames if f.frame_class == frame_class]
+        band.broken_barh(spans, (0, 1), facecolors=colour)
+    for shot in report.shots[1:]:
+        band.axvline(shot.start_time, color="black", linewidth=0.5)
+    band.set_yticks([])
+    band.set_ylim(0, 1)
+    band.set_title(
+        f"{report.film.original_filename}: hybrid ratio "
+        f"{(analysis.summary or {}).get('hybrid_ratio', 0.0):.1%} ({analysis.status.value})"
+    )
+
+    bins = analysis.timeline if isinstance(analysis.timeline, list) else []
+    if bins:
+        middles = [(b["start_s"] + b["end_s"]) / 2 for b in bins]
+        shares = [[b[key] for b in bins] for key in ("p_share", "hybrid_share", "np_share")]
+        curve.stackplot(
+            middles, *shares, colors=list(CLASS_COLOURS.values()), alpha=0.3, step="mid"
+        )
+    times = [f.time_s for f in report.frames]
+    curve.plot(
+        times,
+        [f.p_fraction for f in report.frames],
+        color="black",
+        marker=".",
+        linewidth=1,
+        drawstyle="steps-post",
+    )
+    curve.set_ylim(0, 1)
+    curve.set_xlim(0, duration_s)
+    curve.set_xlabel("time (s)")
+    curve.set_ylabel("P fraction / share")
+    handles = [Patch(color=c, label=k) for k, c in CLASS_COLOURS.items()]
+    curve.legend(handles=handles, loc="upper right", fontsize="small")
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def _result_text(result: AnalysisResult) -> str:
+    ids = f"film {result.film_id}, analysis {result.analysis_id}"
+    head = f"{result.path}: {result.status.value} ({ids}, {result.wall_s:.1f} s)"
+    if result.film_id is None:
+        return f"{result.path}: {result.status.value}: {result.error}"
+    if not result.summary:
+        return f"{head}\n  {result.error or ''}".rstrip()
+    return head + "\n" + _summary_text(result.summary)
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    mean_p = summary.get("mean_p_fraction")
+    return (
+        f"  {summary.get('duration_s', 0.0):.1f} s, {summary.get('shot_count', 0)} shots "
+        f"({summary.get('hybrid_shot_count', 0)} hybrid), "
+        f"{summary.get('sampled_frames', 0)} frames sampled "
+        f"({summary.get('segmented_frames', 0)} segmented)\n"
+        f"  hybrid ratio {summary['hybrid_ratio']:.1%}; running time P "
+        f"{summary['p_time_share']:.1%}, NP {summary['np_time_share']:.1%}, hybrid "
+        f"{summary['hybrid_time_share']:.1%}; mean P area "
+        f"{'-' if mean_p is None else f'{mean_p:.1%}'}; longest hybrid run "
+        f"{summary.get('longest_hybrid_run_s', 0.0):.1f} s"
+    )
+
+
+def _report_text(report: FilmReport) -> str:
+    from workers.pipeline.video import timestamp
+
+    film, analysis = report.film, report.analysis
+    lines = [
+        f"film {film.id}: {film.original_filename} ({film.stored_path})",
+        f"  sha256 {film.sha256}",
+        f"  {film.width}x{film.height}, {film.fps or 0:.3f} fps, {film.duration_s or 0:.1f} s, "
+        f"{film.frame_count} frames, audio {'yes' if film.has_audio else 'no'}",
+    ]
+    if analysis is None:
+        lines.append("  not analysed")
+        return "\n".join(lines)
+    lines.append(f"analysis {analysis.id}: {analysis.status.value}")
+    if analysis.error:
+        lines.append(f"  {analysis.error}")
+    if analysis.summary:
+        lines.append(_summary_text(analysis.summary))
+    if report.shots:
+        lines.append("shots:")
+        lines.append("  shot  start         end           class   hybrid  mean P  frames")
+        for shot in report.shots:
+            mean_p = "-" if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.2f}"
+            lines.append(
+                f"  {shot.shot_index:>4}  {timestamp(shot.start_time)}  "
+                f"{timestamp(shot.end_time)}  "
+                f"{shot.frame_class.value if shot.frame_class else '-':<6}  "
+                f"{shot.hybrid_ratio:>6.1%}  {mean_p:>6}  {shot.sampled_frames or 0:>6}"
+            )
+    return "\n".join(lines)
+
+
+def _unregistered_json(result: AnalysisResult) -> dict[str, Any]:
+    """The document for a file that could not even be registered (missing, a directory)."""
+    return {
+        "film": {"id": None, "path": result.path},
+        "analysis": {"id": None, "status": result.status.value, "error": result.error},
+        "summary": None,
+        "shots": [],
+        "frames": [],
+        "timeline": None,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+class _StageBars:
+    """One tqdm bar per stage on stderr, fed by the analysis' progress callback."""
+
+    def __init__(self, label: str, *, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar: tqdm[Any] | None = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(
+                total=total,
+                desc=f"{self.label}: {stage}",
+                unit="frame",
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+            )
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _settings(db: str | None) -> Settings:
+    from app.core.config import get_settings
+
+    settings = get_settings()
+    return settings.model_copy(update={"database_url": db}) if db else settings
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # Migration chatter on every first use says nothing a user of `analyze` needs.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
+
+
+def _report(film_id: int, analysis_id: int | None, db: str | None) -> FilmReport:
+    from app.analysis import service as analysis_service
+    from app.core.db import ensure_database, session_scope
+    from app.core.errors import NotFoundError
+
+    settings = _settings(db)
+    ensure_database(settings.sqlalchemy_url)
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            return analysis_service.get_film_report(session, film_id, analysis_id)
+    except NotFoundError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
