@@ -1,0 +1,199 @@
+"""`hybridlens analyze / show / export / plot` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from app.core.db import dispose_engine
+from hybridlens.cli import build_app
+from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.media import GeneratedVideo, Segment, make_text_file, make_video
+
+runner = CliRunner()
+
+FILM_KEYS = {"id", "sha256", "probe", "duration_s", "fps", "width", "height"}
+SHOT_KEYS = {"start_frame", "end_frame", "start_time", "end_time", "class", "hybrid_ratio"}
+FRAME_KEYS = {"frame", "time", "class", "p_fraction"}
+SUMMARY_KEYS = {
+    "hybrid_ratio",
+    "p_time_share",
+    "np_time_share",
+    "hybrid_time_share",
+    "mean_p_fraction",
+}
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> GeneratedVideo:
+    """3 s, two shots, 160x120."""
+    return make_video(
+        tmp_path_factory.mktemp("media") / "two_shots.mkv",
+        segments=[Segment(source="testsrc2", frames=40), Segment(source="smptebars", frames=35)],
+    )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    yield url
+    dispose_engine(url)
+
+
+@pytest.fixture
+def analysed(film: GeneratedVideo, sqlite_url: str) -> dict[str, Any]:
+    """The JSON document of ``film`` analysed into ``sqlite_url``."""
+    result = runner.invoke(build_app(), ["analyze", "--json", "--db", sqlite_url, str(film.path)])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _documents(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_analyze_json_prints_one_document_per_film_when_given_two(
+    tmp_path: Path,
+    film: GeneratedVideo,
+    db_url: str,  # noqa: F811
+) -> None:
+    other = make_video(tmp_path / "one_shot.mp4", duration_s=1.0)
+
+    result = runner.invoke(
+        build_app(), ["analyze", "--json", "--db", db_url, str(film.path), str(other.path)]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    first, second = _documents(result.stdout)
+    for document in (first, second):
+        assert set(document["film"]) >= FILM_KEYS
+        assert document["analysis"]["status"] == "done"
+        assert set(document["summary"]) >= SUMMARY_KEYS
+        assert document["shots"] and all(set(s) >= SHOT_KEYS for s in document["shots"])
+        assert document["frames"] and all(set(f) >= FRAME_KEYS for f in document["frames"])
+    assert first["film"]["probe"]["frame_count"] == 75
+    assert [shot["start_frame"] for shot in first["shots"]] == [0, 40]
+    assert second["film"]["id"] != first["film"]["id"]
+
+
+def test_analyze_json_stdout_carries_only_json_when_run_as_a_command(
+    tmp_path: Path, film: GeneratedVideo
+) -> None:
+    environment = {**os.environ, "HYBRIDLENS_DATA_DIR": str(tmp_path / "data")}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "hybridlens", "analyze", "--json", str(film.path)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    (document,) = _documents(completed.stdout)
+    assert document["analysis"]["status"] == "done"
+    assert "prepare" in completed.stderr  # the progress bars went to stderr
+    assert (tmp_path / "data" / "hybridlens.sqlite3").is_file()  # the embedded default
+
+
+def test_analyze_reports_bad_film_and_goes_on_when_one_of_several_is_not_a_video(
+    tmp_path: Path, film: GeneratedVideo, sqlite_url: str
+) -> None:
+    script = make_text_file(tmp_path / "script.mp4")
+
+    result = runner.invoke(
+        build_app(),
+        ["analyze", "--json", "--db", sqlite_url, str(script), str(tmp_path / "gone.mkv"),
+         str(film.path)],
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    bad, missing, good = _documents(result.stdout)
+    assert bad["analysis"]["status"] == "failed"
+    assert "not a readable media file" in bad["analysis"]["error"]
+    assert missing["analysis"]["error"] == "no such file" and missing["film"]["id"] is None
+    assert good["analysis"]["status"] == "done"
+    assert f"error: {script}: not a readable media file" in result.stderr
+
+
+def test_analyze_prints_a_human_summary_when_json_is_not_asked(
+    film: GeneratedVideo, sqlite_url: str
+) -> None:
+    result = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
+                                         str(film.path)])  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert "done (film 1, analysis 1" in result.stdout
+    assert "hybrid ratio" in result.stdout and "2 shots" in result.stdout
+
+
+def test_show_prints_summary_and_shots_when_film_was_analysed(
+    analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    result = runner.invoke(build_app(), ["show", str(analysed["film"]["id"]), "--db", sqlite_url])
+
+    assert result.exit_code == 0, result.stderr
+    assert analysed["film"]["sha256"] in result.stdout
+    assert "analysis 1: done" in result.stdout and "hybrid ratio" in result.stdout
+    assert len([line for line in result.stdout.splitlines() if "00:00:0" in line]) == 2
+
+
+def test_show_fails_with_message_when_film_is_unknown(sqlite_url: str) -> None:
+    result = runner.invoke(build_app(), ["show", "99", "--db", sqlite_url])
+
+    assert result.exit_code == 2
+    assert "film 99 not found" in result.stderr
+
+
+def test_export_csv_writes_one_row_per_sampled_frame(
+    tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    out = tmp_path / "out" / "frames.csv"
+
+    result = runner.invoke(
+        build_app(), ["export", "1", "--format", "csv", "--out", str(out), "--db", sqlite_url]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [int(row["frame"]) for row in rows] == [f["frame"] for f in analysed["frames"]]
+    assert rows[1]["timecode"] == "00:00:01:00" and float(rows[1]["time_s"]) == 1.0
+    assert {row["class"] for row in rows} <= {"P", "NP", "hybrid"}
+    assert {row["shot"] for row in rows} == {"0", "1"}
+
+
+def test_export_json_writes_the_analyze_document(
+    tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    out = tmp_path / "report.json"
+
+    result = runner.invoke(
+        build_app(), ["export", "1", "--format", "json", "--out", str(out), "--db", sqlite_url]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    exported = json.loads(out.read_text())
+    assert exported["summary"] == analysed["summary"]
+    assert exported["frames"] == analysed["frames"]
+
+
+def test_plot_writes_a_png_when_film_was_analysed(
+    tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    out = tmp_path / "timeline.png"
+
+    result = runner.invoke(build_app(), ["plot", "1", "--out", str(out), "--db", sqlite_url])
+
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

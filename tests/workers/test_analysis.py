@@ -1,0 +1,377 @@
+"""The analysis stages and the embedded ``analyze_path``, on SQLite and PostgreSQL.
+
+The models are the shipped default weights, loaded once; tests check the plumbing (what is
+stored, where, how often), never how accurate the weights are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.analysis import service as analysis_service
+from app.analysis.schemas import FrameQuery
+from app.core.config import ModelSettings, PipelineSettings, Settings
+from app.core.db import dispose_engine, session_scope
+from app.core.enums import RunStatus
+from app.films import service as films_service
+from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.media import (
+    GeneratedVideo,
+    Segment,
+    make_audio_only,
+    make_empty_file,
+    make_text_file,
+    make_truncated,
+    make_video,
+)
+from workers.analysis import (
+    ModelMismatch,
+    Models,
+    ModelVersions,
+    Spool,
+    SpoolMissing,
+    analyze_path,
+    finish,
+    infer,
+    prepare,
+    stages,
+    start,
+)
+from workers.pipeline.masks import decode_mask
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return Models.load(ModelSettings(cpu_threads=1))
+
+
+@pytest.fixture(scope="module")
+def three_shot_film(tmp_path_factory: pytest.TempPathFactory) -> GeneratedVideo:
+    """6 s, 160x120, cuts at frames 50 and 100."""
+    return make_video(
+        tmp_path_factory.mktemp("media") / "three_shots.mkv",
+        segments=[
+            Segment(source="testsrc2", frames=50),
+            Segment(source="smptebars", frames=50),
+            Segment(source="mandelbrot", frames=50),
+        ],
+    )
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:  # noqa: F811
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a fresh SQLite file (migrated by ``analyze_path``), for tests that need
+    one backend only."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'analysis.sqlite3'}")
+    yield settings
+    dispose_engine(settings.sqlalchemy_url)
+
+
+def _frames(settings: Settings, analysis_id: int) -> list[Any]:
+    with session_scope(settings.sqlalchemy_url) as session:
+        return analysis_service.list_frames(session, analysis_id, FrameQuery(limit=10_000)).items
+
+
+def _analysis(settings: Settings, analysis_id: int) -> Any:
+    with session_scope(settings.sqlalchemy_url) as session:
+        return analysis_service.get_analysis(session, analysis_id)
+
+
+def _film_id(settings: Settings, path: Path) -> int:
+    from workers.analysis import file_sha256
+
+    with session_scope(settings.sqlalchemy_url) as session:
+        return films_service.register_film(session, path, file_sha256(path)).film_id
+
+
+# ----------------------------------------------------------------------------------------------
+# End to end
+
+
+def test_analyze_path_stores_shots_frames_and_summary_when_film_is_whole(
+    settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    result = analyze_path(three_shot_film.path, settings, models=models)
+
+    assert result.status is RunStatus.DONE, result.error
+    assert result.film_id is not None and result.analysis_id is not None
+    with session_scope(settings.sqlalchemy_url) as session:
+        report = analysis_service.get_film_report(session, result.film_id)
+    assert report.analysis is not None and report.analysis.id == result.analysis_id
+    starts = [shot.start_frame for shot in report.shots]
+    assert len(starts) == 3
+    for found, made in zip(starts[1:], three_shot_film.cut_frames, strict=True):
+        assert abs(found - made) <= 2
+    summary = report.analysis.summary
+    assert summary is not None
+    assert len(report.frames) == summary["sampled_frames"] >= 6
+    shares = summary["p_time_share"] + summary["np_time_share"] + summary["hybrid_time_share"]
+    assert shares == pytest.approx(1.0)
+    assert summary["duration_s"] == pytest.approx(6.0, abs=0.05)
+    assert all(frame.shot_index is not None for frame in report.frames)
+    assert report.film.sha256 and report.film.frame_count == 150
+    assert report.analysis.detector and report.analysis.detector["detector"] == "adaptive"
+    timings = report.analysis.timings or {}
+    assert {"prepare_s", "decode_s", "infer_s", "classify_s", "finish_s", "total_s"} <= set(timings)
+    assert report.analysis.progress == 1.0
+    assert not Spool(settings.data_dir, result.analysis_id).exists()
+
+
+def test_analyze_path_replaces_results_when_film_is_analysed_again(
+    settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    first = analyze_path(three_shot_film.path, settings, models=models)
+    second = analyze_path(three_shot_film.path, settings, models=models)
+
+    assert (second.film_id, second.analysis_id) == (first.film_id, first.analysis_id)
+    assert second.analysis_id is not None
+    frames = _frames(settings, second.analysis_id)
+    assert len(frames) == len({frame.frame_index for frame in frames})
+    assert len(frames) == (second.summary or {})["sampled_frames"]
+    with session_scope(settings.sqlalchemy_url) as session:
+        assert len(analysis_service.list_shots(session, second.analysis_id)) == 3
+        assert len(analysis_service.list_analyses(session, second.film_id or 0)) == 1
+
+
+def test_analyze_path_keeps_frames_before_damage_when_film_is_truncated(
+    tmp_path: Path, sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    damaged = make_truncated(three_shot_film.path, tmp_path / "damaged.mkv", keep_share=0.5)
+
+    result = analyze_path(damaged, sqlite_settings, models=models)
+
+    assert result.status is RunStatus.PARTIAL
+    assert result.analysis_id is not None
+    analysis = _analysis(sqlite_settings, result.analysis_id)
+    assert analysis.error and "decoding stopped" in analysis.error
+    assert analysis.error_frame is not None and 0 < analysis.error_frame < 150
+    assert analysis.error_time_s == pytest.approx(analysis.error_frame / 25.0, abs=0.05)
+    frames = _frames(sqlite_settings, result.analysis_id)
+    assert frames and all(frame.frame_index <= analysis.error_frame for frame in frames)
+    with session_scope(sqlite_settings.sqlalchemy_url) as session:
+        film = films_service.get_film(session, result.film_id or 0)
+    assert film.last_analysis_id == result.analysis_id  # partial figures are the film's figures
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: make_text_file(path / "script.mp4"), "not a readable media file"),
+        (lambda path: make_empty_file(path / "empty.mkv"), "empty"),
+        (lambda path: make_audio_only(path / "sound.wav"), "audio only"),
+    ],
+    ids=["not-a-video", "zero-byte", "audio-only"],
+)
+def test_analyze_path_fails_with_reason_when_file_is_not_a_video(
+    tmp_path: Path, sqlite_settings: Settings, models: Models, make: Any, reason: str
+) -> None:
+    path = make(tmp_path)
+
+    result = analyze_path(path, sqlite_settings, models=models)
+
+    assert result.status is RunStatus.FAILED
+    assert result.error and reason in result.error
+    assert result.analysis_id is not None
+    analysis = _analysis(sqlite_settings, result.analysis_id)
+    assert analysis.status is RunStatus.FAILED and analysis.error == result.error
+    assert not Spool(sqlite_settings.data_dir, result.analysis_id).exists()
+
+
+def test_analyze_path_fails_without_registering_when_file_is_missing(
+    tmp_path: Path, sqlite_settings: Settings, models: Models
+) -> None:
+    result = analyze_path(tmp_path / "nowhere.mkv", sqlite_settings, models=models)
+
+    assert result.status is RunStatus.FAILED and result.error == "no such file"
+    assert result.film_id is None and result.analysis_id is None
+
+
+def test_analyze_path_segments_every_frame_when_segment_all_is_set(
+    sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    pipeline = PipelineSettings(segment_all=True, mask_size=40)
+    settings = sqlite_settings.model_copy(update={"pipeline": pipeline})
+
+    result = analyze_path(three_shot_film.path, settings, models=models)
+
+    assert result.status is RunStatus.DONE and result.analysis_id is not None
+    frames = _frames(settings, result.analysis_id)
+    assert frames and all(frame.has_mask for frame in frames)
+    assert (result.summary or {})["segmented_frames"] == len(frames)
+    with session_scope(settings.sqlalchemy_url) as session:
+        mask = decode_mask(
+            analysis_service.get_frame_mask(session, result.analysis_id, frames[0].frame_index)
+        )
+    assert mask.shape == (30, 40)  # 160x120 shrunk to a 40-pixel long side
+    # The stored P fraction is the segmenter's, measured at working resolution.
+    assert frames[0].p_fraction == pytest.approx(mask.mean(), abs=0.1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages one by one
+
+
+def test_stages_run_one_by_one_when_called_separately(
+    settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    film_id = _film_id(settings, three_shot_film.path)
+    analysis_id = start(film_id, settings=settings, versions=models.versions)
+    spool = Spool(settings.data_dir, analysis_id)
+
+    prepared = prepare(analysis_id, settings=settings)
+    assert prepared.proceed
+    manifest = spool.read_manifest()
+    assert manifest.frames_decoded == 150 and len(manifest.shots) == 3
+    assert _analysis(settings, analysis_id).stage == "prepare"
+    with pytest.raises(SpoolMissing):
+        finish(analysis_id, settings=settings)  # infer has not run
+
+    inferred = infer(analysis_id, models=models, settings=settings)
+    assert inferred.proceed
+    assert spool.read_inference_done().frames == len(manifest.frames)
+
+    finished = finish(analysis_id, settings=settings)
+    assert finished.status is RunStatus.DONE and not finished.proceed
+    assert len(_frames(settings, analysis_id)) == len(manifest.frames)
+    assert not spool.exists()
+    # A late duplicate of the last task finds the analysis finished and leaves it alone.
+    assert finish(analysis_id, settings=settings).status is RunStatus.DONE
+
+
+def test_stages_overwrite_their_output_when_run_twice(
+    sqlite_settings: Settings,
+    models: Models,
+    three_shot_film: GeneratedVideo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    analysis_service_finish = analysis_service.finish_analysis
+    analyze_path(three_shot_film.path, sqlite_settings, models=models)  # migrates, registers
+    film_id = _film_id(sqlite_settings, three_shot_film.path)
+    analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
+    for _ in range(2):
+        assert prepare(analysis_id, settings=sqlite_settings).proceed
+    for _ in range(2):
+        assert infer(analysis_id, models=models, settings=sqlite_settings).proceed
+
+    # The storing stage dies after writing its rows, before the commit: nothing is kept,
+    # the spool stays, and the retry stores every row once.
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(analysis_service, "finish_analysis", crash)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        finish(analysis_id, settings=sqlite_settings)
+    assert _frames(sqlite_settings, analysis_id) == []
+    monkeypatch.setattr(analysis_service, "finish_analysis", analysis_service_finish)
+
+    assert finish(analysis_id, settings=sqlite_settings).status is RunStatus.DONE
+    frames = _frames(sqlite_settings, analysis_id)
+    assert len(frames) == len({frame.frame_index for frame in frames}) >= 6
+
+
+def test_spool_holds_frames_in_chunks_when_film_has_more_frames_than_a_chunk(
+    sqlite_settings: Settings,
+    models: Models,
+    three_shot_film: GeneratedVideo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stages, "FRAMES_PER_CHUNK", 4)
+    analyze_path(three_shot_film.path, sqlite_settings, models=models)
+    film_id = _film_id(sqlite_settings, three_shot_film.path)
+    analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
+
+    prepare(analysis_id, settings=sqlite_settings)
+    manifest = Spool(sqlite_settings.data_dir, analysis_id).read_manifest()
+    assert manifest.chunk_count == -(-len(manifest.frames) // 4) >= 2
+    chunk = Spool(sqlite_settings.data_dir, analysis_id).read_frames(0)
+    assert chunk.shape == (4, 120, 160, 3)
+    infer(analysis_id, models=models, settings=sqlite_settings)
+
+    assert finish(analysis_id, settings=sqlite_settings).status is RunStatus.DONE
+    assert len(_frames(sqlite_settings, analysis_id)) == len(manifest.frames)
+
+
+def test_infer_refuses_when_models_are_not_those_the_analysis_was_started_with(
+    sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    analyze_path(three_shot_film.path, sqlite_settings, models=models)
+    film_id = _film_id(sqlite_settings, three_shot_film.path)
+    analysis_id = start(
+        film_id, settings=sqlite_settings, versions=ModelVersions("other", "weights")
+    )
+    prepare(analysis_id, settings=sqlite_settings)
+
+    with pytest.raises(ModelMismatch, match="other"):
+        infer(analysis_id, models=models, settings=sqlite_settings)
+
+
+def test_prepare_stops_and_cleans_up_when_analysis_is_cancelled_mid_way(
+    sqlite_settings: Settings,
+    models: Models,
+    three_shot_film: GeneratedVideo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    analyze_path(three_shot_film.path, sqlite_settings, models=models)
+    film_id = _film_id(sqlite_settings, three_shot_film.path)
+    analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
+    monkeypatch.setattr(stages, "PROGRESS_INTERVAL_S", 0.0)
+    seen: list[int] = []
+
+    def cancel_at_frame_ten(stage: str, done: int, total: int | None) -> None:
+        seen.append(done)
+        if done == 10:
+            with session_scope(sqlite_settings.sqlalchemy_url) as session:
+                analysis_service.finish_analysis(session, analysis_id, RunStatus.CANCELLED)
+
+    outcome = prepare(analysis_id, settings=sqlite_settings, progress=cancel_at_frame_ten)
+
+    assert outcome.status is RunStatus.CANCELLED and not outcome.proceed
+    assert max(seen) < 150
+    assert not Spool(sqlite_settings.data_dir, analysis_id).exists()
+    assert infer(analysis_id, models=models, settings=sqlite_settings).status is (
+        RunStatus.CANCELLED
+    )
+
+
+def test_stage_outcome_is_cancelled_when_analysis_no_longer_exists(
+    sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    result = analyze_path(three_shot_film.path, sqlite_settings, models=models)
+    with session_scope(sqlite_settings.sqlalchemy_url) as session:
+        films_service.delete_film(session, result.film_id or 0)
+
+    outcome = prepare(result.analysis_id or 0, settings=sqlite_settings)
+
+    assert outcome.status is RunStatus.CANCELLED and "no longer exists" in (outcome.error or "")
+
+
+def test_analysis_settings_key_analyses_on_pipeline_and_thresholds_only(
+    sqlite_settings: Settings,
+) -> None:
+    faster = sqlite_settings.model_copy(
+        update={"model": ModelSettings(batch_size=64, device="cpu")}
+    )
+    coarser = sqlite_settings.model_copy(update={"pipeline": PipelineSettings(working_size=160)})
+
+    base = stages.analysis_settings(sqlite_settings)
+
+    assert stages.analysis_settings(faster) == base
+    assert stages.analysis_settings(coarser) != base
+    assert PipelineSettings.model_validate(base["pipeline"]) == sqlite_settings.pipeline
+
+
+def test_stage_outcome_proceeds_only_while_running() -> None:
+    outcome = stages.StageOutcome(1, "prepare", RunStatus.RUNNING, 0.1)
+
+    assert outcome.proceed
+    assert not dataclasses.replace(outcome, status=RunStatus.FAILED).proceed
