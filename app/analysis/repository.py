@@ -190,3 +190,12 @@ def frame_mask(session: Session, analysis_id: int, frame_index: int) -> tuple[bo
     if row is None:
         return False, None
     return True, row[0]
+
+
+def frame_time(session: Session, analysis_id: int, frame_index: int) -> float | None:
+    """The presentation time of a stored frame, or None when there is no such frame."""
+    return session.scalar(
+        select(Frame.time_s).where(
+            Frame.analysis_id == analysis_id, Frame.frame_index == frame_index
+        )
+    )

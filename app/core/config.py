@@ -103,6 +103,27 @@ class ApiSettings(BaseModel):
     # Files may be registered in place only below this root (None disables registration).
     storage_root: Path | None = None
     page_size_max: int = Field(default=500, ge=1)
+    # Overlay images are re-extracted from the film with ffmpeg; longer side at most this.
+    overlay_max_size: int = Field(default=1280, ge=16, le=8192)
+    ffmpeg_timeout_s: float = Field(default=30.0, gt=0.0)
+
+
+class TaskSettings(BaseModel):
+    """Where analyses run: in the API process (``inline``) or on Celery workers (``celery``).
+
+    ``auto`` picks ``celery`` when ``HYBRIDLENS_REDIS_URL`` is set and ``inline`` otherwise,
+    so the embedded default needs no servers.
+    """
+
+    mode: Literal["auto", "inline", "celery"] = "auto"
+    # Redis redelivers a task whose worker vanished (SIGKILL, lost host) after this many
+    # seconds; it must exceed the longest stage of one film, or a slow stage runs twice.
+    visibility_timeout_s: int = Field(default=3600, ge=1)
+    # Transient errors (database or broker unreachable) are retried this often, with backoff.
+    max_retries: int = Field(default=5, ge=0)
+    retry_backoff_max_s: int = Field(default=120, ge=1)
+    # What inline mode calls with a job id; resolved by name so the API never imports workers.
+    inline_runner: str = "workers.tasks.inline:run_job"
 
 
 class Settings(BaseSettings):
@@ -121,6 +142,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
+    tasks: TaskSettings = TaskSettings()
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -136,6 +158,12 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def task_mode(self) -> Literal["inline", "celery"]:
+        if self.tasks.mode != "auto":
+            return self.tasks.mode
+        return "celery" if "redis_url" in self.model_fields_set else "inline"
 
 
 @lru_cache

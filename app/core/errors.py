@@ -22,3 +22,17 @@ class ConflictError(ServiceError):
 
 class InvalidRequestError(ServiceError):
     """The request is well-formed but cannot be honoured (HTTP 422)."""
+
+
+class ForbiddenError(ServiceError):
+    """The request asks for something no caller may have, e.g. a path outside the storage
+    root (HTTP 403)."""
+
+
+class PayloadTooLargeError(ServiceError):
+    """An upload exceeds the configured size limit (HTTP 413)."""
+
+
+class UnavailableError(ServiceError):
+    """Something the request needs is down or missing: the task queue, ffmpeg, the film's
+    file (HTTP 503)."""

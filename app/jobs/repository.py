@@ -157,3 +157,14 @@ def update_batch(session: Session, batch_id: int, values: Mapping[str, Any]) -> 
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def active_job_ids(session: Session) -> list[int]:
+    """Jobs queued or running, oldest first: what an in-process runner picks up on start."""
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(Job.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+            .order_by(Job.id)
+        ).all()
+    )

@@ -272,3 +272,8 @@ def rerun_failed(session: Session, batch_id: int) -> list[int]:
         statuses=[RunStatus.FAILED],
     )
     return sorted(job_id for job_id, _, _ in changed)
+
+
+def active_job_ids(session: Session) -> list[int]:
+    """Jobs still queued or running (an in-process runner resumes them when it starts)."""
+    return repository.active_job_ids(session)

@@ -1,0 +1,124 @@
+"""A frame's mask drawn over the frame itself, for people checking results by eye.
+
+Frames are not stored (only masks are), so the picture is re-extracted from the film with
+ffmpeg at the frame's presentation time: one seek and one decoded frame, in a subprocess.
+NP (drawn) regions are tinted, P (photographic) regions are left as they are, and the mask's
+outline is drawn in the same colour.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageFilter
+from sqlalchemy.orm import Session
+
+from app.analysis import repository as analysis_repository
+from app.analysis import service as analysis_service
+from app.core.config import Settings
+from app.core.errors import UnavailableError
+from app.films import service as films_service
+
+NP_TINT = (255, 0, 160)
+TINT_ALPHA = 0.45
+
+
+class FilmFileMissing(UnavailableError):
+    def __init__(self, film_id: int) -> None:
+        super().__init__(f"the file of film {film_id} is no longer where it was stored")
+
+
+class FrameExtractionFailed(UnavailableError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"could not extract the frame from the film: {reason}")
+
+
+def extract_frame(path: Path, time_s: float, *, max_size: int, timeout_s: float) -> Image.Image:
+    """The picture shown at ``time_s``, square pixels, longer side at most ``max_size``."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise FrameExtractionFailed("ffmpeg is not installed")
+    scale = (
+        f"scale=w='min({max_size},iw*sar)':h='min({max_size},ih)':"
+        "force_original_aspect_ratio=decrease,setsar=1"
+    )
+    command = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        # Input seeking: fast (from the nearest keyframe) and exact, ffmpeg decodes up to it.
+        "-ss",
+        f"{max(time_s, 0.0):.6f}",
+        "-i",
+        str(path),
+        "-frames:v",
+        "1",
+        "-vf",
+        scale,
+        "-f",
+        "image2pipe",
+        "-vcodec",
+        "png",
+        "-",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise FrameExtractionFailed(f"ffmpeg took longer than {timeout_s:g} s") from exc
+    if done.returncode != 0 or not done.stdout:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise FrameExtractionFailed(reason[-1] if reason else "no frame at that time")
+    with Image.open(io.BytesIO(done.stdout)) as image:
+        return image.convert("RGB")
+
+
+def draw_overlay(frame: Image.Image, mask_png: bytes) -> bytes:
+    """PNG of ``frame`` with the NP part of ``mask_png`` (1-bit, white = P) tinted."""
+    with Image.open(io.BytesIO(mask_png)) as stored:
+        # Nearest keeps the mask's hard edges at the frame's size.
+        p_mask = stored.convert("L").resize(frame.size, Image.Resampling.NEAREST)
+    np_mask = ImageChops.invert(p_mask).point(lambda value: 255 if value >= 128 else 0)
+    tint = Image.new("RGB", frame.size, NP_TINT)
+    tinted = Image.blend(frame, tint, TINT_ALPHA)
+    result = Image.composite(tinted, frame, np_mask)
+    outline = ImageChops.difference(
+        np_mask.filter(ImageFilter.MaxFilter(3)), np_mask.filter(ImageFilter.MinFilter(3))
+    )
+    result.paste(tint, mask=outline)
+    buffer = io.BytesIO()
+    result.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def frame_overlay(
+    session: Session,
+    settings: Settings,
+    film_id: int,
+    frame_index: int,
+    *,
+    analysis_id: int | None = None,
+    max_size: int | None = None,
+) -> bytes:
+    """The overlay PNG of one stored frame of a film (the analysis as ``resolve_analysis_id``
+    picks unless given). Raises the service's not-found errors for a missing frame or mask."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    mask = analysis_service.get_frame_mask(session, chosen, frame_index)
+    time_s = analysis_repository.frame_time(session, chosen, frame_index)
+    if time_s is None:  # pragma: no cover - the mask was just found
+        raise analysis_service.FrameNotFound(chosen, frame_index)
+    film = films_service.get_film(session, film_id)
+    if film.fps:
+        # A quarter frame early: a time rounded up by a hair must not seek past the frame.
+        time_s -= 0.25 / film.fps
+    # Release the connection before the (slow) subprocess.
+    session.commit()
+    path = Path(film.stored_path)
+    if not path.is_file():
+        raise FilmFileMissing(film_id)
+    limit = min(max_size or settings.api.overlay_max_size, settings.api.overlay_max_size)
+    frame = extract_frame(path, time_s, max_size=limit, timeout_s=settings.api.ffmpeg_timeout_s)
+    return draw_overlay(frame, mask)

@@ -1,0 +1,1 @@
+"""The HTTP API: dependencies (``deps``), response views (``schemas``) and thin routers."""

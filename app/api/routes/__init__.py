@@ -1,0 +1,1 @@
+"""One router per resource; each route parses, calls a service, returns a view."""

@@ -1,0 +1,117 @@
+"""A film's results: analyses, shots, frames, masks, overlays, statistics and timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.analysis import overlay
+from app.analysis import service as analysis_service
+from app.analysis.schemas import AnalysisPublic, FramePublic, ShotPublic
+from app.api.deps import ReaderDep, SessionDep, SettingsDep
+from app.api.params import AnalysisParam, FilmId, FrameIndex, check_page_size
+from app.api.schemas import FilmStatsOut, FrameListParams, TimelineOut
+from app.core.pagination import Page
+
+router = APIRouter(prefix="/films/{film_id}", tags=["results"])
+
+PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}}, "description": "A PNG image."}
+}
+
+
+@router.get("/analyses", response_model=list[AnalysisPublic])
+def list_analyses(film_id: FilmId, _: ReaderDep, session: SessionDep) -> list[AnalysisPublic]:
+    """Every analysis of the film (one per model versions and settings), oldest first."""
+    return analysis_service.list_analyses(session, film_id)
+
+
+@router.get("/shots", response_model=list[ShotPublic])
+def list_shots(
+    film_id: FilmId, _: ReaderDep, session: SessionDep, analysis_id: AnalysisParam = None
+) -> list[ShotPublic]:
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    return analysis_service.list_shots(session, chosen)
+
+
+@router.get("/frames", response_model=Page[FramePublic])
+def list_frames(
+    film_id: FilmId,
+    _: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    params: Annotated[FrameListParams, Query()],
+) -> Page[FramePublic]:
+    """Sampled frames in time order, filtered by class, time range, P fraction or shot."""
+    check_page_size(settings, params.limit)
+    chosen = analysis_service.resolve_analysis_id(session, film_id, params.analysis_id)
+    return analysis_service.list_frames(session, chosen, params.to_query())
+
+
+@router.get(
+    "/frames/{frame_index}/mask", response_class=Response, responses=PNG, response_model=None
+)
+def frame_mask(
+    film_id: FilmId,
+    frame_index: FrameIndex,
+    _: ReaderDep,
+    session: SessionDep,
+    analysis_id: AnalysisParam = None,
+) -> Response:
+    """The frame's P/NP mask: a 1-bit PNG, white where the picture is photographic."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    mask = analysis_service.get_frame_mask(session, chosen, frame_index)
+    return Response(content=mask, media_type="image/png")
+
+
+@router.get(
+    "/frames/{frame_index}/overlay", response_class=Response, responses=PNG, response_model=None
+)
+def frame_overlay(
+    film_id: FilmId,
+    frame_index: FrameIndex,
+    _: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    analysis_id: AnalysisParam = None,
+    max_size: Annotated[int | None, Query(ge=16, le=8192)] = None,
+) -> Response:
+    """The frame (re-extracted from the film with ffmpeg) with its drawn (NP) part tinted."""
+    png = overlay.frame_overlay(
+        session, settings, film_id, frame_index, analysis_id=analysis_id, max_size=max_size
+    )
+    return Response(content=png, media_type="image/png")
+
+
+@router.get("/stats", response_model=FilmStatsOut)
+def film_stats(
+    film_id: FilmId, _: ReaderDep, session: SessionDep, analysis_id: AnalysisParam = None
+) -> FilmStatsOut:
+    """The film's figures: hybrid ratio, P / NP / hybrid time shares, hybrid shots, ..."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    analysis = analysis_service.get_analysis(session, chosen, with_timeline=False)
+    return FilmStatsOut(
+        film_id=film_id,
+        analysis_id=chosen,
+        status=analysis.status,
+        error=analysis.error,
+        summary=analysis.summary,
+        detector=analysis.detector,
+        timings=analysis.timings,
+    )
+
+
+@router.get("/timeline", response_model=TimelineOut)
+def film_timeline(
+    film_id: FilmId, _: ReaderDep, session: SessionDep, analysis_id: AnalysisParam = None
+) -> TimelineOut:
+    """P / NP / hybrid shares over the film's running time, in bins."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    analysis = analysis_service.get_analysis(session, chosen, with_timeline=True)
+    return TimelineOut(
+        film_id=film_id,
+        analysis_id=chosen,
+        status=analysis.status,
+        timeline=getattr(analysis, "timeline", None),
+    )

@@ -1,0 +1,212 @@
+"""What the API shows, where it differs from the domain schemas: no server paths, progress
+as percentages, and the query parameters with the bounds HTTP input needs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.analysis.schemas import FrameQuery
+from app.core.enums import RunStatus
+from app.core.pagination import PageParams
+from app.films.schemas import FilmMetadata, FilmQuery
+from app.jobs.schemas import BatchCounts, JobPublic
+
+# Ids and offsets fit a 32-bit column; bigger numbers are malformed input, not a server error.
+MAX_INT = 2**31 - 1
+STAGE_ORDER = ("prepare", "infer", "finish")
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class FilmOut(BaseModel):
+    """A film; the summary figures are null until its first analysis finishes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sha256: str
+    original_filename: str
+    size_bytes: int
+    duration_s: float | None
+    fps: float | None
+    width: int | None
+    height: int | None
+    frame_count: int | None
+    has_audio: bool | None
+    title: str | None
+    year: int | None
+    extra: dict[str, Any]
+    created_at: datetime
+    hybrid_ratio: float | None
+    p_time_share: float | None
+    np_time_share: float | None
+    hybrid_time_share: float | None
+    mean_p_fraction: float | None
+    hybrid_shot_count: int | None
+    last_analysis_id: int | None
+
+
+class FilmDetailOut(FilmOut):
+    probe: dict[str, Any]
+
+
+class FilmIngested(FilmOut):
+    """The answer to an upload or a registration: the film, whether it is new (a duplicate
+    gives back the film already stored) and the analysis job queued for it, if any."""
+
+    created: bool
+    job_id: int | None
+
+
+class FilmRegister(FilmMetadata):
+    """A file already on the archive's storage, relative to the configured storage root."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    analyze: bool = True
+
+    _path_nul = field_validator("path", "title")(_no_nul)
+
+
+class FilmPage(BaseModel):
+    items: list[FilmOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class FilmListParams(FilmQuery):
+    """Query of ``GET /films``: filters, sort (``-`` for descending) and page."""
+
+    offset: int = Field(default=0, ge=0, le=MAX_INT)
+    min_year: int | None = Field(default=None, ge=0, le=9999)
+    max_year: int | None = Field(default=None, ge=0, le=9999)
+    min_hybrid_shots: int | None = Field(default=None, ge=0, le=MAX_INT)
+    max_hybrid_shots: int | None = Field(default=None, ge=0, le=MAX_INT)
+    # ``collection=3&collection=5``: films in any of these collections.
+    collection: list[int] | None = Field(default=None, max_length=100)
+    collection_ids: list[int] | None = Field(default=None, exclude=True)
+
+    @field_validator("collection")
+    @classmethod
+    def _ids_in_range(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(not 1 <= item <= MAX_INT for item in value):
+            raise ValueError(f"collection ids lie between 1 and {MAX_INT}")
+        return value
+
+    _search_nul = field_validator("search")(_no_nul)
+
+    def to_query(self) -> FilmQuery:
+        values = self.model_dump(exclude={"collection", "collection_ids"})
+        return FilmQuery(**values, collection_ids=self.collection)
+
+
+class PageQuery(PageParams):
+    offset: int = Field(default=0, ge=0, le=MAX_INT)
+
+
+class FrameListParams(FrameQuery):
+    """Query of ``GET /films/{id}/frames``: filters and page, in time order."""
+
+    offset: int = Field(default=0, ge=0, le=MAX_INT)
+    shot_index: int | None = Field(default=None, ge=0, le=MAX_INT)
+    analysis_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+
+    def to_query(self) -> FrameQuery:
+        return FrameQuery(**self.model_dump(exclude={"analysis_id"}))
+
+
+class CollectionFilmsChange(BaseModel):
+    film_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+    @field_validator("film_ids")
+    @classmethod
+    def _ids_in_range(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= item <= MAX_INT for item in value):
+            raise ValueError(f"film ids lie between 1 and {MAX_INT}")
+        return value
+
+
+class FilmsChanged(BaseModel):
+    collection_id: int
+    changed: int
+
+
+class JobOut(JobPublic):
+    """A job with its progress as percentages: of its current stage, and of the whole."""
+
+    stage_percent: float
+    overall_percent: float
+
+    @classmethod
+    def of(cls, job: JobPublic) -> JobOut:
+        stage_fraction = job.progress
+        if job.status in (RunStatus.DONE, RunStatus.PARTIAL):
+            overall = 1.0
+        elif job.stage in STAGE_ORDER:
+            overall = (STAGE_ORDER.index(job.stage) + stage_fraction) / len(STAGE_ORDER)
+        else:
+            overall = 0.0
+        return cls(
+            **job.model_dump(),
+            stage_percent=round(100.0 * stage_fraction, 1),
+            overall_percent=round(100.0 * overall, 1),
+        )
+
+
+class BatchOut(BaseModel):
+    id: int
+    collection_id: int | None
+    options: dict[str, Any]
+    created_at: datetime
+    cancelled: bool
+    cancelled_at: datetime | None
+    counts: BatchCounts
+    jobs: list[JobOut] = Field(default_factory=list)
+
+
+class BatchCancelled(BaseModel):
+    batch_id: int
+    cancelled_job_ids: list[int]
+
+
+class BatchRerun(BaseModel):
+    batch_id: int
+    requeued_job_ids: list[int]
+
+
+class FilmStatsOut(BaseModel):
+    """A film's figures from one analysis (by default the one behind its cached summary)."""
+
+    film_id: int
+    analysis_id: int
+    status: RunStatus
+    error: str | None
+    summary: dict[str, Any] | None
+    detector: dict[str, Any] | None
+    timings: dict[str, Any] | None
+
+
+class TimelineOut(BaseModel):
+    film_id: int
+    analysis_id: int
+    status: RunStatus
+    timeline: list[Any] | dict[str, Any] | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable"]
+    task_mode: Literal["inline", "celery"]
+    version: str
+
+
+ExportFormat = Literal["json", "csv", "shots.csv", "edl", "otio", "annotations"]
+CollectionExportFormat = Literal["json", "csv"]

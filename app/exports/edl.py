@@ -1,0 +1,40 @@
+"""Shots as a CMX3600 edit decision list: one cut event per shot, the film as the source
+(reel ``AX``, the usual name for a file source), laid end to end on the record side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.analysis.schemas import ShotPublic
+from app.exports.timecode import nominal_rate, timecode
+
+REEL = "AX"
+
+
+def _clean(text: str) -> str:
+    # One event field per line: no line breaks or control characters inside a comment.
+    return "".join(char if char.isprintable() else " " for char in text).strip()
+
+
+def shots_edl(shots: Sequence[ShotPublic], *, title: str, fps: float | None, clip_name: str) -> str:
+    rate = nominal_rate(fps)
+    lines = [f"TITLE: {_clean(title)[:70] or 'hybridlens'}", "FCM: NON-DROP FRAME", ""]
+    record = 0
+    for number, shot in enumerate(shots, start=1):
+        source_in = shot.start_frame
+        source_out = shot.end_frame + 1  # EDL out points are exclusive
+        length = source_out - source_in
+        lines.append(
+            f"{number:03d}  {REEL:<8} {'V':<5} {'C':<8} "
+            f"{timecode(source_in, rate)} {timecode(source_out, rate)} "
+            f"{timecode(record, rate)} {timecode(record + length, rate)}"
+        )
+        lines.append(f"* FROM CLIP NAME: {_clean(clip_name)}")
+        shot_class = shot.frame_class.value if shot.frame_class else "unclassified"
+        lines.append(
+            f"* HYBRIDLENS SHOT {shot.shot_index}: CLASS {shot_class}, "
+            f"HYBRID RATIO {shot.hybrid_ratio:.3f}"
+        )
+        lines.append("")
+        record += length
+    return "\n".join(lines)

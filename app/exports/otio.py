@@ -1,0 +1,92 @@
+"""Shots as an OpenTimelineIO timeline (``.otio`` JSON), written without the library: one
+video track, one clip per shot, each referring to the film by URL, with the shot's class
+and hybrid ratio in the clip's metadata under ``hybridlens``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.analysis.schemas import ShotPublic
+
+
+def _rational(value: float, rate: float) -> dict[str, Any]:
+    return {"OTIO_SCHEMA": "RationalTime.1", "rate": float(rate), "value": float(value)}
+
+
+def _range(start: float, duration: float, rate: float) -> dict[str, Any]:
+    return {
+        "OTIO_SCHEMA": "TimeRange.1",
+        "duration": _rational(duration, rate),
+        "start_time": _rational(start, rate),
+    }
+
+
+def _item(schema: str, name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "OTIO_SCHEMA": schema,
+        "metadata": metadata or {},
+        "name": name,
+        "source_range": None,
+        "effects": [],
+        "markers": [],
+        "enabled": True,
+    }
+
+
+def shots_timeline(
+    shots: Sequence[ShotPublic],
+    *,
+    name: str,
+    fps: float | None,
+    media_url: str,
+    frame_count: int | None = None,
+) -> dict[str, Any]:
+    """The timeline as a JSON-ready dict (serialise with ``json.dumps``)."""
+    rate = float(fps) if fps and fps > 0 else 25.0
+    available = (
+        _range(0, frame_count, rate)
+        if frame_count
+        else (_range(0, shots[-1].end_frame + 1, rate) if shots else None)
+    )
+    clips = []
+    for shot in shots:
+        clip = _item(
+            "Clip.2",
+            f"shot {shot.shot_index}",
+            {
+                "hybridlens": {
+                    "shot_index": shot.shot_index,
+                    "class": shot.frame_class.value if shot.frame_class else None,
+                    "hybrid_ratio": shot.hybrid_ratio,
+                    "mean_p_fraction": shot.mean_p_fraction,
+                    "start_time_s": shot.start_time,
+                    "end_time_s": shot.end_time,
+                }
+            },
+        )
+        clip["source_range"] = _range(shot.start_frame, shot.end_frame - shot.start_frame + 1, rate)
+        clip["media_references"] = {
+            "DEFAULT_MEDIA": {
+                "OTIO_SCHEMA": "ExternalReference.1",
+                "metadata": {},
+                "name": name,
+                "available_range": available,
+                "available_image_bounds": None,
+                "target_url": media_url,
+            }
+        }
+        clip["active_media_reference_key"] = "DEFAULT_MEDIA"
+        clips.append(clip)
+    track = _item("Track.1", "V1")
+    track["kind"] = "Video"
+    track["children"] = clips
+    stack = _item("Stack.1", "tracks")
+    stack["children"] = [track]
+    return {
+        "OTIO_SCHEMA": "Timeline.1",
+        "metadata": {"hybridlens": {"source": media_url}},
+        "name": name,
+        "global_start_time": None,
+        "tracks": stack,
+    }

@@ -1,0 +1,138 @@
+"""CSV and JSON exports of one film's results and of a collection's films."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from app.analysis.schemas import FilmReport
+from app.collections.schemas import CollectionPublic, CollectionStats
+from app.exports.timecode import nominal_rate, timecode
+from app.films.schemas import FilmPublic
+
+# Server paths stay on the server.
+PRIVATE_FILM_FIELDS = {"stored_path"}
+
+FRAME_COLUMNS = (
+    "frame",
+    "time_s",
+    "timecode",
+    "shot",
+    "class",
+    "p_fraction",
+    "confidence",
+    "weight_s",
+    "has_mask",
+)
+SHOT_COLUMNS = (
+    "shot",
+    "start_frame",
+    "end_frame",
+    "start_time",
+    "end_time",
+    "start_timecode",
+    "end_timecode",
+    "class",
+    "hybrid_ratio",
+    "mean_p_fraction",
+    "sampled_frames",
+)
+FILM_COLUMNS = (
+    "id",
+    "title",
+    "year",
+    "original_filename",
+    "sha256",
+    "duration_s",
+    "hybrid_ratio",
+    "p_time_share",
+    "np_time_share",
+    "hybrid_time_share",
+    "mean_p_fraction",
+    "hybrid_shot_count",
+    "last_analysis_id",
+)
+
+
+def _csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return buffer.getvalue()
+
+
+def film_json(report: FilmReport) -> str:
+    """The whole report: film (without server paths), analysis, shots, frames."""
+    data = report.model_dump(mode="json", exclude={"film": PRIVATE_FILM_FIELDS})
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def frames_csv(report: FilmReport) -> str:
+    """One row per sampled frame, in time order."""
+    rate = nominal_rate(report.film.fps)
+    return _csv(
+        FRAME_COLUMNS,
+        (
+            (
+                frame.frame_index,
+                f"{frame.time_s:.6f}",
+                timecode(frame.frame_index, rate),
+                frame.shot_index,
+                frame.frame_class.value,
+                f"{frame.p_fraction:.6f}",
+                None if frame.confidence is None else f"{frame.confidence:.6f}",
+                f"{frame.weight_s:.6f}",
+                int(frame.has_mask),
+            )
+            for frame in report.frames
+        ),
+    )
+
+
+def shots_csv(report: FilmReport) -> str:
+    """One row per shot; ``end_frame`` is inclusive, ``end_time`` exclusive."""
+    rate = nominal_rate(report.film.fps)
+    return _csv(
+        SHOT_COLUMNS,
+        (
+            (
+                shot.shot_index,
+                shot.start_frame,
+                shot.end_frame,
+                f"{shot.start_time:.6f}",
+                f"{shot.end_time:.6f}",
+                timecode(shot.start_frame, rate),
+                timecode(shot.end_frame + 1, rate),
+                shot.frame_class.value if shot.frame_class else None,
+                f"{shot.hybrid_ratio:.6f}",
+                None if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.6f}",
+                shot.sampled_frames,
+            )
+            for shot in report.shots
+        ),
+    )
+
+
+def _film_row(film: FilmPublic) -> tuple[Any, ...]:
+    return tuple(getattr(film, column) for column in FILM_COLUMNS)
+
+
+def collection_csv(films: Iterable[FilmPublic]) -> str:
+    """One row per film of the collection with its cached figures (empty until analysed)."""
+    return _csv(FILM_COLUMNS, (_film_row(film) for film in films))
+
+
+def collection_json(
+    collection: CollectionPublic, stats: CollectionStats, films: Iterable[FilmPublic]
+) -> str:
+    data = {
+        "collection": collection.model_dump(mode="json"),
+        "stats": stats.model_dump(mode="json"),
+        "films": [film.model_dump(mode="json", exclude=PRIVATE_FILM_FIELDS) for film in films],
+    }
+    return json.dumps(data, indent=2)

@@ -1,0 +1,209 @@
+"""Hand committed jobs to whatever runs them: Celery workers through Redis, or a thread here.
+
+The API never imports ``workers``: in ``celery`` mode it sends tasks by name
+(``TASK_PREPARE`` on the ``cpu`` queue; the workers chain the later stages themselves), and
+in ``inline`` mode it calls the runner named in ``Settings.tasks.inline_runner`` from one
+background thread. Either way the queue only carries job ids; the jobs table is the truth.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import session_scope
+from app.core.errors import UnavailableError
+from app.jobs import service as jobs_service
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+QUEUE_CPU = "cpu"
+QUEUE_GPU = "gpu"
+# Stage A (probe, decode, shots, sampling) -> B (classify, segment) -> C (statistics, store).
+TASK_PREPARE = "hybridlens.analysis.prepare"
+TASK_INFER = "hybridlens.analysis.infer"
+TASK_FINISH = "hybridlens.analysis.finish"
+TASK_QUEUES = {TASK_PREPARE: QUEUE_CPU, TASK_INFER: QUEUE_GPU, TASK_FINISH: QUEUE_CPU}
+
+
+class QueueUnavailable(UnavailableError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the task queue is unavailable: {reason}")
+
+
+class Dispatcher(Protocol):
+    """Runs jobs whose rows are committed; ``mode`` is ``celery`` or ``inline``."""
+
+    mode: str
+
+    def enqueue(self, job_ids: Sequence[int]) -> None: ...
+
+    def revoke(self, task_ids: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def celery_client(settings: Settings) -> Celery:
+    """A Celery app that only sends: broker settings shared with ``workers.celery_app``."""
+    from celery import Celery
+
+    client = Celery("hybridlens", broker=settings.redis_url, set_as_current=False)
+    client.conf.update(
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.tasks.visibility_timeout_s},
+        task_ignore_result=True,
+        task_routes={name: {"queue": queue_name} for name, queue_name in TASK_QUEUES.items()},
+    )
+    return client
+
+
+class CeleryDispatcher:
+    mode = "celery"
+
+    def __init__(self, settings: Settings) -> None:
+        self._client = celery_client(settings)
+
+    def enqueue(self, job_ids: Sequence[int]) -> None:
+        for job_id in job_ids:
+            try:
+                self._client.send_task(
+                    TASK_PREPARE,
+                    args=[job_id],
+                    queue=QUEUE_CPU,
+                    # Fail fast (the API answers 503) rather than hang on a dead broker.
+                    retry=True,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                )
+            except Exception as exc:
+                raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        try:
+            self._client.control.revoke(list(task_ids))
+        except Exception as exc:
+            # Revoking is an optimisation: a revoked job's task exits on its own anyway
+            # (claim_job refuses a cancelled job), so a broker hiccup here is not an error.
+            log.warning("could not revoke tasks %s: %s", task_ids, exc)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def resolve_runner(dotted: str) -> Callable[[int], None]:
+    """``package.module:function`` -> the function."""
+    module_name, _, attribute = dotted.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"inline runner must look like 'package.module:function', not {dotted!r}")
+    runner: Callable[[int], None] = getattr(importlib.import_module(module_name), attribute)
+    return runner
+
+
+class InlineDispatcher:
+    """Runs jobs one at a time on a daemon thread of this process (the embedded mode).
+
+    The runner is resolved on first use, so importing the API stays free of torch.
+    """
+
+    mode = "inline"
+
+    def __init__(self, runner: Callable[[int], None] | str) -> None:
+        self._runner_spec = runner
+        self._runner: Callable[[int], None] | None = runner if callable(runner) else None
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Jobs enqueued and not yet run, for wait_idle.
+        self._pending = 0
+        self._settled = threading.Condition()
+
+    def enqueue(self, job_ids: Sequence[int]) -> None:
+        if not job_ids:
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="hybridlens-inline-jobs", daemon=True
+                )
+                self._thread.start()
+            with self._settled:
+                self._pending += len(job_ids)
+            for job_id in job_ids:
+                self._queue.put(job_id)
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        # Inline jobs have no task ids; a cancelled job is skipped when its turn comes.
+        return
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every enqueued job has been run (tests, shutdown)."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            thread = self._thread
+            self._thread = None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            # A running analysis is not interrupted: the daemon thread dies with the process
+            # and the job, still 'running', is resumed by the next start (claim_job allows it).
+            thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                if self._runner is None:
+                    assert isinstance(self._runner_spec, str)
+                    self._runner = resolve_runner(self._runner_spec)
+                self._runner(job_id)
+            except Exception:
+                log.exception("inline job %s crashed", job_id)
+            finally:
+                with self._settled:
+                    self._pending -= 1
+                    self._settled.notify_all()
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher:
+    if settings.task_mode == "celery":
+        return CeleryDispatcher(settings)
+    return InlineDispatcher(settings.tasks.inline_runner)
+
+
+def commit_and_enqueue(
+    session: Session, dispatcher: Dispatcher, job_ids: Sequence[int], database_url: str
+) -> None:
+    """Commit the jobs' rows, then hand them over: a worker must never see a job that is
+    not in the database yet. If the queue is down the jobs are marked failed (re-runnable)
+    and ``QueueUnavailable`` is raised."""
+    session.commit()
+    try:
+        dispatcher.enqueue(job_ids)
+    except QueueUnavailable as exc:
+        with session_scope(database_url) as failing:
+            for job_id in job_ids:
+                jobs_service.fail_job(failing, job_id, str(exc))
+        raise
+
+
+def resume_active_jobs(dispatcher: Dispatcher, database_url: str) -> list[int]:
+    """Inline mode on start: queue again the jobs a previous process left queued or running."""
+    with session_scope(database_url) as session:
+        job_ids = jobs_service.active_job_ids(session)
+    dispatcher.enqueue(job_ids)
+    return job_ids

@@ -1,0 +1,97 @@
+"""The FastAPI app factory: routers, the one handler for typed service errors, and the job
+dispatcher's lifetime.
+
+``create_app()`` reads the ``HYBRIDLENS_*`` settings; ``hybridlens serve`` runs it with
+uvicorn (``uvicorn --factory app.main:create_app`` works too). Everything but ``/health``
+and the docs needs a bearer token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.api.deps import current_token
+from app.api.routes import collections, exports, films, health, jobs, results
+from app.core.config import Settings, get_settings
+from app.core.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceError,
+    UnavailableError,
+)
+from app.jobs.dispatch import Dispatcher, build_dispatcher, resume_active_jobs
+
+log = logging.getLogger(__name__)
+
+# First match wins; a ServiceError of no listed family is a plain 400.
+ERROR_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ForbiddenError, 403),
+    (PayloadTooLargeError, 413),
+    (InvalidRequestError, 422),
+    (UnavailableError, 503),
+)
+
+DESCRIPTION = """Find and measure hybrid compositions (photographic and drawn content in one
+frame) in films: upload films, group them in collections, analyse them in batches, query and
+export the results. Send `Authorization: Bearer TOKEN` (from `hybridlens token create`)."""
+
+
+def status_of(error: ServiceError) -> int:
+    for family, status_code in ERROR_STATUS:
+        if isinstance(error, family):
+            return status_code
+    return 400
+
+
+async def service_error_handler(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    status_code = status_of(error)
+    if status_code >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, error)
+    return JSONResponse(status_code=status_code, content={"detail": str(error)})
+
+
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
+    """The API for ``settings`` (default: from the environment). ``dispatcher`` defaults to
+    the one ``settings.task_mode`` names: Celery through Redis, or in-process."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running: Dispatcher = app.state.dispatcher
+        if running.mode == "inline":
+            try:
+                resumed = resume_active_jobs(running, settings.sqlalchemy_url)
+                if resumed:
+                    log.info("resuming %d unfinished jobs in-process", len(resumed))
+            except Exception as exc:  # no schema yet, say: the API still answers
+                log.warning("could not resume unfinished jobs: %s", exc)
+        try:
+            yield
+        finally:
+            running.close()
+
+    app = FastAPI(
+        title="hybridlens",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.dispatcher = dispatcher or build_dispatcher(settings)
+    app.add_exception_handler(ServiceError, service_error_handler)
+    app.include_router(health.router)
+    authenticated = [Depends(current_token)]
+    for router in (films.router, results.router, collections.router, jobs.router, exports.router):
+        app.include_router(router, dependencies=authenticated)
+    return app
