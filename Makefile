@@ -3,16 +3,24 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench-models bench-pipeline
+.PHONY: install test lint analyze ffmpeg bench-models bench-pipeline
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# ffmpeg comes from the system (Debian's package when we are root and it is missing).
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; } || { echo "install ffmpeg (apt-get install ffmpeg)"; exit 1; }
+
 # torch first, pinned to the CPU build on disk: a bare "torch" would pull a multi-GB CUDA build.
-install: $(BIN)/python
+install: ffmpeg $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+
+# The main job on the embedded default (SQLite under ./data, in-process): make analyze FILM=film.mp4
+analyze: install
+	$(BIN)/hybridlens analyze $(FILM)
 
 test:
 	$(BIN)/python -m pytest -q

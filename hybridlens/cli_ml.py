@@ -23,6 +23,12 @@ DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto, cpu or cuda (mixed precision on CUDA).")
 ]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")]
+InitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--init", help="Start from these weights (e.g. the shipped ones) instead of from scratch."
+    ),
+]
 CacheOpt = Annotated[Path, typer.Option("--cache", help="Where decoded image pools are cached.")]
 
 
@@ -65,6 +71,7 @@ def train_classifier_cmd(
     resume: Annotated[
         bool, typer.Option(help="Continue from the run directory's checkpoint.")
     ] = True,
+    init: InitOpt = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
@@ -93,7 +100,7 @@ def train_classifier_cmd(
         threads=threads,
     )
     result = train_classifier(
-        (splits.train_p, splits.train_np), model_config, config, out, resume=resume
+        (splits.train_p, splits.train_np), model_config, config, out, resume=resume, init_from=init
     )
     typer.echo(
         f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
@@ -161,6 +168,7 @@ def train_segmenter_cmd(
         typer.Option(help="Pretrained SegFormer/MiT directory (save_pretrained format)."),
     ] = None,
     resume: bool = True,
+    init: InitOpt = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
@@ -190,7 +198,13 @@ def train_segmenter_cmd(
         threads=threads,
     )
     result = train_segmenter(
-        (splits.train_p, splits.train_np), model_config, config, out, proxy=proxy_set, resume=resume
+        (splits.train_p, splits.train_np),
+        model_config,
+        config,
+        out,
+        proxy=proxy_set,
+        resume=resume,
+        init_from=init,
     )
     typer.echo(
         f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"

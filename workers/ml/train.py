@@ -33,11 +33,13 @@ from workers.ml.models import (
     IMAGE_MEAN,
     IMAGE_STD,
     ClassifierConfig,
+    ModelKind,
     PatchCentroidClassifier,
     Segmenter,
     SegmenterConfig,
     build_classifier,
     build_segmenter,
+    load_model,
     save_model,
 )
 
@@ -310,6 +312,14 @@ def run_training(
     return TrainResult(out_dir, config.steps, info["final_loss"] or float("nan"), wall, losses)
 
 
+def _initial(init_from: Path | None, kind: ModelKind) -> PatchCentroidClassifier | Segmenter | None:
+    if init_from is None:
+        return None
+    model = load_model(init_from, kind)
+    model.train()
+    return model
+
+
 def train_classifier(
     pools: tuple[ImagePool, ImagePool],
     model_config: ClassifierConfig,
@@ -319,10 +329,13 @@ def train_classifier(
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
+    init_from: Path | None = None,
 ) -> TrainResult:
+    """Train a classifier; ``init_from`` continues from saved weights (fine-tuning) instead of scratch."""
     torch.manual_seed(config.seed)  # before init, so the initial weights are reproducible too
-    model = build_classifier(model_config)
-    batches = BatchMaker(pools, model_config.image_size, config)
+    model = _initial(init_from, "classifier") or build_classifier(model_config)
+    assert isinstance(model, PatchCentroidClassifier)
+    batches = BatchMaker(pools, model.config.image_size, config)
     return run_training(
         model,
         classifier_loss,
@@ -344,10 +357,13 @@ def train_segmenter(
     proxy: ProxySet | None = None,
     resume: bool = True,
     progress: bool = True,
+    init_from: Path | None = None,
 ) -> TrainResult:
+    """Train a segmenter; ``init_from`` continues from saved weights (fine-tuning) instead of scratch."""
     torch.manual_seed(config.seed)
-    model = build_segmenter(model_config)
-    batches = BatchMaker(pools, model_config.image_size, config, proxy=proxy)
+    model = _initial(init_from, "segmenter") or build_segmenter(model_config)
+    assert isinstance(model, Segmenter)
+    batches = BatchMaker(pools, model.config.image_size, config, proxy=proxy)
     return run_training(
         model, segmenter_loss, batches, config, out_dir, resume=resume, progress=progress
     )

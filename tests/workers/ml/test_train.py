@@ -101,3 +101,22 @@ def test_training_is_reproducible_with_the_same_seed(
         pools, tiny_classifier_config(), config, tmp_path / "b", resume=False, progress=False
     )
     assert np.allclose(first.losses, second.losses)
+
+
+def test_training_can_start_from_saved_weights(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    config = TrainConfig(steps=1, batch_size=4, warmup_steps=1, seed=2, threads=1, lr=0.0)
+    train_classifier(pools, tiny_classifier_config(), config, tmp_path / "base", progress=False)
+    # With a zero learning rate, a fine-tuning run must keep the starting weights exactly.
+    train_classifier(
+        pools,
+        tiny_classifier_config(hidden_size=64),
+        config,
+        tmp_path / "tuned",
+        progress=False,
+        init_from=tmp_path / "base" / "model",
+    )
+    base = load_model(tmp_path / "base" / "model", "classifier").state_dict()
+    tuned = load_model(tmp_path / "tuned" / "model", "classifier").state_dict()
+    assert all(torch.equal(base[name], tuned[name]) for name in base)
