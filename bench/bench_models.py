@@ -104,6 +104,8 @@ def main() -> None:
         "--segmenter", type=Path, action="append", help="segmenter dirs (default: shipped)"
     )
     parser.add_argument("--per-style", type=int, default=60)
+    parser.add_argument("--markdown", type=Path, help="also write the quality tables to this file")
+    parser.add_argument("--json-out", type=Path, help="also write the quality report as JSON")
     parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -111,9 +113,10 @@ def main() -> None:
         print(json.dumps(_measure(kind, int(batch), int(threads), float(seconds))))
         return
 
-    results = speed(args.threads, args.seconds, args.batch)
-    print(f"inference speed on this CPU ({args.threads} threads), 320x240 inputs")
-    print(f"{'model':28s} {'images/s':>10s} {'vs B0@512':>10s} {'peak RSS MB':>12s}")
+    results = speed(args.threads, args.seconds, args.batch) if args.seconds > 0 else {}
+    if results:
+        print(f"inference speed on this CPU ({args.threads} threads), 320x240 inputs")
+        print(f"{'model':28s} {'images/s':>10s} {'vs B0@512':>10s} {'peak RSS MB':>12s}")
     for key, value in results.items():
         kind, size = key.split("@")
         ratio = value["images_per_s"] / results[f"reference@{size}"]["images_per_s"]
@@ -130,7 +133,12 @@ def main() -> None:
             device="cpu",
         )
         print(format_report(report))
-        print(json.dumps(report))
+        if args.markdown:
+            from workers.ml.evaluate import markdown_report
+
+            args.markdown.write_text(markdown_report(report))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -312,3 +312,64 @@ def read_proxy_set(folder: Path) -> ProxySet:
         images.append(load_rgb(image_path))
         labels.append(label)
     return ProxySet(images, labels)
+
+
+def markdown_report(report: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """The evaluation as markdown tables (docs/results.md is made from this)."""
+    names = names or {}
+
+    def label(path: str) -> str:
+        return names.get(path, path)
+
+    out = [
+        f"Validation: {report['validation']['composites']} composites, "
+        f"{report['validation']['homogeneous']} homogeneous frames, held-out sources, archival degradations; "
+        f"frame classes with min_area = {report['validation']['thresholds']['min_area']}.",
+        "",
+        "### Proxy classifier (stage 1) and proxy masks (stage 2)",
+        "",
+        "| classifier | head | proxy mIoU (bilinear) | proxy mIoU (guided) | P IoU | NP IoU "
+        "| homogeneous class acc. | composite class acc. |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, e in report["classifiers"].items():
+        b, g = e["proxy_masks_bilinear"]["overall"], e["proxy_masks_guided"]["overall"]
+        out.append(
+            f"| {label(path)} | {e['head']} | {b['mIoU']:.3f} | {g['mIoU']:.3f} | {b['P_IoU']:.3f} | {b['NP_IoU']:.3f} "
+            f"| {e['homogeneous']['accuracy']:.3f} | {e['composites_class']['accuracy']:.3f} |"
+        )
+    out += [
+        "",
+        "### Segmenter (stage 3)",
+        "",
+        "| segmenter | mIoU | P IoU | NP IoU | homogeneous class acc. | composite class acc. |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path, e in report["segmenters"].items():
+        m = e["composites"]["overall"]
+        out.append(
+            f"| {label(path)} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} "
+            f"| {e['homogeneous']['accuracy']:.3f} | {e['composites_class']['accuracy']:.3f} |"
+        )
+    if report["segmenters"]:
+        first_path, first = next(iter(report["segmenters"].items()))
+        out += [
+            "",
+            f"### Per composite style: {label(first_path)}",
+            "",
+            "| style | mIoU | P IoU | NP IoU |",
+            "|---|---|---|---|",
+        ]
+        for style, m in first["composites"]["by_style"].items():
+            out.append(f"| {style} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} |")
+    if "cascade" in report:
+        c = report["cascade"]
+        out += [
+            "",
+            "### The analysis pipeline's decision (classifier, then segmenter on frames called hybrid)",
+            "",
+            f"- homogeneous frame-class accuracy: {c['homogeneous']['accuracy']:.3f} "
+            f"(P {c['homogeneous']['per_class'].get('P', 0):.3f}, NP {c['homogeneous']['per_class'].get('NP', 0):.3f})",
+            f"- composite frame-class accuracy: {c['composites']['accuracy']:.3f}",
+        ]
+    return "\n".join(out) + "\n"
