@@ -107,9 +107,40 @@ def frame_overlay(
     picks unless given). Raises the service's not-found errors for a missing frame or mask."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     mask = analysis_service.get_frame_mask(session, chosen, frame_index)
-    time_s = analysis_repository.frame_time(session, chosen, frame_index)
-    if time_s is None:  # pragma: no cover - the mask was just found
-        raise analysis_service.FrameNotFound(chosen, frame_index)
+    frame = _stored_frame(session, settings, film_id, chosen, frame_index, max_size)
+    return draw_overlay(frame, mask)
+
+
+def frame_image(
+    session: Session,
+    settings: Settings,
+    film_id: int,
+    frame_index: int,
+    *,
+    analysis_id: int | None = None,
+    max_size: int | None = None,
+) -> bytes:
+    """One stored frame of a film as a JPEG, with or without a mask (what a page shows the
+    mask over, client-side)."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    frame = _stored_frame(session, settings, film_id, chosen, frame_index, max_size)
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def _stored_frame(
+    session: Session,
+    settings: Settings,
+    film_id: int,
+    analysis_id: int,
+    frame_index: int,
+    max_size: int | None,
+) -> Image.Image:
+    """The picture of a stored frame, re-extracted from the film at the frame's time."""
+    time_s = analysis_repository.frame_time(session, analysis_id, frame_index)
+    if time_s is None:
+        raise analysis_service.FrameNotFound(analysis_id, frame_index)
     film = films_service.get_film(session, film_id)
     if film.fps:
         # A quarter frame early: a time rounded up by a hair must not seek past the frame.
@@ -120,5 +151,4 @@ def frame_overlay(
     if not path.is_file():
         raise FilmFileMissing(film_id)
     limit = min(max_size or settings.api.overlay_max_size, settings.api.overlay_max_size)
-    frame = extract_frame(path, time_s, max_size=limit, timeout_s=settings.api.ffmpeg_timeout_s)
-    return draw_overlay(frame, mask)
+    return extract_frame(path, time_s, max_size=limit, timeout_s=settings.api.ffmpeg_timeout_s)

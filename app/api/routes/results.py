@@ -20,6 +20,10 @@ PNG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}}, "description": "A PNG image."}
 }
 
+JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "A JPEG image."}
+}
+
 
 @router.get("/analyses", response_model=list[AnalysisPublic])
 def list_analyses(film_id: FilmId, _: ReaderDep, session: SessionDep) -> list[AnalysisPublic]:
@@ -82,6 +86,25 @@ def frame_overlay(
         session, settings, film_id, frame_index, analysis_id=analysis_id, max_size=max_size
     )
     return Response(content=png, media_type="image/png")
+
+
+@router.get(
+    "/frames/{frame_index}/image", response_class=Response, responses=JPEG, response_model=None
+)
+def frame_image(
+    film_id: FilmId,
+    frame_index: FrameIndex,
+    _: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    analysis_id: AnalysisParam = None,
+    max_size: Annotated[int | None, Query(ge=16, le=8192)] = None,
+) -> Response:
+    """The stored frame's picture (re-extracted from the film with ffmpeg), as a JPEG."""
+    jpeg = overlay.frame_image(
+        session, settings, film_id, frame_index, analysis_id=analysis_id, max_size=max_size
+    )
+    return Response(content=jpeg, media_type="image/jpeg")
 
 
 @router.get("/stats", response_model=FilmStatsOut)
