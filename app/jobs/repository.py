@@ -83,18 +83,32 @@ _JOB_VIEW_COLUMNS = (
 
 
 def job_views(
-    session: Session, *, batch_id: int | None = None, job_id: int | None = None
+    session: Session,
+    *,
+    batch_id: int | None = None,
+    job_id: int | None = None,
+    film_id: int | None = None,
+    statuses: Sequence[RunStatus] | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Sequence[Any]:
     statement = (
         select(*_JOB_VIEW_COLUMNS)
         .join(Film, Film.id == Job.film_id)
         .outerjoin(Analysis, Analysis.id == Job.analysis_id)
-        .order_by(Job.id)
+        .order_by(Job.id.desc() if newest_first else Job.id)
+        .offset(offset)
+        .limit(limit)
     )
     if batch_id is not None:
         statement = statement.where(Job.batch_id == batch_id)
     if job_id is not None:
         statement = statement.where(Job.id == job_id)
+    if film_id is not None:
+        statement = statement.where(Job.film_id == film_id)
+    if statuses is not None:
+        statement = statement.where(Job.status.in_(statuses))
     return session.execute(statement).all()
 
 

@@ -10,7 +10,7 @@ that cannot be probed) go through ``fail_job``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -172,6 +172,26 @@ def get_job(session: Session, job_id: int) -> JobPublic:
     if not rows:
         raise JobNotFound(job_id)
     return _job_view(rows[0])
+
+
+def list_jobs(
+    session: Session,
+    *,
+    film_id: int | None = None,
+    statuses: Sequence[RunStatus] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[JobPublic]:
+    """Jobs, newest first: what a page polls to show which films are being analysed."""
+    rows = repository.job_views(
+        session,
+        film_id=film_id,
+        statuses=statuses,
+        newest_first=True,
+        limit=limit,
+        offset=offset,
+    )
+    return [_job_view(row) for row in rows]
 
 
 def _counts(by_status: Mapping[RunStatus, int]) -> BatchCounts:

@@ -162,3 +162,17 @@ def test_single_job_and_batch_lists(session: Session) -> None:
     assert batches[0].counts.total == 2 and batches[0].jobs == []
     with pytest.raises(jobs_service.BatchNotFound):
         jobs_service.get_batch(session, 999)
+
+
+def test_list_jobs_filters_by_state_and_film_newest_first(session: Session) -> None:
+    film_ids, job_ids, _ = _collection_batch(session, 3)
+    jobs_service.claim_job(session, job_ids[0], task_id="t0")
+    make_analysis(session, film_id=film_ids[0], job_id=job_ids[0])
+    jobs_service.claim_job(session, job_ids[1], task_id="t1")
+    session.commit()
+
+    active = jobs_service.list_jobs(session, statuses=[RunStatus.QUEUED, RunStatus.RUNNING])
+    of_film = jobs_service.list_jobs(session, film_id=film_ids[0])
+
+    assert [job.id for job in active] == [job_ids[2], job_ids[1]]
+    assert [(job.id, job.status) for job in of_film] == [(job_ids[0], RunStatus.DONE)]

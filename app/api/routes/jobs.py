@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import DispatcherDep, ReaderDep, SessionDep, SettingsDep, WriterDep
 from app.api.params import BatchId, JobId, check_page_size
 from app.api.schemas import MAX_INT, BatchCancelled, BatchOut, BatchRerun, JobOut, PageQuery
+from app.core.enums import RunStatus
 from app.jobs import service as jobs_service
 from app.jobs.dispatch import commit_and_enqueue
 from app.jobs.schemas import BatchPublic
@@ -20,6 +21,31 @@ def _batch_out(batch: BatchPublic) -> BatchOut:
     return BatchOut(
         **batch.model_dump(exclude={"jobs"}), jobs=[JobOut.of(job) for job in batch.jobs]
     )
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def list_jobs(
+    _: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[PageQuery, Query()],
+    status: Annotated[
+        list[RunStatus] | None,
+        Query(
+            max_length=6, description="Only jobs in these states (`status=queued&status=running`)."
+        ),
+    ] = None,
+    film: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="Only this film's jobs.")
+    ] = None,
+) -> list[JobOut]:
+    """Jobs, newest first, with their progress: poll ``?status=queued&status=running`` to see
+    what is being analysed."""
+    check_page_size(settings, page.limit)
+    jobs = jobs_service.list_jobs(
+        session, film_id=film, statuses=status, limit=page.limit, offset=page.offset
+    )
+    return [JobOut.of(job) for job in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
