@@ -14,7 +14,7 @@ from kombu import Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
-from app.jobs.dispatch import QUEUE_CPU, QUEUE_GPU, TASK_QUEUES
+from app.jobs.dispatch import QUEUE_CPU, QUEUE_GPU, TASK_QUEUES, broker_transport_options
 
 
 def configure(app: Celery, settings: Settings) -> None:
@@ -22,8 +22,8 @@ def configure(app: Celery, settings: Settings) -> None:
         broker_url=settings.redis_url,
         broker_connection_retry_on_startup=True,
         # Redis hands an unacknowledged message (its worker was killed) to another worker
-        # after this long; see TaskSettings.visibility_timeout_s.
-        broker_transport_options={"visibility_timeout": settings.tasks.visibility_timeout_s},
+        # after TaskSettings.visibility_timeout_s.
+        broker_transport_options=broker_transport_options(settings),
         task_queues=(Queue(QUEUE_CPU), Queue(QUEUE_GPU)),
         task_default_queue=QUEUE_CPU,
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
@@ -36,7 +36,6 @@ def configure(app: Celery, settings: Settings) -> None:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        worker_hijack_root_logger=False,
         imports=("workers.tasks.analysis",),
     )
 

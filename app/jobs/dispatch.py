@@ -53,6 +53,21 @@ class Dispatcher(Protocol):
     def close(self) -> None: ...
 
 
+def broker_transport_options(settings: Settings) -> dict[str, int]:
+    """Redis transport options shared by the API's client and the workers.
+
+    Redis gives an unacknowledged message (its worker was SIGKILLed) back to the queue once
+    it is ``visibility_timeout`` old; workers look for such messages every
+    ``unacked_restore_interval`` seconds (kombu's default looks only every 100 s).
+    """
+    timeout = settings.tasks.visibility_timeout_s
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 4)),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def celery_client(settings: Settings) -> Celery:
     """A Celery app that only sends: broker settings shared with ``workers.celery_app``."""
     from celery import Celery
@@ -60,7 +75,7 @@ def celery_client(settings: Settings) -> Celery:
     client = Celery("hybridlens", broker=settings.redis_url, set_as_current=False)
     client.conf.update(
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.tasks.visibility_timeout_s},
+        broker_transport_options=broker_transport_options(settings),
         task_ignore_result=True,
         task_routes={name: {"queue": queue_name} for name, queue_name in TASK_QUEUES.items()},
     )
