@@ -20,6 +20,7 @@ import bisect
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ from workers.pipeline.masks import encode_mask, np_grid
 from workers.pipeline.sampling import FrameSampler, SampledFrame
 from workers.pipeline.shots import Shot, ShotDetector
 from workers.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
-from workers.pipeline.video import decode, probe, working_dimensions
+from workers.pipeline.video import VideoInfo, decode, probe, working_dimensions
 
 if TYPE_CHECKING:
     from workers.ml.inference import Classifier, Segmenter
@@ -96,10 +97,16 @@ class Models:
 
     @classmethod
     def load(cls, settings: ModelSettings | None = None) -> Models:
+        """Both models, on the configured device. Without ``cpu_threads``, torch gets half the
+        cores: on a shared 2-core machine two OpenMP threads spin-waiting against ffmpeg and
+        other processes classified 5x slower than one (bench/bench_pipeline.py)."""
         # Imported here: stages A and C, and their processes, never need torch.
         from workers.ml.inference import Classifier, Segmenter
 
         settings = settings or get_settings().model
+        if settings.cpu_threads is None:
+            threads = max(1, (os.cpu_count() or 2) // 2)
+            settings = settings.model_copy(update={"cpu_threads": threads})
         return cls(Classifier.load(settings), Segmenter.load(settings))
 
     @property
@@ -237,7 +244,7 @@ def prepare(
 
 
 def _decode_and_sample(
-    context: _Context, info: Any, spool: Spool, meter: _Meter, started: float
+    context: _Context, info: VideoInfo, spool: Spool, meter: _Meter, started: float
 ) -> Manifest:
     pipeline = context.pipeline
     detector = ShotDetector(pipeline.shots, fps=info.fps)
@@ -379,7 +386,8 @@ def infer(
         for chunk in range(manifest.chunk_count):
             mark = time.perf_counter()
             images = list(spool.read_frames(chunk))
-            spooled = manifest.frames[chunk * manifest.frames_per_chunk :][: len(images)]
+            first = chunk * manifest.frames_per_chunk
+            spooled = manifest.frames[first : first + len(images)]
             timings["load_s"] += _lap(mark)
             mark = time.perf_counter()
             verdicts = models.classifier.classify(images)
