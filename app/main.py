@@ -2,8 +2,8 @@
 dispatcher's lifetime.
 
 ``create_app()`` reads the ``HYBRIDLENS_*`` settings; ``hybridlens serve`` runs it with
-uvicorn (``uvicorn --factory app.main:create_app`` works too). Everything but ``/health``
-and the docs needs a bearer token.
+uvicorn (``uvicorn --factory app.main:create_app`` works too). Everything but ``/health``,
+the docs and the page at ``/ui`` needs a bearer token.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import current_token
-from app.api.routes import collections, exports, films, health, jobs, results
+from app.api.routes import collections, exports, films, health, jobs, results, ui
 from app.core.config import Settings, get_settings
 from app.core.errors import (
     ConflictError,
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.dispatcher = dispatcher or build_dispatcher(settings)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.include_router(health.router)
+    app.include_router(ui.router)
     authenticated = [Depends(current_token)]
     for router in (films.router, results.router, collections.router, jobs.router, exports.router):
         app.include_router(router, dependencies=authenticated)

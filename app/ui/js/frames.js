@@ -1,0 +1,176 @@
+// Frames and their masks on the page. Images come through fetch (they need the bearer token,
+// which an <img src> cannot send) and are shown as blob: URLs. The server extracts each
+// frame with ffmpeg, so only a few are asked for at once, and only when they scroll into view.
+
+import { getBlob } from "./api.js";
+import { h } from "./dom.js";
+
+// Drawn (NP) regions are tinted in the colour the server's overlay images use.
+const NP_TINT = [255, 0, 160];
+const MAX_PARALLEL = 3;
+const CACHE_LIMIT = 300;
+
+const cache = new Map(); // key -> Promise<blob: URL>
+let running = 0;
+const waiting = [];
+
+function limited(task) {
+  return new Promise((resolve, reject) => {
+    waiting.push({ task, resolve, reject });
+    next();
+  });
+}
+
+function next() {
+  while (running < MAX_PARALLEL && waiting.length) {
+    const { task, resolve, reject } = waiting.shift();
+    running += 1;
+    task()
+      .then(resolve, reject)
+      .finally(() => {
+        running -= 1;
+        next();
+      });
+  }
+}
+
+function cached(key, load) {
+  if (!cache.has(key)) {
+    const promise = limited(load).then((blob) => URL.createObjectURL(blob));
+    promise.catch(() => cache.delete(key));
+    cache.set(key, promise);
+    if (cache.size > CACHE_LIMIT) {
+      const [oldestKey, oldest] = cache.entries().next().value;
+      cache.delete(oldestKey);
+      oldest.then((url) => URL.revokeObjectURL(url), () => {});
+    }
+  }
+  return cache.get(key);
+}
+
+export function frameImageUrl(filmId, frameIndex, maxSize) {
+  return cached(`image/${filmId}/${frameIndex}/${maxSize}`, () =>
+    getBlob(`films/${filmId}/frames/${frameIndex}/image`, { max_size: maxSize }),
+  );
+}
+
+export function maskUrl(filmId, frameIndex) {
+  return cached(`mask/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/mask`));
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error("the image could not be decoded"));
+    image.src = url;
+  });
+}
+
+// Paints the NP part of a 1-bit mask (white = photographic) over a canvas the frame's size,
+// with a solid outline so thin regions stay visible at low opacity.
+export async function paintMask(canvas, maskBlobUrl) {
+  const mask = await loadImage(maskBlobUrl);
+  const { width, height } = canvas;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.imageSmoothingEnabled = false;
+  context.clearRect(0, 0, width, height);
+  context.drawImage(mask, 0, 0, width, height);
+  const pixels = context.getImageData(0, 0, width, height);
+  const data = pixels.data;
+  const drawn = new Uint8Array(width * height);
+  for (let i = 0; i < drawn.length; i += 1) drawn[i] = data[i * 4] < 128 ? 1 : 0;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const i = y * width + x;
+      const o = i * 4;
+      if (!drawn[i]) {
+        data[o + 3] = 0;
+        continue;
+      }
+      const edge =
+        (x > 0 && !drawn[i - 1]) ||
+        (x < width - 1 && !drawn[i + 1]) ||
+        (y > 0 && !drawn[i - width]) ||
+        (y < height - 1 && !drawn[i + width]);
+      data[o] = NP_TINT[0];
+      data[o + 1] = NP_TINT[1];
+      data[o + 2] = NP_TINT[2];
+      data[o + 3] = edge ? 255 : 150;
+    }
+  }
+  context.putImageData(pixels, 0, 0);
+}
+
+// Without a pixel mask (a frame the model found all P or all NP is not segmented), the
+// coarse grid of NP shares the classifier stores for every frame stands in.
+export function paintGrid(canvas, npGrid) {
+  const context = canvas.getContext("2d");
+  const { width, height } = canvas;
+  context.clearRect(0, 0, width, height);
+  const rows = npGrid.length;
+  npGrid.forEach((row, r) => {
+    row.forEach((share, c) => {
+      const x0 = Math.round((c * width) / row.length);
+      const x1 = Math.round(((c + 1) * width) / row.length);
+      const y0 = Math.round((r * height) / rows);
+      const y1 = Math.round(((r + 1) * height) / rows);
+      context.fillStyle = `rgba(${NP_TINT.join(",")}, ${(0.6 * share).toFixed(3)})`;
+      context.fillRect(x0, y0, x1 - x0, y1 - y0);
+    });
+  });
+}
+
+// A frame picture with its overlay canvas stacked on top; the picture loads when it
+// scrolls into view (or at once with eager). Returns {element, ready}.
+export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
+  const image = h("img", { alt, class: "frame-image", decoding: "async" });
+  const overlay = h("canvas", { class: "frame-overlay", "aria-hidden": "true" });
+  const status = h("span", { class: "frame-status" }, "Loading frame…");
+  const element = h("div", { class: "frame-picture", dataset: { overlay: frame.has_mask ? "mask" : "grid" } }, image, overlay, status);
+  let resolveReady;
+  let rejectReady;
+  const ready = new Promise((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => {});
+
+  async function load() {
+    try {
+      const url = await frameImageUrl(filmId, frame.frame_index, maxSize);
+      image.src = url;
+      await image.decode();
+      overlay.width = image.naturalWidth;
+      overlay.height = image.naturalHeight;
+      if (frame.has_mask) {
+        await paintMask(overlay, await maskUrl(filmId, frame.frame_index));
+      } else if (frame.np_grid) {
+        paintGrid(overlay, frame.np_grid);
+      }
+      status.remove();
+      element.classList.add("loaded");
+      resolveReady();
+    } catch (error) {
+      status.textContent = `Frame unavailable: ${error.message}`;
+      element.classList.add("failed");
+      rejectReady(error);
+    }
+  }
+
+  if (eager || !("IntersectionObserver" in window)) {
+    load();
+  } else {
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) {
+          observer.disconnect();
+          load();
+        }
+      },
+      { rootMargin: "200px" },
+    );
+    observer.observe(element);
+  }
+  return { element, ready };
+}

@@ -1,0 +1,185 @@
+// One sampled frame, large: the mask over it with adjustable opacity, its P fraction, class,
+// timecode and shot; the previous and next sampled frames one key away.
+
+import { download, getAllPages, getJson } from "../api.js";
+import { h } from "../dom.js";
+import { CLASS_LABELS, filmName, percent, timecode } from "../format.js";
+import { framePicture } from "../frames.js";
+import { classBadge } from "./film.js";
+
+const LARGE_SIZE = 1280;
+// Frames are looked up in a window around frame / fps; a variable frame rate may put the
+// frame elsewhere, and then the whole list is read.
+const WINDOW_S = 30;
+const OPACITY_KEY = "hybridlens.maskOpacity";
+
+async function neighbour(film, frame, direction) {
+  const path = `films/${film.id}/frames`;
+  const epsilon = 0.25 / (film.fps || 25);
+  if (direction > 0) {
+    const page = await getJson(path, { min_time_s: (frame.time_s + epsilon).toFixed(6), limit: 1 });
+    return page.items[0] || null;
+  }
+  if (frame.time_s - epsilon <= 0) return null;
+  const before = { max_time_s: (frame.time_s - epsilon).toFixed(6) };
+  const count = await getJson(path, { ...before, limit: 1 });
+  if (!count.total) return null;
+  const page = await getJson(path, { ...before, limit: 1, offset: count.total - 1 });
+  return page.items[0] || null;
+}
+
+async function findFrame(film, frameIndex) {
+  const guess = frameIndex / (film.fps || 25);
+  const window = await getJson(`films/${film.id}/frames`, {
+    min_time_s: Math.max(0, guess - WINDOW_S).toFixed(3),
+    max_time_s: (guess + WINDOW_S).toFixed(3),
+    limit: 500,
+  });
+  let frames = window.items;
+  let position = frames.findIndex((frame) => frame.frame_index === frameIndex);
+  if (position === -1) {
+    frames = await getAllPages(`films/${film.id}/frames`, {});
+    position = frames.findIndex((frame) => frame.frame_index === frameIndex);
+  }
+  if (position === -1) return null;
+  const frame = frames[position];
+  // At the window's edge the neighbour may lie outside it: ask for it.
+  const [previous, next] = await Promise.all([
+    position > 0 ? frames[position - 1] : neighbour(film, frame, -1),
+    position < frames.length - 1 ? frames[position + 1] : neighbour(film, frame, 1),
+  ]);
+  return { frame, previous, next };
+}
+
+export async function renderFrame(main, filmId, frameIndex, params, context) {
+  const film = await getJson(`films/${filmId}`);
+  if (!context.isCurrent()) return null;
+  const found = await findFrame(film, frameIndex);
+  if (!context.isCurrent()) return null;
+  const name = filmName(film);
+  const code = timecode(frameIndex, film.fps);
+  context.setCrumbs([{ label: "Films", href: "#/" }, { label: name, href: `#/films/${filmId}` }, { label: `Frame ${frameIndex}` }]);
+  if (!found) {
+    main.replaceChildren(
+      h(
+        "section",
+        { class: "panel error-panel", role: "alert" },
+        h("h1", {}, "Frame not found"),
+        h("p", {}, `Frame ${frameIndex} is not one of the sampled frames of ${name}. `, h("a", { href: `#/films/${filmId}` }, "Back to the film"), "."),
+      ),
+    );
+    return null;
+  }
+  const { frame, previous, next } = found;
+
+  const picture = framePicture(filmId, frame, {
+    maxSize: LARGE_SIZE,
+    alt: `Frame ${frameIndex} of ${name} at ${code}`,
+    eager: true,
+  });
+  picture.element.classList.add("large");
+  const stage = h("div", { class: "frame-stage masks-on" }, picture.element);
+
+  const storedOpacity = Number(localStorage.getItem(OPACITY_KEY) ?? 60);
+  const opacity = h("input", { id: "mask-opacity", type: "range", min: 0, max: 100, step: 5, value: storedOpacity });
+  const opacityText = h("output", { for: "mask-opacity", id: "mask-opacity-value" }, `${storedOpacity} %`);
+  const showMask = h("input", { id: "show-mask", type: "checkbox", role: "switch", checked: true });
+  const applyOpacity = () => {
+    stage.style.setProperty("--mask-opacity", String(Number(opacity.value) / 100));
+    opacityText.textContent = `${opacity.value} %`;
+  };
+  opacity.addEventListener("input", () => {
+    applyOpacity();
+    localStorage.setItem(OPACITY_KEY, opacity.value);
+  });
+  showMask.addEventListener("change", () => {
+    stage.classList.toggle("masks-on", showMask.checked);
+    opacity.disabled = !showMask.checked;
+  });
+  applyOpacity();
+
+  const navigation = h(
+    "nav",
+    { class: "frame-nav", "aria-label": "Other sampled frames" },
+    previous
+      ? h("a", { class: "button secondary", href: `#/films/${filmId}/frames/${previous.frame_index}`, rel: "prev" }, `← Frame ${previous.frame_index}`)
+      : h("span", { class: "button secondary disabled", "aria-disabled": "true" }, "← First frame"),
+    h("a", { class: "button secondary", href: `#/films/${filmId}` }, "All frames"),
+    next
+      ? h("a", { class: "button secondary", href: `#/films/${filmId}/frames/${next.frame_index}`, rel: "next" }, `Frame ${next.frame_index} →`)
+      : h("span", { class: "button secondary disabled", "aria-disabled": "true" }, "Last frame →"),
+  );
+
+  const pBar = h("span", { class: "p-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * frame.p_fraction).toFixed(1)}%` }));
+  const details = h(
+    "dl",
+    { class: "frame-details" },
+    h("dt", {}, "Timecode"),
+    h("dd", { class: "timecode", id: "frame-timecode" }, code),
+    h("dt", {}, "Frame"),
+    h("dd", {}, `${frame.frame_index} (${frame.time_s.toFixed(3)} s)`),
+    h("dt", {}, "Class"),
+    h("dd", { id: "frame-class" }, classBadge(frame.frame_class)),
+    h("dt", {}, "P fraction"),
+    h("dd", { id: "frame-p-fraction" }, percent(frame.p_fraction, 1), pBar),
+    frame.confidence !== null ? [h("dt", {}, "Confidence"), h("dd", {}, percent(frame.confidence))] : null,
+    frame.shot_index !== null ? [h("dt", {}, "Shot"), h("dd", {}, `${frame.shot_index + 1}`)] : null,
+    h("dt", {}, "Overlay"),
+    h("dd", {}, frame.has_mask ? "Pixel mask from the segmenter" : "Coarse grid of NP shares (the frame was not segmented: it is not hybrid)"),
+  );
+
+  const controls = h(
+    "div",
+    { class: "mask-controls" },
+    h("label", { class: "switch", for: "show-mask" }, showMask, h("span", {}, "Show mask")),
+    h("label", { for: "mask-opacity" }, "Opacity"),
+    opacity,
+    opacityText,
+  );
+
+  main.replaceChildren(
+    h(
+      "div",
+      { class: "frame-page" },
+      h(
+        "section",
+        { class: "panel frame-main" },
+        h("h1", {}, `Frame ${frameIndex}`, h("span", { class: "muted" }, ` · ${name}`)),
+        controls,
+        stage,
+        h("p", { class: "muted small" }, `Drawn (NP) regions are tinted in ${frame.has_mask ? "magenta with an outline" : "magenta, by cell"}; photographic (P) regions are left as they are.`),
+      ),
+      h(
+        "aside",
+        { class: "panel frame-side", "aria-label": "About this frame" },
+        details,
+        frame.has_mask
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "button secondary small",
+                onclick: () =>
+                  download(`films/${filmId}/frames/${frameIndex}/mask`, {}, `film-${filmId}-frame-${frameIndex}-mask.png`).catch((error) =>
+                    context.showMessage(`Download failed: ${error.message}.`),
+                  ),
+              },
+              "Download mask (PNG)",
+            )
+          : null,
+        navigation,
+        h("p", { class: "muted small" }, "Keys: ← and → step through the sampled frames."),
+      ),
+    ),
+  );
+
+  picture.ready.catch((error) => context.showMessage(`The frame could not be shown: ${error.message}.`));
+
+  const onKey = (event) => {
+    if (event.target instanceof HTMLInputElement || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "ArrowLeft" && previous) location.hash = `#/films/${filmId}/frames/${previous.frame_index}`;
+    if (event.key === "ArrowRight" && next) location.hash = `#/films/${filmId}/frames/${next.frame_index}`;
+  };
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
+}
