@@ -1,0 +1,153 @@
+"""The archivists' page in headless Chromium against a running server with analysed films:
+the film page's timeline and mask overlays, the frame view, an upload followed to the end
+of its analysis, and errors shown instead of a blank page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from app.exports.timecode import timecode
+from tests.ui.conftest import AnalysedFilm, UiServer, make_hybrid_film, screenshot, wait_for_job
+
+
+def _overlay_painted(page: Any, selector: str) -> bool:
+    """True when the overlay canvas under ``selector`` has any visible pixel."""
+    return bool(
+        page.eval_on_selector(
+            selector,
+            """canvas => {
+                const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+                return false;
+            }""",
+        )
+    )
+
+
+def test_film_page_draws_timeline_and_toggles_mask_overlays(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+
+    blocks = page.locator(".timeline .shot-block")
+    blocks.first.wait_for()
+    assert blocks.count() == analysed_film.shot_count
+    assert page.locator(".timeline .p-curve").count() >= 1
+    first_card = page.locator(".frame-card").first
+    first_card.locator(".frame-picture.loaded").wait_for()
+    overlay = first_card.locator(".frame-overlay")
+    assert overlay.evaluate("canvas => getComputedStyle(canvas).opacity") == "0"
+
+    page.get_by_label("Show masks").check()
+
+    page.wait_for_function(
+        "canvas => Number(getComputedStyle(canvas).opacity) > 0.5", arg=overlay.element_handle()
+    )
+    assert _overlay_painted(page, ".frame-card .frame-overlay")
+    assert page.locator(".shots-table tbody tr").count() == analysed_film.shot_count
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d:\d\d", page.locator(".shots-table td.timecode").first.inner_text()
+    )
+    screenshot(page, "film")
+
+
+def test_timeline_click_jumps_to_the_nearest_frame(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+    chart = page.locator(".timeline-chart")
+    chart.wait_for()
+
+    chart.click(position={"x": chart.bounding_box()["width"] * 0.95, "y": 100})
+
+    jumped = page.locator(".jump-frame")
+    jumped.locator(".frame-picture.loaded").wait_for()
+    last = analysed_film.frames[-1]["frame_index"]
+    assert jumped.get_by_role("link", name="Open frame").get_attribute("href") == (
+        f"#/films/{analysed_film.film_id}/frames/{last}"
+    )
+    assert page.locator(".shots-table tr.selected").count() == 1
+
+
+def test_frame_view_shows_mask_with_adjustable_opacity(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    frame = analysed_film.frames[1]
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}/frames/{frame['frame_index']}"))
+    page.locator(".frame-stage .frame-picture.loaded").wait_for()
+
+    page.locator("#mask-opacity").fill("20")
+
+    overlay = page.locator(".frame-stage .frame-overlay").element_handle()
+    page.wait_for_function("canvas => getComputedStyle(canvas).opacity === '0.2'", arg=overlay)
+    assert _overlay_painted(page, ".frame-stage .frame-overlay")
+    # The EDL export's convention: non-drop-frame at the rounded rate (the film runs at 25).
+    assert page.locator("#frame-timecode").inner_text() == timecode(frame["frame_index"], 25)
+    assert (
+        page.locator("#frame-p-fraction")
+        .inner_text()
+        .startswith(f"{100 * frame['p_fraction']:.1f} %")
+    )
+    labels = {"P": "Photographic", "NP": "Drawn", "hybrid": "Hybrid"}
+    assert page.locator("#frame-class").inner_text() == labels[frame["frame_class"]]
+    page.locator("#mask-opacity").fill("60")
+    screenshot(page, "frame")
+
+
+def test_upload_shows_progress_until_analysis_is_done(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm, tmp_path: Path
+) -> None:
+    # After analysed_film: the server has its models loaded, so this analysis is quick.
+    film = make_hybrid_film(tmp_path / "uploaded.mp4", seconds=2.0, seed=7)
+    page.goto(ui_server.page_url("/"))
+    page.locator(".films-table").wait_for()
+
+    page.locator("#upload-file").set_input_files(str(film))
+    page.locator("#upload-title").fill("Uploaded in the browser")
+    page.get_by_role("button", name="Upload").click()
+
+    page.locator("#upload-job[data-status='done']").wait_for(timeout=120_000)
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+    assert page.locator("#upload-job-progress").evaluate("bar => bar.value") == 100
+    row = page.locator("tr", has_text="Uploaded in the browser")
+    row.locator(".state.done").wait_for()
+    screenshot(page, "films")
+
+
+def test_collection_view_analyses_the_collection_as_a_batch(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    with ui_server.client() as client:
+        collection = client.post("/collections", json={"name": "Newsreels"}).json()
+        client.post(
+            f"/collections/{collection['id']}/films", json={"film_ids": [analysed_film.film_id]}
+        )
+    page.goto(ui_server.page_url(f"/?collection={collection['id']}"))
+    page.get_by_role("heading", name="Newsreels", level=1).wait_for()
+
+    page.get_by_role("button", name="Analyse collection").click()
+
+    page.locator(".batch-counts", has_text="1 of 1 films finished").wait_for(timeout=120_000)
+    assert page.locator(".histogram-bars span").count() == 10
+    screenshot(page, "collection")
+    with ui_server.client() as client:
+        batches = client.get("/batches", params={"collection": collection["id"]}).json()
+        wait_for_job(client, client.get(f"/batches/{batches[0]['id']}").json()["jobs"][0]["id"])
+
+
+def test_wrong_token_shows_a_message_not_a_blank_page(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    page.goto(ui_server.page_url("/"))
+    page.evaluate("localStorage.setItem('hybridlens.token', 'hl_not-a-token')")
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+
+    alert = page.locator("main [role=alert]")
+    alert.wait_for()
+
+    assert "refused the token" in alert.inner_text()
+    assert page.locator("#token-dialog").is_visible() is False
+    page.get_by_role("button", name="Enter API token").first.click()
+    assert page.locator("#token-dialog").is_visible()
