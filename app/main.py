@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from app.api.deps import current_token
 from app.api.routes import collections, exports, films, health, jobs, results, ui
@@ -61,6 +62,20 @@ async def service_error_handler(request: Request, error: Exception) -> JSONRespo
     return JSONResponse(status_code=status_code, content={"detail": str(error)})
 
 
+async def data_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """Values the database refuses (a NUL character in text, a number out of range) are the
+    client's doing: 422, never a 500."""
+    log.warning(
+        "%s %s: value refused by the database: %s",
+        request.method,
+        request.url.path,
+        getattr(error, "orig", error),
+    )
+    return JSONResponse(
+        status_code=422, content={"detail": "a value in the request cannot be stored"}
+    )
+
+
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     """The API for ``settings`` (default: from the environment). ``dispatcher`` defaults to
     the one ``settings.task_mode`` names: Celery through Redis, or in-process."""
@@ -90,6 +105,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.settings = settings
     app.state.dispatcher = dispatcher or build_dispatcher(settings)
     app.add_exception_handler(ServiceError, service_error_handler)
+    app.add_exception_handler(DataError, data_error_handler)
     app.include_router(health.router)
     app.include_router(ui.router)
     authenticated = [Depends(current_token)]

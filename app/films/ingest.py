@@ -166,7 +166,11 @@ def register_stored(
     if root is None:
         raise RegistrationDisabled()
     path = resolve_under(root, relative_path)
-    if not path.is_file() or not os.access(path, os.R_OK):
+    try:
+        readable = path.is_file() and os.access(path, os.R_OK)
+    except OSError as exc:  # a name too long, a symlink loop...
+        raise NotAFile() from exc
+    if not readable:
         raise NotAFile()
     sha256, size = sha256_of_file(path)
     if size == 0:

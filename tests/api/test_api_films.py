@@ -246,3 +246,23 @@ def test_empty_paths_never_leak(client: TestClient, tmp_path: Path) -> None:
     film = client.post("/films", files={"file": ("a.mp4", BYTES)}).json()
     body = client.get(f"/films/{film['id']}").text + client.get("/films").text
     assert str(tmp_path) not in body
+
+
+def test_registration_of_an_impossible_name_is_422(client: TestClient) -> None:
+    assert client.post("/films/register", json={"path": "0" * 4000}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/collections", {"name": "\x00"}),
+        ("post", "/films/register", {"path": "a", "title": "\x00"}),
+    ],
+)
+def test_text_the_database_refuses_is_422(
+    client: TestClient,
+    method: str,
+    path: str,
+    body: dict,  # type: ignore[type-arg]
+) -> None:
+    assert client.request(method, path, json=body).status_code == 422
