@@ -129,6 +129,7 @@ async function render() {
 function showError(error) {
   const status = error && error.status;
   const title = status === 404 ? "Not found" : status === 401 ? "The API refused the token" : "Something went wrong";
+  setCrumbs([{ label: "Films", href: "#/" }, { label: title }]);
   replace(
     main,
     h(

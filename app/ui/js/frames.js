@@ -67,8 +67,8 @@ function loadImage(url) {
   });
 }
 
-// Paints the NP part of a 1-bit mask (white = photographic) over a canvas the frame's size,
-// with a solid outline so thin regions stay visible at low opacity.
+// Paints the NP part of a 1-bit mask (white = photographic) over a canvas the frame's size:
+// diagonal stripes, which stand out on a picture of any colour, inside a solid outline.
 export async function paintMask(canvas, maskBlobUrl) {
   const mask = await loadImage(maskBlobUrl);
   const { width, height } = canvas;
@@ -96,7 +96,7 @@ export async function paintMask(canvas, maskBlobUrl) {
       data[o] = NP_TINT[0];
       data[o + 1] = NP_TINT[1];
       data[o + 2] = NP_TINT[2];
-      data[o + 3] = edge ? 255 : 150;
+      data[o + 3] = edge ? 255 : (x + y) % 6 < 2 ? 230 : 90;
     }
   }
   context.putImageData(pixels, 0, 0);
@@ -143,10 +143,13 @@ export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
       await image.decode();
       overlay.width = image.naturalWidth;
       overlay.height = image.naturalHeight;
+      element.style.setProperty("--aspect", String(image.naturalWidth / image.naturalHeight));
       if (frame.has_mask) {
         await paintMask(overlay, await maskUrl(filmId, frame.frame_index));
+        element.dataset.painted = "mask";
       } else if (frame.np_grid) {
         paintGrid(overlay, frame.np_grid);
+        element.dataset.painted = "grid";
       }
       status.remove();
       element.classList.add("loaded");

@@ -147,7 +147,13 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
         h("h1", {}, `Frame ${frameIndex}`, h("span", { class: "muted" }, ` · ${name}`)),
         controls,
         stage,
-        h("p", { class: "muted small" }, `Drawn (NP) regions are tinted in ${frame.has_mask ? "magenta with an outline" : "magenta, by cell"}; photographic (P) regions are left as they are.`),
+        h(
+          "p",
+          { class: "muted small" },
+          frame.has_mask
+            ? "Drawn (NP) regions are striped in magenta inside an outline; photographic (P) regions are left as they are."
+            : "Each cell is tinted magenta as much as the classifier found it drawn (NP).",
+        ),
       ),
       h(
         "aside",
