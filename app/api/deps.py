@@ -70,9 +70,6 @@ def current_token(
     if credentials is None:
         raise _unauthorized("missing bearer token")
     token = tokens_service.authenticate(session, credentials.credentials)
-    # Commit now (it may have touched last_used_at): a long request, an upload, must not
-    # hold a transaction open.
-    session.commit()
     if token is None:
         raise _unauthorized("invalid or revoked token")
     return token

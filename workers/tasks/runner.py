@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.enums import RunStatus
+from app.films import service as films_service
 from app.jobs import repository as jobs_repository
 from app.jobs import service as jobs_service
 from workers.analysis import (
@@ -76,12 +77,16 @@ def begin(settings: Settings, job_id: int, task_id: str | None = None) -> StageT
     if claim is None:
         log.info("job %s: not runnable any more, skipped", job_id)
         return None
-    analysis_id = start(
-        claim.film_id,
-        settings=settings,
-        versions=configured_versions(settings),
-        job_id=job_id,
-    )
+    try:
+        analysis_id = start(
+            claim.film_id,
+            settings=settings,
+            versions=configured_versions(settings),
+            job_id=job_id,
+        )
+    except films_service.FilmNotFound:
+        log.info("job %s: its film was deleted meanwhile, skipped", job_id)
+        return None
     return StageTicket(job_id, analysis_id, claim.attempt)
 
 

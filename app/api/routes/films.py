@@ -111,6 +111,9 @@ async def upload_film(
     """Upload a film, streamed to disk and hashed on the way in: multipart (field ``file``,
     optional fields ``title``, ``year``, ``extra`` as JSON, ``analyze``) or the raw file as the
     body. A file already stored (same sha256) gives back that film with status 200."""
+    # End the token check's transaction: an upload may take minutes, and must not hold a
+    # database connection (or a transaction) open meanwhile.
+    await run_in_threadpool(session.commit)
     max_bytes = settings.api.max_upload_bytes
     incoming = ingest.IncomingFile(settings.media_dir, max_bytes)
     try:
