@@ -181,6 +181,7 @@ def browser() -> Iterator[Any]:
             pytest.fail(message)
         pytest.skip(message)
     from playwright import sync_api as playwright_api
+
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
