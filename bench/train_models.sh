@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact recipe behind the shipped weights and the ablations in docs/results.md.
 # Usage: bash bench/train_models.sh STAGE...   (stages run in the order given; all resumable)
-# Runs in runs/<stage>/; the shipped weights are runs/clf_long/model and runs/seg_main/model,
+# Runs in runs/<stage>/; the shipped weights are runs/clf_long/model and runs/seg_long/model,
 # copied (fp16) into workers/ml/weights by `python bench/ship_weights.py`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +12,12 @@ export PYTHONWARNINGS=ignore
 
 stage() {
     case "$1" in
-    # Stage 1, shipped: centroid head, half of each batch exact-mask composites (patch-level labels).
+    # Stage 1 (start of the shipped classifier): centroid head, half of each batch exact-mask composites (patch-level labels).
     clf_main) $HL train classifier --data "$DATA" --out runs/clf_main --composites 0.5 --steps 1000 --threads "$T" --seed 0 ;;
     # ... continued for 700 more steps from clf_main's weights (the shipped classifier).
     clf_long) $HL train classifier --data "$DATA" --out runs/clf_long --init runs/clf_main/model --composites 0.5 --steps 700 --lr 3e-4 --threads "$T" --seed 1 ;;
+    # ... and 800 more from clf_long's (measured, not shipped: no better than clf_long).
+    clf_long2) $HL train classifier --data "$DATA" --out runs/clf_long2 --init runs/clf_long/model --composites 0.5 --steps 800 --lr 2e-4 --threads "$T" --seed 2 ;;
     # Stage 1 as in the paper (homogeneous frames only), centroid vs CLS head, equal budgets.
     clf_centroid_homog) $HL train classifier --data "$DATA" --out runs/clf_centroid_homog --head centroid --composites 0 --steps 300 --threads "$T" --seed 0 ;;
     clf_cls_homog) $HL train classifier --data "$DATA" --out runs/clf_cls_homog --head cls --composites 0 --steps 300 --threads "$T" --seed 0 ;;
@@ -23,8 +25,10 @@ stage() {
     proxy_main) $HL train proxy-masks --data "$DATA" --classifier runs/clf_main/model --images "$DATA/hybrid" --out runs/proxy_main ;;
     # ... and, for the paper-setting ablation, for hybrids plus 400 unlabelled training composites.
     proxy_homog) $HL train proxy-masks --data "$DATA" --classifier runs/clf_centroid_homog/model --images "$DATA/hybrid" --composites 400 --out runs/proxy_homog ;;
-    # Stage 3, shipped: homogeneous 35%, exact-mask composites 60%, proxy-masked real hybrids 5%.
+    # Stage 3 (start of the shipped segmenter): homogeneous 35%, exact-mask composites 60%, proxy-masked real hybrids 5%.
     seg_main) $HL train segmenter --data "$DATA" --out runs/seg_main --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1200 --threads "$T" --seed 0 ;;
+    # ... continued for 1400 more steps from seg_main's weights (the shipped segmenter).
+    seg_long) $HL train segmenter --data "$DATA" --out runs/seg_long --init runs/seg_main/model --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1400 --lr 5e-4 --threads "$T" --seed 1 ;;
     # Stage 3 ablations at an equal, shorter budget: what each ingredient adds.
     seg_abl_proxy) $HL train segmenter --data "$DATA" --out runs/seg_abl_proxy --composites 0 --proxy runs/proxy_homog --proxy-ratio 0.5 --steps 300 --threads "$T" --seed 0 ;;
     seg_abl_exact_nodeg) $HL train segmenter --data "$DATA" --out runs/seg_abl_exact_nodeg --composites 0.6 --no-degrade --steps 300 --threads "$T" --seed 0 ;;
