@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from app.analysis.schemas import FrameQuery
 from app.core.enums import RunStatus
 from app.core.pagination import PageParams
-from app.films.schemas import FilmMetadata, FilmQuery
+from app.films.schemas import FilmMetadata, FilmQuery, FilmSummary
 from app.jobs.schemas import BatchCounts, JobPublic
 
 # Ids and offsets fit a 32-bit column; bigger numbers are malformed input, not a server error.
@@ -26,32 +26,8 @@ def _no_nul(value: str | None) -> str | None:
     return value
 
 
-class FilmOut(BaseModel):
+class FilmOut(FilmSummary):
     """A film; the summary figures are null until its first analysis finishes."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    sha256: str
-    original_filename: str
-    size_bytes: int
-    duration_s: float | None
-    fps: float | None
-    width: int | None
-    height: int | None
-    frame_count: int | None
-    has_audio: bool | None
-    title: str | None
-    year: int | None
-    extra: dict[str, Any]
-    created_at: datetime
-    hybrid_ratio: float | None
-    p_time_share: float | None
-    np_time_share: float | None
-    hybrid_time_share: float | None
-    mean_p_fraction: float | None
-    hybrid_shot_count: int | None
-    last_analysis_id: int | None
 
 
 class FilmDetailOut(FilmOut):

@@ -41,15 +41,14 @@ class FilmMetadataUpdate(BaseModel):
     extra: dict[str, Any] | None = None
 
 
-class FilmPublic(BaseModel):
-    """A film as lists and the API show it; summary fields are None until analysed."""
+class FilmSummary(BaseModel):
+    """A film's public facts; summary fields are None until analysed. No server paths."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     sha256: str
     original_filename: str
-    stored_path: str
     size_bytes: int
     duration_s: float | None
     fps: float | None
@@ -68,6 +67,12 @@ class FilmPublic(BaseModel):
     mean_p_fraction: float | None
     hybrid_shot_count: int | None
     last_analysis_id: int | None
+
+
+class FilmPublic(FilmSummary):
+    """A film as the services return it: its public facts plus where its file is stored."""
+
+    stored_path: str
 
 
 class FilmDetail(FilmPublic):
