@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,11 @@ def test_compose_file_runs_the_whole_service() -> None:
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+# CI installs docker-compose (.ci/run): there a missing one fails the test instead of skipping it.
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None and not os.environ.get("CI"),
+    reason="docker-compose not installed",
+)
 def test_compose_accepts_the_file() -> None:
     subprocess.run(
         ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],
