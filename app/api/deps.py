@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.db import get_sessionmaker
+from app.core.db import session_scope
 from app.jobs.dispatch import Dispatcher
 from app.tokens import service as tokens_service
 from app.tokens.schemas import TokenPublic
@@ -41,15 +41,8 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 def get_session(settings: SettingsDep) -> Iterator[Session]:
     """One session per request, committed when the route returns (before the response is
     sent: ``scope="function"`` below), rolled back when it raises."""
-    session = get_sessionmaker(settings.sqlalchemy_url)()
-    try:
+    with session_scope(settings.sqlalchemy_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
