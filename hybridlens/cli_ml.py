@@ -132,6 +132,8 @@ def proxy_masks_cmd(
     """Stage 2: proxy masks for heterogeneous images from the classifier's patch predictions."""
     from workers.ml.evaluate import make_proxy_set
 
+    if refine not in ("guided", "bilinear"):
+        raise _fail("--refine must be guided or bilinear")
     stats = make_proxy_set(
         classifier,
         out,
