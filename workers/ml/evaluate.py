@@ -42,7 +42,7 @@ def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) 
                 rng=rng,
                 style=style,
             )
-            sample.style = style  # a cut-out that fell back to a blob still counts under its style
+            # A cut-out that fell back to a blob still counts under the style asked for.
             samples.append(Sample(degrade(sample.image, rng), sample.p_mask, style))
     return samples
 
@@ -107,16 +107,13 @@ def class_accuracy(
     }
 
 
-def _classifier_outputs(
-    classifier: Classifier, samples: Sequence[Sample], refine: Refinement
-) -> tuple[list[np.ndarray], list[float]]:
-    patch_maps = classifier.patch_probabilities([s.image for s in samples])
-    masks = [
+def _proxy_masks(
+    samples: Sequence[Sample], patch_maps: Sequence[np.ndarray], refine: Refinement
+) -> list[np.ndarray]:
+    return [
         proxy_probability(s.image, pm, refine) >= 0.5
         for s, pm in zip(samples, patch_maps, strict=True)
     ]
-    fractions = [float((pm > 0.5).mean()) for pm in patch_maps]
-    return masks, fractions
 
 
 def evaluate_models(
@@ -142,57 +139,56 @@ def evaluate_models(
         "classifiers": {},
         "segmenters": {},
     }
+    # P fractions per set for the cascade: the first classifier's, then the first segmenter's.
+    cascade_clf: dict[str, list[float]] = {}
+    cascade_seg: dict[str, list[float]] = {}
+    refinements: tuple[Refinement, ...] = ("bilinear", "guided")
     for path in classifiers:
         classifier = Classifier.load(settings, path)
-        name = str(path or "default")
         entry: dict[str, Any] = {
             "version": classifier.version,
             "head": classifier.module.config.head,
         }
-        refinements: tuple[Refinement, ...] = ("bilinear", "guided")
+        comp_results = classifier.classify([s.image for s in composites])
+        homo_results = classifier.classify([s.image for s in homogeneous])
+        comp_maps = [r.patch_p for r in comp_results]
         for refine in refinements:
-            masks, _ = _classifier_outputs(classifier, composites, refine)
+            masks = _proxy_masks(composites, comp_maps, refine)
             entry[f"proxy_masks_{refine}"] = mask_metrics(masks, composites)
-        _, fractions = _classifier_outputs(classifier, homogeneous, "bilinear")
-        entry["homogeneous"] = class_accuracy(fractions, homogeneous, thresholds)
-        _, comp_fractions = _classifier_outputs(classifier, composites, "bilinear")
-        entry["composites_class"] = class_accuracy(comp_fractions, composites, thresholds)
-        report["classifiers"][name] = entry
-    cascade_inputs: dict[str, list[float]] = {}
+        fractions = {
+            "homogeneous": [r.p_fraction for r in homo_results],
+            "composites": [r.p_fraction for r in comp_results],
+        }
+        entry["homogeneous"] = class_accuracy(fractions["homogeneous"], homogeneous, thresholds)
+        entry["composites_class"] = class_accuracy(fractions["composites"], composites, thresholds)
+        report["classifiers"][str(path or "default")] = entry
+        cascade_clf = cascade_clf or fractions
     for path in segmenters:
         segmenter = Segmenter.load(settings, path)
-        name = str(path or "default")
-        probs = segmenter.segment([s.image for s in composites])
-        masks = [p >= 0.5 for p in probs]
-        homo_probs = segmenter.segment([s.image for s in homogeneous])
-        if not cascade_inputs:
-            cascade_inputs = {
-                "homogeneous": [float((p >= 0.5).mean()) for p in homo_probs],
-                "composites": [float(m.mean()) for m in masks],
-            }
-        report["segmenters"][name] = {
+        masks = [p >= 0.5 for p in segmenter.segment([s.image for s in composites])]
+        homo_masks = [p >= 0.5 for p in segmenter.segment([s.image for s in homogeneous])]
+        fractions = {
+            "composites": [float(m.mean()) for m in masks],
+            "homogeneous": [float(m.mean()) for m in homo_masks],
+        }
+        report["segmenters"][str(path or "default")] = {
             "version": segmenter.version,
             "composites": mask_metrics(masks, composites),
-            "homogeneous": class_accuracy(
-                [float((p >= 0.5).mean()) for p in homo_probs], homogeneous, thresholds
-            ),
-            "composites_class": class_accuracy(
-                [float(m.mean()) for m in masks], composites, thresholds
-            ),
+            "homogeneous": class_accuracy(fractions["homogeneous"], homogeneous, thresholds),
+            "composites_class": class_accuracy(fractions["composites"], composites, thresholds),
         }
-    if classifiers and cascade_inputs:
+        cascade_seg = cascade_seg or fractions
+    if cascade_clf and cascade_seg:
         # The analysis pipeline's decision: the classifier sends a frame it calls hybrid to the
         # segmenter, whose mask then gives the frame's P fraction (and may overrule "hybrid").
-        classifier = Classifier.load(settings, classifiers[0])
         report["cascade"] = {
             "classifier": str(classifiers[0] or "default"),
             "segmenter": str(segmenters[0] or "default"),
         }
         for name, samples in (("homogeneous", homogeneous), ("composites", composites)):
-            _, fractions = _classifier_outputs(classifier, samples, "bilinear")
             final = [
                 seg if thresholds.classify(clf) == FrameClass.HYBRID else clf
-                for clf, seg in zip(fractions, cascade_inputs[name], strict=True)
+                for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
             ]
             report["cascade"][name] = class_accuracy(final, samples, thresholds)
     return report
