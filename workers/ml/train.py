@@ -165,14 +165,13 @@ def classifier_loss(
 ) -> torch.Tensor:
     out = model(images)
     target, weight = patch_targets(labels, model.patch_size)
-    log_probs = torch.log_softmax(out.patch_logits.float(), dim=-1)  # (B, gh, gw, 2)
-    patch_ce = -(target * log_probs[..., 1] + (1 - target) * log_probs[..., 0])
-    patch_loss = (patch_ce * weight).sum() / weight.sum().clamp(min=1.0)
     if model.config.head == "cls":
         # The CLS baseline learns from the frame label (majority class of the frame) only.
         frame_target = (target.mean(dim=(1, 2)) > 0.5).long()
         return F.cross_entropy(out.frame_logits.float(), frame_target)
-    return patch_loss
+    log_probs = torch.log_softmax(out.patch_logits.float(), dim=-1)  # (B, gh, gw, 2)
+    patch_ce = -(target * log_probs[..., 1] + (1 - target) * log_probs[..., 0])
+    return (patch_ce * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 def segmenter_loss(model: Segmenter, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
