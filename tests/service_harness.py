@@ -29,6 +29,7 @@ from app.core.db import dispose_engine, get_engine, session_scope, upgrade_datab
 from app.models import Base
 from app.tokens import service as tokens_service
 from app.tokens.schemas import TokenCreate
+from tests.services import unavailable
 
 PG_SERVER = os.environ.get("HYBRIDLENS_TEST_PG", "postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("HYBRIDLENS_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -57,7 +58,7 @@ def service_db_url() -> Iterator[str]:
         with _pg_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}: {exc}")
+        unavailable(f"PostgreSQL not reachable at {PG_SERVER}: {exc}")
     url = f"postgresql+psycopg://{PG_SERVER}/{name}"
     try:
         upgrade_database(url)
@@ -75,7 +76,7 @@ def service_redis_url() -> Iterator[str]:
     try:
         client.ping()
     except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis not reachable at {REDIS_SERVER}: {exc}")
+        unavailable(f"Redis not reachable at {REDIS_SERVER}: {exc}")
     client.flushdb()
     yield url
     client.flushdb()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import dispose_engine, get_engine, get_sessionmaker, upgrade_database
 from app.models import Base
+from tests.services import unavailable
 
 PG_SERVER = os.environ.get("HYBRIDLENS_TEST_PG", "postgres@127.0.0.1:5432")
 
@@ -46,7 +47,7 @@ def create_pg_database() -> str:
         with _pg_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}: {exc}")
+        unavailable(f"PostgreSQL not reachable at {PG_SERVER}: {exc}")
     return name
 
 
