@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.config import PipelineSettings
 from tests.media import GeneratedVideo, Segment, make_video
-from workers.pipeline.shots import ShotDetector
-from workers.pipeline.video import decode, probe
+from app.pipeline.shots import ShotDetector
+from app.pipeline.video import decode, probe
 
 TOLERANCE_FRAMES = 2
 FPS = 25.0

@@ -173,7 +173,7 @@ def plot_cmd(
 def report_json(report: FilmReport) -> dict[str, Any]:
     """A film report as the JSON documents of ``analyze --json``, ``show --json`` and
     ``export --format json``: film, analysis, summary, shots, frames, timeline."""
-    from workers.pipeline.video import smpte
+    from app.pipeline.video import smpte
 
     film, analysis = report.film, report.analysis
     fps = film.fps or 25.0
@@ -249,7 +249,7 @@ def report_json(report: FilmReport) -> dict[str, Any]:
 
 def frames_csv(report: FilmReport) -> str:
     """One row per sampled frame: SMPTE timecode and seconds, shot, class, P fraction."""
-    from workers.pipeline.video import smpte
+    from app.pipeline.video import smpte
 
     fps = report.film.fps or 25.0
     buffer = io.StringIO()
@@ -357,7 +357,7 @@ def _summary_text(summary: dict[str, Any]) -> str:
 
 
 def _report_text(report: FilmReport) -> str:
-    from workers.pipeline.video import timestamp
+    from app.pipeline.video import timestamp
 
     film, analysis = report.film, report.analysis
     lines = [

@@ -1,7 +1,7 @@
 """A frame's mask drawn over the frame itself, for people checking results by eye.
 
-Frames are not stored (only masks are), so the picture is re-extracted from the film with
-ffmpeg at the frame's presentation time: one seek and one decoded frame, in a subprocess.
+Frames are not stored (only masks are), so the picture is re-extracted from the film at the
+frame's presentation time (``app.pipeline.video.extract_frame``: one seek, one frame).
 NP (drawn) regions are tinted, P (photographic) regions are left as they are, and the mask's
 outline is drawn in the same colour.
 """
@@ -9,8 +9,6 @@ outline is drawn in the same colour.
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageFilter
@@ -21,6 +19,7 @@ from app.analysis import service as analysis_service
 from app.core.config import Settings
 from app.core.errors import UnavailableError
 from app.films import service as films_service
+from app.pipeline.video import extract_frame
 
 NP_TINT = (255, 0, 160)
 TINT_ALPHA = 0.45
@@ -29,51 +28,6 @@ TINT_ALPHA = 0.45
 class FilmFileMissing(UnavailableError):
     def __init__(self, film_id: int) -> None:
         super().__init__(f"the file of film {film_id} is no longer where it was stored")
-
-
-class FrameExtractionFailed(UnavailableError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"could not extract the frame from the film: {reason}")
-
-
-def extract_frame(path: Path, time_s: float, *, max_size: int, timeout_s: float) -> Image.Image:
-    """The picture shown at ``time_s``, square pixels, longer side at most ``max_size``."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise FrameExtractionFailed("ffmpeg is not installed")
-    scale = (
-        f"scale=w='min({max_size},iw*sar)':h='min({max_size},ih)':"
-        "force_original_aspect_ratio=decrease,setsar=1"
-    )
-    command = [
-        ffmpeg,
-        "-nostdin",
-        "-v",
-        "error",
-        # Input seeking: fast (from the nearest keyframe) and exact, ffmpeg decodes up to it.
-        "-ss",
-        f"{max(time_s, 0.0):.6f}",
-        "-i",
-        str(path),
-        "-frames:v",
-        "1",
-        "-vf",
-        scale,
-        "-f",
-        "image2pipe",
-        "-vcodec",
-        "png",
-        "-",
-    ]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise FrameExtractionFailed(f"ffmpeg took longer than {timeout_s:g} s") from exc
-    if done.returncode != 0 or not done.stdout:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise FrameExtractionFailed(reason[-1] if reason else "no frame at that time")
-    with Image.open(io.BytesIO(done.stdout)) as image:
-        return image.convert("RGB")
 
 
 def draw_overlay(frame: Image.Image, mask_png: bytes) -> bytes:

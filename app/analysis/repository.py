@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.analysis.schemas import FrameQuery
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.core.sql import insert_ignoring_conflicts
 from app.models import Analysis, Frame, Job, Shot
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.enums import FrameClass, RunStatus
+from app.core.domain import FrameClass, RunStatus
 from app.core.pagination import PageParams
 from app.films.schemas import FilmDetail
 

@@ -31,7 +31,7 @@ from app.analysis.schemas import (
     ShotPublic,
     ShotRecord,
 )
-from app.core.enums import FINISHED_STATUSES, FrameClass, RunStatus
+from app.core.domain import FINISHED_STATUSES, FrameClass, RunStatus
 from app.core.errors import InvalidRequestError, NotFoundError
 from app.core.pagination import Page
 from app.films import repository as films_repository

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app.analysis.schemas import FrameQuery
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.core.pagination import PageParams
 from app.films.schemas import FilmMetadata, FilmQuery, FilmSummary
 from app.jobs.schemas import BatchCounts, JobPublic

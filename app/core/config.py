@@ -7,7 +7,6 @@ SQLite file under the data directory and in-process work, no servers.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,32 +14,21 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Re-exported: the domain values live in app.core.domain; workers.ml imports them from here.
+from app.core.domain import ClassThresholds, FrameClass
 
-class FrameClass(StrEnum):
-    """What a frame shows: homogeneous photographic, homogeneous non-photographic, or both."""
-
-    P = "P"
-    NP = "NP"
-    HYBRID = "hybrid"
-
-
-class ClassThresholds(BaseModel):
-    """A frame is hybrid when each kind of content covers at least ``min_area`` of it.
-
-    A frame whose P fraction is >= 1 - min_area is P, <= min_area is NP, anything between is
-    hybrid. The default, 8% of the frame, is about one line of subtitles or a small inset: less
-    than that is too little to call the composition hybrid. It was set by that reasoning, not
-    tuned on the validation split (docs/results.md shows its effect).
-    """
-
-    min_area: float = Field(default=0.08, gt=0.0, lt=0.5)
-
-    def classify(self, p_fraction: float) -> FrameClass:
-        if p_fraction >= 1.0 - self.min_area:
-            return FrameClass.P
-        if p_fraction <= self.min_area:
-            return FrameClass.NP
-        return FrameClass.HYBRID
+__all__ = [
+    "ApiSettings",
+    "ClassThresholds",
+    "FrameClass",
+    "ModelSettings",
+    "PipelineSettings",
+    "SamplingSettings",
+    "Settings",
+    "ShotSettings",
+    "TaskSettings",
+    "get_settings",
+]
 
 
 class ModelSettings(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.analysis.schemas import ShotPublic
-from app.exports.timecode import nominal_rate, timecode
+from app.pipeline.timecode import smpte
 
 REEL = "AX"
 
@@ -17,7 +17,6 @@ def _clean(text: str) -> str:
 
 
 def shots_edl(shots: Sequence[ShotPublic], *, title: str, fps: float | None, clip_name: str) -> str:
-    rate = nominal_rate(fps)
     lines = [f"TITLE: {_clean(title)[:70] or 'hybridlens'}", "FCM: NON-DROP FRAME", ""]
     record = 0
     for number, shot in enumerate(shots, start=1):
@@ -26,8 +25,8 @@ def shots_edl(shots: Sequence[ShotPublic], *, title: str, fps: float | None, cli
         length = source_out - source_in
         lines.append(
             f"{number:03d}  {REEL:<8} {'V':<5} {'C':<8} "
-            f"{timecode(source_in, rate)} {timecode(source_out, rate)} "
-            f"{timecode(record, rate)} {timecode(record + length, rate)}"
+            f"{smpte(source_in, fps)} {smpte(source_out, fps)} "
+            f"{smpte(record, fps)} {smpte(record + length, fps)}"
         )
         lines.append(f"* FROM CLIP NAME: {_clean(clip_name)}")
         shot_class = shot.frame_class.value if shot.frame_class else "unclassified"

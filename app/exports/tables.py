@@ -10,8 +10,8 @@ from typing import Any
 
 from app.analysis.schemas import FilmReport
 from app.collections.schemas import CollectionPublic, CollectionStats
-from app.exports.timecode import nominal_rate, timecode
 from app.films.schemas import FilmPublic
+from app.pipeline.timecode import smpte
 
 # Server paths stay on the server.
 PRIVATE_FILM_FIELDS = {"stored_path"}
@@ -74,14 +74,14 @@ def film_json(report: FilmReport) -> str:
 
 def frames_csv(report: FilmReport) -> str:
     """One row per sampled frame, in time order."""
-    rate = nominal_rate(report.film.fps)
+    fps = report.film.fps
     return _csv(
         FRAME_COLUMNS,
         (
             (
                 frame.frame_index,
                 f"{frame.time_s:.6f}",
-                timecode(frame.frame_index, rate),
+                smpte(frame.frame_index, fps),
                 frame.shot_index,
                 frame.frame_class.value,
                 f"{frame.p_fraction:.6f}",
@@ -96,7 +96,7 @@ def frames_csv(report: FilmReport) -> str:
 
 def shots_csv(report: FilmReport) -> str:
     """One row per shot; ``end_frame`` is inclusive, ``end_time`` exclusive."""
-    rate = nominal_rate(report.film.fps)
+    fps = report.film.fps
     return _csv(
         SHOT_COLUMNS,
         (
@@ -106,8 +106,8 @@ def shots_csv(report: FilmReport) -> str:
                 shot.end_frame,
                 f"{shot.start_time:.6f}",
                 f"{shot.end_time:.6f}",
-                timecode(shot.start_frame, rate),
-                timecode(shot.end_frame + 1, rate),
+                smpte(shot.start_frame, fps),
+                smpte(shot.end_frame + 1, fps),
                 shot.frame_class.value if shot.frame_class else None,
                 f"{shot.hybrid_ratio:.6f}",
                 None if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.6f}",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.analysis.schemas import ShotPublic
-from app.core.enums import FrameClass
+from app.core.domain import FrameClass
 
 CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 MEDIA_FRAGMENTS = "http://www.w3.org/TR/media-frags/"

@@ -23,8 +23,8 @@ from app.core.security import resolve_under
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
 from app.jobs import service as jobs_service
+from app.pipeline.hashing import sha256_of_file
 
-HASH_CHUNK_BYTES = 1 << 20
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 
 
@@ -141,16 +141,6 @@ def ingest(
         return Ingested(film_id=registered.film_id, created=False, job_id=None)
     job_id = jobs_service.create_job(session, registered.film_id) if analyze else None
     return Ingested(film_id=registered.film_id, created=True, job_id=job_id)
-
-
-def sha256_of_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def register_stored(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.models import Analysis, Batch, CollectionFilm, Film, Job
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 
 
 class JobPublic(BaseModel):

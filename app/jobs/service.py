@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.collections import repository as collections_repository
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.core.errors import ConflictError, NotFoundError
 from app.films import repository as films_repository
 from app.films.service import FilmNotFound

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.models.base import Base, JSONType, utcnow
 from app.models.types import run_status_type
 

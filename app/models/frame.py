@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from app.core.enums import FrameClass
+from app.core.domain import FrameClass
 from app.models.base import Base, BigIntId, JSONType
 from app.models.types import frame_class_type
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.models.base import Base, utcnow
 from app.models.types import run_status_type
 

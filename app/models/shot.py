@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Float, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.enums import FrameClass
+from app.core.domain import FrameClass
 from app.models.base import Base, BigIntId
 from app.models.types import frame_class_type
 

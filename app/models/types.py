@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import Enum
 
-from app.core.enums import FrameClass, RunStatus
+from app.core.domain import FrameClass, RunStatus
 
 
 def _values(enum_cls: type[StrEnum]) -> list[str]:

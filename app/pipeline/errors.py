@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.errors import UnavailableError
+
 
 class VideoError(Exception):
     """Something is wrong with a film file; ``reason`` says what, in plain words."""
@@ -51,3 +53,10 @@ class DecodeError(VideoError):
         super().__init__(path, f"decoding stopped {where}: {reason}")
         # Keep the bare cause too; the inherited ``reason`` now says where.
         self.cause = reason
+
+
+class FrameExtractionFailed(UnavailableError):
+    """One picture could not be taken from a film (ffmpeg missing, slow or failing)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"could not extract the frame from the film: {reason}")

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from app.core.config import SamplingSettings
-from workers.pipeline.video import DecodedFrame
+from app.pipeline.video import DecodedFrame
 
 # Blank detection looks at every n-th pixel: a flat frame is flat at any scale.
 BLANK_PIXEL_STRIDE = 2

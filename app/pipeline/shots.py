@@ -27,7 +27,7 @@ from scenedetect import FrameTimecode, SceneDetector
 from scenedetect.detectors import AdaptiveDetector, ContentDetector, ThresholdDetector
 
 from app.core.config import ShotSettings
-from workers.pipeline.video import DecodedFrame
+from app.pipeline.video import DecodedFrame
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.config import FrameClass
+from app.core.domain import FrameClass
 
 # When two classes hold a shot for exactly the same time, the shot takes the first of these:
 # a tie means the shot does show both kinds of content.

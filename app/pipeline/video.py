@@ -14,15 +14,20 @@ Usage::
 frame at a time, so memory does not grow with the length of the film. Presentation times come
 from ffmpeg's ``showinfo`` filter on stderr (read by a thread), which is exact for variable
 frame rate films too. Closing the generator early kills ffmpeg.
+
+``extract_frame`` is the other way in: one picture at full (bounded) size at a given time,
+for overlays and pages, by one seek in its own short ffmpeg run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import os
 import queue
 import re
+import shutil
 import subprocess
 import threading
 from collections import deque
@@ -35,8 +40,9 @@ from typing import IO, Any
 
 import ffmpeg
 import numpy as np
+from PIL import Image
 
-from workers.pipeline.errors import DecodeError, VideoOpenFailure
+from app.pipeline.errors import DecodeError, FrameExtractionFailed, VideoOpenFailure
 
 # Anything larger than a 16K square is not a film we can analyse (or a corrupt header).
 MAX_PIXELS = 16384 * 16384
@@ -266,26 +272,44 @@ def decode(path: str | Path, info: VideoInfo, working_size: int) -> Iterator[Dec
         process.stderr.close()
 
 
-def smpte(frame_index: int, fps: float) -> str:
-    """Non-drop-frame SMPTE timecode ``HH:MM:SS:FF`` of a frame number.
-
-    Frames are counted at the nominal integer rate (29.97 counts as 30), as editing systems do.
-    """
-    nominal = max(1, round(fps))
-    frames = frame_index % nominal
-    total_seconds = frame_index // nominal
-    hours, rest = divmod(total_seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}:{frames:02d}"
-
-
-def timestamp(seconds: float) -> str:
-    """A time in seconds as ``HH:MM:SS.mmm``."""
-    milliseconds = round(seconds * 1000)
-    hours, rest = divmod(milliseconds, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    whole_seconds, milliseconds = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{whole_seconds:02d}.{milliseconds:03d}"
+def extract_frame(path: Path, time_s: float, *, max_size: int, timeout_s: float) -> Image.Image:
+    """The picture shown at ``time_s``, square pixels, longer side at most ``max_size``."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise FrameExtractionFailed("ffmpeg is not installed")
+    scale = (
+        f"scale=w='min({max_size},iw*sar)':h='min({max_size},ih)':"
+        "force_original_aspect_ratio=decrease,setsar=1"
+    )
+    command = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        # Input seeking: fast (from the nearest keyframe) and exact, ffmpeg decodes up to it.
+        "-ss",
+        f"{max(time_s, 0.0):.6f}",
+        "-i",
+        _ffmpeg_url(path),
+        "-frames:v",
+        "1",
+        "-vf",
+        scale,
+        "-f",
+        "image2pipe",
+        "-vcodec",
+        "png",
+        "-",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise FrameExtractionFailed(f"ffmpeg took longer than {timeout_s:g} s") from exc
+    if done.returncode != 0 or not done.stdout:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise FrameExtractionFailed(reason[-1] if reason else "no frame at that time")
+    with Image.open(io.BytesIO(done.stdout)) as image:
+        return image.convert("RGB")
 
 
 # ----------------------------------------------------------------------------------------------

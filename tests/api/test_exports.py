@@ -11,8 +11,8 @@ import pytest
 from app.analysis.schemas import ShotPublic
 from app.exports.edl import shots_edl
 from app.exports.otio import shots_timeline
-from app.exports.timecode import nominal_rate, timecode
 from app.exports.web_annotations import annotation_collection, hybrid_segments
+from app.pipeline.timecode import nominal_rate, smpte
 
 
 def _shots(classes: list[str | None], *, frames: int = 50, fps: float = 25.0) -> list[ShotPublic]:
@@ -39,7 +39,7 @@ def _shots(classes: list[str | None], *, frames: int = 50, fps: float = 25.0) ->
      (90_000, 25, "01:00:00:00"), (1799, 30, "00:00:59:29")],
 )  # fmt: skip
 def test_timecode_counts_frames_at_the_nominal_rate(frame: int, rate: int, expected: str) -> None:
-    assert timecode(frame, rate) == expected
+    assert smpte(frame, rate) == expected
 
 
 def test_nominal_rate_rounds_ntsc_and_defaults() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis import service as analysis_service
 from app.analysis.schemas import FrameRecord, ShotRecord
-from app.core.enums import FrameClass, RunStatus
+from app.core.domain import FrameClass, RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis import service as analysis_service
 from app.analysis.schemas import AnalysisSummary, FrameQuery, FrameRecord
-from app.core.enums import FrameClass, RunStatus
+from app.core.domain import FrameClass, RunStatus
 from app.core.errors import InvalidRequestError
 from app.films import service as films_service
 from app.models import Analysis, Frame, Shot

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.analysis import service as analysis_service
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.jobs import service as jobs_service
 from app.models import Frame
 from tests.app.factories import frame_records, make_analysis, make_film

@@ -17,8 +17,9 @@ from app.analysis import service as analysis_service
 from app.analysis.schemas import FrameQuery
 from app.core.config import ModelSettings, PipelineSettings, Settings
 from app.core.db import dispose_engine, session_scope
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.films import service as films_service
+from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
 from tests.media import (
     GeneratedVideo,
@@ -42,7 +43,6 @@ from workers.analysis import (
     stages,
     start,
 )
-from workers.pipeline.masks import decode_mask
 
 
 @pytest.fixture(scope="module")

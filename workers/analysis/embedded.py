@@ -12,9 +12,11 @@ from typing import Any
 from app.analysis import service as analysis_service
 from app.core.config import Settings, get_settings
 from app.core.db import ensure_database, session_scope
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
+from app.pipeline.errors import VideoOpenFailure
+from app.pipeline.video import VideoInfo, probe
 from workers.analysis.stages import (
     Models,
     ProgressSink,
@@ -26,8 +28,6 @@ from workers.analysis.stages import (
     prepare,
     start,
 )
-from workers.pipeline.errors import VideoOpenFailure
-from workers.pipeline.video import VideoInfo, probe
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from app.core.config import FrameClass
+from app.core.domain import FrameClass
 
 # Frames per spool file: ~15 MB at 320x240, a few model batches; bounds every stage's memory.
 FRAMES_PER_CHUNK = 64

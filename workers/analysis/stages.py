@@ -40,8 +40,14 @@ from app.core.config import (
     get_settings,
 )
 from app.core.db import session_scope
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.films import service as films_service
+from app.pipeline.errors import DecodeError, VideoOpenFailure
+from app.pipeline.masks import encode_mask, np_grid
+from app.pipeline.sampling import FrameSampler, SampledFrame
+from app.pipeline.shots import Shot, ShotDetector
+from app.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
+from app.pipeline.video import VideoInfo, decode, probe, working_dimensions
 from workers.analysis.spool import (
     FRAMES_PER_CHUNK,
     DecodeDamage,
@@ -54,12 +60,6 @@ from workers.analysis.spool import (
     SpoolShot,
     encode_png,
 )
-from workers.pipeline.errors import DecodeError, VideoOpenFailure
-from workers.pipeline.masks import encode_mask, np_grid
-from workers.pipeline.sampling import FrameSampler, SampledFrame
-from workers.pipeline.shots import Shot, ShotDetector
-from workers.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
-from workers.pipeline.video import VideoInfo, decode, probe, working_dimensions
 
 if TYPE_CHECKING:
     from workers.ml.inference import Classifier, Segmenter

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.films import service as films_service
 from app.jobs import repository as jobs_repository
 from app.jobs import service as jobs_service

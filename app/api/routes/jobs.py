@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import DispatcherDep, ReaderDep, SessionDep, SettingsDep, WriterDep
 from app.api.params import BatchId, JobId, check_page_size
 from app.api.schemas import MAX_INT, BatchCancelled, BatchOut, BatchRerun, JobOut, PageQuery
-from app.core.enums import RunStatus
+from app.core.domain import RunStatus
 from app.jobs import service as jobs_service
 from app.jobs.dispatch import commit_and_enqueue
 from app.jobs.schemas import BatchPublic

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workers.pipeline.masks import decode_mask, encode_mask, np_grid, p_fraction
+from app.pipeline.masks import decode_mask, encode_mask, np_grid, p_fraction
 
 
 def left_half_photographic(height: int, width: int) -> np.ndarray:

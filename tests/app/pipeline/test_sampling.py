@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from app.core.config import SamplingSettings
-from workers.pipeline.sampling import FrameSampler, SampledFrame, luma_std
-from workers.pipeline.video import DecodedFrame
+from app.pipeline.sampling import FrameSampler, SampledFrame, luma_std
+from app.pipeline.video import DecodedFrame
 
 FPS = 10.0
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from app.core.config import ShotSettings
+from app.pipeline.shots import Shot, ShotDetector
+from app.pipeline.video import DecodedFrame, decode, probe
 from tests.media import GeneratedVideo, Segment, make_video
-from workers.pipeline.shots import Shot, ShotDetector
-from workers.pipeline.video import DecodedFrame, decode, probe
 
 HARD_CUTS = [
     Segment(source="testsrc2", frames=30),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.config import FrameClass
-from workers.pipeline.shots import Shot
-from workers.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
+from app.core.domain import FrameClass
+from app.pipeline.shots import Shot
+from app.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
 
 P, NP, HYBRID = FrameClass.P, FrameClass.NP, FrameClass.HYBRID
 

@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.pipeline import video
+from app.pipeline.errors import DecodeError, VideoOpenFailure
+from app.pipeline.timecode import smpte, timestamp
+from app.pipeline.video import decode, probe, working_dimensions
 from tests.media import (
     GeneratedVideo,
     Segment,
@@ -21,9 +25,6 @@ from tests.media import (
     make_truncated,
     make_video,
 )
-from workers.pipeline import video
-from workers.pipeline.errors import DecodeError, VideoOpenFailure
-from workers.pipeline.video import decode, probe, smpte, timestamp, working_dimensions
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +252,10 @@ def test_smpte_formats_hours_minutes_seconds_frames() -> None:
 
 def test_smpte_counts_at_nominal_rate_when_rate_is_ntsc() -> None:
     assert smpte(30, 30000 / 1001) == "00:00:01:00"
+
+
+def test_smpte_wraps_hours_when_timecode_passes_a_day() -> None:
+    assert smpte(25 * 3600 * 25 + 3, 25.0) == "01:00:00:03"
 
 
 def test_timestamp_formats_milliseconds() -> None:
