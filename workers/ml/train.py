@@ -28,6 +28,7 @@ from tqdm import tqdm
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
 from workers.ml.degrade import degrade
+from workers.ml.efficientnet import EfficientNetLiteEncoder
 from workers.ml.inference import half_dtype, select_device
 from workers.ml.models import (
     IMAGE_MEAN,
@@ -65,6 +66,8 @@ class TrainConfig:
     checkpoint_every: int = 200
     device: str = "auto"
     threads: int | None = None
+    # Train the heads only: the pretrained encoder's weights and batch-norm statistics stay fixed.
+    freeze_encoder: bool = False
     styles: list[str] = field(default_factory=lambda: list(STYLES))
 
 
@@ -225,8 +228,14 @@ def run_training(
     device = select_device(config.device)
     amp_dtype = half_dtype(device)
     model.to(device).train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "centroids" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "centroids" in n]
+    encoder = _pretrained_encoder(model)
+    if config.freeze_encoder:
+        if encoder is None:
+            raise ValueError("--freeze-encoder needs an EfficientNet-Lite encoder")
+        encoder.requires_grad_(False)
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trainable if p.ndim >= 2 and "centroids" not in n]
+    no_decay = [p for n, p in trainable if p.ndim < 2 or "centroids" in n]
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": config.weight_decay},
@@ -259,6 +268,8 @@ def run_training(
             group["lr"] = _lr_at(step, config)
         images, labels = batches.batch()
         images, labels = images.to(device), labels.to(device)
+        if config.freeze_encoder and encoder is not None:
+            encoder.eval()  # frozen batch-norm statistics too
         if amp_dtype is not None:
             with torch.autocast(device_type="cuda", dtype=amp_dtype):
                 loss = loss_fn(model, images, labels)
@@ -309,6 +320,14 @@ def run_training(
     save_model(model, out_dir / "model", extra={"training": info})  # type: ignore[arg-type]
     (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
     return TrainResult(out_dir, config.steps, info["final_loss"] or float("nan"), wall, losses)
+
+
+def _pretrained_encoder(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The EfficientNet-Lite encoder inside a classifier or segmenter, if it has one."""
+    for module in model.modules():
+        if isinstance(module, EfficientNetLiteEncoder):
+            return module
+    return None
 
 
 def _initial(init_from: Path | None, kind: ModelKind) -> PatchCentroidClassifier | Segmenter | None:
