@@ -130,7 +130,8 @@ def child_analyze(film: Path, data_dir: Path, truth_path: Path | None) -> None:
     from app.analysis import service as analysis_service
     from app.core.config import Settings
     from app.core.db import session_scope
-    from workers.analysis import Models, analyze_path
+    from workers.orchestrator import analyze_path
+    from workers.stages.models import Models
 
     settings = Settings(data_dir=data_dir)
     models = Models.load(settings.model)

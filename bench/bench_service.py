@@ -114,7 +114,8 @@ def through_queue(films: list[Path], workdir: Path) -> tuple[float, dict[str, in
 def in_this_process(films: list[Path], workdir: Path) -> float:
     """What ``hybridlens analyze`` runs, timed like the worker: model loading included,
     interpreter start and imports not (the worker's happen before its clock starts too)."""
-    from workers.analysis import Models, analyze_path
+    from workers.orchestrator import analyze_path
+    from workers.stages.models import Models
 
     with pg_database("hybridlens_bench_loop") as url:
         settings = Settings(database_url=url, data_dir=workdir / "loop")

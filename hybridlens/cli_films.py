@@ -7,8 +7,6 @@ the human summary, or with ``--json`` one JSON object per film per line and noth
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import sys
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
 
     from app.analysis.schemas import FilmReport
     from app.core.config import Settings
-    from workers.analysis import AnalysisResult
+    from workers.orchestrator import AnalysisResult
 
 DbOpt = Annotated[
     str | None,
@@ -35,19 +33,6 @@ AnalysisOpt = Annotated[
     int | None,
     typer.Option("--analysis", help="Which analysis of the film (default: its latest result)."),
 ]
-
-CSV_COLUMNS = (
-    "frame",
-    "timecode",
-    "time_s",
-    "shot",
-    "class",
-    "p_fraction",
-    "confidence",
-    "weight_s",
-    "segmented",
-)
-
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
@@ -77,7 +62,9 @@ def analyze_cmd(
     """
     from app.analysis import service as analysis_service
     from app.core.db import ensure_database, session_scope
-    from workers.analysis import Models, analyze_path
+    from app.exports.tables import film_document
+    from workers.orchestrator import analyze_path
+    from workers.stages.models import Models
 
     settings = _settings(db)
     _setup_logging(settings)
@@ -106,7 +93,7 @@ def analyze_cmd(
                     report = analysis_service.get_film_report(
                         session, result.film_id, result.analysis_id
                     )
-                document = report_json(report)
+                document = film_document(report)
             typer.echo(json.dumps(document, default=str))
         else:
             typer.echo(_result_text(result))
@@ -121,9 +108,11 @@ def show_cmd(
     db: DbOpt = None,
 ) -> None:
     """Show a film, its analysis summary and its shots."""
+    from app.exports.tables import film_document
+
     report = _report(film_id, analysis, db)
     if as_json:
-        typer.echo(json.dumps(report_json(report), default=str))
+        typer.echo(json.dumps(film_document(report)))
     else:
         typer.echo(_report_text(report))
 
@@ -132,18 +121,35 @@ def export_cmd(
     film_id: Annotated[int, typer.Argument(help="Film id.")],
     out: Annotated[Path, typer.Option("--out", help="File to write ('-' for stdout).")],
     fmt: Annotated[
-        str, typer.Option("--format", help="csv (one row per sampled frame) or json.")
+        str,
+        typer.Option(
+            "--format",
+            help="csv (one row per sampled frame), json, shots.csv, edl, otio or annotations.",
+        ),
     ] = "csv",
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Where the API serves the film, for the links in otio and annotations "
+            "(default: http://127.0.0.1:8000, where `hybridlens serve` listens).",
+        ),
+    ] = None,
     analysis: AnalysisOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Export one film's analysis: CSV rows of sampled frames, or the whole report as JSON."""
-    if fmt not in ("csv", "json"):
-        raise _fail("--format must be csv or json")
+    """Export one film's analysis: the same file, byte for byte, as the API's export."""
+    from app.core.registry import UnknownName
+    from app.exports.registry import DEFAULT_BASE_URL, EXPORTS, ExportTarget, export_film
+
+    try:
+        EXPORTS.get(fmt)
+    except UnknownName as exc:
+        raise _fail(str(exc)) from exc
     report = _report(film_id, analysis, db)
     if report.analysis is None:
         raise _fail(f"film {film_id} has not been analysed")
-    text = frames_csv(report) if fmt == "csv" else json.dumps(report_json(report), default=str)
+    text = export_film(report, fmt, ExportTarget(film_id=film_id, base_url=base_url or DEFAULT_BASE_URL)).body
     if str(out) == "-":
         sys.stdout.write(text)
     else:
@@ -168,108 +174,6 @@ def plot_cmd(
 
 # ----------------------------------------------------------------------------------------------
 # Output
-
-
-def report_json(report: FilmReport) -> dict[str, Any]:
-    """A film report as the JSON documents of ``analyze --json``, ``show --json`` and
-    ``export --format json``: film, analysis, summary, shots, frames, timeline."""
-    from app.pipeline.video import smpte
-
-    film, analysis = report.film, report.analysis
-    fps = film.fps or 25.0
-    return {
-        "film": {
-            "id": film.id,
-            "sha256": film.sha256,
-            "path": film.stored_path,
-            "filename": film.original_filename,
-            "size_bytes": film.size_bytes,
-            "title": film.title,
-            "year": film.year,
-            "duration_s": film.duration_s,
-            "fps": film.fps,
-            "width": film.width,
-            "height": film.height,
-            "frame_count": film.frame_count,
-            "has_audio": film.has_audio,
-            "probe": film.probe,
-        },
-        "analysis": None
-        if analysis is None
-        else {
-            "id": analysis.id,
-            "status": analysis.status.value,
-            "error": analysis.error,
-            "error_frame": analysis.error_frame,
-            "error_time": analysis.error_time_s,
-            "classifier_version": analysis.classifier_version,
-            "segmenter_version": analysis.segmenter_version,
-            "settings_hash": analysis.settings_hash,
-            "settings": analysis.settings,
-            "detector": analysis.detector,
-            "timings": analysis.timings,
-            "started_at": analysis.started_at,
-            "finished_at": analysis.finished_at,
-        },
-        "summary": analysis.summary if analysis is not None else None,
-        "shots": [
-            {
-                "shot": shot.shot_index,
-                "start_frame": shot.start_frame,
-                "end_frame": shot.end_frame,
-                "start_time": shot.start_time,
-                "end_time": shot.end_time,
-                "start_timecode": smpte(shot.start_frame, fps),
-                "class": shot.frame_class.value if shot.frame_class else None,
-                "hybrid_ratio": shot.hybrid_ratio,
-                "mean_p_fraction": shot.mean_p_fraction,
-                "classified_s": shot.classified_s,
-                "sampled_frames": shot.sampled_frames,
-            }
-            for shot in report.shots
-        ],
-        "frames": [
-            {
-                "frame": frame.frame_index,
-                "time": frame.time_s,
-                "timecode": smpte(frame.frame_index, fps),
-                "shot": frame.shot_index,
-                "class": frame.frame_class.value,
-                "p_fraction": frame.p_fraction,
-                "confidence": frame.confidence,
-                "weight_s": frame.weight_s,
-                "segmented": frame.has_mask,
-                "np_grid": frame.np_grid,
-            }
-            for frame in report.frames
-        ],
-        "timeline": analysis.timeline if analysis is not None else None,
-    }
-
-
-def frames_csv(report: FilmReport) -> str:
-    """One row per sampled frame: SMPTE timecode and seconds, shot, class, P fraction."""
-    from app.pipeline.video import smpte
-
-    fps = report.film.fps or 25.0
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for frame in report.frames:
-        writer.writerow(
-            [
-                frame.frame_index,
-                smpte(frame.frame_index, fps),
-                f"{frame.time_s:.3f}",
-                "" if frame.shot_index is None else frame.shot_index,
-                frame.frame_class.value,
-                f"{frame.p_fraction:.4f}",
-                "" if frame.confidence is None else f"{frame.confidence:.4f}",
-                f"{frame.weight_s:.3f}",
-                int(frame.has_mask),
-            ]
-        )
-    return buffer.getvalue()
 
 
 # Class colours shared by the band and the shares: photographic, hybrid, drawn.
@@ -357,7 +261,7 @@ def _summary_text(summary: dict[str, Any]) -> str:
 
 
 def _report_text(report: FilmReport) -> str:
-    from app.pipeline.video import timestamp
+    from app.pipeline.timecode import timestamp
 
     film, analysis = report.film, report.analysis
     lines = [
@@ -393,10 +297,8 @@ def _unregistered_json(result: AnalysisResult) -> dict[str, Any]:
     return {
         "film": {"id": None, "path": result.path},
         "analysis": {"id": None, "status": result.status.value, "error": result.error},
-        "summary": None,
         "shots": [],
         "frames": [],
-        "timeline": None,
     }
 
 

@@ -14,7 +14,8 @@ from kombu import Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
-from app.jobs.dispatch import QUEUE_CPU, QUEUE_GPU, TASK_QUEUES, broker_transport_options
+from app.jobs.dispatch import broker_transport_options
+from workers.stages.registry import QUEUE_CPU, QUEUE_GPU, STAGES
 
 
 def configure(app: Celery, settings: Settings) -> None:
@@ -26,7 +27,7 @@ def configure(app: Celery, settings: Settings) -> None:
         broker_transport_options=broker_transport_options(settings),
         task_queues=(Queue(QUEUE_CPU), Queue(QUEUE_GPU)),
         task_default_queue=QUEUE_CPU,
-        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+        task_routes={stage.task_name: {"queue": stage.queue} for stage in STAGES},
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).
         task_acks_late=True,

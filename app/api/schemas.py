@@ -184,5 +184,4 @@ class Health(BaseModel):
     version: str
 
 
-ExportFormat = Literal["json", "csv", "shots.csv", "edl", "otio", "annotations"]
 CollectionExportFormat = Literal["json", "csv"]

@@ -66,10 +66,14 @@ def _csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
+def film_document(report: FilmReport) -> dict[str, Any]:
+    """The whole report as JSON values: film (without server paths), analysis, shots, frames.
+    The JSON export, and what ``hybridlens analyze --json`` and ``show --json`` print."""
+    return report.model_dump(mode="json", exclude={"film": PRIVATE_FILM_FIELDS})
+
+
 def film_json(report: FilmReport) -> str:
-    """The whole report: film (without server paths), analysis, shots, frames."""
-    data = report.model_dump(mode="json", exclude={"film": PRIVATE_FILM_FIELDS})
-    return json.dumps(data, indent=2, sort_keys=False)
+    return json.dumps(film_document(report), indent=2, sort_keys=False)
 
 
 def frames_csv(report: FilmReport) -> str:

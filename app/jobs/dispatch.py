@@ -1,14 +1,13 @@
 """Hand committed jobs to whatever runs them: Celery workers through Redis, or a thread here.
 
 The API never imports ``workers``: in ``celery`` mode it sends tasks by name
-(``TASK_PREPARE`` on the ``cpu`` queue; the workers chain the later stages themselves), and
+(the first stage's task, ``TASK_PREPARE``, on its queue), and
 in ``inline`` mode it calls the runner named in ``Settings.tasks.inline_runner`` from one
 background thread. Either way the queue only carries job ids; the jobs table is the truth.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import queue
 import threading
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.errors import UnavailableError
+from app.core.registry import load_object
 from app.jobs import service as jobs_service
 
 if TYPE_CHECKING:
@@ -27,13 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUEUE_CPU = "cpu"
-QUEUE_GPU = "gpu"
-# Stage A (probe, decode, shots, sampling) -> B (classify, segment) -> C (statistics, store).
+# The first registered stage's task and queue (workers.stages.registry, which the API does
+# not import; a test keeps the two in step). The workers chain the later stages themselves.
 TASK_PREPARE = "hybridlens.analysis.prepare"
-TASK_INFER = "hybridlens.analysis.infer"
-TASK_FINISH = "hybridlens.analysis.finish"
-TASK_QUEUES = {TASK_PREPARE: QUEUE_CPU, TASK_INFER: QUEUE_GPU, TASK_FINISH: QUEUE_CPU}
+QUEUE_CPU = "cpu"
 
 
 class QueueUnavailable(UnavailableError):
@@ -77,7 +74,7 @@ def celery_client(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options=broker_transport_options(settings),
         task_ignore_result=True,
-        task_routes={name: {"queue": queue_name} for name, queue_name in TASK_QUEUES.items()},
+        task_routes={TASK_PREPARE: {"queue": QUEUE_CPU}},
     )
     return client
 
@@ -118,10 +115,7 @@ class CeleryDispatcher:
 
 def resolve_runner(dotted: str) -> Callable[[int], None]:
     """``package.module:function`` -> the function."""
-    module_name, _, attribute = dotted.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"inline runner must look like 'package.module:function', not {dotted!r}")
-    runner: Callable[[int], None] = getattr(importlib.import_module(module_name), attribute)
+    runner: Callable[[int], None] = load_object(dotted)
     return runner
 
 

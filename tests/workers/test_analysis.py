@@ -19,6 +19,8 @@ from app.core.config import ModelSettings, PipelineSettings, Settings
 from app.core.db import dispose_engine, session_scope
 from app.core.domain import RunStatus
 from app.films import service as films_service
+from app.jobs import service as jobs_service
+from app.pipeline.hashing import sha256_of_file
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
 from tests.media import (
@@ -30,19 +32,15 @@ from tests.media import (
     make_truncated,
     make_video,
 )
-from workers.analysis import (
-    ModelMismatch,
-    Models,
-    ModelVersions,
-    Spool,
-    SpoolMissing,
-    analyze_path,
-    finish,
-    infer,
-    prepare,
-    stages,
-    start,
-)
+from workers.orchestrator import analyze_path, start
+from workers.stages import base as stage_base
+from workers.stages import prepare as prepare_module
+from workers.stages.base import ModelMismatch, StageCall, StageOutcome, analysis_settings
+from workers.stages.finish import finish
+from workers.stages.infer import infer
+from workers.stages.models import Models, ModelVersions
+from workers.stages.prepare import prepare
+from workers.stages.spool import Spool, SpoolMissing
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +86,8 @@ def _analysis(settings: Settings, analysis_id: int) -> Any:
 
 
 def _film_id(settings: Settings, path: Path) -> int:
-    from workers.analysis import file_sha256
-
     with session_scope(settings.sqlalchemy_url) as session:
-        return films_service.register_film(session, path, file_sha256(path)).film_id
+        return films_service.register_film(session, path, sha256_of_file(path)[0]).film_id
 
 
 # ----------------------------------------------------------------------------------------------
@@ -125,6 +121,18 @@ def test_analyze_path_stores_shots_frames_and_summary_when_film_is_whole(
     assert {"prepare_s", "decode_s", "infer_s", "classify_s", "finish_s", "total_s"} <= set(timings)
     assert report.analysis.progress == 1.0
     assert not Spool(settings.data_dir, result.analysis_id).exists()
+
+
+def test_analyze_path_records_a_job_when_run_embedded(
+    sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    result = analyze_path(three_shot_film.path, sqlite_settings, models=models)
+
+    assert result.job_id is not None
+    with session_scope(sqlite_settings.sqlalchemy_url) as session:
+        job = jobs_service.get_job(session, result.job_id)
+    assert job.status is RunStatus.DONE and job.film_id == result.film_id
+    assert job.analysis_id == result.analysis_id and job.attempts == 1
 
 
 def test_analyze_path_replaces_results_when_film_is_analysed_again(
@@ -228,24 +236,24 @@ def test_stages_run_one_by_one_when_called_separately(
     analysis_id = start(film_id, settings=settings, versions=models.versions)
     spool = Spool(settings.data_dir, analysis_id)
 
-    prepared = prepare(analysis_id, settings=settings)
+    prepared = prepare(analysis_id, StageCall(settings))
     assert prepared.proceed
     manifest = spool.read_manifest()
     assert manifest.frames_decoded == 150 and len(manifest.shots) == 3
     assert _analysis(settings, analysis_id).stage == "prepare"
     with pytest.raises(SpoolMissing):
-        finish(analysis_id, settings=settings)  # infer has not run
+        finish(analysis_id, StageCall(settings))  # infer has not run
 
-    inferred = infer(analysis_id, models=models, settings=settings)
+    inferred = infer(analysis_id, StageCall(settings, models=models))
     assert inferred.proceed
     assert spool.read_inference_done().frames == len(manifest.frames)
 
-    finished = finish(analysis_id, settings=settings)
+    finished = finish(analysis_id, StageCall(settings))
     assert finished.status is RunStatus.DONE and not finished.proceed
     assert len(_frames(settings, analysis_id)) == len(manifest.frames)
     assert not spool.exists()
     # A late duplicate of the last task finds the analysis finished and leaves it alone.
-    assert finish(analysis_id, settings=settings).status is RunStatus.DONE
+    assert finish(analysis_id, StageCall(settings)).status is RunStatus.DONE
 
 
 def test_stages_overwrite_their_output_when_run_twice(
@@ -259,9 +267,9 @@ def test_stages_overwrite_their_output_when_run_twice(
     film_id = _film_id(sqlite_settings, three_shot_film.path)
     analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
     for _ in range(2):
-        assert prepare(analysis_id, settings=sqlite_settings).proceed
+        assert prepare(analysis_id, StageCall(sqlite_settings)).proceed
     for _ in range(2):
-        assert infer(analysis_id, models=models, settings=sqlite_settings).proceed
+        assert infer(analysis_id, StageCall(sqlite_settings, models=models)).proceed
 
     # The storing stage dies after writing its rows, before the commit: nothing is kept,
     # the spool stays, and the retry stores every row once.
@@ -270,11 +278,11 @@ def test_stages_overwrite_their_output_when_run_twice(
 
     monkeypatch.setattr(analysis_service, "finish_analysis", crash)
     with pytest.raises(RuntimeError, match="worker lost"):
-        finish(analysis_id, settings=sqlite_settings)
+        finish(analysis_id, StageCall(sqlite_settings))
     assert _frames(sqlite_settings, analysis_id) == []
     monkeypatch.setattr(analysis_service, "finish_analysis", analysis_service_finish)
 
-    assert finish(analysis_id, settings=sqlite_settings).status is RunStatus.DONE
+    assert finish(analysis_id, StageCall(sqlite_settings)).status is RunStatus.DONE
     frames = _frames(sqlite_settings, analysis_id)
     assert len(frames) == len({frame.frame_index for frame in frames}) >= 6
 
@@ -285,19 +293,19 @@ def test_spool_holds_frames_in_chunks_when_film_has_more_frames_than_a_chunk(
     three_shot_film: GeneratedVideo,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(stages, "FRAMES_PER_CHUNK", 4)
+    monkeypatch.setattr(prepare_module, "FRAMES_PER_CHUNK", 4)
     analyze_path(three_shot_film.path, sqlite_settings, models=models)
     film_id = _film_id(sqlite_settings, three_shot_film.path)
     analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
 
-    prepare(analysis_id, settings=sqlite_settings)
+    prepare(analysis_id, StageCall(sqlite_settings))
     manifest = Spool(sqlite_settings.data_dir, analysis_id).read_manifest()
     assert manifest.chunk_count == -(-len(manifest.frames) // 4) >= 2
     chunk = Spool(sqlite_settings.data_dir, analysis_id).read_frames(0)
     assert chunk.shape == (4, 120, 160, 3)
-    infer(analysis_id, models=models, settings=sqlite_settings)
+    infer(analysis_id, StageCall(sqlite_settings, models=models))
 
-    assert finish(analysis_id, settings=sqlite_settings).status is RunStatus.DONE
+    assert finish(analysis_id, StageCall(sqlite_settings)).status is RunStatus.DONE
     assert len(_frames(sqlite_settings, analysis_id)) == len(manifest.frames)
 
 
@@ -309,10 +317,10 @@ def test_infer_refuses_when_models_are_not_those_the_analysis_was_started_with(
     analysis_id = start(
         film_id, settings=sqlite_settings, versions=ModelVersions("other", "weights")
     )
-    prepare(analysis_id, settings=sqlite_settings)
+    prepare(analysis_id, StageCall(sqlite_settings))
 
     with pytest.raises(ModelMismatch, match="other"):
-        infer(analysis_id, models=models, settings=sqlite_settings)
+        infer(analysis_id, StageCall(sqlite_settings, models=models))
 
 
 def test_prepare_stops_and_cleans_up_when_analysis_is_cancelled_mid_way(
@@ -324,7 +332,7 @@ def test_prepare_stops_and_cleans_up_when_analysis_is_cancelled_mid_way(
     analyze_path(three_shot_film.path, sqlite_settings, models=models)
     film_id = _film_id(sqlite_settings, three_shot_film.path)
     analysis_id = start(film_id, settings=sqlite_settings, versions=models.versions)
-    monkeypatch.setattr(stages, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(stage_base, "PROGRESS_INTERVAL_S", 0.0)
     seen: list[int] = []
 
     def cancel_at_frame_ten(stage: str, done: int, total: int | None) -> None:
@@ -333,12 +341,12 @@ def test_prepare_stops_and_cleans_up_when_analysis_is_cancelled_mid_way(
             with session_scope(sqlite_settings.sqlalchemy_url) as session:
                 analysis_service.finish_analysis(session, analysis_id, RunStatus.CANCELLED)
 
-    outcome = prepare(analysis_id, settings=sqlite_settings, progress=cancel_at_frame_ten)
+    outcome = prepare(analysis_id, StageCall(sqlite_settings, progress=cancel_at_frame_ten))
 
     assert outcome.status is RunStatus.CANCELLED and not outcome.proceed
     assert max(seen) < 150
     assert not Spool(sqlite_settings.data_dir, analysis_id).exists()
-    assert infer(analysis_id, models=models, settings=sqlite_settings).status is (
+    assert infer(analysis_id, StageCall(sqlite_settings, models=models)).status is (
         RunStatus.CANCELLED
     )
 
@@ -350,7 +358,7 @@ def test_stage_outcome_is_cancelled_when_analysis_no_longer_exists(
     with session_scope(sqlite_settings.sqlalchemy_url) as session:
         films_service.delete_film(session, result.film_id or 0)
 
-    outcome = prepare(result.analysis_id or 0, settings=sqlite_settings)
+    outcome = prepare(result.analysis_id or 0, StageCall(sqlite_settings))
 
     assert outcome.status is RunStatus.CANCELLED and "no longer exists" in (outcome.error or "")
 
@@ -363,15 +371,15 @@ def test_analysis_settings_key_analyses_on_pipeline_and_thresholds_only(
     )
     coarser = sqlite_settings.model_copy(update={"pipeline": PipelineSettings(working_size=160)})
 
-    base = stages.analysis_settings(sqlite_settings)
+    base = analysis_settings(sqlite_settings)
 
-    assert stages.analysis_settings(faster) == base
-    assert stages.analysis_settings(coarser) != base
+    assert analysis_settings(faster) == base
+    assert analysis_settings(coarser) != base
     assert PipelineSettings.model_validate(base["pipeline"]) == sqlite_settings.pipeline
 
 
 def test_stage_outcome_proceeds_only_while_running() -> None:
-    outcome = stages.StageOutcome(1, "prepare", RunStatus.RUNNING, 0.1)
+    outcome = StageOutcome(1, "prepare", RunStatus.RUNNING, 0.1)
 
     assert outcome.proceed
     assert not dataclasses.replace(outcome, status=RunStatus.FAILED).proceed

@@ -1,5 +1,5 @@
-"""Thin tasks around the analysis stages: take ids, reload rows, run a stage, hand on.
+"""Thin tasks around the orchestrator: take ids, run a stage, hand on.
 
-``runner`` holds the logic the Celery tasks (``analysis``) and the API's in-process mode
-(``inline``) share; neither holds pipeline code of its own.
+``analysis`` holds the Celery tasks, ``inline`` what the API's in-process mode calls; neither
+holds pipeline code or a failure policy of its own.
 """

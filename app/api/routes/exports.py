@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,23 +11,17 @@ from sqlalchemy.orm import Session
 from app.analysis import service as analysis_service
 from app.api.deps import ReaderDep, SessionDep
 from app.api.params import AnalysisParam, CollectionId, FilmId
-from app.api.schemas import CollectionExportFormat, ExportFormat
+from app.api.schemas import CollectionExportFormat
 from app.collections import service as collections_service
-from app.exports import edl, otio, tables, web_annotations
+from app.core.errors import InvalidRequestError
+from app.core.registry import UnknownName
+from app.exports import registry as exports
+from app.exports import tables
 from app.films import service as films_service
 from app.films.schemas import FilmPublic, FilmQuery
 
 router = APIRouter(tags=["exports"])
 
-# (media type, file suffix) of each format.
-MEDIA_TYPES = {
-    "json": ("application/json", "json"),
-    "csv": ("text/csv; charset=utf-8", "frames.csv"),
-    "shots.csv": ("text/csv; charset=utf-8", "shots.csv"),
-    "edl": ("text/plain; charset=utf-8", "edl"),
-    "otio": ("application/json", "otio"),
-    "annotations": ("application/ld+json", "annotations.jsonld"),
-}
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The export as a file.",
@@ -63,47 +55,25 @@ def export_film(
     request: Request,
     _: ReaderDep,
     session: SessionDep,
-    format: Annotated[ExportFormat, Query(description="What to export.")] = "json",
+    format: Annotated[
+        str,
+        Query(description="What to export.", json_schema_extra={"enum": exports.EXPORTS.names()}),
+    ] = "json",
     analysis_id: AnalysisParam = None,
 ) -> Response:
     """One film's results: ``json`` (everything), ``csv`` (frames), ``shots.csv``, ``edl``
     (CMX3600), ``otio`` (OpenTimelineIO) or ``annotations`` (W3C Web Annotations of its
     hybrid segments, with media fragments ``#t=start,end``)."""
+    try:
+        export = exports.EXPORTS.get(format)
+    except UnknownName as exc:
+        raise InvalidRequestError(str(exc)) from exc
     report = analysis_service.get_film_report(
-        session, film_id, analysis_id, include_frames=format in ("json", "csv")
+        session, film_id, analysis_id, include_frames=export.frames
     )
-    film = report.film
-    media_url = str(request.url_for("film_media", film_id=film_id))
-    name = film.title or PurePath(film.original_filename).stem or f"film-{film_id}"
-    if format == "json":
-        body = tables.film_json(report)
-    elif format == "csv":
-        body = tables.frames_csv(report)
-    elif format == "shots.csv":
-        body = tables.shots_csv(report)
-    elif format == "edl":
-        body = edl.shots_edl(
-            report.shots, title=name, fps=film.fps, clip_name=film.original_filename
-        )
-    elif format == "otio":
-        timeline = otio.shots_timeline(
-            report.shots,
-            name=name,
-            fps=film.fps,
-            media_url=media_url,
-            frame_count=film.frame_count,
-        )
-        body = json.dumps(timeline, indent=2)
-    else:
-        collection = web_annotations.annotation_collection(
-            report.shots,
-            collection_id=str(request.url),
-            media_url=media_url,
-            label=f"Hybrid compositions in {name}",
-        )
-        body = json.dumps(collection, indent=2)
-    media_type, suffix = MEDIA_TYPES[format]
-    return _download(body, media_type, f"film-{film_id}.{suffix}")
+    target = exports.ExportTarget(film_id=film_id, base_url=str(request.base_url))
+    exported = exports.export_film(report, format, target)
+    return _download(exported.body, exported.media_type, exported.filename)
 
 
 def _all_films(session: Session, collection_id: int) -> Iterator[FilmPublic]:

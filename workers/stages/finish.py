@@ -1,0 +1,127 @@
+"""Stage ``finish`` (cpu): statistics, shots, frames and summary stored, the analysis closed
+(done, or partial for a damaged film), the spool deleted."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Mapping
+
+from app.analysis.schemas import FrameRecord
+from app.core.domain import RunStatus
+from app.pipeline.shots import Shot
+from app.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
+from workers.stages.base import AnalysisStopped, Meter, StageCall, StageOutcome, inactive, lap
+from workers.stages.spool import FrameInference, Manifest, Spool, SpoolFrame
+from workers.stages.store import Closing
+
+FINISH = "finish"
+TIMELINE_BINS = 100
+
+
+def finish(analysis_id: int, call: StageCall) -> StageOutcome:
+    """Compute the statistics, store shots, frames and summary, close the analysis and delete
+    the spool. Everything is written in one transaction, after deleting any results of an
+    earlier try, so a re-run (or a retry after a crash half-way) stores each row once.
+    """
+    started = time.perf_counter()
+    store, progress = call.store, call.progress
+    context = store.context(analysis_id, call.settings)
+    if context is None or not context.active:
+        return inactive(analysis_id, FINISH, context, started)
+    spool = call.spool(analysis_id)
+    manifest = spool.read_manifest()
+    inference = spool.read_inference_done()
+    meter = Meter(analysis_id, FINISH, call)
+    try:
+        meter.begin(len(manifest.frames))
+    except AnalysisStopped:
+        spool.remove()
+        return inactive(analysis_id, FINISH, store.context(analysis_id, call.settings), started)
+
+    mark = time.perf_counter()
+    results = [
+        FrameResult(
+            frame_index=frame.frame_index,
+            time_s=frame.time_s,
+            frame_class=verdict.frame_class,
+            p_fraction=verdict.p_fraction,
+            weight_s=frame.weight_s,
+        )
+        for frame, verdict in _joined(manifest, spool)
+    ]
+    shots = [Shot(**shot.model_dump()) for shot in manifest.shots]
+    per_shot = shot_stats(results, shots)
+    duration_s = max(manifest.duration_s, shots[-1].end_time if shots else 0.0)
+    film = film_stats(results, per_shot, duration_s=duration_s)
+    bins = timeline(results, duration_s=duration_s, bins=TIMELINE_BINS)
+    summary = {
+        **dataclasses.asdict(film),
+        "decoded_frames": manifest.frames_decoded,
+        "blank_frames": manifest.blank_frames,
+        "sampled_frames": len(results),
+        "segmented_frames": inference.segmented,
+    }
+    stats_s = lap(mark)
+
+    def records() -> Iterator[FrameRecord]:
+        for stored, (frame, verdict) in enumerate(_joined(manifest, spool), start=1):
+            yield FrameRecord(
+                frame_index=frame.frame_index,
+                time_s=frame.time_s,
+                frame_class=verdict.frame_class,
+                p_fraction=verdict.p_fraction,
+                weight_s=frame.weight_s,
+                confidence=verdict.confidence,
+                shot_index=frame.shot_index,
+                mask_png=verdict.mask_png,
+                np_grid=verdict.np_grid,
+            )
+            if progress is not None:
+                progress(FINISH, stored, len(manifest.frames))
+
+    def timings(store_s: float) -> Mapping[str, float]:
+        finish_s = time.perf_counter() - started
+        return {
+            **manifest.timings,
+            **inference.timings,
+            "stats_s": stats_s,
+            "store_s": store_s,
+            "finish_s": finish_s,
+            "total_s": manifest.timings["prepare_s"] + inference.timings["infer_s"] + finish_s,
+        }
+
+    damage = manifest.damage
+    status = RunStatus.DONE if damage is None else RunStatus.PARTIAL
+    closing = Closing(
+        status=status,
+        shots=[dataclasses.asdict(shot) for shot in per_shot],
+        frames=records(),
+        summary=summary,
+        timeline=bins,
+        detector=manifest.detector,
+        error=damage.reason if damage else None,
+        error_frame=damage.last_frame if damage else None,
+        error_time_s=damage.last_time_s if damage else None,
+    )
+    closed = store.close_analysis(analysis_id, closing, timings)
+    spool.remove()
+    if not closed:
+        return inactive(analysis_id, FINISH, store.context(analysis_id, call.settings), started)
+    if progress is not None:
+        progress(FINISH, len(manifest.frames), len(manifest.frames))
+    return StageOutcome(
+        analysis_id, FINISH, status, time.perf_counter() - started, error=closing.error
+    )
+
+
+def _joined(manifest: Manifest, spool: Spool) -> Iterator[tuple[SpoolFrame, FrameInference]]:
+    for frame, verdict in zip(
+        manifest.frames, spool.iter_results(manifest.chunk_count), strict=True
+    ):
+        if frame.frame_index != verdict.frame_index:
+            raise RuntimeError(
+                f"spool of analysis {manifest.analysis_id} is inconsistent: frame "
+                f"{frame.frame_index} has the results of frame {verdict.frame_index}"
+            )
+        yield frame, verdict

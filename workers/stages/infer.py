@@ -1,0 +1,126 @@
+"""Stage ``infer`` (gpu when there is one): classify every spooled frame, segment the hybrids
+(every frame with ``segment_all``), and leave the verdicts in the spool for ``finish``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from app.core.config import PipelineSettings
+from app.core.domain import ClassThresholds, FrameClass, RunStatus
+from app.pipeline.masks import encode_mask, np_grid
+from workers.stages.base import (
+    AnalysisStopped,
+    Meter,
+    ModelMismatch,
+    StageCall,
+    StageOutcome,
+    inactive,
+    lap,
+)
+from workers.stages.models import ModelVersions
+from workers.stages.spool import FrameInference, InferenceChunk, InferenceDone, encode_png
+
+INFER = "infer"
+
+
+def infer(analysis_id: int, call: StageCall) -> StageOutcome:
+    """Classify every spooled frame; segment the hybrids (all frames with ``segment_all``).
+
+    A segmented frame takes its P fraction, class and confidence from the segmenter's mask
+    (the segmenter may overrule the classifier's "hybrid") and keeps that mask as a 1-bit PNG.
+    Other frames keep the classifier's figures and no mask (``has_mask`` means "segmented");
+    their NP grid comes from the classifier's patch map. Raises ``ModelMismatch`` when the
+    models are not the ones the analysis was started with, ``SpoolMissing`` before
+    ``prepare``.
+    """
+    started = time.perf_counter()
+    context = call.store.context(analysis_id, call.settings)
+    if context is None or not context.active:
+        return inactive(analysis_id, INFER, context, started)
+    models = call.loaded_models()
+    if models.versions != ModelVersions(context.classifier_version, context.segmenter_version):
+        raise ModelMismatch(
+            f"analysis {analysis_id} was started with classifier {context.classifier_version}"
+            f" and segmenter {context.segmenter_version}; this process has {models.versions}"
+        )
+    spool = call.spool(analysis_id)
+    manifest = spool.read_manifest()
+    spool.clear_inference()
+    meter = Meter(analysis_id, INFER, call)
+    timings = dict.fromkeys(("load_s", "classify_s", "segment_s", "masks_s"), 0.0)
+    pipeline, thresholds = context.pipeline, context.thresholds
+    segmented = 0
+    try:
+        meter.begin(len(manifest.frames))
+        for chunk in range(manifest.chunk_count):
+            mark = time.perf_counter()
+            images = list(spool.read_frames(chunk))
+            first = chunk * manifest.frames_per_chunk
+            spooled = manifest.frames[first : first + len(images)]
+            timings["load_s"] += lap(mark)
+            mark = time.perf_counter()
+            verdicts = models.classifier.classify(images)
+            timings["classify_s"] += lap(mark)
+            results = [
+                FrameInference(
+                    frame_index=frame.frame_index,
+                    frame_class=thresholds.classify(verdict.p_fraction),
+                    p_fraction=verdict.p_fraction,
+                    confidence=verdict.confidence,
+                    segmented=False,
+                    np_grid=np_grid(verdict.patch_p > 0.5, pipeline.grid_rows, pipeline.grid_cols),
+                )
+                for frame, verdict in zip(spooled, verdicts, strict=True)
+            ]
+            chosen = [
+                number
+                for number, result in enumerate(results)
+                if pipeline.segment_all or result.frame_class is FrameClass.HYBRID
+            ]
+            if chosen:
+                mark = time.perf_counter()
+                masks = models.segmenter.segment([images[number] for number in chosen])
+                timings["segment_s"] += lap(mark)
+                mark = time.perf_counter()
+                for number, mask in zip(chosen, masks, strict=True):
+                    results[number] = _segmented(results[number], mask, pipeline, thresholds)
+                timings["masks_s"] += lap(mark)
+                segmented += len(chosen)
+            spool.write_results(chunk, InferenceChunk(frames=results))
+            meter.update(chunk * manifest.frames_per_chunk + len(images))
+        timings["infer_s"] = time.perf_counter() - started
+        spool.write_inference_done(
+            InferenceDone(
+                classifier_version=context.classifier_version,
+                segmenter_version=context.segmenter_version,
+                frames=len(manifest.frames),
+                segmented=segmented,
+                timings=timings,
+            )
+        )
+        meter.end()
+    except AnalysisStopped:
+        spool.remove()
+        return inactive(analysis_id, INFER, call.store.context(analysis_id, call.settings), started)
+    return StageOutcome(analysis_id, INFER, RunStatus.RUNNING, time.perf_counter() - started)
+
+
+def _segmented(
+    result: FrameInference,
+    mask: np.ndarray,
+    pipeline: PipelineSettings,
+    thresholds: ClassThresholds,
+) -> FrameInference:
+    p_mask = mask >= 0.5  # (H, W) bool, the same cut encode_mask makes
+    p_fraction = float(p_mask.mean())
+    return FrameInference(
+        frame_index=result.frame_index,
+        frame_class=thresholds.classify(p_fraction),
+        p_fraction=p_fraction,
+        confidence=float(np.abs(2.0 * mask - 1.0).mean()),
+        segmented=True,
+        mask_png_b64=encode_png(encode_mask(mask, pipeline.mask_size)),
+        np_grid=np_grid(p_mask, pipeline.grid_rows, pipeline.grid_cols),
+    )

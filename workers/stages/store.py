@@ -1,0 +1,214 @@
+"""The one way the stages and the orchestrator reach the database: each method is one
+session and one transaction, on the services of ``app``; nothing else in ``workers`` opens a
+session."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.analysis import service as analysis_service
+from app.analysis.schemas import AnalysisPublic, FrameRecord
+from app.core.config import PipelineSettings, Settings
+from app.core.db import session_scope
+from app.core.domain import ClassThresholds, RunStatus
+from app.films import service as films_service
+from app.films.schemas import FilmMetadata
+from app.jobs import repository as jobs_repository
+from app.jobs import service as jobs_service
+from app.jobs.schemas import JobClaim
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    """What a stage needs to know about its analysis and film."""
+
+    analysis_id: int
+    film_id: int
+    film_path: str
+    status: RunStatus
+    pipeline: PipelineSettings
+    thresholds: ClassThresholds
+    classifier_version: str
+    segmenter_version: str
+
+    @property
+    def active(self) -> bool:
+        return self.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class StageTicket:
+    """A claimed job's analysis; a stage runs only while the job still runs this attempt."""
+
+    job_id: int
+    analysis_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Closing:
+    """The final write of an analysis: its results, figures and status."""
+
+    status: RunStatus
+    shots: list[dict[str, Any]]
+    frames: Iterable[FrameRecord]
+    summary: Mapping[str, Any]
+    timeline: Any
+    detector: Mapping[str, Any]
+    error: str | None = None
+    error_frame: int | None = None
+    error_time_s: float | None = None
+
+
+class Store:
+    """The database as the analysis sees it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    # -- films and jobs ------------------------------------------------------------------------
+
+    def register_film(
+        self,
+        path: Path,
+        sha256: str,
+        probe: Any,
+        metadata: FilmMetadata | None,
+        *,
+        original_filename: str,
+        size_bytes: int,
+    ) -> int:
+        with session_scope(self.url) as session:
+            return films_service.register_film(
+                session,
+                path,
+                sha256,
+                probe,
+                metadata,
+                original_filename=original_filename,
+                size_bytes=size_bytes,
+            ).film_id
+
+    def create_job(self, film_id: int) -> int:
+        with session_scope(self.url) as session:
+            return jobs_service.create_job(session, film_id)
+
+    def claim_job(self, job_id: int, task_id: str | None) -> JobClaim | None:
+        with session_scope(self.url) as session:
+            return jobs_service.claim_job(session, job_id, task_id)
+
+    def is_current(self, ticket: StageTicket) -> bool:
+        """Whether the job still runs this ticket's attempt of this analysis."""
+        with session_scope(self.url) as session:
+            job = jobs_repository.get_job(session, ticket.job_id)
+            return (
+                job is not None
+                and job.status is RunStatus.RUNNING
+                and job.analysis_id == ticket.analysis_id
+                and job.attempts == ticket.attempt
+            )
+
+    def fail_job(self, job_id: int, reason: str) -> None:
+        """Record why a job failed; a job deleted with its film needs nothing recorded."""
+        with session_scope(self.url) as session, contextlib.suppress(jobs_service.JobNotFound):
+            jobs_service.fail_job(session, job_id, reason)
+
+    # -- analyses ------------------------------------------------------------------------------
+
+    def start_analysis(
+        self,
+        film_id: int,
+        classifier_version: str,
+        segmenter_version: str,
+        settings: Mapping[str, Any],
+        *,
+        job_id: int | None,
+    ) -> int:
+        with session_scope(self.url) as session:
+            return analysis_service.start_analysis(
+                session, film_id, classifier_version, segmenter_version, settings, job_id=job_id
+            )
+
+    def context(self, analysis_id: int, settings: Settings) -> AnalysisContext | None:
+        """The analysis and its film, or None when the analysis no longer exists. Analyses
+        started elsewhere without stored settings run with ``settings``."""
+        with session_scope(self.url) as session:
+            try:
+                analysis = analysis_service.get_analysis(session, analysis_id, with_timeline=False)
+                film = films_service.get_film(session, analysis.film_id)
+            except (analysis_service.AnalysisNotFound, films_service.FilmNotFound):
+                return None
+        stored = analysis.settings
+        return AnalysisContext(
+            analysis_id=analysis_id,
+            film_id=film.id,
+            film_path=film.stored_path,
+            status=analysis.status,
+            pipeline=PipelineSettings.model_validate(stored.get("pipeline") or settings.pipeline),
+            thresholds=ClassThresholds.model_validate(
+                stored.get("thresholds") or settings.model.thresholds
+            ),
+            classifier_version=analysis.classifier_version,
+            segmenter_version=analysis.segmenter_version,
+        )
+
+    def analysis(self, analysis_id: int) -> AnalysisPublic:
+        with session_scope(self.url) as session:
+            return analysis_service.get_analysis(session, analysis_id, with_timeline=False)
+
+    def update_probe(self, film_id: int, probe: Any) -> None:
+        with session_scope(self.url) as session:
+            films_service.update_probe(session, film_id, probe)
+
+    def set_detector(self, analysis_id: int, detector: Mapping[str, Any]) -> None:
+        with session_scope(self.url) as session:
+            analysis_service.set_detector(session, analysis_id, detector)
+
+    def update_progress(self, analysis_id: int, stage: str, fraction: float) -> bool:
+        """Record progress; False when the analysis stopped running (cancelled, deleted)."""
+        with session_scope(self.url) as session:
+            return analysis_service.update_progress(session, analysis_id, stage, fraction)
+
+    def fail_analysis(self, analysis_id: int, reason: str) -> bool:
+        """Mark a still-active analysis failed (its jobs too); whether it was active."""
+        with session_scope(self.url) as session:
+            if not analysis_service.is_active(session, analysis_id):
+                return False
+            analysis_service.finish_analysis(session, analysis_id, RunStatus.FAILED, error=reason)
+        return True
+
+    def close_analysis(
+        self,
+        analysis_id: int,
+        closing: Closing,
+        timings: Callable[[float], Mapping[str, float]],
+    ) -> bool:
+        """Replace any earlier results with these and close the analysis, in one transaction
+        (a retry after a crash half-way stores each row once). ``timings`` gets the seconds
+        the rows took to write and gives the timings to store. False when the analysis was
+        no longer active: nothing is written then."""
+        with session_scope(self.url) as session:
+            if not analysis_service.is_active(session, analysis_id):
+                return False
+            started = time.perf_counter()
+            analysis_service.clear_results(session, analysis_id)
+            analysis_service.save_shots(session, analysis_id, closing.shots)
+            analysis_service.save_frames(session, analysis_id, closing.frames)
+            analysis_service.finish_analysis(
+                session,
+                analysis_id,
+                closing.status,
+                summary=closing.summary,
+                timeline=closing.timeline,
+                timings=timings(time.perf_counter() - started),
+                error=closing.error,
+                error_frame=closing.error_frame,
+                error_time_s=closing.error_time_s,
+                detector=closing.detector,
+            )
+        return True
