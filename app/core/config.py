@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Re-exported: the domain values live in app.core.domain; workers.ml imports them from here.
@@ -47,7 +47,8 @@ class ModelSettings(BaseModel):
 
 
 class ShotSettings(BaseModel):
-    detector: Literal["adaptive", "content", "threshold"] = "adaptive"
+    # A name registered in app.pipeline.detectors ("adaptive", "content", "threshold", ...).
+    detector: str = "adaptive"
     adaptive_threshold: float = 3.0
     content_threshold: float = 27.0
     # Fades to/from black are found with a threshold detector alongside the cut detector.
@@ -59,6 +60,14 @@ class ShotSettings(BaseModel):
     # it found the same cuts (F1 1.000 hard cuts, 0.630 with fades/dissolves) as 256 did,
     # with decode + detection 30% faster.
     detect_width: int = Field(default=160, ge=32, le=4096)
+
+    @field_validator("detector")
+    @classmethod
+    def _registered_detector(cls, name: str) -> str:
+        from app.pipeline.detectors import DETECTORS  # the registry imports these settings
+
+        DETECTORS.get(name)  # UnknownName (a ValueError) says which names there are
+        return name
 
 
 class SamplingSettings(BaseModel):

@@ -50,23 +50,38 @@ class Shot:
         return self.end_time - self.start_time
 
 
-class ShotDetector:
-    """Feeds decoded frames to scenedetect's detectors and turns their cuts into shots."""
+def _adaptive(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+    detector = AdaptiveDetector(
+        adaptive_threshold=settings.adaptive_threshold, min_scene_len=settings.min_shot_frames
+    )
+    return detector, {"adaptive_threshold": settings.adaptive_threshold}
 
-    def __init__(self, settings: ShotSettings, *, fps: float) -> None:
+
+def _content(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+    detector = ContentDetector(
+        threshold=settings.content_threshold, min_scene_len=settings.min_shot_frames
+    )
+    return detector, {"content_threshold": settings.content_threshold}
+
+
+def _fades_only(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+    return None, {}
+
+
+# scenedetect's hard-cut detector (and the settings it ran with) for each of the names
+# app.pipeline.detectors registers for ShotDetector; "threshold" finds fades only.
+CUT_DETECTORS = {"adaptive": _adaptive, "content": _content, "threshold": _fades_only}
+
+
+class ShotDetector:
+    """Feeds decoded frames to scenedetect's detectors and turns their cuts into shots (the
+    ``adaptive``, ``content`` and ``threshold`` entries of ``app.pipeline.detectors``)."""
+
+    def __init__(self, settings: ShotSettings, fps: float) -> None:
         self.settings = settings
         self.fps = float(fps)  # scenedetect refuses an int rate
-        self._cut_detector: SceneDetector | None = None
+        self._cut_detector, self._cut_settings = CUT_DETECTORS[settings.detector](settings)
         self._detectors: list[SceneDetector] = []
-        if settings.detector == "adaptive":
-            self._cut_detector = AdaptiveDetector(
-                adaptive_threshold=settings.adaptive_threshold,
-                min_scene_len=settings.min_shot_frames,
-            )
-        elif settings.detector == "content":
-            self._cut_detector = ContentDetector(
-                threshold=settings.content_threshold, min_scene_len=settings.min_shot_frames
-            )
         if self._cut_detector is not None:
             self._detectors.append(self._cut_detector)
         self._fades = settings.detect_fades or settings.detector == "threshold"
@@ -140,10 +155,7 @@ class ShotDetector:
             "detect_width": self.settings.detect_width,
             "fades": self._fades,
         }
-        if self.settings.detector == "adaptive":
-            description["adaptive_threshold"] = self.settings.adaptive_threshold
-        elif self.settings.detector == "content":
-            description["content_threshold"] = self.settings.content_threshold
+        description.update(self._cut_settings)
         if self._fades:
             description["fade_threshold"] = self.settings.fade_threshold
         return description

@@ -16,9 +16,9 @@ import numpy as np
 
 from app.core.domain import RunStatus
 from app.films import service as films_service
+from app.pipeline.detectors import create_detector
 from app.pipeline.errors import DecodeError, VideoOpenFailure
 from app.pipeline.sampling import FrameSampler, SampledFrame
-from app.pipeline.shots import ShotDetector
 from app.pipeline.video import VideoInfo, decode, probe, working_dimensions
 from workers.stages.base import (
     AnalysisStopped,
@@ -82,7 +82,7 @@ def _decode_and_sample(
     started: float,
 ) -> Manifest:
     pipeline = context.pipeline
-    detector = ShotDetector(pipeline.shots, fps=info.fps)
+    detector = create_detector(pipeline.shots, fps=info.fps)
     call.store.set_detector(context.analysis_id, detector.describe())
     sampler = FrameSampler(pipeline.sampling, fps=info.fps, lag_frames=detector.cut_lag_frames)
     writer = _FrameWriter(spool)

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from app.core.config import ShotSettings
+from app.core.registry import UnknownName
+from app.pipeline.detectors import DETECTORS, create_detector
 from app.pipeline.shots import Shot, ShotDetector
 from app.pipeline.video import DecodedFrame, decode, probe
 from tests.media import GeneratedVideo, Segment, make_video
@@ -26,7 +29,7 @@ HARD_CUTS = [
 
 def detect(film: GeneratedVideo, settings: ShotSettings | None = None) -> list[Shot]:
     info = probe(film.path)
-    detector = ShotDetector(settings or ShotSettings(), fps=info.fps)
+    detector = create_detector(settings or ShotSettings(), fps=info.fps)
     for frame in decode(film.path, info, working_size=320):
         detector.process(frame)
     return detector.finish()
@@ -155,3 +158,22 @@ def test_shot_detector_accepts_frame_rate_when_given_as_int() -> None:
         detector.process(frame)
 
     assert [s.start_frame for s in detector.finish()] == [0, 20]
+
+
+# ----------------------------------------------------------------------------------------------
+# The detector registry
+
+
+@pytest.mark.parametrize("name", ["adaptive", "content", "threshold"])
+def test_create_detector_makes_the_registered_detector_when_named(name: str) -> None:
+    detector = create_detector(ShotSettings(detector=name), fps=25.0)
+
+    assert detector.describe()["detector"] == name
+    assert DETECTORS.get(name).queue == "cpu"
+
+
+def test_detector_registry_rejects_an_unknown_name_with_the_known_ones() -> None:
+    with pytest.raises(UnknownName, match=r"unknown shot detector 'transnet'; known: adaptive"):
+        DETECTORS.get("transnet")
+    with pytest.raises(ValidationError, match=r"unknown shot detector 'transnet'"):
+        ShotSettings(detector="transnet")
