@@ -34,6 +34,7 @@ AnalysisOpt = Annotated[
     typer.Option("--analysis", help="Which analysis of the film (default: its latest result)."),
 ]
 
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("analyze")(analyze_cmd)
@@ -149,7 +150,9 @@ def export_cmd(
     report = _report(film_id, analysis, db)
     if report.analysis is None:
         raise _fail(f"film {film_id} has not been analysed")
-    text = export_film(report, fmt, ExportTarget(film_id=film_id, base_url=base_url or DEFAULT_BASE_URL)).body
+    text = export_film(
+        report, fmt, ExportTarget(film_id=film_id, base_url=base_url or DEFAULT_BASE_URL)
+    ).body
     if str(out) == "-":
         sys.stdout.write(text)
     else:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.exports.timecode import timecode
+from app.pipeline.timecode import smpte
 from tests.ui.conftest import AnalysedFilm, UiServer, make_hybrid_film, screenshot, wait_for_job
 
 
@@ -71,7 +71,7 @@ def test_frame_view_shows_mask_with_adjustable_opacity(
     page.wait_for_function("canvas => getComputedStyle(canvas).opacity === '0.2'", arg=overlay)
     assert page.locator(".frame-stage .frame-picture").get_attribute("data-painted") == "mask"
     # The EDL export's convention: non-drop-frame at the rounded rate (the film runs at 25).
-    assert page.locator("#frame-timecode").inner_text() == timecode(frame["frame_index"], 25)
+    assert page.locator("#frame-timecode").inner_text() == smpte(frame["frame_index"], 25)
     assert (
         page.locator("#frame-p-fraction")
         .inner_text()
