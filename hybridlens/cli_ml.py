@@ -251,6 +251,31 @@ def train_segmenter_cmd(
     )
 
 
+@train_app.command("calibrate")
+def calibrate_cmd(
+    classifier: Annotated[Path | None, typer.Option(help="Classifier model directory.")] = None,
+    segmenter: Annotated[Path | None, typer.Option(help="Segmenter model directory.")] = None,
+    data: DataOpt = Path("../shared/data"),
+    device: DeviceOpt = "auto",
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Fit the frame-confidence calibration on the calibration sources; stored in each model."""
+    from workers.ml.evaluate import calibrate_models
+
+    if classifier is None and segmenter is None:
+        raise _fail("give --classifier and/or --segmenter")
+    splits_check = _pools(data, cache)
+    if not splits_check.calib_p.images or not splits_check.calib_np.images:
+        raise _fail(f"{data} has no images from the calibration sources")
+    try:
+        fitted = calibrate_models(
+            data, cache, classifier=classifier, segmenter=segmenter, device=device
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(json.dumps(fitted, indent=2))
+
+
 def evaluate_cmd(
     data: DataOpt = Path("../shared/data"),
     classifier: Annotated[

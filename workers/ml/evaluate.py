@@ -19,24 +19,38 @@ from PIL import Image
 from tqdm import tqdm
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from workers.ml.calibration import (
+    Calibration,
+    certainty,
+    expected_calibration_error,
+    fit_calibration,
+    threshold_margin,
+)
 from workers.ml.composites import STYLES, Sample, make_composite, pick
-from workers.ml.data import DataSplits, list_images, load_rgb, load_splits
+from workers.ml.data import DataSplits, ImagePool, list_images, load_rgb, load_splits
 from workers.ml.degrade import degrade
-from workers.ml.inference import Classifier, Segmenter
+from workers.ml.inference import Classifier, MaskVerdict, Segmenter, judge_map
+from workers.ml.models import CONFIG_NAME, read_meta
 from workers.ml.proxy import UNSURE, Refinement, proxy_labels, proxy_probability
 from workers.ml.train import IGNORE_LABEL, ProxySet
 
 VAL_HEIGHT, VAL_WIDTH = 240, 320
+# The strict frame-class rule: P above 95 % photographic pixels, NP below 5 %, hybrid between.
+STRICT_THRESHOLDS = ClassThresholds(min_area=0.05)
 
 
 def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) -> list[Sample]:
+    return _composites(splits.val_p, splits.val_np, per_style, seed)
+
+
+def _composites(p_pool: ImagePool, np_pool: ImagePool, per_style: int, seed: int) -> list[Sample]:
     rng = np.random.default_rng(seed)
     samples = []
     for style in STYLES:
         for _ in range(per_style):
             sample = make_composite(
-                pick(splits.val_p.images, rng),
-                pick(splits.val_np.images, rng),
+                pick(p_pool.images, rng),
+                pick(np_pool.images, rng),
                 height=VAL_HEIGHT,
                 width=VAL_WIDTH,
                 rng=rng,
@@ -48,9 +62,13 @@ def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) 
 
 
 def validation_homogeneous(splits: DataSplits, seed: int = 4321) -> list[Sample]:
+    return _homogeneous(splits.val_p, splits.val_np, seed)
+
+
+def _homogeneous(p_pool: ImagePool, np_pool: ImagePool, seed: int) -> list[Sample]:
     rng = np.random.default_rng(seed)
     samples = []
-    for pool, is_p in ((splits.val_p, True), (splits.val_np, False)):
+    for pool, is_p in ((p_pool, True), (np_pool, False)):
         for image in pool.images:
             degraded = degrade(image, rng)
             samples.append(Sample(degraded, np.full(image.shape[:2], is_p), "P" if is_p else "NP"))
@@ -88,23 +106,41 @@ def mask_metrics(pred_masks: Sequence[np.ndarray], samples: Sequence[Sample]) ->
     }
 
 
-def class_accuracy(
+def class_hits(
     p_fractions: Sequence[float], samples: Sequence[Sample], thresholds: ClassThresholds
+) -> list[bool]:
+    """Whether each frame's class from its P fraction is its true class (from its mask)."""
+    return [
+        thresholds.classify(p_fraction) == thresholds.classify(float(sample.p_mask.mean()))
+        for p_fraction, sample in zip(p_fractions, samples, strict=True)
+    ]
+
+
+def class_accuracy(
+    p_fractions: Sequence[float],
+    samples: Sequence[Sample],
+    thresholds: ClassThresholds,
+    confidences: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """Frame-class accuracy (P / NP / hybrid) for samples whose true class comes from their masks."""
-    correct, per_class = 0, {c.value: [0, 0] for c in FrameClass}
-    for p_fraction, sample in zip(p_fractions, samples, strict=True):
+    """Frame-class accuracy (P / NP / hybrid) for samples whose true class comes from their masks,
+    under the configured rule and the strict 95 %/5 % rule; ECE when confidences are given."""
+    hits = class_hits(p_fractions, samples, thresholds)
+    per_class = {c.value: [0, 0] for c in FrameClass}
+    for hit, sample in zip(hits, samples, strict=True):
         truth = thresholds.classify(float(sample.p_mask.mean()))
-        predicted = thresholds.classify(p_fraction)
         per_class[truth.value][1] += 1
-        if predicted == truth:
-            correct += 1
-            per_class[truth.value][0] += 1
-    return {
-        "accuracy": correct / max(1, len(samples)),
+        per_class[truth.value][0] += int(hit)
+    strict = class_hits(p_fractions, samples, STRICT_THRESHOLDS)
+    result: dict[str, Any] = {
+        "accuracy": sum(hits) / max(1, len(samples)),
+        "strict_accuracy": sum(strict) / max(1, len(samples)),
         "per_class": {k: v[0] / v[1] for k, v in per_class.items() if v[1]},
         "n": len(samples),
     }
+    if confidences is not None:
+        result["ece"] = expected_calibration_error(confidences, hits)
+        result["mean_confidence"] = float(np.mean(confidences)) if len(confidences) else None
+    return result
 
 
 def _proxy_masks(
@@ -139,59 +175,140 @@ def evaluate_models(
         "classifiers": {},
         "segmenters": {},
     }
-    # P fractions per set for the cascade: the first classifier's, then the first segmenter's.
-    cascade_clf: dict[str, list[float]] = {}
-    cascade_seg: dict[str, list[float]] = {}
+    # Verdicts per set for the cascade: the first classifier's, then the first segmenter's.
+    cascade_clf: dict[str, list[MaskVerdict]] = {}
+    cascade_seg: dict[str, list[MaskVerdict]] = {}
+    sets = {"homogeneous": homogeneous, "composites": composites}
     refinements: tuple[Refinement, ...] = ("bilinear", "guided")
     for path in classifiers:
         classifier = Classifier.load(settings, path)
         entry: dict[str, Any] = {
             "version": classifier.version,
             "head": classifier.module.config.head,
+            "encoder": getattr(classifier.module.config, "encoder", "vit"),
+            "calibrated": classifier.calibration is not None,
         }
-        comp_results = classifier.classify([s.image for s in composites])
-        homo_results = classifier.classify([s.image for s in homogeneous])
-        comp_maps = [r.patch_p for r in comp_results]
+        maps = {
+            name: classifier.patch_probabilities([s.image for s in sm]) for name, sm in sets.items()
+        }
         for refine in refinements:
-            masks = _proxy_masks(composites, comp_maps, refine)
+            masks = _proxy_masks(composites, list(maps["composites"]), refine)
             entry[f"proxy_masks_{refine}"] = mask_metrics(masks, composites)
-        fractions = {
-            "homogeneous": [r.p_fraction for r in homo_results],
-            "composites": [r.p_fraction for r in comp_results],
-        }
-        entry["homogeneous"] = class_accuracy(fractions["homogeneous"], homogeneous, thresholds)
-        entry["composites_class"] = class_accuracy(fractions["composites"], composites, thresholds)
+        verdicts = {name: [classifier.judge(m) for m in maps[name]] for name in sets}
+        entry["homogeneous"] = _verdict_accuracy(verdicts["homogeneous"], homogeneous, thresholds)
+        entry["composites_class"] = _verdict_accuracy(
+            verdicts["composites"], composites, thresholds
+        )
         report["classifiers"][str(path or "default")] = entry
-        cascade_clf = cascade_clf or fractions
+        cascade_clf = cascade_clf or verdicts
     for path in segmenters:
         segmenter = Segmenter.load(settings, path)
-        masks = [p >= 0.5 for p in segmenter.segment([s.image for s in composites])]
-        homo_masks = [p >= 0.5 for p in segmenter.segment([s.image for s in homogeneous])]
-        fractions = {
-            "composites": [float(m.mean()) for m in masks],
-            "homogeneous": [float(m.mean()) for m in homo_masks],
-        }
+        probs = {name: segmenter.segment([s.image for s in sm]) for name, sm in sets.items()}
+        verdicts = {name: [segmenter.judge(p) for p in probs[name]] for name in sets}
         report["segmenters"][str(path or "default")] = {
             "version": segmenter.version,
-            "composites": mask_metrics(masks, composites),
-            "homogeneous": class_accuracy(fractions["homogeneous"], homogeneous, thresholds),
-            "composites_class": class_accuracy(fractions["composites"], composites, thresholds),
+            "encoder": getattr(segmenter.module.config, "encoder", "mit"),
+            "calibrated": segmenter.calibration is not None,
+            "composites": mask_metrics([p >= 0.5 for p in probs["composites"]], composites),
+            # What the pipeline stores with segment_all: uniform masks for homogeneous verdicts.
+            "composites_clean": mask_metrics(
+                [v.p_mask for v in verdicts["composites"]], composites
+            ),
+            "homogeneous": _verdict_accuracy(verdicts["homogeneous"], homogeneous, thresholds),
+            "composites_class": _verdict_accuracy(verdicts["composites"], composites, thresholds),
         }
-        cascade_seg = cascade_seg or fractions
+        cascade_seg = cascade_seg or verdicts
     if cascade_clf and cascade_seg:
         # The analysis pipeline's decision: the classifier sends a frame it calls hybrid to the
-        # segmenter, whose mask then gives the frame's P fraction (and may overrule "hybrid").
+        # segmenter, whose verdict then gives the frame's P fraction, class, mask and confidence
+        # (and may overrule "hybrid"); a frame the classifier calls homogeneous keeps its
+        # verdict and a uniform mask.
         report["cascade"] = {
             "classifier": str(classifiers[0] or "default"),
             "segmenter": str(segmenters[0] or "default"),
         }
-        for name, samples in (("homogeneous", homogeneous), ("composites", composites)):
+        for name, samples in sets.items():
             final = [
-                seg if thresholds.classify(clf) == FrameClass.HYBRID else clf
+                seg if clf.frame_class is FrameClass.HYBRID else clf
                 for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
             ]
-            report["cascade"][name] = class_accuracy(final, samples, thresholds)
+            report["cascade"][name] = _verdict_accuracy(final, samples, thresholds)
+            if name == "composites":
+                report["cascade"]["composites_masks"] = mask_metrics(
+                    [_full_size(v.p_mask, s) for v, s in zip(final, samples, strict=True)],
+                    samples,
+                )
     return report
+
+
+def _full_size(p_mask: np.ndarray, sample: Sample) -> np.ndarray:
+    """A verdict's mask at the sample's size (a classifier's patch-grid mask is smaller)."""
+    if p_mask.shape == sample.p_mask.shape:
+        return p_mask
+    height, width = sample.p_mask.shape
+    rows = (np.arange(height) * p_mask.shape[0] // height)[:, None]
+    cols = (np.arange(width) * p_mask.shape[1] // width)[None, :]
+    return p_mask[rows, cols]
+
+
+def _verdict_accuracy(
+    verdicts: Sequence[MaskVerdict], samples: Sequence[Sample], thresholds: ClassThresholds
+) -> dict[str, Any]:
+    return class_accuracy(
+        [v.p_fraction for v in verdicts], samples, thresholds, [v.confidence for v in verdicts]
+    )
+
+
+def calibration_samples(splits: DataSplits, per_style: int = 25) -> list[Sample]:
+    """Degraded composites and homogeneous frames from the calibration sources only."""
+    return _composites(splits.calib_p, splits.calib_np, per_style, seed=777) + _homogeneous(
+        splits.calib_p, splits.calib_np, seed=778
+    )
+
+
+def _fit(
+    p_maps: Sequence[np.ndarray], samples: Sequence[Sample], thresholds: ClassThresholds
+) -> Calibration:
+    verdicts = [judge_map(m, thresholds, None) for m in p_maps]
+    return fit_calibration(
+        [certainty(m) for m in p_maps],
+        [threshold_margin(v.p_fraction, thresholds) for v in verdicts],
+        class_hits([v.p_fraction for v in verdicts], samples, thresholds),
+    )
+
+
+def calibrate_models(
+    data: Path,
+    cache: Path | None,
+    *,
+    classifier: Path | None,
+    segmenter: Path | None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Fit each model's confidence calibration on the calibration sources; write it into the
+    model's ``hybridlens.json``. Validation sources are never used here."""
+    splits = load_splits(data, cache)
+    samples = calibration_samples(splits)
+    settings = ModelSettings(device=device)  # type: ignore[arg-type]
+    images = [s.image for s in samples]
+    fitted: dict[str, Any] = {"frames": len(samples)}
+    if classifier is not None:
+        model = Classifier.load(settings, classifier)
+        calibration = _fit(list(model.patch_probabilities(images)), samples, settings.thresholds)
+        _write_calibration(classifier, calibration)
+        fitted["classifier"] = calibration.as_meta()
+    if segmenter is not None:
+        seg = Segmenter.load(settings, segmenter)
+        calibration = _fit(seg.segment(images), samples, settings.thresholds)
+        _write_calibration(segmenter, calibration)
+        fitted["segmenter"] = calibration.as_meta()
+    return fitted
+
+
+def _write_calibration(directory: Path, calibration: Calibration) -> None:
+    meta = read_meta(directory)
+    meta["calibration"] = calibration.as_meta()
+    (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True))
 
 
 def _ious(m: dict[str, float]) -> str:
@@ -199,7 +316,11 @@ def _ious(m: dict[str, float]) -> str:
 
 
 def _accuracy(entry: dict[str, Any]) -> str:
-    return f"{entry['accuracy']:.3f} {entry['per_class']}"
+    per_class = {k: round(v, 3) for k, v in entry["per_class"].items()}
+    text = f"{entry['accuracy']:.3f} (strict 95/5 rule {entry['strict_accuracy']:.3f}) {per_class}"
+    if "ece" in entry:
+        text += f"  ECE {entry['ece']:.3f}"
+    return text
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -217,6 +338,7 @@ def format_report(report: dict[str, Any]) -> str:
         m = entry["composites"]
         lines.append(f"\nsegmenter {name} ({entry['version']})")
         lines.append(f"  composites: {_ious(m['overall'])}")
+        lines.append(f"  composites, clean masks: {_ious(entry['composites_clean']['overall'])}")
         for style, sm in m["by_style"].items():
             lines.append(
                 f"    {style:14s} mIoU {sm['mIoU']:.3f}  P {sm['P_IoU']:.3f}  NP {sm['NP_IoU']:.3f}"
@@ -232,6 +354,11 @@ def format_report(report: dict[str, Any]) -> str:
         )
         lines.append(f"  homogeneous frame-class accuracy: {_accuracy(c['homogeneous'])}")
         lines.append(f"  composite frame-class accuracy:   {_accuracy(c['composites'])}")
+        lines.append(
+            f"  composite masks as stored:        {_ious(c['composites_masks']['overall'])}"
+        )
+        for style, sm in c["composites_masks"]["by_style"].items():
+            lines.append(f"    {style:14s} {_ious(sm)}")
     return "\n".join(lines)
 
 
@@ -324,28 +451,35 @@ def markdown_report(report: dict[str, Any], names: dict[str, str] | None = None)
         "",
         "### Proxy classifier (stage 1) and proxy masks (stage 2)",
         "",
-        "| classifier | head | proxy mIoU (bilinear) | proxy mIoU (guided) | P IoU | NP IoU "
-        "| homogeneous class acc. | composite class acc. |",
-        "|---|---|---|---|---|---|---|---|",
+        "| classifier | encoder | head | proxy mIoU (bilinear) | proxy mIoU (guided) | P IoU | NP IoU "
+        "| homogeneous class acc. (strict) | composite class acc. | ECE (homog.) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path, e in report["classifiers"].items():
         b, g = e["proxy_masks_bilinear"]["overall"], e["proxy_masks_guided"]["overall"]
+        h = e["homogeneous"]
         out.append(
-            f"| {label(path)} | {e['head']} | {b['mIoU']:.3f} | {g['mIoU']:.3f} | {b['P_IoU']:.3f} | {b['NP_IoU']:.3f} "
-            f"| {e['homogeneous']['accuracy']:.3f} | {e['composites_class']['accuracy']:.3f} |"
+            f"| {label(path)} | {e.get('encoder', 'vit')} | {e['head']} | {b['mIoU']:.3f} | {g['mIoU']:.3f} "
+            f"| {b['P_IoU']:.3f} | {b['NP_IoU']:.3f} "
+            f"| {h['accuracy']:.3f} ({h['strict_accuracy']:.3f}) | {e['composites_class']['accuracy']:.3f} "
+            f"| {h.get('ece', float('nan')):.3f} |"
         )
     out += [
         "",
         "### Segmenter (stage 3)",
         "",
-        "| segmenter | mIoU | P IoU | NP IoU | homogeneous class acc. | composite class acc. |",
-        "|---|---|---|---|---|---|",
+        "| segmenter | encoder | mIoU | P IoU | NP IoU | lettering NP IoU "
+        "| homogeneous class acc. (strict) | composite class acc. |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for path, e in report["segmenters"].items():
         m = e["composites"]["overall"]
+        h = e["homogeneous"]
+        lettering = e["composites"]["by_style"].get("lettering", {}).get("NP_IoU", float("nan"))
         out.append(
-            f"| {label(path)} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} "
-            f"| {e['homogeneous']['accuracy']:.3f} | {e['composites_class']['accuracy']:.3f} |"
+            f"| {label(path)} | {e.get('encoder', 'mit')} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} "
+            f"| {lettering:.3f} | {h['accuracy']:.3f} ({h['strict_accuracy']:.3f}) "
+            f"| {e['composites_class']['accuracy']:.3f} |"
         )
     if report["segmenters"]:
         first_path, first = next(iter(report["segmenters"].items()))
@@ -360,12 +494,19 @@ def markdown_report(report: dict[str, Any], names: dict[str, str] | None = None)
             out.append(f"| {style} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} |")
     if "cascade" in report:
         c = report["cascade"]
+        h, cm = c["homogeneous"], c["composites_masks"]["overall"]
         out += [
             "",
             "### The analysis pipeline's decision (classifier, then segmenter on frames called hybrid)",
             "",
-            f"- homogeneous frame-class accuracy: {c['homogeneous']['accuracy']:.3f} "
-            f"(P {c['homogeneous']['per_class'].get('P', 0):.3f}, NP {c['homogeneous']['per_class'].get('NP', 0):.3f})",
-            f"- composite frame-class accuracy: {c['composites']['accuracy']:.3f}",
+            f"- homogeneous frame-class accuracy: {h['accuracy']:.3f} "
+            f"(P {h['per_class'].get('P', 0):.3f}, NP {h['per_class'].get('NP', 0):.3f}); "
+            f"strict 95 %/5 % rule {h['strict_accuracy']:.3f}",
+            f"- composite frame-class accuracy: {c['composites']['accuracy']:.3f} "
+            f"(strict {c['composites']['strict_accuracy']:.3f})",
+            f"- heterogeneous masks as stored (uniform for frames called homogeneous): "
+            f"mIoU {cm['mIoU']:.3f}, P IoU {cm['P_IoU']:.3f}, NP IoU {cm['NP_IoU']:.3f}",
+            f"- confidence: ECE {h['ece']:.3f} on homogeneous frames, "
+            f"{c['composites']['ece']:.3f} on composites",
         ]
     return "\n".join(out) + "\n"

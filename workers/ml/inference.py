@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.models import (
     IMAGE_MEAN,
     IMAGE_STD,
@@ -26,6 +27,7 @@ from workers.ml.models import (
     CheckpointError,
     PatchCentroidClassifier,
     load_model,
+    read_meta,
 )
 from workers.ml.models import (
     Segmenter as SegmenterModule,
@@ -84,9 +86,45 @@ def _chunks(items: Sequence[np.ndarray], size: int) -> Iterator[Sequence[np.ndar
 @dataclass(frozen=True)
 class ClassifierResult:
     p_fraction: float  # share of patches predicted photographic
-    confidence: float  # mean |2p - 1| over patches: 1 = every patch certain
+    # P(frame class right), calibrated when the checkpoint carries a calibration; else the raw
+    # certainty, mean |2p - 1| over patches.
+    confidence: float
     frame_class: FrameClass
     patch_p: np.ndarray  # (gh, gw) float32 P probability per patch
+
+
+@dataclass(frozen=True)
+class MaskVerdict:
+    """A frame judged from a per-pixel (or per-patch) P probability map."""
+
+    p_fraction: float
+    frame_class: FrameClass
+    confidence: float
+    p_mask: np.ndarray  # (H, W) bool; uniform when the frame is homogeneous
+
+
+def judge_map(
+    p_map: np.ndarray, thresholds: ClassThresholds, calibration: Calibration | None
+) -> MaskVerdict:
+    """Class, calibrated confidence and clean mask of a frame from its P probability map.
+
+    A frame called homogeneous gets a uniform mask: the stray pixels that fell under the
+    class threshold are what it was judged to be, not content to report or draw.
+    """
+    p_mask = p_map >= 0.5
+    p_fraction = float(p_mask.mean())
+    frame_class = thresholds.classify(p_fraction)
+    if frame_class is FrameClass.P:
+        p_mask = np.ones_like(p_mask)
+    elif frame_class is FrameClass.NP:
+        p_mask = np.zeros_like(p_mask)
+    raw = certainty(p_map)
+    confidence = (
+        calibration.confidence(raw, threshold_margin(p_fraction, thresholds))
+        if calibration is not None
+        else raw
+    )
+    return MaskVerdict(p_fraction, frame_class, confidence, p_mask)
 
 
 class _Runner:
@@ -100,6 +138,11 @@ class _Runner:
         self.thresholds: ClassThresholds = settings.thresholds
         self.directory = directory
         self.version = weights_version(directory)
+        self.calibration = Calibration.from_meta(read_meta(directory).get("calibration"))
+
+    def judge(self, p_map: np.ndarray) -> MaskVerdict:
+        """This model's verdict on one P probability map (see :func:`judge_map`)."""
+        return judge_map(p_map, self.thresholds, self.calibration)
 
     def _run(self, batch: torch.Tensor) -> object:
         with torch.inference_mode():
@@ -149,12 +192,12 @@ class Classifier(_Runner):
     def classify(self, frames: Sequence[np.ndarray]) -> list[ClassifierResult]:
         results = []
         for patch_p in self.patch_probabilities(frames):
-            p_fraction = float((patch_p > 0.5).mean())
+            verdict = self.judge(patch_p)
             results.append(
                 ClassifierResult(
-                    p_fraction=p_fraction,
-                    confidence=float(np.abs(2 * patch_p - 1).mean()),
-                    frame_class=self.thresholds.classify(p_fraction),
+                    p_fraction=verdict.p_fraction,
+                    confidence=verdict.confidence,
+                    frame_class=verdict.frame_class,
                     patch_p=patch_p,
                 )
             )

