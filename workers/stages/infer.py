@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.core.config import PipelineSettings
-from app.core.domain import ClassThresholds, FrameClass, RunStatus
+from app.core.domain import FrameClass, RunStatus
 from app.pipeline.masks import encode_mask, np_grid
 from workers.stages.base import (
     AnalysisStopped,
@@ -21,6 +22,9 @@ from workers.stages.base import (
 )
 from workers.stages.models import ModelVersions
 from workers.stages.spool import FrameInference, InferenceChunk, InferenceDone, encode_png
+
+if TYPE_CHECKING:
+    from workers.ml.inference import MaskVerdict
 
 INFER = "infer"
 
@@ -70,7 +74,11 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
                     p_fraction=verdict.p_fraction,
                     confidence=verdict.confidence,
                     segmented=False,
-                    np_grid=np_grid(verdict.patch_p > 0.5, pipeline.grid_rows, pipeline.grid_cols),
+                    np_grid=np_grid(
+                        _clean(verdict.patch_p >= 0.5, thresholds.classify(verdict.p_fraction)),
+                        pipeline.grid_rows,
+                        pipeline.grid_cols,
+                    ),
                 )
                 for frame, verdict in zip(spooled, verdicts, strict=True)
             ]
@@ -85,7 +93,9 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
                 timings["segment_s"] += lap(mark)
                 mark = time.perf_counter()
                 for number, mask in zip(chosen, masks, strict=True):
-                    results[number] = _segmented(results[number], mask, pipeline, thresholds)
+                    results[number] = _segmented(
+                        results[number], models.segmenter.judge(mask), pipeline
+                    )
                 timings["masks_s"] += lap(mark)
                 segmented += len(chosen)
             spool.write_results(chunk, InferenceChunk(frames=results))
@@ -107,20 +117,26 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
     return StageOutcome(analysis_id, INFER, RunStatus.RUNNING, time.perf_counter() - started)
 
 
+def _clean(p_mask: np.ndarray, frame_class: FrameClass) -> np.ndarray:
+    """A homogeneous frame's mask is uniform: stray cells are not content to draw or count."""
+    if frame_class is FrameClass.P:
+        return np.ones_like(p_mask)
+    if frame_class is FrameClass.NP:
+        return np.zeros_like(p_mask)
+    return p_mask
+
+
 def _segmented(
-    result: FrameInference,
-    mask: np.ndarray,
-    pipeline: PipelineSettings,
-    thresholds: ClassThresholds,
+    result: FrameInference, verdict: MaskVerdict, pipeline: PipelineSettings
 ) -> FrameInference:
-    p_mask = mask >= 0.5  # (H, W) bool, the same cut encode_mask makes
-    p_fraction = float(p_mask.mean())
+    # The segmenter's verdict: P fraction and class from its mask (uniform when the frame is
+    # homogeneous), calibrated confidence.
     return FrameInference(
         frame_index=result.frame_index,
-        frame_class=thresholds.classify(p_fraction),
-        p_fraction=p_fraction,
-        confidence=float(np.abs(2.0 * mask - 1.0).mean()),
+        frame_class=verdict.frame_class,
+        p_fraction=verdict.p_fraction,
+        confidence=verdict.confidence,
         segmented=True,
-        mask_png_b64=encode_png(encode_mask(mask, pipeline.mask_size)),
-        np_grid=np_grid(p_mask, pipeline.grid_rows, pipeline.grid_cols),
+        mask_png_b64=encode_png(encode_mask(verdict.p_mask, pipeline.mask_size)),
+        np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
     )
