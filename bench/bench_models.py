@@ -4,7 +4,8 @@
     python bench/bench_models.py --quality          # + mIoU / accuracy on held-out sources
     python bench/bench_models.py --quality --classifier runs/clf_cls_homog/model ...
 
-Speed is printed in images/s at batch 1 and batched, with each model's peak RSS, and as a
+Speed is printed in images/s at batch 1 and batched, with each model's peak RSS (and for
+"both": the classifier and the segmenter each run on every frame), and as a
 ratio against a stock SegFormer-B0 at 512x512 (the size SegFormer-B0 is usually run at), timed
 in the same run so machine noise cancels. Each model is measured in its own subprocess so
 peak memory is its own.
@@ -53,6 +54,15 @@ def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, f
 
         def run() -> None:
             classifier.classify(frames)
+    elif kind == "both":
+        # The worst case of an analysis: every frame classified and segmented.
+        from workers.ml.inference import Classifier, Segmenter
+
+        both = (Classifier.load(settings), Segmenter.load(settings))
+
+        def run() -> None:
+            both[0].classify(frames)
+            both[1].segment(frames)
     else:
         from workers.ml.inference import Segmenter
 
@@ -73,7 +83,7 @@ def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, f
 
 def speed(threads: int, seconds: float, batch: int) -> dict[str, dict[str, float]]:
     results = {}
-    for kind in ("reference", "classifier", "segmenter"):
+    for kind in ("reference", "classifier", "segmenter", "both"):
         for size in (1, batch):
             out = subprocess.run(
                 [sys.executable, __file__, "--_child", kind, str(size), str(threads), str(seconds)],

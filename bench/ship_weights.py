@@ -1,6 +1,8 @@
 """Copy trained runs into the package as the default weights (fp16), with their training facts.
 
-python bench/ship_weights.py --classifier runs/clf_main/model --segmenter runs/seg_main/model
+python bench/ship_weights.py --classifier runs/lclf_main/model --segmenter runs/lseg_long/model
+
+The calibration fitted by ``hybridlens train calibrate`` travels with the weights.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ def ship(source: Path, target: Path, kind: ModelKind) -> int:
         model,
         target,
         half=True,
-        extra={"training": meta.get("training", {}), "source_run": str(source)},
+        extra={
+            "training": meta.get("training", {}),
+            "source_run": str(source),
+            **({"calibration": meta["calibration"]} if "calibration" in meta else {}),
+        },
     )
     size = sum(p.stat().st_size for p in target.iterdir())
     print(f"{kind}: {source} -> {target} ({size / 1e6:.2f} MB)")
