@@ -167,11 +167,14 @@ def _frame_conditions(analysis_id: int, query: FrameQuery | None) -> list[Column
 def list_frames(
     session: Session, analysis_id: int, query: FrameQuery | None
 ) -> tuple[Sequence[Any], int]:
-    """Frames in time order with the total matching; ``query`` None means all of them."""
+    """Frames in the query's order with the total matching; ``query`` None means all of them,
+    in time order."""
     conditions = _frame_conditions(analysis_id, query)
-    statement = (
-        select(*FRAME_LIST_COLUMNS).where(*conditions).order_by(Frame.time_s, Frame.frame_index)
-    )
+    order: list[Any] = [Frame.time_s, Frame.frame_index]
+    if query is not None and query.sort == "confidence":
+        # Frames without a confidence (none stored) sort last on both databases.
+        order = [Frame.confidence.is_(None), Frame.confidence.asc(), *order]
+    statement = select(*FRAME_LIST_COLUMNS).where(*conditions).order_by(*order)
     if query is None:
         rows = session.execute(statement).all()
         return rows, len(rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,6 +31,10 @@ class ShotRecord:
     mean_p_fraction: float | None = None
     classified_s: float | None = None
     sampled_frames: int | None = None
+    # How the shot begins ("cut", "dissolve", "fade", "wipe"; None for the first shot) and
+    # how many frames a gradual transition takes.
+    transition: str | None = None
+    transition_frames: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,10 @@ class ShotPublic(BaseModel):
     mean_p_fraction: float | None
     classified_s: float | None
     sampled_frames: int | None
+    # How the shot begins: cut, dissolve, fade or wipe (null for the first shot, and for
+    # analyses stored before transitions were kept); frames a gradual transition takes.
+    transition: Literal["cut", "dissolve", "fade", "wipe"] | None = None
+    transition_frames: int = 0
 
 
 class FramePublic(BaseModel):
@@ -126,9 +134,14 @@ class FramePublic(BaseModel):
 
 
 class FrameQuery(PageParams):
-    """Filters and page for the frames of one analysis, in time order. Bounds are inclusive."""
+    """Filters and page for the frames of one analysis. Bounds are inclusive.
+
+    ``sort``: ``time`` (film order) or ``confidence`` (least confident first, then film order):
+    the frames most worth a human look.
+    """
 
     limit: int = Field(default=100, ge=1, le=10_000)
+    sort: Literal["time", "confidence"] = "time"
     frame_class: FrameClass | None = None
     min_time_s: float | None = Field(default=None, ge=0.0)
     max_time_s: float | None = Field(default=None, ge=0.0)

@@ -43,6 +43,19 @@ def test_shots_frames_and_figures_of_a_film(client: TestClient, analysed: dict[s
     assert [a["id"] for a in client.get(f"/films/{film}/analyses").json()] == [analysed["analysis"]]
 
 
+def test_frames_sorted_by_confidence_put_the_least_sure_first(
+    client: TestClient, analysed: dict[str, int]
+) -> None:
+    film = analysed["film"]
+    page = client.get(f"/films/{film}/frames", params={"sort": "confidence", "limit": 4}).json()
+    confidences = [frame["confidence"] for frame in page["items"]]
+    assert page["total"] == 9 and len(confidences) == 4
+    assert confidences == sorted(confidences) and confidences[0] == pytest.approx(0.53)
+    timed = client.get(f"/films/{film}/frames").json()["items"]
+    assert [f["time_s"] for f in timed] == sorted(f["time_s"] for f in timed)
+    assert client.get(f"/films/{film}/frames", params={"sort": "size"}).status_code == 422
+
+
 def test_mask_of_a_segmented_frame_is_png_and_others_404(
     client: TestClient, analysed: dict[str, int]
 ) -> None:

@@ -51,7 +51,8 @@ def make_film(
 
 
 def frame_records(count: int, *, fps: float = 25.0, step: int = 25) -> list[FrameRecord]:
-    """``count`` frames one second apart, cycling P, hybrid, NP; hybrids carry a mask."""
+    """``count`` frames one second apart, cycling P, hybrid, NP; hybrids carry a mask; the
+    confidence runs 0.95, 0.55, 0.75, 0.95, ... (so a sort by confidence differs from time)."""
     classes = [FrameClass.P, FrameClass.HYBRID, FrameClass.NP]
     records = []
     for index in range(count):
@@ -64,7 +65,7 @@ def frame_records(count: int, *, fps: float = 25.0, step: int = 25) -> list[Fram
                 frame_class=frame_class,
                 p_fraction=p_fraction,
                 weight_s=step / fps,
-                confidence=0.9,
+                confidence=(0.95, 0.55, 0.75)[index % 3] - 0.01 * (index // 3),
                 shot_index=index // 3,
                 mask_png=b"\x89PNG-mask" if frame_class is FrameClass.HYBRID else None,
                 np_grid=[[1.0 - p_fraction, 0.0], [0.0, 1.0 - p_fraction]],

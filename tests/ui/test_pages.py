@@ -138,3 +138,20 @@ def test_wrong_token_shows_a_message_not_a_blank_page(
     assert page.locator("#token-dialog").is_visible() is False
     page.get_by_role("button", name="Enter API token").first.click()
     assert page.locator("#token-dialog").is_visible()
+
+
+def test_frames_can_be_listed_least_sure_first(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+    page.locator(".frame-card").first.wait_for()
+
+    page.get_by_label("Order frames").select_option("confidence")
+
+    least_sure = min(analysed_film.frames, key=lambda f: (f["confidence"], f["time_s"]))
+    first = page.locator(".frame-card").first
+    page.wait_for_function(
+        "index => document.querySelector('.frame-card')?.dataset.frameIndex === String(index)",
+        arg=least_sure["frame_index"],
+    )
+    assert re.fullmatch(r"sure \d+ ?%", first.locator(".confidence").inner_text())

@@ -54,6 +54,9 @@ function frameCard(film, frame) {
         h("span", { class: "timecode" }, timecode(frame.frame_index, film.fps)),
         classBadge(frame.frame_class),
         h("span", { class: "p-fraction", title: "P fraction" }, `P ${percent(frame.p_fraction)}`),
+        frame.confidence == null
+          ? null
+          : h("span", { class: "confidence", title: "Confidence: the calibrated probability that this frame's class is right" }, `sure ${percent(frame.confidence)}`),
       ),
     ),
   );
@@ -135,7 +138,7 @@ export async function renderFilm(main, filmId, params, context) {
 
 function resultSections(film, stats, shots, timeline, context) {
   const summary = stats.summary;
-  const frameFilter = { frame_class: "", shot_index: null };
+  const frameFilter = { frame_class: "", shot_index: null, sort: "time" };
   let loadedFrames = [];
   let framesTotal = 0;
 
@@ -235,6 +238,12 @@ function resultSections(film, stats, shots, timeline, context) {
     h("option", { value: "" }, "All classes"),
     ["hybrid", "P", "NP"].map((key) => h("option", { value: key }, CLASS_LABELS[key])),
   );
+  const frameOrder = h(
+    "select",
+    { id: "frame-order" },
+    h("option", { value: "time" }, "In film order"),
+    h("option", { value: "confidence" }, "Least sure first"),
+  );
   const shotChip = h("span", { class: "chip-slot" });
   const frameGrid = h("ul", { class: "frame-grid", id: "frame-grid", "aria-label": "Sampled frames" });
   const frameCount = h("p", { class: "muted small", role: "status" });
@@ -245,6 +254,10 @@ function resultSections(film, stats, shots, timeline, context) {
   });
   classFilter.addEventListener("change", () => {
     frameFilter.frame_class = classFilter.value;
+    loadFrames(true);
+  });
+  frameOrder.addEventListener("change", () => {
+    frameFilter.sort = frameOrder.value;
     loadFrames(true);
   });
 
@@ -258,6 +271,7 @@ function resultSections(film, stats, shots, timeline, context) {
       const page = await getJson(`films/${film.id}/frames`, {
         frame_class: frameFilter.frame_class,
         shot_index: frameFilter.shot_index,
+        sort: frameFilter.sort,
         limit: FRAMES_PAGE,
         offset: loadedFrames.length,
       });
@@ -303,6 +317,8 @@ function resultSections(film, stats, shots, timeline, context) {
         shotChip,
         h("label", { for: "frame-class-filter", class: "visually-hidden" }, "Show frames of class"),
         classFilter,
+        h("label", { for: "frame-order", class: "visually-hidden" }, "Order frames"),
+        frameOrder,
         h("label", { class: "switch", for: "toggle-masks" }, masksToggle, h("span", {}, "Show masks")),
       ),
     ),
