@@ -120,3 +120,31 @@ def test_training_can_start_from_saved_weights(
     base = load_model(tmp_path / "base" / "model", "classifier").state_dict()
     tuned = load_model(tmp_path / "tuned" / "model", "classifier").state_dict()
     assert all(torch.equal(base[name], tuned[name]) for name in base)
+
+
+def test_fine_tuning_a_pretrained_lite_model_with_a_frozen_encoder_keeps_the_encoder(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    from workers.ml.models import ClassifierConfig, save_model
+
+    base_dir = tmp_path / "base"
+    save_model(
+        build_classifier(ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32)),
+        base_dir,
+    )
+    config = TrainConfig(
+        steps=2, batch_size=4, warmup_steps=1, seed=2, threads=1, lr=1e-2, freeze_encoder=True
+    )
+    train_classifier(
+        pools,
+        ClassifierConfig(encoder="lite0"),  # ignored: the --init checkpoint's config wins
+        config,
+        tmp_path / "tuned",
+        progress=False,
+        init_from=base_dir,
+    )
+    base = load_model(base_dir, "classifier").state_dict()
+    tuned = load_model(tmp_path / "tuned" / "model", "classifier").state_dict()
+    encoder_names = [name for name in base if name.startswith("backbone.encoder.")]
+    assert encoder_names and all(torch.equal(base[n], tuned[n]) for n in encoder_names)
+    assert not torch.equal(base["backbone.project.weight"], tuned["backbone.project.weight"])
