@@ -69,3 +69,11 @@ SCENEDETECT = "app.pipeline.shots:ShotDetector"
 _register(DetectorEntry("adaptive", SCENEDETECT, description="PySceneDetect adaptive + fades"))
 _register(DetectorEntry("content", SCENEDETECT, description="PySceneDetect content + fades"))
 _register(DetectorEntry("threshold", SCENEDETECT, description="PySceneDetect fades only"))
+_register(
+    DetectorEntry(
+        "transnetv2",
+        "workers.shots.transnet:create",
+        queue="gpu",
+        description="adaptive cuts + TransNetV2 dissolves and fades + wipe test; typed transitions",
+    )
+)

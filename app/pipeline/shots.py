@@ -40,6 +40,10 @@ class Shot:
     end_frame: int
     start_time: float
     end_time: float
+    # How the shot begins: "cut", "dissolve", "fade" or "wipe" (``transitions.TransitionKind``),
+    # None for the first shot; and how many frames a gradual one takes (0 for a cut).
+    transition: str | None = None
+    transition_frames: int = 0
 
     @property
     def frame_count(self) -> int:
@@ -142,6 +146,7 @@ class ShotDetector:
                 end_frame=end,
                 start_time=self._pts[start],
                 end_time=self._end_time(end),
+                transition="cut" if index else None,
             )
             for index, (start, end) in enumerate(zip(starts, ends, strict=True))
         ]

@@ -1,0 +1,1 @@
+"""Shot detectors that need torch (the torch-free ones live in ``app.pipeline``)."""
