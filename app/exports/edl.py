@@ -1,5 +1,8 @@
-"""Shots as a CMX3600 edit decision list: one cut event per shot, the film as the source
-(reel ``AX``, the usual name for a file source), laid end to end on the record side."""
+"""Shots as a CMX3600 edit decision list: one event per shot, the film as the source (reel
+``AX``, the usual name for a file source), laid end to end on the record side. A shot that
+begins with a dissolve or a fade is a dissolve event (``D nnn``, nnn its length in frames), one
+that begins with a wipe a wipe event (``W001 nnn``): a zero-length line for the outgoing side,
+then the incoming shot."""
 
 from __future__ import annotations
 
@@ -23,11 +26,21 @@ def shots_edl(shots: Sequence[ShotPublic], *, title: str, fps: float | None, cli
         source_in = shot.start_frame
         source_out = shot.end_frame + 1  # EDL out points are exclusive
         length = source_out - source_in
+        effect = _effect(shot)
+        if effect is not None:
+            # The outgoing side: the same film, up to where this shot starts.
+            lines.append(
+                f"{number:03d}  {REEL:<8} {'V':<5} {'C':<8} "
+                f"{smpte(source_in, fps)} {smpte(source_in, fps)} "
+                f"{smpte(record, fps)} {smpte(record, fps)}"
+            )
         lines.append(
-            f"{number:03d}  {REEL:<8} {'V':<5} {'C':<8} "
+            f"{number:03d}  {REEL:<8} {'V':<5} {effect or 'C':<8} "
             f"{smpte(source_in, fps)} {smpte(source_out, fps)} "
             f"{smpte(record, fps)} {smpte(record + length, fps)}"
         )
+        if effect is not None:
+            lines.append(f"* HYBRIDLENS TRANSITION: {shot.transition}")
         lines.append(f"* FROM CLIP NAME: {_clean(clip_name)}")
         shot_class = shot.frame_class.value if shot.frame_class else "unclassified"
         lines.append(
@@ -37,3 +50,12 @@ def shots_edl(shots: Sequence[ShotPublic], *, title: str, fps: float | None, cli
         lines.append("")
         record += length
     return "\n".join(lines)
+
+
+def _effect(shot: ShotPublic) -> str | None:
+    """The transition field of a gradual transition into the shot, None for a cut."""
+    if shot.transition in (None, "cut") or shot.transition_frames <= 0:
+        return None
+    frames = min(shot.transition_frames, 999)  # three digits in CMX 3600
+    code = "W001" if shot.transition == "wipe" else "D"
+    return f"{code:<4} {frames:03d}"

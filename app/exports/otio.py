@@ -1,6 +1,7 @@
 """Shots as an OpenTimelineIO timeline (``.otio`` JSON), written without the library: one
 video track, one clip per shot, each referring to the film by URL, with the shot's class
-and hybrid ratio in the clip's metadata under ``hybridlens``."""
+and hybrid ratio in the clip's metadata under ``hybridlens``, and a ``Transition`` between two
+clips where a shot begins with a dissolve, fade or wipe."""
 
 from __future__ import annotations
 
@@ -34,6 +35,23 @@ def _item(schema: str, name: str, metadata: dict[str, Any] | None = None) -> dic
     }
 
 
+def _transition(shot: ShotPublic, rate: float) -> dict[str, Any]:
+    """The gradual transition into a shot; the shot starts in its middle, so it reaches half
+    its length into each neighbour. OTIO names only the dissolve; fades and wipes are custom
+    with their kind in the metadata."""
+    before = shot.transition_frames // 2
+    return {
+        "OTIO_SCHEMA": "Transition.1",
+        "metadata": {"hybridlens": {"kind": shot.transition, "frames": shot.transition_frames}},
+        "name": f"{shot.transition} into shot {shot.shot_index}",
+        "transition_type": "SMPTE_Dissolve"
+        if shot.transition == "dissolve"
+        else "Custom_Transition",
+        "in_offset": _rational(before, rate),
+        "out_offset": _rational(shot.transition_frames - before, rate),
+    }
+
+
 def shots_timeline(
     shots: Sequence[ShotPublic],
     *,
@@ -49,8 +67,10 @@ def shots_timeline(
         if frame_count
         else (_range(0, shots[-1].end_frame + 1, rate) if shots else None)
     )
-    clips = []
+    clips: list[dict[str, Any]] = []
     for shot in shots:
+        if clips and shot.transition not in (None, "cut") and shot.transition_frames > 0:
+            clips.append(_transition(shot, rate))
         clip = _item(
             "Clip.2",
             f"shot {shot.shot_index}",
@@ -62,6 +82,7 @@ def shots_timeline(
                     "mean_p_fraction": shot.mean_p_fraction,
                     "start_time_s": shot.start_time,
                     "end_time_s": shot.end_time,
+                    "transition": shot.transition,
                 }
             },
         )

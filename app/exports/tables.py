@@ -39,6 +39,8 @@ SHOT_COLUMNS = (
     "hybrid_ratio",
     "mean_p_fraction",
     "sampled_frames",
+    "transition",
+    "transition_frames",
 )
 FILM_COLUMNS = (
     "id",
@@ -116,6 +118,8 @@ def shots_csv(report: FilmReport) -> str:
                 f"{shot.hybrid_ratio:.6f}",
                 None if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.6f}",
                 shot.sampled_frames,
+                shot.transition,
+                shot.transition_frames,
             )
             for shot in report.shots
         ),

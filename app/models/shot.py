@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.domain import FrameClass
@@ -28,5 +28,9 @@ class Shot(Base):
     # Running time and number of the shot's frames that were classified.
     classified_s: Mapped[float | None] = mapped_column(Float)
     sampled_frames: Mapped[int | None] = mapped_column(Integer)
+    # How the shot begins: "cut", "dissolve", "fade" or "wipe" (NULL for the first shot and
+    # for analyses made before transitions were stored); frames a gradual one takes.
+    transition: Mapped[str | None] = mapped_column(String(16))
+    transition_frames: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (UniqueConstraint("analysis_id", "shot_index"),)

@@ -43,6 +43,10 @@ class ShotSpan(Protocol):
     def start_time(self) -> float: ...
     @property
     def end_time(self) -> float: ...
+    @property
+    def transition(self) -> str | None: ...
+    @property
+    def transition_frames(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class ShotStats:
     mean_p_fraction: float | None  # time-weighted
     classified_s: float
     sampled_frames: int
+    transition: str | None = None  # how the shot begins (cut, dissolve, fade, wipe)
+    transition_frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,8 @@ def shot_stats(frames: Sequence[FrameResult], shots: Sequence[ShotSpan]) -> list
                 mean_p_fraction=_weighted_mean_p(inside),
                 classified_s=classified_s,
                 sampled_frames=len(inside),
+                transition=shot.transition,
+                transition_frames=shot.transition_frames,
             )
         )
     return result

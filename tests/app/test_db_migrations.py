@@ -32,6 +32,9 @@ TABLES = {
 }
 
 
+HEAD = "0002"
+
+
 def _tables(url: str) -> set[str]:
     return set(inspect(get_engine(url)).get_table_names()) - {"alembic_version"}
 
@@ -40,7 +43,7 @@ def test_upgrade_creates_schema_matching_models_when_database_is_empty(empty_db_
     upgrade_database(empty_db_url)
 
     assert _tables(empty_db_url) == TABLES
-    assert current_revision(empty_db_url) == "0001"
+    assert current_revision(empty_db_url) == HEAD
     with get_engine(empty_db_url).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -63,7 +66,7 @@ def test_upgrade_uses_sqlite_file_under_data_dir_when_no_url_given() -> None:
 
     database = Path(get_settings().data_dir) / "hybridlens.sqlite3"
     assert database.is_file()
-    assert current_revision() == "0001"
+    assert current_revision() == HEAD
 
 
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
@@ -74,7 +77,7 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
-@pytest.mark.parametrize("revision", ["0001"])
+@pytest.mark.parametrize("revision", ["0001", "0002"])
 def test_upgrade_to_named_revision_records_it(empty_db_url: str, revision: str) -> None:
     upgrade_database(empty_db_url, revision)
     assert current_revision(empty_db_url) == revision

@@ -48,6 +48,8 @@ class SpoolShot(BaseModel):
     end_frame: int
     start_time: float
     end_time: float
+    transition: str | None = None
+    transition_frames: int = 0
 
 
 class SpoolFrame(BaseModel):
