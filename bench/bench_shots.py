@@ -22,9 +22,9 @@ from scenedetect.detectors import AdaptiveDetector
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.config import PipelineSettings
-from tests.media import GeneratedVideo, Segment, make_video
 from app.pipeline.shots import ShotDetector
 from app.pipeline.video import decode, probe
+from tests.media import GeneratedVideo, Segment, make_video
 
 TOLERANCE_FRAMES = 2
 FPS = 25.0
