@@ -87,6 +87,9 @@ def train_classifier_cmd(
     init: InitOpt = None,
     freeze_encoder: FreezeOpt = False,
     pretrained: PretrainedOpt = True,
+    frame_head: Annotated[
+        bool, typer.Option(help="A frame-class head (NP/hybrid/P) on the pooled patches.")
+    ] = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
@@ -106,6 +109,7 @@ def train_classifier_cmd(
         head=cast(Any, head),
         encoder=encoder,
         pretrained=pretrained,
+        frame_head=frame_head,
         num_hidden_layers=layers,
         image_size=image_size,
         backbone_dir=str(backbone) if backbone else None,

@@ -21,15 +21,13 @@ from tqdm import tqdm
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
 from workers.ml.calibration import (
     Calibration,
-    certainty,
     expected_calibration_error,
     fit_calibration,
-    threshold_margin,
 )
 from workers.ml.composites import STYLES, Sample, make_composite, pick
 from workers.ml.data import DataSplits, ImagePool, list_images, load_rgb, load_splits
 from workers.ml.degrade import degrade
-from workers.ml.inference import Classifier, MaskVerdict, Segmenter, judge_map
+from workers.ml.inference import Classifier, MaskVerdict, Segmenter, cascade, full_size_mask
 from workers.ml.models import CONFIG_NAME, read_meta
 from workers.ml.proxy import UNSURE, Refinement, proxy_labels, proxy_probability
 from workers.ml.train import IGNORE_LABEL, ProxySet
@@ -188,13 +186,14 @@ def evaluate_models(
             "encoder": getattr(classifier.module.config, "encoder", "vit"),
             "calibrated": classifier.calibration is not None,
         }
-        maps = {
-            name: classifier.patch_probabilities([s.image for s in sm]) for name, sm in sets.items()
-        }
+        maps, verdicts = {}, {}
+        for name, sm in sets.items():
+            images = [s.image for s in sm]
+            maps[name] = classifier.patch_probabilities(images)
+            verdicts[name] = classifier.classify(images)
         for refine in refinements:
             masks = _proxy_masks(composites, list(maps["composites"]), refine)
             entry[f"proxy_masks_{refine}"] = mask_metrics(masks, composites)
-        verdicts = {name: [classifier.judge(m) for m in maps[name]] for name in sets}
         entry["homogeneous"] = _verdict_accuracy(verdicts["homogeneous"], homogeneous, thresholds)
         entry["composites_class"] = _verdict_accuracy(
             verdicts["composites"], composites, thresholds
@@ -229,26 +228,19 @@ def evaluate_models(
         }
         for name, samples in sets.items():
             final = [
-                seg if clf.frame_class is FrameClass.HYBRID else clf
+                cascade(clf, seg)
                 for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
             ]
             report["cascade"][name] = _verdict_accuracy(final, samples, thresholds)
             if name == "composites":
                 report["cascade"]["composites_masks"] = mask_metrics(
-                    [_full_size(v.p_mask, s) for v, s in zip(final, samples, strict=True)],
+                    [
+                        full_size_mask(v.p_mask, *s.p_mask.shape)
+                        for v, s in zip(final, samples, strict=True)
+                    ],
                     samples,
                 )
     return report
-
-
-def _full_size(p_mask: np.ndarray, sample: Sample) -> np.ndarray:
-    """A verdict's mask at the sample's size (a classifier's patch-grid mask is smaller)."""
-    if p_mask.shape == sample.p_mask.shape:
-        return p_mask
-    height, width = sample.p_mask.shape
-    rows = (np.arange(height) * p_mask.shape[0] // height)[:, None]
-    cols = (np.arange(width) * p_mask.shape[1] // width)[None, :]
-    return p_mask[rows, cols]
 
 
 def _verdict_accuracy(
@@ -267,12 +259,11 @@ def calibration_samples(splits: DataSplits, per_style: int = 25) -> list[Sample]
 
 
 def _fit(
-    p_maps: Sequence[np.ndarray], samples: Sequence[Sample], thresholds: ClassThresholds
+    verdicts: Sequence[MaskVerdict], samples: Sequence[Sample], thresholds: ClassThresholds
 ) -> Calibration:
-    verdicts = [judge_map(m, thresholds, None) for m in p_maps]
     return fit_calibration(
-        [certainty(m) for m in p_maps],
-        [threshold_margin(v.p_fraction, thresholds) for v in verdicts],
+        [v.raw_certainty for v in verdicts],
+        [v.margin for v in verdicts],
         class_hits([v.p_fraction for v in verdicts], samples, thresholds),
     )
 
@@ -294,12 +285,16 @@ def calibrate_models(
     fitted: dict[str, Any] = {"frames": len(samples)}
     if classifier is not None:
         model = Classifier.load(settings, classifier)
-        calibration = _fit(list(model.patch_probabilities(images)), samples, settings.thresholds)
+        model.calibration = None  # fit on the raw features
+        calibration = _fit(model.classify(images), samples, settings.thresholds)
         _write_calibration(classifier, calibration)
         fitted["classifier"] = calibration.as_meta()
     if segmenter is not None:
         seg = Segmenter.load(settings, segmenter)
-        calibration = _fit(seg.segment(images), samples, settings.thresholds)
+        seg.calibration = None
+        calibration = _fit(
+            [seg.judge(p) for p in seg.segment(images)], samples, settings.thresholds
+        )
         _write_calibration(segmenter, calibration)
         fitted["segmenter"] = calibration.as_meta()
     return fitted

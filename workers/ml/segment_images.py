@@ -1,7 +1,9 @@
 """`hybridlens segment`: P/NP masks for still images, one PNG per input at the input's size.
 
-Each mask is a single-channel PNG, 255 = photographic, 0 = non-photographic. The P fraction
-and class come from the segmenter's mask (the classifier's patch map is reported beside it).
+Each mask is a single-channel PNG, 255 = photographic, 0 = non-photographic. Each image is
+judged as the analysis pipeline judges a frame: the classifier decides, and an image it calls
+hybrid takes the segmenter's mask, P fraction and class; a homogeneous image gets a uniform
+mask. The confidence is the calibrated probability that the class is right.
 A bad file (not an image, empty, too small, too large) is reported with its reason and the
 other images are still processed.
 """
@@ -17,9 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from app.core.config import ModelSettings, get_settings
+from app.core.config import FrameClass, ModelSettings, get_settings
 from workers.ml.data import IMAGE_SUFFIXES
-from workers.ml.inference import Classifier, Segmenter
+from workers.ml.inference import Classifier, Segmenter, cascade, full_size_mask
 
 MIN_SIDE = 16
 MAX_PIXELS = 100_000_000  # 100 megapixels: larger stills are refused before decoding
@@ -40,6 +42,7 @@ class SegmentResult:
     p_fraction: float = 0.0
     classifier_p_fraction: float = 0.0
     frame_class: str = ""
+    confidence: float = 0.0
     width: int = 0
     height: int = 0
     error: str | None = None
@@ -53,6 +56,7 @@ class SegmentResult:
             "p_fraction": round(self.p_fraction, 4),
             "classifier_p_fraction": round(self.classifier_p_fraction, 4),
             "class": self.frame_class,
+            "confidence": round(self.confidence, 4),
             "error": self.error,
         }
 
@@ -122,7 +126,6 @@ def segment_paths(
     settings = (settings or get_settings().model).model_copy(update={"device": device})
     segmenter = Segmenter.load(settings, segmenter_path)
     classifier = Classifier.load(settings, classifier_path)
-    thresholds = settings.thresholds
     results: list[SegmentResult] = []
     # One image at a time through the models: inputs may be large and of mixed sizes.
     for path in paths:
@@ -134,11 +137,18 @@ def segment_paths(
             result.error = str(exc)
             continue
         result.height, result.width = image.shape[:2]
-        prob = segmenter.segment([image])[0]
-        mask = np.where(prob >= 0.5, 255, 0).astype(np.uint8)
-        result.p_fraction = float((mask == 255).mean())
-        result.frame_class = thresholds.classify(result.p_fraction).value
-        result.classifier_p_fraction = classifier.classify([image])[0].p_fraction
+        first = classifier.classify([image])[0]
+        second = (
+            segmenter.judge(segmenter.segment([image])[0])
+            if first.frame_class is FrameClass.HYBRID
+            else None
+        )
+        verdict = cascade(first, second)
+        mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
+        result.p_fraction = verdict.p_fraction
+        result.frame_class = verdict.frame_class.value
+        result.confidence = verdict.confidence
+        result.classifier_p_fraction = first.p_fraction
         result.mask_path = out / f"{path.stem}.png"
         Image.fromarray(mask).save(result.mask_path)
     return results

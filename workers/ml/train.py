@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from app.core.config import ClassThresholds
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
 from workers.ml.degrade import degrade
@@ -163,18 +164,34 @@ def patch_targets(labels: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, 
     return share, (known_share > 0.5).float()
 
 
+def frame_class_targets(labels: torch.Tensor, min_area: float) -> torch.Tensor:
+    """(B,) index in FRAME_CLASS_ORDER (NP 0, hybrid 1, P 2) from each label mask's P share,
+    by the configured rule: hybrid when both kinds cover at least ``min_area``."""
+    known = (labels != IGNORE_LABEL).float().sum(dim=(1, 2)).clamp(min=1.0)
+    share = (labels == 1).float().sum(dim=(1, 2)) / known
+    target = torch.ones_like(share, dtype=torch.long)
+    target[share < min_area] = 0
+    target[share > 1.0 - min_area] = 2
+    return target
+
+
 def classifier_loss(
     model: PatchCentroidClassifier, images: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
     out = model(images)
+    frame_loss = torch.zeros((), device=images.device)
+    if out.class_logits is not None:
+        frame_loss = F.cross_entropy(
+            out.class_logits.float(), frame_class_targets(labels, ClassThresholds().min_area)
+        )
     target, weight = patch_targets(labels, model.patch_size)
     if model.config.head == "cls":
         # The CLS baseline learns from the frame label (majority class of the frame) only.
         frame_target = (target.mean(dim=(1, 2)) > 0.5).long()
-        return F.cross_entropy(out.frame_logits.float(), frame_target)
+        return F.cross_entropy(out.frame_logits.float(), frame_target) + frame_loss
     log_probs = torch.log_softmax(out.patch_logits.float(), dim=-1)  # (B, gh, gw, 2)
     patch_ce = -(target * log_probs[..., 1] + (1 - target) * log_probs[..., 0])
-    return (patch_ce * weight).sum() / weight.sum().clamp(min=1.0)
+    return (patch_ce * weight).sum() / weight.sum().clamp(min=1.0) + frame_loss
 
 
 def segmenter_loss(model: Segmenter, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from app.core.config import PipelineSettings
 from app.core.domain import FrameClass, RunStatus
 from app.pipeline.masks import encode_mask, np_grid
@@ -65,20 +63,17 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
             spooled = manifest.frames[first : first + len(images)]
             timings["load_s"] += lap(mark)
             mark = time.perf_counter()
-            verdicts = models.classifier.classify(images)
+            verdicts = models.classifier.classify(images, thresholds)
             timings["classify_s"] += lap(mark)
             results = [
                 FrameInference(
                     frame_index=frame.frame_index,
-                    frame_class=thresholds.classify(verdict.p_fraction),
+                    frame_class=verdict.frame_class,
                     p_fraction=verdict.p_fraction,
                     confidence=verdict.confidence,
                     segmented=False,
-                    np_grid=np_grid(
-                        _clean(verdict.patch_p >= 0.5, thresholds.classify(verdict.p_fraction)),
-                        pipeline.grid_rows,
-                        pipeline.grid_cols,
-                    ),
+                    # The classifier's patch mask, uniform when it calls the frame homogeneous.
+                    np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
                 )
                 for frame, verdict in zip(spooled, verdicts, strict=True)
             ]
@@ -94,7 +89,7 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
                 mark = time.perf_counter()
                 for number, mask in zip(chosen, masks, strict=True):
                     results[number] = _segmented(
-                        results[number], models.segmenter.judge(mask), pipeline
+                        results[number], models.segmenter.judge(mask, thresholds), pipeline
                     )
                 timings["masks_s"] += lap(mark)
                 segmented += len(chosen)
@@ -115,15 +110,6 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
         spool.remove()
         return inactive(analysis_id, INFER, call.store.context(analysis_id, call.settings), started)
     return StageOutcome(analysis_id, INFER, RunStatus.RUNNING, time.perf_counter() - started)
-
-
-def _clean(p_mask: np.ndarray, frame_class: FrameClass) -> np.ndarray:
-    """A homogeneous frame's mask is uniform: stray cells are not content to draw or count."""
-    if frame_class is FrameClass.P:
-        return np.ones_like(p_mask)
-    if frame_class is FrameClass.NP:
-        return np.zeros_like(p_mask)
-    return p_mask
 
 
 def _segmented(

@@ -112,8 +112,7 @@ def test_segformer_head_on_the_encoder_gives_a_mask_of_the_exact_input_size(
 def test_lite_classifier_gives_a_16_pixel_patch_grid(tmp_path: Path) -> None:
     classifier = Classifier.load(ModelSettings(device="cpu"), _tiny_lite_classifier(tmp_path))
     frame = np.random.default_rng(3).integers(0, 256, (50, 90, 3), dtype=np.uint8)
-    (result,) = classifier.classify([frame])
-    assert result.patch_p.shape == (4, 4)  # resized to 64x64: 4x4 cells of 16 px
+    assert classifier.patch_probabilities([frame]).shape == (1, 4, 4)  # 64x64: 16-px cells
 
 
 def test_segmenter_training_step_on_the_pretrained_encoder_lowers_the_loss(
@@ -146,6 +145,25 @@ def test_a_frame_called_homogeneous_gets_a_uniform_mask() -> None:
     assert drawn.frame_class is FrameClass.NP and not drawn.p_mask.any()
 
 
+def test_a_frame_head_decides_the_class_and_homogeneous_verdicts_are_uniform(
+    tmp_path: Path,
+) -> None:
+    model = build_classifier(
+        ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32, frame_head=True)
+    )
+    assert model.frame_head is not None
+    with torch.no_grad():  # make the head say "P" whatever the patches say
+        model.frame_head.weight.zero_()
+        model.frame_head.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))
+    save_model(model.eval(), tmp_path / "clf")
+    classifier = Classifier.load(ModelSettings(device="cpu"), tmp_path / "clf")
+    frame = np.random.default_rng(6).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    (verdict,) = classifier.classify([frame])
+    assert verdict.frame_class is FrameClass.P and verdict.p_fraction == 1.0
+    assert verdict.p_mask.all() and verdict.p_mask.shape == (4, 4)
+    assert verdict.raw_certainty == pytest.approx(math.exp(5) / (math.exp(5) + 2), rel=1e-4)
+
+
 def test_a_hybrid_frame_keeps_its_mask() -> None:
     p_map = np.zeros((40, 60), np.float32)
     p_map[:, :30] = 0.8
@@ -163,12 +181,14 @@ def test_calibration_is_applied_to_the_classifier_confidence(tmp_path: Path) -> 
     (directory / CONFIG_NAME).write_text(json.dumps(meta))
     settings = ModelSettings(device="cpu")
     frame = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    (result,) = Classifier.load(settings, directory).classify([frame])
-    expected = calibration.confidence(
-        certainty(result.patch_p), threshold_margin(result.p_fraction, settings.thresholds)
-    )
+    classifier = Classifier.load(settings, directory)
+    (result,) = classifier.classify([frame])
+    (patch_p,) = classifier.patch_probabilities([frame])
+    assert result.raw_certainty == pytest.approx(certainty(patch_p))
+    assert result.margin == pytest.approx(threshold_margin(result.p_fraction, settings.thresholds))
+    expected = calibration.confidence(result.raw_certainty, result.margin)
     assert result.confidence == pytest.approx(expected)
-    assert result.confidence != pytest.approx(certainty(result.patch_p))
+    assert result.confidence != pytest.approx(result.raw_certainty)
 
 
 def test_fitted_calibration_recovers_a_known_logistic_relation() -> None:

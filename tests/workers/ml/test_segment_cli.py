@@ -160,10 +160,13 @@ def test_shipped_weights_are_small_and_load() -> None:
 def test_shipped_models_give_deterministic_outputs() -> None:
     frame = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     classifier, segmenter = Classifier.load(), Segmenter.load()
-    first, second = classifier.classify([frame, frame]), Classifier.load().classify([frame])
-    assert np.array_equal(first[0].patch_p, first[1].patch_p)
-    assert np.array_equal(first[0].patch_p, second[0].patch_p)
-    assert first[0].patch_p.shape == (14, 14) and first[0].patch_p.dtype == np.float32
+    first = classifier.patch_probabilities([frame, frame])
+    second = Classifier.load().patch_probabilities([frame])
+    assert np.array_equal(first[0], first[1]) and np.array_equal(first[0], second[0])
+    assert first[0].shape == (14, 14) and first[0].dtype == np.float32
+    verdicts = classifier.classify([frame]) + Classifier.load().classify([frame])
+    assert verdicts[0].frame_class == verdicts[1].frame_class
+    assert verdicts[0].confidence == verdicts[1].confidence
     masks = segmenter.segment([frame]) + Segmenter.load().segment([frame])
     assert masks[0].shape == (90, 120) and masks[0].dtype == np.float32
     assert np.array_equal(masks[0], masks[1])

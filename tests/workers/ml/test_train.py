@@ -148,3 +148,15 @@ def test_fine_tuning_a_pretrained_lite_model_with_a_frozen_encoder_keeps_the_enc
     encoder_names = [name for name in base if name.startswith("backbone.encoder.")]
     assert encoder_names and all(torch.equal(base[n], tuned[n]) for n in encoder_names)
     assert not torch.equal(base["backbone.project.weight"], tuned["backbone.project.weight"])
+
+
+def test_frame_class_targets_follow_the_configured_rule() -> None:
+    from workers.ml.train import IGNORE_LABEL, frame_class_targets
+
+    labels = torch.zeros(4, 10, 10, dtype=torch.long)
+    labels[1] = 1  # all P
+    labels[2, :5] = 1  # half P: hybrid
+    labels[3] = 1
+    labels[3, 0, :5] = 0  # 5 % NP: P under min_area 0.08
+    labels[3, 9] = IGNORE_LABEL  # unsure pixels do not count
+    assert frame_class_targets(labels, 0.08).tolist() == [0, 2, 1, 2]
