@@ -231,6 +231,7 @@ class Score:
     decode_seconds: float = 0.0
     windows: int = 0
     window_total: int = 0
+    windows_idle: int = 0  # windows the network read with no true gradual transition in them
 
     def add(self, found: list[Transition], truth: list[Truth]) -> None:
         true_cuts = [t for t in truth if t.kind is TransitionKind.CUT]
@@ -366,23 +367,34 @@ def main() -> None:
                 if isinstance(detector, TransitionDetector) and detector.scorer is not None:
                     score.windows += detector.windows_run
                     score.window_total += -(-len(detector.metrics) // 50)
+                    score.windows_idle += sum(
+                        not any(
+                            t.kind in GRADUAL
+                            and t.end_frame >= 50 * window - 25
+                            and t.start_frame < 50 * window + 75
+                            for t in truth
+                        )
+                        for window in detector.windows_scored
+                    )
     print(
         f"{'detector':<38}{'cut F1':>7}{'grad F1':>8}{'kinds':>7}{'false':>6}"
-        f"{'time x':>8}{'windows':>9}"
+        f"{'time x':>8}{'windows':>9}{'idle':>6}"
     )
     for name, score in scores.items():
         windows = f"{score.windows}/{score.window_total}" if score.window_total else "-"
+        idle = str(score.windows_idle) if score.window_total else "-"
         print(
             f"{name:<38}{score.f1(score.cut_hits, score.cut_found, score.cut_true):>7.3f}"
             f"{score.f1(score.gradual_hits, score.gradual_found, score.gradual_true):>8.3f}"
             f"{score.kind_right:>4}/{score.gradual_hits:<3}{score.false:>5}"
-            f"{score.seconds / score.decode_seconds:>8.2f}{windows:>9}"
+            f"{score.seconds / score.decode_seconds:>8.2f}{windows:>9}{idle:>6}"
         )
     print(
         "cut F1: cuts within +-2 frames; grad F1: a gradual transition of any kind overlapping a "
         "true one; kinds: of those, right kind (dissolve/fade/wipe); false: boundaries matching "
         "no true transition; time x: probe + decode + detection / `ffmpeg -i FILM -f null -`; "
-        "windows: network windows run / in the films"
+        "windows: network windows run / in the films; idle: of those, windows with no true gradual "
+        "transition in them"
     )
 
 

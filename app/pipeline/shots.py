@@ -17,6 +17,7 @@ part that was decoded.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,19 +138,7 @@ class ShotDetector:
             for detector in self._detectors:
                 self._raw_cuts.update(cut.frame_num for cut in detector.post_process(last))
             self._finished_cuts = self._merge_close_cuts(frame_count)
-        starts = [0, *self._finished_cuts]
-        ends = [*(cut - 1 for cut in self._finished_cuts), frame_count - 1]
-        return [
-            Shot(
-                index=index,
-                start_frame=start,
-                end_frame=end,
-                start_time=self._pts[start],
-                end_time=self._end_time(end),
-                transition="cut" if index else None,
-            )
-            for index, (start, end) in enumerate(zip(starts, ends, strict=True))
-        ]
+        return build_shots(self._finished_cuts, self._pts, fps=self.fps)
 
     def describe(self) -> dict[str, Any]:
         """The detector and settings that found the shots, to store with the results."""
@@ -185,10 +174,45 @@ class ShotDetector:
                 kept.append(cut)
         return kept
 
-    def _end_time(self, end_frame: int) -> float:
-        if end_frame + 1 < len(self._pts):
-            return self._pts[end_frame + 1]
-        # The last frame lasts as long as the one before it (or one nominal frame).
-        if end_frame > 0:
-            return self._pts[end_frame] + (self._pts[end_frame] - self._pts[end_frame - 1])
-        return self._pts[end_frame] + 1 / self.fps
+
+def build_shots(
+    cuts: Sequence[int],
+    pts: Sequence[float],
+    *,
+    fps: float,
+    transitions: Sequence[tuple[str, int]] | None = None,
+) -> list[Shot]:
+    """Shots covering every frame that has a time in ``pts``, split before each cut frame;
+    ``transitions`` gives each cut's (kind, frames), hard cuts when omitted."""
+    frame_count = len(pts)
+    if frame_count == 0:
+        return []
+    starts = [0, *cuts]
+    ends = [*(cut - 1 for cut in cuts), frame_count - 1]
+    leading: list[tuple[str | None, int]] = [
+        (None, 0),
+        *(transitions if transitions is not None else [("cut", 0)] * len(cuts)),
+    ]
+    return [
+        Shot(
+            index=index,
+            start_frame=start,
+            end_frame=end,
+            start_time=pts[start],
+            end_time=_end_time(pts, end, fps),
+            transition=kind,
+            transition_frames=frames,
+        )
+        for index, (start, end, (kind, frames)) in enumerate(
+            zip(starts, ends, leading, strict=True)
+        )
+    ]
+
+
+def _end_time(pts: Sequence[float], end_frame: int, fps: float) -> float:
+    if end_frame + 1 < len(pts):
+        return pts[end_frame + 1]
+    # The last frame lasts as long as the one before it (or one nominal frame).
+    if end_frame > 0:
+        return pts[end_frame] + (pts[end_frame] - pts[end_frame - 1])
+    return pts[end_frame] + 1 / fps

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 import cv2
 import numpy as np
 
-from app.pipeline.shots import Shot
+from app.pipeline.shots import Shot, build_shots
 
 # TransNetV2's input, and its windows: 100 frames advancing by 50, the middle 50 kept.
 THUMB_WIDTH, THUMB_HEIGHT = 48, 27
@@ -173,6 +173,8 @@ WIPE_MIN_CONTRAST = 10.0
 # Frames inside a wipe are, pixel by pixel, the picture before or the one after: what is
 # neither, relative to the contrast, stays below this.
 WIPE_MAX_RESIDUAL = 0.3
+# Share of a wipe's frames in which its edge must visibly advance.
+WIPE_MIN_ADVANCING_SHARE = 0.75
 # Share of the picture that must differ by WIPE_MIN_CONTRAST between before and after.
 WIPE_MIN_DECISIVE_SHARE = 0.5
 # A decisive pixel is "in between" when it is this far (relative to its own contrast) from both
@@ -228,7 +230,14 @@ def find_wipe(greys: Sequence[np.ndarray]) -> tuple[int, int, float] | None:
         # Frames at either end that are still all before, or already all after, are not part
         # of it (the longest span that passes starts in the stable picture before).
         moving = np.flatnonzero((switched > 0.02) & (switched < 0.98))
-        if len(moving) >= WIPE_MIN_FRAMES - 2 and (best is None or between_share <= best[2]):
+        if len(moving) < WIPE_MIN_FRAMES - 2:
+            continue
+        # The edge advances every frame; held drawings of cel animation switch whole areas
+        # at once and then stand still for a frame or two.
+        advances = np.diff(switched[moving[0] : moving[-1] + 1])
+        if float((advances > 0.25 / len(moving)).mean()) < WIPE_MIN_ADVANCING_SHARE:
+            continue
+        if best is None or between_share <= best[2]:
             best = (first + int(moving[0]), first + int(moving[-1]), between_share)
     return best
 
@@ -290,6 +299,7 @@ class TransitionDetector:
         self._next_window = 0
         self._pending: list[tuple[int, np.ndarray]] = []
         self.windows_run = 0
+        self.windows_scored: list[int] = []  # which windows the network read (a few ints)
         self._wipes: list[tuple[int, int]] = []
         self._cheap_cuts: list[int] = []
         self._finished: list[Transition] | None = None
@@ -329,21 +339,12 @@ class TransitionDetector:
         if frame_count == 0:
             return []
         transitions = self.transitions()
-        starts = [0, *(t.cut_frame for t in transitions)]
-        ends = [*(t.cut_frame - 1 for t in transitions), frame_count - 1]
-        leading: list[Transition | None] = [None, *transitions]
-        return [
-            Shot(
-                index=index,
-                start_frame=start,
-                end_frame=end,
-                start_time=self._pts[start],
-                end_time=self._end_time(end),
-                transition=None if into is None else into.kind.value,
-                transition_frames=0 if into is None else into.frame_count,
-            )
-            for index, (start, end, into) in enumerate(zip(starts, ends, leading, strict=True))
-        ]
+        return build_shots(
+            [t.cut_frame for t in transitions],
+            self._pts,
+            fps=self.fps,
+            transitions=[(t.kind.value, t.frame_count) for t in transitions],
+        )
 
     def transitions(self) -> list[Transition]:
         """Every shot boundary, in order (none if fewer than two shots)."""
@@ -367,13 +368,6 @@ class TransitionDetector:
         if self.scorer is not None:
             description["scorer"] = self.scorer.describe()
         return description
-
-    def _end_time(self, end_frame: int) -> float:
-        if end_frame + 1 < len(self._pts):
-            return self._pts[end_frame + 1]
-        if end_frame > 0:
-            return self._pts[end_frame] + (self._pts[end_frame] - self._pts[end_frame - 1])
-        return self._pts[end_frame] + 1 / self.fps
 
     # -- streaming --------------------------------------------------------------------------
 
@@ -417,7 +411,9 @@ class TransitionDetector:
         if self.scope == "candidates":
             low = max(0, kept_first - CANDIDATE_MARGIN)
             high = min(known, kept_first + STEP_FRAMES + CANDIDATE_MARGIN + LONG_GAP)
-            if not any(self._candidate[low:high]):
+            if not any(
+                self._candidate[frame] and not self._in_wipe(frame) for frame in range(low, high)
+            ):
                 return
         frames = window_frames(window, frame_count if frame_count is not None else known + 10**9)
         frames = np.minimum(frames, known - 1)
@@ -425,6 +421,11 @@ class TransitionDetector:
         self._pending.append((window, np.stack([self._thumbs[i - ring_first] for i in frames])))
         if len(self._pending) >= self.batch_windows:
             self._run_pending(known)
+
+    def _in_wipe(self, frame: int) -> bool:
+        """Whether a wipe already found covers the frame (the network cannot see wipes, so
+        their change is no reason to run it)."""
+        return any(first - LONG_GAP <= frame <= last + LONG_GAP for first, last in self._wipes[-4:])
 
     def _run_pending(self, known: int) -> None:
         if not self._pending or self.scorer is None:
@@ -436,6 +437,7 @@ class TransitionDetector:
                 self._transition[first + offset] = float(scores[offset])
                 self._within[first + offset] = float(inside[offset])
         self.windows_run += len(self._pending)
+        self.windows_scored.extend(window for window, _ in self._pending)
         self._pending = []
 
     # -- after the decode -------------------------------------------------------------------

@@ -54,6 +54,17 @@ def test_find_wipe_rejects_a_dissolve_and_a_cut() -> None:
     assert find_wipe([before] * 20 + [after]) is None
 
 
+def test_find_wipe_rejects_held_drawings_that_change_area_by_area() -> None:
+    # Cel animation on threes: a part of the picture changes, then holds for two frames.
+    before, after = _picture(1), _picture(2)
+    greys = [before] * 4
+    for part in range(1, 6):
+        frame = before.copy()
+        frame[:, : WIDTH * part // 5] = after[:, : WIDTH * part // 5]
+        greys += [frame] * 3
+    assert find_wipe([*greys, after]) is None
+
+
 def test_find_wipe_rejects_an_object_moving_inside_one_shot() -> None:
     background = _picture(3)
     greys = []
