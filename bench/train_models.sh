@@ -20,20 +20,20 @@ stage() {
     # Stage 2: proxy masks for the real hybrids of the training split, from lclf_main.
     lproxy_main) $HL train proxy-masks --data "$DATA" --classifier runs/lclf_main/model --images "$DATA/hybrid" --out runs/lproxy_main ;;
     # Stage 3 (start of the shipped segmenter): lite0 + SegFormer decode head at 256 px, homogeneous 40%, composites 60%.
-    lseg_main) $HL train segmenter --data "$DATA" --out runs/lseg_main --encoder lite0 --image-size 256 --composites 0.6 --steps 1500 --batch-size 8 --lr 3e-4 --threads "$T" --seed 0 ;;
+    lseg_main) $HL train segmenter --data "$DATA" --out runs/lseg_main --encoder lite0 --image-size 256 --composites 0.6 --steps 800 --batch-size 8 --lr 3e-4 --threads "$T" --seed 0 ;;
     # ... continued with 5% proxy-masked real hybrids (the shipped segmenter).
-    lseg_long) $HL train segmenter --data "$DATA" --out runs/lseg_long --init runs/lseg_main/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 400 --batch-size 8 --lr 1e-4 --threads "$T" --seed 1 ;;
-    # Ablations at an equal short budget (200 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
-    labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_lite2) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite2 --encoder lite2 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_frozen) $HL train segmenter --data "$DATA" --out runs/labl_seg_frozen --encoder lite0 --freeze-encoder --lr 1e-3 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_scratch) $HL train segmenter --data "$DATA" --out runs/labl_seg_scratch --encoder lite0 --no-pretrained --lr 1e-3 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_320) $HL train segmenter --data "$DATA" --out runs/labl_seg_320 --encoder lite0 --image-size 320 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_nocomp) $HL train segmenter --data "$DATA" --out runs/labl_seg_nocomp --encoder lite0 --composites 0 --proxy runs/lproxy_main --proxy-ratio 0.3 --steps 200 --threads "$T" --seed 0 ;;
-    labl_seg_nodeg) $HL train segmenter --data "$DATA" --out runs/labl_seg_nodeg --encoder lite0 --no-degrade --steps 200 --threads "$T" --seed 0 ;;
-    labl_clf_pooled) $HL train classifier --data "$DATA" --out runs/labl_clf_pooled --encoder lite0 --head cls --composites 0 --steps 200 --threads "$T" --seed 0 ;;
-    labl_clf_centroid) $HL train classifier --data "$DATA" --out runs/labl_clf_centroid --encoder lite0 --head centroid --composites 0 --steps 200 --threads "$T" --seed 0 ;;
+    lseg_long) $HL train segmenter --data "$DATA" --out runs/lseg_long --init runs/lseg_main/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 200 --batch-size 8 --lr 1e-4 --threads "$T" --seed 1 ;;
+    # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
+    labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_lite2) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite2 --encoder lite2 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_frozen) $HL train segmenter --data "$DATA" --out runs/labl_seg_frozen --encoder lite0 --freeze-encoder --lr 1e-3 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_scratch) $HL train segmenter --data "$DATA" --out runs/labl_seg_scratch --encoder lite0 --no-pretrained --lr 1e-3 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_320) $HL train segmenter --data "$DATA" --out runs/labl_seg_320 --encoder lite0 --image-size 320 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_nocomp) $HL train segmenter --data "$DATA" --out runs/labl_seg_nocomp --encoder lite0 --composites 0 --proxy runs/lproxy_main --proxy-ratio 0.3 --steps 120 --threads "$T" --seed 0 ;;
+    labl_seg_nodeg) $HL train segmenter --data "$DATA" --out runs/labl_seg_nodeg --encoder lite0 --no-degrade --steps 120 --threads "$T" --seed 0 ;;
+    labl_clf_pooled) $HL train classifier --data "$DATA" --out runs/labl_clf_pooled --encoder lite0 --head cls --composites 0 --steps 120 --threads "$T" --seed 0 ;;
+    labl_clf_centroid) $HL train classifier --data "$DATA" --out runs/labl_clf_centroid --encoder lite0 --head centroid --composites 0 --steps 120 --threads "$T" --seed 0 ;;
     # --- the earlier from-scratch recipe (ViT / MiT), for the ablation table ---
     # Stage 1 (start of the shipped classifier): centroid head, half of each batch exact-mask composites (patch-level labels).
     clf_main) $HL train classifier --encoder vit --batch-size 32 --lr 5e-4 --data "$DATA" --out runs/clf_main --composites 0.5 --steps 1000 --threads "$T" --seed 0 ;;
