@@ -8,7 +8,6 @@ nothing is ever downloaded.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,15 @@ import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
 from workers.ml.calibration import Calibration, certainty, threshold_margin
+from workers.ml.checkpoint import (
+    DEFAULT_CLASSIFIER_DIR,
+    DEFAULT_SEGMENTER_DIR,
+    weights_version,
+)
 from workers.ml.models import (
     FRAME_CLASS_ORDER,
     IMAGE_MEAN,
     IMAGE_STD,
-    WEIGHTS_NAME,
     CheckpointError,
     PatchCentroidClassifier,
     load_model,
@@ -33,10 +36,6 @@ from workers.ml.models import (
 from workers.ml.models import (
     Segmenter as SegmenterModule,
 )
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_CLASSIFIER_DIR = WEIGHTS_DIR / "classifier"
-DEFAULT_SEGMENTER_DIR = WEIGHTS_DIR / "segmenter"
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -51,11 +50,6 @@ def half_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def weights_version(directory: Path) -> str:
-    digest = hashlib.sha256((directory / WEIGHTS_NAME).read_bytes()).hexdigest()
-    return digest[:12]
 
 
 def to_batch(frames: Sequence[np.ndarray], size: int, device: torch.device) -> torch.Tensor:

@@ -13,26 +13,21 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    SegformerConfig,
-    SegformerForSemanticSegmentation,
-    ViTConfig,
-    ViTModel,
-)
-from transformers.models.segformer.modeling_segformer import SegformerDecodeHead
 
+from workers.ml.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from workers.ml.efficientnet import VARIANTS, EfficientNetLiteEncoder, load_imagenet_weights
 
-CONFIG_NAME = "hybridlens.json"
-WEIGHTS_NAME = "model.safetensors"
+if TYPE_CHECKING:
+    # Imported where used: importing transformers costs seconds at every start, and the
+    # default models only need its SegformerDecodeHead.
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation, ViTConfig
+
 IMAGE_MEAN = (0.5, 0.5, 0.5)
 IMAGE_STD = (0.5, 0.5, 0.5)
 
@@ -77,6 +72,8 @@ class ClassifierConfig:
     initial_logit_scale: float = 10.0
 
     def vit_config(self) -> ViTConfig:
+        from transformers import ViTConfig
+
         return ViTConfig(
             image_size=self.image_size,
             patch_size=self.patch_size,
@@ -139,6 +136,8 @@ class PatchCentroidClassifier(nn.Module):
             hidden = config.embedding_dim
             self._init_heads(hidden, config)
             return
+        from transformers import AutoConfig, AutoModel, ViTModel
+
         if backbone is None:
             if config.backbone_config is not None:
                 backbone_config = AutoConfig.for_model(**config.backbone_config)
@@ -170,6 +169,8 @@ class PatchCentroidClassifier(nn.Module):
             patches = self.norm(grid.flatten(2).transpose(1, 2))  # (B, N, D)
             return patches, patches.mean(dim=1), grid_h, grid_w
         grid_h, grid_w = height // self.patch_size, width // self.patch_size
+        from transformers import ViTModel
+
         kwargs: dict[str, Any] = {}
         if isinstance(self.backbone, ViTModel):
             kwargs["interpolate_pos_encoding"] = (height, width) != (
@@ -227,6 +228,8 @@ class SegmenterConfig:
     segformer_config: dict[str, Any] | None = None
 
     def hf_config(self) -> SegformerConfig:
+        from transformers import SegformerConfig
+
         if self.segformer_config is not None:
             return SegformerConfig(**self.segformer_config)
         return SegformerConfig(
@@ -245,6 +248,9 @@ class LiteSegformer(nn.Module):
     """EfficientNet-Lite's four feature levels into transformers' ``SegformerDecodeHead``."""
 
     def __init__(self, config: SegmenterConfig) -> None:
+        from transformers import SegformerConfig
+        from transformers.models.segformer.modeling_segformer import SegformerDecodeHead
+
         super().__init__()
         self.encoder = EfficientNetLiteEncoder(config.encoder)
         head_config = SegformerConfig(
@@ -275,6 +281,8 @@ class Segmenter(nn.Module):
         if config.encoder in VARIANTS:
             self.model = LiteSegformer(config)
         else:
+            from transformers import SegformerForSemanticSegmentation
+
             self.model = (
                 model if model is not None else SegformerForSemanticSegmentation(config.hf_config())
             )
@@ -296,6 +304,8 @@ def build_classifier(config: ClassifierConfig) -> PatchCentroidClassifier:
         backbone_path = Path(config.backbone_dir)
         if not backbone_path.is_dir():
             raise CheckpointError(f"backbone directory {backbone_path} does not exist")
+        from transformers import AutoModel
+
         backbone = AutoModel.from_pretrained(backbone_path, local_files_only=True)
         if hasattr(backbone, "pooler"):
             backbone.pooler = None
@@ -314,6 +324,8 @@ def build_segmenter(config: SegmenterConfig) -> Segmenter:
         backbone_path = Path(config.backbone_dir)
         if not backbone_path.is_dir():
             raise CheckpointError(f"backbone directory {backbone_path} does not exist")
+        from transformers import SegformerForSemanticSegmentation
+
         model = SegformerForSemanticSegmentation.from_pretrained(
             backbone_path,
             num_labels=2,
