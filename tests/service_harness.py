@@ -35,9 +35,10 @@ PG_SERVER = os.environ.get("HYBRIDLENS_TEST_PG", "postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("HYBRIDLENS_TEST_REDIS", "redis://127.0.0.1:6379")
 # A Redis database number of the tests' own, emptied before and after.
 REDIS_DB = int(os.environ.get("HYBRIDLENS_TEST_REDIS_DB", "13"))
-# Short, so a killed worker's task is handed out again within seconds (stages here take
-# well under it).
-TEST_VISIBILITY_TIMEOUT_S = 12
+# Stage leases short enough that a killed worker's stage is sent again within seconds (a
+# heartbeat every 0.5 s keeps a healthy stage's lease). Redis's redelivery stays at its
+# default hour, so the tests show that the leases, not the broker, bring a job back.
+TEST_LEASE = {"LEASE_S": "3", "HEARTBEAT_S": "0.5", "REAPER_INTERVAL_S": "0.5"}
 HYBRIDLENS = Path(sys.executable).parent / "hybridlens"
 
 
@@ -98,7 +99,8 @@ def service_env(
     """The settings of the API under test (Celery mode, PostgreSQL, the tests' Redis db)."""
     monkeypatch.setenv("HYBRIDLENS_DATABASE_URL", clean_db)
     monkeypatch.setenv("HYBRIDLENS_REDIS_URL", service_redis_url)
-    monkeypatch.setenv("HYBRIDLENS_TASKS__VISIBILITY_TIMEOUT_S", str(TEST_VISIBILITY_TIMEOUT_S))
+    for name, value in TEST_LEASE.items():
+        monkeypatch.setenv(f"HYBRIDLENS_TASKS__{name}", value)
     monkeypatch.setenv("HYBRIDLENS_API__STORAGE_ROOT", str(tmp_path / "archive"))
     (tmp_path / "archive").mkdir()
     get_settings.cache_clear()
@@ -189,6 +191,9 @@ def worker_env(settings: Settings, data_dir: Path) -> dict[str, str]:
         HYBRIDLENS_DATA_DIR=str(data_dir),
         HYBRIDLENS_MODEL__CPU_THREADS="1",
         HYBRIDLENS_TASKS__VISIBILITY_TIMEOUT_S=str(settings.tasks.visibility_timeout_s),
+        HYBRIDLENS_TASKS__LEASE_S=str(settings.tasks.lease_s),
+        HYBRIDLENS_TASKS__HEARTBEAT_S=str(settings.tasks.heartbeat_s),
+        HYBRIDLENS_TASKS__REAPER_INTERVAL_S=str(settings.tasks.reaper_interval_s),
         HYBRIDLENS_LOG_LEVEL="INFO",
     )
     return env
@@ -199,10 +204,10 @@ def start_worker(service_env: Settings, tmp_path: Path) -> Iterator[Callable[...
     """Start workers on demand (all stopped at the end); they share one data dir (spool)."""
     workers: list[Worker] = []
 
-    def start(**kwargs: Any) -> Worker:
+    def start(*, env: dict[str, str] | None = None, **kwargs: Any) -> Worker:
         number = len(workers)
         worker = Worker(
-            worker_env(service_env, tmp_path / "worker-data"),
+            {**worker_env(service_env, tmp_path / "worker-data"), **(env or {})},
             tmp_path / f"worker-{number}.log",
             **kwargs,
         )

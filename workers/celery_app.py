@@ -2,7 +2,9 @@
 
 Run a worker with ``hybridlens worker`` (or ``celery -A workers.celery_app worker -Q cpu,gpu``).
 Tasks are acknowledged late and requeued when their worker dies, one message at a time per
-process; results are not kept (progress and errors live in the database's jobs table).
+process; results are not kept (progress and errors live in the database's jobs table). Each
+worker also runs the lease reaper (``workers.leases``), which sends again, within
+``tasks.lease_s + tasks.reaper_interval_s``, a stage whose worker was killed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from kombu import Queue
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
 from app.jobs.dispatch import broker_transport_options
+from app.jobs.service import ExpiredStage
+from workers.leases import Reaper
 from workers.stages.registry import QUEUE_CPU, QUEUE_GPU, STAGES
 
 
@@ -49,3 +53,32 @@ configure(app, get_settings())
 def _fresh_connections(**_: Any) -> None:
     # A forked pool process must not reuse the parent's pooled database connections.
     dispose_engines()
+
+
+_reaper: Reaper | None = None
+
+
+def send_again(expired: ExpiredStage) -> None:
+    """Send a stage whose worker died to its queue again (the first stage by job id alone
+    when no analysis was started: it claims the job anew)."""
+    if expired.analysis_id is None or expired.stage is None:
+        stage = STAGES.first
+        args: list[int] = [expired.job_id]
+    else:
+        stage = STAGES.get(expired.stage)
+        args = [expired.job_id, expired.analysis_id, expired.attempt]
+    app.send_task(stage.task_name, args=args, queue=stage.queue)
+
+
+@signals.worker_ready.connect
+def _start_reaper(**_: Any) -> None:
+    # In the worker's main process, which outlives its pool's children: every worker looks
+    # for stages whose worker died, so one live worker is enough to resume them.
+    global _reaper
+    _reaper = Reaper(get_settings(), send_again).start()
+
+
+@signals.worker_shutdown.connect
+def _stop_reaper(**_: Any) -> None:
+    if _reaper is not None:
+        _reaper.stop()

@@ -12,12 +12,16 @@ Celery tasks run one stage each (``workers.tasks.analysis``), the API's in-proce
 
 A job is claimed by ``claim`` (which starts, or resets, its analysis); later stages carry a
 ``StageTicket`` and do nothing unless the job still runs that attempt, so a stage message
-left over from an attempt that a redelivery superseded exits cleanly. The embedded mode
+left over from an attempt that a redelivery superseded exits cleanly. Each stage runs under
+the job's stage lease (``workers.leases``): it takes the lease or does not run (another
+worker holds it, or it has finished), renews it while it runs, and hands the job on to the
+next stage when it ends; a reaper sends again a stage whose worker died. The embedded mode
 (``analyze_path``) registers the film and records a job like the service does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -35,6 +39,7 @@ from app.films.schemas import FilmMetadata
 from app.pipeline.errors import VideoOpenFailure
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.video import VideoInfo, probe
+from workers.leases import Lease, LeaseLost, new_owner
 from workers.stages.base import (
     ModelMismatch,
     ProgressSink,
@@ -191,7 +196,12 @@ def claim(
 ) -> StageTicket | None:
     """Claim the job and start (or reset) its analysis; None when the job must not run
     (cancelled, finished, or deleted with its film)."""
-    claimed = Store(settings.sqlalchemy_url).claim_job(job_id, task_id)
+    # Hash the weights first (once per process): the claimed job's first stage must take
+    # its lease within tasks.lease_s of the claim.
+    versions = versions or configured_versions(settings)
+    claimed = Store(settings.sqlalchemy_url).claim_job_at(
+        job_id, task_id, STAGES.first.name, settings.tasks.lease_s
+    )
     if claimed is None:
         log.info("job %s: not runnable any more, skipped", job_id)
         return None
@@ -213,21 +223,47 @@ def run_stage(
     film_path: str | Path | None = None,
     retries: int = 0,
 ) -> StageOutcome | None:
-    """One registered stage of a claimed job, under the failure policy; None when the job
-    moved on without it (a stale message) or the stage failed (the job records why)."""
+    """One registered stage of a claimed job, under its lease and the failure policy; None
+    when the job moved on without it (a stale message), another runner holds or took the
+    stage, or the stage failed (the job records why)."""
     stage = STAGES.get(name)
     store = Store(settings.sqlalchemy_url)
 
     def step() -> StageOutcome | None:
         if not store.is_current(ticket):
             return None
-        call = StageCall(
-            settings=settings,
-            progress=progress,
-            models=models or functools.partial(process_models, settings),
-            film_path=film_path,
-        )
-        return stage.load()(ticket.analysis_id, call)
+        owner = new_owner()
+        if not store.acquire_stage(ticket, name, owner, settings.tasks.lease_s):
+            log.info(
+                "job %s: stage %s is running elsewhere or has finished; skipped",
+                ticket.job_id,
+                name,
+            )
+            return None
+        try:
+            with Lease(settings, ticket.job_id, owner) as lease:
+                call = StageCall(
+                    settings=settings,
+                    progress=progress,
+                    models=models or functools.partial(process_models, settings),
+                    film_path=film_path,
+                    lease=lease,
+                )
+                outcome = stage.load()(ticket.analysis_id, call)
+        except LeaseLost:
+            log.warning("job %s: stage %s went to another runner; stopped", ticket.job_id, name)
+            return None
+        except BaseException:
+            # A retry (or the failure policy) decides what next; free the stage for it.
+            with contextlib.suppress(Exception):
+                store.release_lease(ticket.job_id, owner)
+            raise
+        following = STAGES.after(name) if outcome.proceed else None
+        handed = store.hand_on(ticket.job_id, owner, following.name if following else None)
+        if not handed and outcome.proceed:
+            log.warning("job %s: lost stage %s at its end; not handed on", ticket.job_id, name)
+            return None
+        return outcome
 
     return guarded(settings, ticket.job_id, ticket.analysis_id, step, retries=retries)
 

@@ -356,7 +356,15 @@ def finish_analysis(
     repository.update_jobs_of(
         session,
         analysis_id,
-        {"status": status, "error": error, "finished_at": now},
+        # A finished job is at no stage and holds no lease.
+        {
+            "status": status,
+            "error": error,
+            "finished_at": now,
+            "stage": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
         from_statuses=_ACTIVE,
     )
 

@@ -118,13 +118,27 @@ class TaskSettings(BaseModel):
 
     mode: Literal["auto", "inline", "celery"] = "auto"
     # Redis redelivers a task whose worker vanished (SIGKILL, lost host) after this many
-    # seconds; it must exceed the longest stage of one film, or a slow stage runs twice.
+    # seconds. Only a backstop: a stage's lease (below) finds a dead worker far sooner, and a
+    # redelivered stage that another worker holds, or that has finished, is not run again.
     visibility_timeout_s: int = Field(default=3600, ge=1)
+    # A running stage renews its lease in the jobs table every ``heartbeat_s``; a lease not
+    # renewed for ``lease_s`` means its worker died, and a reaper in every worker (looking
+    # every ``reaper_interval_s``) sends the stage again: a killed worker's film resumes at
+    # most lease_s + reaper_interval_s (40 s) after the kill once a worker is up.
+    lease_s: float = Field(default=30.0, gt=0.0)
+    heartbeat_s: float = Field(default=10.0, gt=0.0)
+    reaper_interval_s: float = Field(default=10.0, gt=0.0)
     # Transient errors (database or broker unreachable) are retried this often, with backoff.
     max_retries: int = Field(default=5, ge=0)
     retry_backoff_max_s: int = Field(default=120, ge=1)
     # What inline mode calls with a job id; resolved by name so the API never imports workers.
     inline_runner: str = "workers.tasks.inline:run_job"
+
+    @model_validator(mode="after")
+    def _heartbeats_within_lease(self) -> TaskSettings:
+        if self.heartbeat_s * 2 > self.lease_s:
+            raise ValueError("tasks.heartbeat_s must be at most half of tasks.lease_s")
+        return self
 
 
 class Settings(BaseSettings):

@@ -211,8 +211,10 @@ def commit_and_enqueue(
 
 
 def resume_active_jobs(dispatcher: Dispatcher, database_url: str) -> list[int]:
-    """Inline mode on start: queue again the jobs a previous process left queued or running."""
+    """Inline mode on start: queue again the jobs a previous process left queued or running
+    (their stage leases were that process's, and it is gone)."""
     with session_scope(database_url) as session:
+        jobs_service.release_leases(session)
         job_ids = jobs_service.active_job_ids(session)
     dispatcher.enqueue(job_ids)
     return job_ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -123,6 +124,41 @@ def link_analysis(session: Session, job_id: int, analysis_id: int) -> None:
         .values(analysis_id=analysis_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def update_job_if(
+    session: Session, job_id: int, values: Mapping[str, Any], *conditions: Any
+) -> bool:
+    """Update one job when every condition holds; whether it did (the conditions make a
+    compare-and-set: of two workers racing for a lease, one wins)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, *conditions)
+        .values(**values)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+def touch_lease(session: Session, analysis_id: int, owner: str, now: datetime) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.analysis_id == analysis_id, Job.lease_owner == owner)
+        .values(heartbeat_at=now)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+def expired_leases(session: Session, now: datetime) -> Sequence[Any]:
+    """Running jobs whose stage lease ran out: (id, analysis_id, attempts, stage)."""
+    return session.execute(
+        select(Job.id, Job.analysis_id, Job.attempts, Job.stage)
+        .where(Job.status == RunStatus.RUNNING, Job.lease_expires_at < now)
+        .order_by(Job.id)
+    ).all()
 
 
 def update_jobs(

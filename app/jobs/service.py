@@ -11,6 +11,8 @@ that cannot be probed) go through ``fail_job``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from app.jobs.schemas import (
     JobClaim,
     JobPublic,
 )
+from app.models import Job
 from app.models.base import utcnow
 
 _ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -108,14 +111,27 @@ def set_task_id(session: Session, job_id: int, task_id: str) -> None:
         raise JobNotFound(job_id)
 
 
-def claim_job(session: Session, job_id: int, task_id: str | None = None) -> JobClaim | None:
+def claim_job(
+    session: Session,
+    job_id: int,
+    task_id: str | None = None,
+    *,
+    stage: str | None = None,
+    lease_s: float | None = None,
+) -> JobClaim | None:
     """Mark a job running for this worker; None means: do not run it.
 
-    A job still ``running`` is claimed again: that is a task redelivered after its worker
-    died (acks_late), and ``start_analysis`` will reset the half-written results.
+    With ``stage`` (the first stage) the job is put at that stage, whose runner must take
+    its lease (``acquire_stage``) within ``lease_s`` or the reaper sends it again. A job
+    already running at a stage is left alone: its stages and their leases are in charge
+    (a message redelivered while a long stage runs must not start it over). A job running
+    with no stage (the embedded mode released it on start, or a row from before leases) is
+    claimed again, and ``start_analysis`` resets its half-written results.
     """
     job = repository.get_job(session, job_id)
     if job is None or job.status not in _ACTIVE:
+        return None
+    if job.status is RunStatus.RUNNING and job.stage is not None:
         return None
     options: dict[str, Any] = {}
     if job.batch_id is not None:
@@ -124,17 +140,27 @@ def claim_job(session: Session, job_id: int, task_id: str | None = None) -> JobC
             if batch.cancelled:
                 return None
             options = dict(batch.options)
+    now = utcnow()
     values: dict[str, Any] = {
         "status": RunStatus.RUNNING,
         "attempts": job.attempts + 1,
-        "started_at": utcnow(),
+        "started_at": now,
         "finished_at": None,
         "error": None,
+        "stage": stage,
+        "lease_owner": None,
+        "lease_expires_at": (
+            now + timedelta(seconds=lease_s) if stage is not None and lease_s else None
+        ),
     }
     if task_id is not None:
         values["task_id"] = task_id
-    # Conditional on the status, so a cancel committed in between wins.
-    if not repository.update_jobs(session, values, job_ids=[job_id], statuses=_ACTIVE):
+    # Conditional on the status (and on no stage having taken over), so a cancel or another
+    # worker's claim committed in between wins.
+    claimable = Job.stage.is_(None) | (Job.status == RunStatus.QUEUED)
+    if not repository.update_job_if(
+        session, job_id, values, Job.status.in_(_ACTIVE), Job.attempts == job.attempts, claimable
+    ):
         return None
     return JobClaim(
         job_id=job_id,
@@ -142,6 +168,133 @@ def claim_job(session: Session, job_id: int, task_id: str | None = None) -> JobC
         batch_id=job.batch_id,
         attempt=job.attempts + 1,
         options=options,
+    )
+
+
+# -- stage leases ------------------------------------------------------------------------------
+#
+# A running job is at one stage (``Job.stage``). The process running it holds the stage's
+# lease (``lease_owner``) and renews it (``renew_lease``) every few seconds; when the stage
+# ends it hands the job on to the next stage (``hand_on``), which waits in the queue with no
+# owner and no deadline. A lease that runs out means its worker died: ``requeue_expired``
+# frees it once, for the reaper to send the stage again. Every change is a compare-and-set on
+# the row, so of two processes only one runs a stage, and a stage handed on is never re-run.
+
+
+def acquire_stage(
+    session: Session,
+    job_id: int,
+    analysis_id: int,
+    attempt: int,
+    stage: str,
+    owner: str,
+    lease_s: float,
+) -> bool:
+    """Take the lease of ``stage`` for ``owner``: the job must run this attempt, be at this
+    stage, and the stage be free (queued, or its lease run out). False: do not run it."""
+    now = utcnow()
+    return repository.update_job_if(
+        session,
+        job_id,
+        {
+            "lease_owner": owner,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+            "heartbeat_at": now,
+        },
+        Job.status == RunStatus.RUNNING,
+        Job.analysis_id == analysis_id,
+        Job.attempts == attempt,
+        Job.stage == stage,
+        Job.lease_owner.is_(None) | (Job.lease_expires_at < now) | (Job.lease_owner == owner),
+    )
+
+
+def renew_lease(session: Session, job_id: int, owner: str, lease_s: float) -> bool:
+    """A heartbeat: extend ``owner``'s lease; False when it is no longer theirs."""
+    now = utcnow()
+    return repository.update_job_if(
+        session,
+        job_id,
+        {"lease_expires_at": now + timedelta(seconds=lease_s), "heartbeat_at": now},
+        Job.lease_owner == owner,
+        Job.status == RunStatus.RUNNING,
+    )
+
+
+def holds_lease(session: Session, analysis_id: int, owner: str) -> bool:
+    """Whether ``owner`` holds the stage lease of the job running ``analysis_id``; the write
+    locks that job's row until the transaction ends (PostgreSQL), so a stage that checks it
+    before writing its results cannot write them beside another runner's."""
+    return repository.touch_lease(session, analysis_id, owner, utcnow())
+
+
+def hand_on(session: Session, job_id: int, owner: str, next_stage: str | None) -> bool:
+    """``owner`` finished its stage: the job moves to ``next_stage`` (None: no stage left),
+    which waits in the queue unowned. False when the lease was no longer ``owner``'s (the
+    stage was given to another worker, or the job was cancelled): do not hand on then."""
+    return repository.update_job_if(
+        session,
+        job_id,
+        {"stage": next_stage, "lease_owner": None, "lease_expires_at": None},
+        Job.lease_owner == owner,
+    )
+
+
+def release_lease(session: Session, job_id: int, owner: str) -> None:
+    """``owner`` gives its stage back unfinished (a retry will take it again)."""
+    repository.update_job_if(
+        session,
+        job_id,
+        {"lease_owner": None, "lease_expires_at": None},
+        Job.lease_owner == owner,
+    )
+
+
+@dataclass(frozen=True)
+class ExpiredStage:
+    """A stage whose worker stopped renewing its lease, freed for the reaper to send again;
+    ``analysis_id`` None when the worker died before the analysis existed (send the first
+    stage with the job id alone: it claims the job again)."""
+
+    job_id: int
+    analysis_id: int | None
+    attempt: int
+    stage: str | None
+
+
+def requeue_expired(session: Session) -> list[ExpiredStage]:
+    """Free every running stage whose lease ran out, each once (of two reapers one wins),
+    and return them for the caller to send again after the commit. A freed stage waits
+    unowned with no deadline, like one handed on: sent once, it is not sent again."""
+    now = utcnow()
+    freed: list[ExpiredStage] = []
+    for job_id, analysis_id, attempt, stage in repository.expired_leases(session, now):
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "requeues": Job.requeues + 1,
+        }
+        if analysis_id is None:
+            # Died between claiming the job and starting its analysis: claim it anew.
+            values["stage"] = None
+        if repository.update_job_if(
+            session,
+            job_id,
+            values,
+            Job.status == RunStatus.RUNNING,
+            Job.lease_expires_at < now,
+        ):
+            freed.append(ExpiredStage(job_id, analysis_id, attempt, stage))
+    return freed
+
+
+def release_leases(session: Session) -> None:
+    """The embedded mode on start: it is the only runner, so every lease left is a dead
+    process's; running jobs become claimable again (they start over)."""
+    repository.update_jobs(
+        session,
+        {"stage": None, "lease_owner": None, "lease_expires_at": None},
+        statuses=[RunStatus.RUNNING],
     )
 
 

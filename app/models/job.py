@@ -35,6 +35,15 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The stage lease (workers.leases): the stage this job is at, the process running it
+    # (NULL while the stage waits in the queue) and until when its heartbeats hold it. A
+    # running stage whose lease ran out lost its worker; a reaper sends it again.
+    stage: Mapped[str | None] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    heartbeat_at: Mapped[datetime | None]
+    # How often a reaper sent a stage of this job again.
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         # Serves the per-batch counts (GROUP BY status) without visiting the table.

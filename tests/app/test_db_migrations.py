@@ -32,7 +32,7 @@ TABLES = {
 }
 
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _tables(url: str) -> set[str]:

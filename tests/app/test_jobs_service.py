@@ -176,3 +176,32 @@ def test_list_jobs_filters_by_state_and_film_newest_first(session: Session) -> N
 
     assert [job.id for job in active] == [job_ids[2], job_ids[1]]
     assert [(job.id, job.status) for job in of_film] == [(job_ids[0], RunStatus.DONE)]
+
+
+def test_stage_lease_runs_a_stage_once_and_frees_it_only_when_it_expires(
+    session: Session,
+) -> None:
+    _, job_ids, _ = _collection_batch(session, 1)
+    job_id = job_ids[0]
+    claim = jobs_service.claim_job(session, job_id, stage="prepare", lease_s=30)
+    assert claim is not None
+    analysis_id = analysis_service.start_analysis(
+        session, claim.film_id, "c", "s", {}, job_id=job_id
+    )
+    take = lambda owner, stage="prepare", lease_s=30.0: jobs_service.acquire_stage(  # noqa: E731
+        session, job_id, analysis_id, claim.attempt, stage, owner, lease_s
+    )
+
+    assert take("a") and not take("b")  # a live lease is not taken
+    assert jobs_service.claim_job(session, job_id, stage="prepare", lease_s=30) is None
+    assert jobs_service.requeue_expired(session) == []
+    assert jobs_service.renew_lease(session, job_id, "a", 0.0)  # a's lease now runs out
+    (freed,) = jobs_service.requeue_expired(session)
+    assert (freed.job_id, freed.analysis_id, freed.stage) == (job_id, analysis_id, "prepare")
+    assert jobs_service.requeue_expired(session) == []  # sent once
+    assert not jobs_service.renew_lease(session, job_id, "a", 30.0)  # a's heartbeat: lost
+    assert take("b")
+    assert not jobs_service.hand_on(session, job_id, "a", "infer")
+    assert jobs_service.hand_on(session, job_id, "b", "infer")
+    assert not take("c")  # prepare finished: never run again
+    assert take("c", "infer")

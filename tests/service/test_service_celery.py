@@ -1,5 +1,6 @@
 """End to end through HTTP with a real Celery worker: upload -> job -> results, batches with a
-corrupt film, a worker killed mid-film, cancel. PostgreSQL and Redis are real."""
+corrupt film, cancel (a worker killed mid-film: test_worker_leases.py). PostgreSQL and Redis
+are real."""
 
 from __future__ import annotations
 
@@ -9,11 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
-from app.core.config import Settings
-from app.core.db import session_scope
-from app.models import Analysis, Frame, Job, Shot
 from tests.media import Segment, make_text_file, make_video
 from tests.service_harness import Worker, wait_for
 
@@ -101,65 +98,6 @@ def test_collection_batch_fails_only_the_corrupt_film(
 
     stats = client.get(f"/collections/{collection['id']}/stats").json()
     assert stats["film_count"] == 3 and stats["analyzed_count"] == 2
-
-
-def _rows(url: str, film_id: int) -> dict[str, int]:
-    with session_scope(url) as session:
-        analyses = session.scalars(select(Analysis.id).where(Analysis.film_id == film_id)).all()
-        frames = session.scalar(
-            select(func.count()).select_from(Frame).where(Frame.analysis_id.in_(analyses))
-        )
-        distinct = session.scalar(
-            select(func.count(func.distinct(Frame.frame_index))).where(
-                Frame.analysis_id.in_(analyses)
-            )
-        )
-        shots = session.scalar(
-            select(func.count()).select_from(Shot).where(Shot.analysis_id.in_(analyses))
-        )
-        jobs = session.scalars(select(Job).where(Job.film_id == film_id)).all()
-        return {
-            "analyses": len(analyses),
-            "frames": frames or 0,
-            "distinct_frames": distinct or 0,
-            "shots": shots or 0,
-            "jobs": len(jobs),
-            "attempts": max(job.attempts for job in jobs),
-        }
-
-
-def test_killed_worker_leaves_a_job_another_worker_finishes(
-    client: TestClient,
-    start_worker: Callable[..., Worker],
-    service_env: Settings,
-    tmp_path: Path,
-) -> None:
-    # Long enough (at a 1 s sampling interval) that the kill lands mid-film.
-    path = make_video(
-        tmp_path / "long.mkv",
-        segments=[Segment(source="testsrc2", frames=200), Segment(source="mandelbrot", frames=200)],
-    ).path
-    first = start_worker()
-    film = _upload(client, path)
-
-    def started() -> bool:
-        job = client.get(f"/jobs/{film['job_id']}").json()
-        return job["status"] == "running" and job["stage"] is not None
-
-    wait_for(started, interval_s=0.05, what="the job to start")
-    first.kill()
-    assert client.get(f"/jobs/{film['job_id']}").json()["status"] == "running"
-
-    start_worker()
-    job = wait_for(
-        lambda: _job_finished(client, film["job_id"]), timeout_s=120, what="the requeued job"
-    )
-    assert job["status"] == "done", job
-    rows = _rows(service_env.sqlalchemy_url, film["id"])
-    assert rows["analyses"] == 1 and rows["jobs"] == 1
-    assert rows["frames"] == rows["distinct_frames"] > 0
-    assert rows["attempts"] >= 2
-    assert rows["shots"] == len(client.get(f"/films/{film['id']}/shots").json())
 
 
 def test_cancelled_batch_stops_its_jobs(

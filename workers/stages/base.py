@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from app.core.config import Settings
 from app.core.domain import RunStatus
+from workers.leases import Lease
 from workers.stages.models import Models
 from workers.stages.spool import Spool
 from workers.stages.store import AnalysisContext, Store
@@ -49,12 +50,14 @@ class StageCall:
     ``models`` are loaded models or a function that loads them on first use (a cpu worker
     never calls it). ``film_path`` reads the film from there instead of its stored path (the
     embedded mode knows where the file is now; a film registered earlier may have moved).
+    ``lease`` is the job's stage lease this run holds (None when called outside a job).
     """
 
     settings: Settings
     progress: ProgressSink | None = None
     models: Models | Callable[[], Models] | None = None
     film_path: str | Path | None = None
+    lease: Lease | None = None
 
     @property
     def store(self) -> Store:
@@ -142,6 +145,7 @@ class Meter:
         self.stage = stage
         self.store = call.store
         self.sink = call.progress
+        self.lease = call.lease
         self.total: int | None = None
         self._written_at = 0.0
 
@@ -152,6 +156,8 @@ class Meter:
             self.sink(self.stage, 0, total)
 
     def update(self, done: int) -> None:
+        if self.lease is not None:
+            self.lease.check()  # LeaseLost: another runner has this stage now
         if self.sink is not None:
             self.sink(self.stage, done, self.total)
         if time.monotonic() - self._written_at >= PROGRESS_INTERVAL_S:

@@ -104,7 +104,14 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         error_frame=damage.last_frame if damage else None,
         error_time_s=damage.last_time_s if damage else None,
     )
-    closed = store.close_analysis(analysis_id, closing, timings)
+    closed = store.close_analysis(
+        analysis_id,
+        closing,
+        timings,
+        lease_owner=call.lease.owner if call.lease is not None else None,
+    )
+    if not closed and call.lease is not None:
+        call.lease.confirm()  # LeaseLost: the spool is the other runner's now, leave it
     spool.remove()
     if not closed:
         return inactive(analysis_id, FINISH, store.context(analysis_id, call.settings), started)

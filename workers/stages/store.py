@@ -113,6 +113,37 @@ class Store:
                 and job.attempts == ticket.attempt
             )
 
+    # -- stage leases (app.jobs.service says how they work) ------------------------------------
+
+    def claim_job_at(
+        self, job_id: int, task_id: str | None, stage: str, lease_s: float
+    ) -> JobClaim | None:
+        """Claim the job and put it at its first stage, to be leased within ``lease_s``."""
+        with session_scope(self.url) as session:
+            return jobs_service.claim_job(session, job_id, task_id, stage=stage, lease_s=lease_s)
+
+    def acquire_stage(self, ticket: StageTicket, stage: str, owner: str, lease_s: float) -> bool:
+        with session_scope(self.url) as session:
+            return jobs_service.acquire_stage(
+                session, ticket.job_id, ticket.analysis_id, ticket.attempt, stage, owner, lease_s
+            )
+
+    def renew_lease(self, job_id: int, owner: str, lease_s: float) -> bool:
+        with session_scope(self.url) as session:
+            return jobs_service.renew_lease(session, job_id, owner, lease_s)
+
+    def hand_on(self, job_id: int, owner: str, next_stage: str | None) -> bool:
+        with session_scope(self.url) as session:
+            return jobs_service.hand_on(session, job_id, owner, next_stage)
+
+    def release_lease(self, job_id: int, owner: str) -> None:
+        with session_scope(self.url) as session:
+            jobs_service.release_lease(session, job_id, owner)
+
+    def requeue_expired(self) -> list[jobs_service.ExpiredStage]:
+        with session_scope(self.url) as session:
+            return jobs_service.requeue_expired(session)
+
     def fail_job(self, job_id: int, reason: str) -> None:
         """Record why a job failed; a job deleted with its film needs nothing recorded."""
         with session_scope(self.url) as session, contextlib.suppress(jobs_service.JobNotFound):
@@ -187,12 +218,19 @@ class Store:
         analysis_id: int,
         closing: Closing,
         timings: Callable[[float], Mapping[str, float]],
+        *,
+        lease_owner: str | None = None,
     ) -> bool:
         """Replace any earlier results with these and close the analysis, in one transaction
         (a retry after a crash half-way stores each row once). ``timings`` gets the seconds
         the rows took to write and gives the timings to store. False when the analysis was
-        no longer active: nothing is written then."""
+        no longer active, or ``lease_owner`` no longer holds its job's stage: nothing is
+        written then (checking the lease locks the job's row, so two closers take turns)."""
         with session_scope(self.url) as session:
+            if lease_owner is not None and not jobs_service.holds_lease(
+                session, analysis_id, lease_owner
+            ):
+                return False
             if not analysis_service.is_active(session, analysis_id):
                 return False
             started = time.perf_counter()
