@@ -136,10 +136,17 @@ def export_cmd(
             "(default: http://127.0.0.1:8000, where `hybridlens serve` listens).",
         ),
     ] = None,
+    drop_frame: Annotated[
+        bool,
+        typer.Option(
+            "--drop-frame", help="Drop-frame timecode in edl/otio (29.97 and 59.94 fps films)."
+        ),
+    ] = False,
     analysis: AnalysisOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Export one film's analysis: the same file, byte for byte, as the API's export."""
+    from app.core.errors import ServiceError
     from app.core.registry import UnknownName
     from app.exports.registry import DEFAULT_BASE_URL, EXPORTS, ExportTarget, export_film
 
@@ -148,11 +155,13 @@ def export_cmd(
     except UnknownName as exc:
         raise _fail(str(exc)) from exc
     report = _report(film_id, analysis, db)
-    if report.analysis is None:
-        raise _fail(f"film {film_id} has not been analysed")
-    text = export_film(
-        report, fmt, ExportTarget(film_id=film_id, base_url=base_url or DEFAULT_BASE_URL)
-    ).body
+    target = ExportTarget(
+        film_id=film_id, base_url=base_url or DEFAULT_BASE_URL, drop_frame=drop_frame
+    )
+    try:
+        text = export_film(report, fmt, target).body
+    except ServiceError as exc:  # not analysed, failed, or drop-frame asked of a 25 fps film
+        raise _fail(str(exc)) from exc
     if str(out) == "-":
         sys.stdout.write(text)
     else:
@@ -287,7 +296,7 @@ def _report_text(report: FilmReport) -> str:
         for shot in report.shots:
             mean_p = "-" if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.2f}"
             lines.append(
-                f"  {shot.shot_index:>4}  {timestamp(shot.start_time)}  "
+                f"  {shot.number:>4}  {timestamp(shot.start_time)}  "
                 f"{timestamp(shot.end_time)}  "
                 f"{shot.frame_class.value if shot.frame_class else '-':<6}  "
                 f"{shot.hybrid_ratio:>6.1%}  {mean_p:>6}  {shot.sampled_frames or 0:>6}"

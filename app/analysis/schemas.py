@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.core.domain import FrameClass, RunStatus
 from app.core.pagination import PageParams
@@ -99,9 +99,13 @@ class AnalysisDetail(AnalysisPublic):
 
 
 class ShotPublic(BaseModel):
+    """A shot as people and files see it. Shots are numbered from 1 (``number``) everywhere:
+    API, page, CSV, EDL, OTIO, annotations; frames from 0 (frame 0 is at 00:00:00:00). The
+    0-based ``shot_index`` is the stored key only and is not serialised."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    shot_index: int
+    shot_index: int = Field(exclude=True)
     start_frame: int
     end_frame: int
     start_time: float
@@ -116,21 +120,33 @@ class ShotPublic(BaseModel):
     transition: Literal["cut", "dissolve", "fade", "wipe"] | None = None
     transition_frames: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def number(self) -> int:
+        """The shot's number, from 1."""
+        return self.shot_index + 1
+
 
 class FramePublic(BaseModel):
-    """A stored frame without its mask bytes; ``has_mask`` says whether there is one."""
+    """A stored frame without its mask bytes; ``has_mask`` says whether there is one.
+    ``shot_number`` counts from 1, like ``ShotPublic.number``."""
 
     model_config = ConfigDict(from_attributes=True)
 
     frame_index: int
     time_s: float
-    shot_index: int | None
+    shot_index: int | None = Field(exclude=True)
     frame_class: FrameClass
     p_fraction: float
     confidence: float | None
     weight_s: float
     np_grid: list[list[float]] | None
     has_mask: bool
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def shot_number(self) -> int | None:
+        return None if self.shot_index is None else self.shot_index + 1
 
 
 class FrameQuery(PageParams):

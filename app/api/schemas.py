@@ -92,11 +92,14 @@ class FrameListParams(FrameQuery):
     """Query of ``GET /films/{id}/frames``: filters and page, in time order."""
 
     offset: int = Field(default=0, ge=0, le=MAX_INT)
-    shot_index: int | None = Field(default=None, ge=0, le=MAX_INT)
+    # Shots are numbered from 1, as ShotPublic.number.
+    shot_number: int | None = Field(default=None, ge=1, le=MAX_INT)
     analysis_id: int | None = Field(default=None, ge=1, le=MAX_INT)
 
     def to_query(self) -> FrameQuery:
-        return FrameQuery(**self.model_dump(exclude={"analysis_id"}))
+        values = self.model_dump(exclude={"analysis_id", "shot_number", "shot_index"})
+        shot_index = None if self.shot_number is None else self.shot_number - 1
+        return FrameQuery(**values, shot_index=shot_index)
 
 
 class CollectionFilmsChange(BaseModel):

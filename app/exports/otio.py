@@ -1,14 +1,21 @@
 """Shots as an OpenTimelineIO timeline (``.otio`` JSON), written without the library: one
 video track, one clip per shot, each referring to the film by URL, with the shot's class
 and hybrid ratio in the clip's metadata under ``hybridlens``, and a ``Transition`` between two
-clips where a shot begins with a dissolve, fade or wipe."""
+clips where a shot begins with a dissolve, fade or wipe.
+
+The timeline runs at the film's nominal (edit) rate, as a float OpenTimelineIO accepts as a
+timecode rate (23.976..., not a variable-frame-rate file's average of 16.05), and each clip's
+range comes from its shot's presentation times, so ``to_timecode()`` lands on the cut a
+player shows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from app.analysis.schemas import ShotPublic
+from app.pipeline.timecode import frame_at
 
 
 def _rational(value: float, rate: float) -> dict[str, Any]:
@@ -43,7 +50,7 @@ def _transition(shot: ShotPublic, rate: float) -> dict[str, Any]:
     return {
         "OTIO_SCHEMA": "Transition.1",
         "metadata": {"hybridlens": {"kind": shot.transition, "frames": shot.transition_frames}},
-        "name": f"{shot.transition} into shot {shot.shot_index}",
+        "name": f"{shot.transition} into shot {shot.number}",
         "transition_type": "SMPTE_Dissolve"
         if shot.transition == "dissolve"
         else "Custom_Transition",
@@ -56,27 +63,26 @@ def shots_timeline(
     shots: Sequence[ShotPublic],
     *,
     name: str,
-    fps: float | None,
+    fps: float | Fraction | None,
     media_url: str,
-    frame_count: int | None = None,
+    duration_s: float | None = None,
+    drop_frame: bool = False,
 ) -> dict[str, Any]:
-    """The timeline as a JSON-ready dict (serialise with ``json.dumps``)."""
+    """The timeline at edit rate ``fps`` (the film's nominal rate) as a JSON-ready dict
+    (serialise with ``json.dumps``); ``drop_frame`` is recorded for timecode displays."""
     rate = float(fps) if fps and fps > 0 else 25.0
-    available = (
-        _range(0, frame_count, rate)
-        if frame_count
-        else (_range(0, shots[-1].end_frame + 1, rate) if shots else None)
-    )
+    end_s = duration_s or (shots[-1].end_time if shots else 0.0)
+    available = _range(0, frame_at(end_s, rate), rate) if end_s else None
     clips: list[dict[str, Any]] = []
     for shot in shots:
         if clips and shot.transition not in (None, "cut") and shot.transition_frames > 0:
             clips.append(_transition(shot, rate))
         clip = _item(
             "Clip.2",
-            f"shot {shot.shot_index}",
+            f"shot {shot.number}",
             {
                 "hybridlens": {
-                    "shot_index": shot.shot_index,
+                    "shot_number": shot.number,
                     "class": shot.frame_class.value if shot.frame_class else None,
                     "hybrid_ratio": shot.hybrid_ratio,
                     "mean_p_fraction": shot.mean_p_fraction,
@@ -86,7 +92,9 @@ def shots_timeline(
                 }
             },
         )
-        clip["source_range"] = _range(shot.start_frame, shot.end_frame - shot.start_frame + 1, rate)
+        start = frame_at(shot.start_time, rate)
+        end = max(start + 1, frame_at(shot.end_time, rate))  # exclusive: the next shot's start
+        clip["source_range"] = _range(start, end - start, rate)
         clip["media_references"] = {
             "DEFAULT_MEDIA": {
                 "OTIO_SCHEMA": "ExternalReference.1",
@@ -106,7 +114,7 @@ def shots_timeline(
     stack["children"] = [track]
     return {
         "OTIO_SCHEMA": "Timeline.1",
-        "metadata": {"hybridlens": {"source": media_url}},
+        "metadata": {"hybridlens": {"source": media_url, "rate": rate, "drop_frame": drop_frame}},
         "name": name,
         "global_start_time": None,
         "tracks": stack,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import PurePath
 
 from app.analysis.schemas import FilmReport
+from app.core.errors import ConflictError, InvalidRequestError
 from app.core.registry import Registry
 from app.exports import edl, otio, tables, web_annotations
+from app.pipeline.timecode import edit_rate, is_drop_frame_rate
 
 # Where `hybridlens serve` listens by default: the CLI's links point there unless told.
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -26,6 +29,8 @@ class ExportTarget:
 
     film_id: int
     base_url: str = DEFAULT_BASE_URL
+    # Drop-frame timecode in edit lists (films at 29.97 or 59.94 only).
+    drop_frame: bool = False
 
     @property
     def media_url(self) -> str:
@@ -55,9 +60,36 @@ class ExportFile:
 EXPORTS: Registry[ExportFormat] = Registry("export format")
 
 
+class ExportRefused(InvalidRequestError):
+    """The export cannot be made as asked (drop-frame timecode for a 25 fps film)."""
+
+
+class NothingToExport(ConflictError):
+    """The film has no results to export: not analysed, or its analysis failed or runs."""
+
+
+def check_exportable(report: FilmReport) -> None:
+    """``NothingToExport`` with the reason unless the report holds a finished analysis
+    (done, or partial: its first part is kept)."""
+    analysis = report.analysis
+    film = f"film {report.film.id}"
+    if analysis is None:
+        raise NothingToExport(f"{film} has not been analysed")
+    status = analysis.status.value
+    if status in ("done", "partial"):
+        return
+    reason = f": {analysis.error}" if analysis.error else ""
+    if status in ("queued", "running"):
+        raise NothingToExport(f"{film} is still being analysed ({status})")
+    raise NothingToExport(f"the analysis of {film} {status}{reason}")
+
+
 def export_film(report: FilmReport, format_name: str, target: ExportTarget) -> ExportFile:
-    """The film's results in ``format_name``; ``UnknownName`` for a format not registered."""
+    """The film's results in ``format_name``; ``UnknownName`` for a format not registered,
+    ``NothingToExport`` (409) when there are no results, ``ExportRefused`` when the
+    format cannot be made as asked."""
     export = EXPORTS.get(format_name)
+    check_exportable(report)
     return ExportFile(
         body=export.build(report, target),
         media_type=export.media_type,
@@ -71,21 +103,40 @@ def film_name(report: FilmReport) -> str:
     return film.title or PurePath(film.original_filename).stem or f"film-{film.id}"
 
 
+def film_edit_rate(report: FilmReport) -> Fraction:
+    """The rate the film's timecodes count in: its nominal rate, not a variable-frame-rate
+    file's average."""
+    return edit_rate(report.film.probe.get("nominal_rate"), report.film.fps)
+
+
+def _drop_frame(report: FilmReport, target: ExportTarget) -> bool:
+    if target.drop_frame and not is_drop_frame_rate(film_edit_rate(report)):
+        raise ExportRefused(
+            f"drop-frame timecode needs a 29.97 or 59.94 fps film; this one runs at "
+            f"{float(film_edit_rate(report)):.3f}"
+        )
+    return target.drop_frame
+
+
 def _edl(report: FilmReport, target: ExportTarget) -> str:
     film = report.film
     return edl.shots_edl(
-        report.shots, title=film_name(report), fps=film.fps, clip_name=film.original_filename
+        report.shots,
+        title=film_name(report),
+        fps=film_edit_rate(report),
+        clip_name=film.original_filename,
+        drop_frame=_drop_frame(report, target),
     )
 
 
 def _otio(report: FilmReport, target: ExportTarget) -> str:
-    film = report.film
     timeline = otio.shots_timeline(
         report.shots,
         name=film_name(report),
-        fps=film.fps,
+        fps=film_edit_rate(report),
         media_url=target.media_url,
-        frame_count=film.frame_count,
+        duration_s=report.film.duration_s,
+        drop_frame=_drop_frame(report, target),
     )
     return json.dumps(timeline, indent=2)
 

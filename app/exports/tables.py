@@ -11,7 +11,7 @@ from typing import Any
 from app.analysis.schemas import FilmReport
 from app.collections.schemas import CollectionPublic, CollectionStats
 from app.films.schemas import FilmPublic
-from app.pipeline.timecode import smpte
+from app.pipeline.timecode import edit_rate, frame_at, smpte
 
 # Server paths stay on the server.
 PRIVATE_FILM_FIELDS = {"stored_path"}
@@ -78,17 +78,22 @@ def film_json(report: FilmReport) -> str:
     return json.dumps(film_document(report), indent=2, sort_keys=False)
 
 
+def _edit_rate(report: FilmReport) -> Any:
+    return edit_rate(report.film.probe.get("nominal_rate"), report.film.fps)
+
+
 def frames_csv(report: FilmReport) -> str:
-    """One row per sampled frame, in time order."""
-    fps = report.film.fps
+    """One row per sampled frame, in time order: ``frame`` counts decoded frames from 0,
+    ``timecode`` is where the frame is shown at the film's nominal rate, ``shot`` from 1."""
+    rate = _edit_rate(report)
     return _csv(
         FRAME_COLUMNS,
         (
             (
                 frame.frame_index,
                 f"{frame.time_s:.6f}",
-                smpte(frame.frame_index, fps),
-                frame.shot_index,
+                smpte(frame_at(frame.time_s, rate), rate),
+                frame.shot_number,
                 frame.frame_class.value,
                 f"{frame.p_fraction:.6f}",
                 None if frame.confidence is None else f"{frame.confidence:.6f}",
@@ -101,19 +106,20 @@ def frames_csv(report: FilmReport) -> str:
 
 
 def shots_csv(report: FilmReport) -> str:
-    """One row per shot; ``end_frame`` is inclusive, ``end_time`` exclusive."""
-    fps = report.film.fps
+    """One row per shot, numbered from 1; ``end_frame`` is inclusive, ``end_time`` and
+    ``end_timecode`` exclusive; timecodes at the film's nominal rate, from the times."""
+    rate = _edit_rate(report)
     return _csv(
         SHOT_COLUMNS,
         (
             (
-                shot.shot_index,
+                shot.number,
                 shot.start_frame,
                 shot.end_frame,
                 f"{shot.start_time:.6f}",
                 f"{shot.end_time:.6f}",
-                smpte(shot.start_frame, fps),
-                smpte(shot.end_frame + 1, fps),
+                smpte(frame_at(shot.start_time, rate), rate),
+                smpte(frame_at(shot.end_time, rate), rate),
                 shot.frame_class.value if shot.frame_class else None,
                 f"{shot.hybrid_ratio:.6f}",
                 None if shot.mean_p_fraction is None else f"{shot.mean_p_fraction:.6f}",

@@ -41,8 +41,8 @@ def hybrid_segments(shots: Sequence[ShotPublic]) -> list[Segment]:
                 Segment(
                     start_s=run[0].start_time,
                     end_s=run[-1].end_time,
-                    first_shot=run[0].shot_index,
-                    last_shot=run[-1].shot_index,
+                    first_shot=run[0].number,
+                    last_shot=run[-1].number,
                     mean_hybrid_ratio=weighted / span if span > 0 else run[0].hybrid_ratio,
                 )
             )
@@ -79,7 +79,7 @@ def annotation_collection(
         fragment = f"t={_seconds(segment.start_s)},{_seconds(segment.end_s)}"
         items.append(
             {
-                "id": f"{collection_id}/{number}",
+                "id": f"{collection_id}#annotation-{number}",
                 "type": "Annotation",
                 "motivation": "tagging",
                 "generator": generator,
@@ -114,7 +114,7 @@ def annotation_collection(
         "label": label,
         "total": len(items),
         "first": {
-            "id": f"{collection_id}/page1",
+            "id": f"{collection_id}#page-1",
             "type": "AnnotationPage",
             "startIndex": 0,
             "items": items,

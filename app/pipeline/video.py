@@ -52,6 +52,13 @@ VFR_PROBE_PACKETS = 240
 # millisecond time bases alone make 29.97 fps spacing vary by ~3%.
 VFR_SPACING_TOLERANCE = 0.1
 VFR_TAIL_PACKETS_IGNORED = 4
+# Rates a film may be edited at; a stream or time-base rate outside them is a clock, not a rate.
+MIN_NOMINAL_RATE = Fraction(1)
+MAX_NOMINAL_RATE = Fraction(120)
+STANDARD_RATES = tuple(
+    Fraction(rate)
+    for rate in ("24000/1001", "24", "25", "30000/1001", "30", "48", "50", "60000/1001", "60")
+)
 # Image formats ffprobe opens as one-frame "videos"; a still picture is not a film.
 STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif")
 # ffmpeg's tty demuxer renders any text file (a .txt, a script) as ANSI art "video".
@@ -75,6 +82,9 @@ class VideoInfo:
     sample_aspect_ratio: Fraction  # pixel shape; 1 for square pixels
     rotation: int  # degrees (0, 90, 180, 270) that players (and ffmpeg) apply
     fps: float  # average frame rate, or the nominal one when the container has no average
+    # The rate the film is edited and timecoded at ("24000/1001"): the stream's r_frame_rate,
+    # else its time base, when sane; differs from ``fps`` for variable-frame-rate films.
+    nominal_rate: str
     variable_frame_rate: bool
     duration_s: float
     frame_count: int
@@ -151,6 +161,7 @@ def probe(path: str | Path) -> VideoInfo:
     if fps_fraction is None:
         raise VideoOpenFailure(path, "the video stream has no frame rate")
     fps = float(fps_fraction)
+    nominal = nominal_frame_rate(nominal_rate, _rate(_inverse(video.get("time_base"))), avg_rate)
 
     duration_s = _video_duration(video) or _float(fmt.get("duration")) or 0.0
     frame_count, estimated = _frame_count(video, duration_s, fps)
@@ -172,6 +183,7 @@ def probe(path: str | Path) -> VideoInfo:
         sample_aspect_ratio=_sample_aspect_ratio(video.get("sample_aspect_ratio")),
         rotation=_rotation(video),
         fps=fps,
+        nominal_rate=f"{nominal.numerator}/{nominal.denominator}",
         variable_frame_rate=_is_variable_rate(packet_times, avg_rate, nominal_rate),
         duration_s=duration_s,
         frame_count=frame_count,
@@ -446,6 +458,27 @@ def _rate(value: Any) -> Fraction | None:
     except (ValueError, ZeroDivisionError):
         return None
     return rate if rate > 0 else None
+
+
+def _inverse(value: Any) -> str | None:
+    """ "1/24" -> "24/1" (a time base as a rate)."""
+    numerator, _, denominator = str(value or "").partition("/")
+    return f"{denominator}/{numerator}" if numerator and denominator else None
+
+
+def nominal_frame_rate(
+    stream_rate: Fraction | None, time_base_rate: Fraction | None, average: Fraction | None
+) -> Fraction:
+    """The rate a film's timecodes count in: the stream's own rate (``r_frame_rate``), else
+    the rate its time base implies, each only when sane (a rate, not a 1/1000 or 1/90000
+    clock); else the average. Within 0.1 % of a standard rate it is that rate exactly."""
+    for candidate in (stream_rate, time_base_rate, average):
+        if candidate is not None and MIN_NOMINAL_RATE <= candidate <= MAX_NOMINAL_RATE:
+            for standard in STANDARD_RATES:
+                if abs(candidate - standard) <= standard / 1000:
+                    return standard
+            return candidate
+    return average or stream_rate or Fraction(25)
 
 
 def _sample_aspect_ratio(value: Any) -> Fraction:

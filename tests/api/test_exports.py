@@ -80,9 +80,10 @@ def test_otio_timeline_has_a_clip_per_shot_with_its_range() -> None:
 
 def test_hybrid_segments_merge_consecutive_hybrid_shots() -> None:
     segments = hybrid_segments(_shots(["hybrid", "hybrid", "P", "hybrid", None]))
+    # Shots are numbered from 1.
     assert [(s.first_shot, s.last_shot, s.start_s, s.end_s) for s in segments] == [
-        (0, 1, 0.0, 4.0),
-        (3, 3, 6.0, 8.0),
+        (1, 2, 0.0, 4.0),
+        (4, 4, 6.0, 8.0),
     ]
 
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.core.domain import RunStatus
 from app.core.registry import UnknownName
 from app.exports.registry import EXPORTS
 from hybridlens.cli import build_app
@@ -67,3 +68,31 @@ def test_export_registry_rejects_an_unknown_format_with_the_known_ones(
 
     assert served.status_code == 422 and "unknown export format 'xml'" in served.text
     assert result.exit_code == 2 and "unknown export format 'xml'" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "edl", "otio"])
+def test_export_of_a_film_without_finished_analysis_is_409_with_the_reason(
+    fmt: str, client: TestClient, service_env: Settings, tmp_path: Path
+) -> None:
+    with session_scope(service_env.sqlalchemy_url) as session:
+        unanalysed = make_film(session, title="Never run")
+        failed = make_film(session, title="Broken")
+        make_analysis(session, film_id=failed, frames=0, shots=0, status=RunStatus.FAILED)
+
+    never = client.get(f"/films/{unanalysed}/export", params={"format": fmt})
+    broken = client.get(f"/films/{failed}/export", params={"format": fmt})
+    cli = runner.invoke(
+        build_app(),
+        ["export", str(failed), "--format", fmt, "--out", str(tmp_path / "x"),
+         "--db", service_env.sqlalchemy_url],
+    )  # fmt: skip
+
+    assert never.status_code == 409 and "has not been analysed" in never.json()["detail"]
+    assert broken.status_code == 409 and "failed" in broken.json()["detail"]
+    assert cli.exit_code != 0 and "failed" in cli.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_drop_frame_export_is_refused_for_a_25_fps_film(client: TestClient, film_id: int) -> None:
+    response = client.get(f"/films/{film_id}/export", params={"format": "edl", "drop_frame": True})
+    assert response.status_code == 422 and "29.97 or 59.94" in response.json()["detail"]

@@ -31,7 +31,8 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/plain": {},
             "application/ld+json": {},
         },
-    }
+    },
+    409: {"description": "The film has no finished analysis; the detail says why."},
 }
 COLLECTION_PAGE = 1000
 
@@ -60,10 +61,14 @@ def export_film(
         Query(description="What to export.", json_schema_extra={"enum": exports.EXPORTS.names()}),
     ] = "json",
     analysis_id: AnalysisParam = None,
+    drop_frame: Annotated[
+        bool, Query(description="Drop-frame timecode (edl, otio; 29.97 and 59.94 fps films).")
+    ] = False,
 ) -> Response:
     """One film's results: ``json`` (everything), ``csv`` (frames), ``shots.csv``, ``edl``
     (CMX3600), ``otio`` (OpenTimelineIO) or ``annotations`` (W3C Web Annotations of its
-    hybrid segments, with media fragments ``#t=start,end``)."""
+    hybrid segments, with media fragments ``#t=start,end``). Edit lists count at the film's
+    nominal rate. 409 with the reason when the film has no finished analysis."""
     try:
         export = exports.EXPORTS.get(format)
     except UnknownName as exc:
@@ -71,7 +76,9 @@ def export_film(
     report = analysis_service.get_film_report(
         session, film_id, analysis_id, include_frames=export.frames
     )
-    target = exports.ExportTarget(film_id=film_id, base_url=str(request.base_url))
+    target = exports.ExportTarget(
+        film_id=film_id, base_url=str(request.base_url), drop_frame=drop_frame
+    )
     exported = exports.export_film(report, format, target)
     return _download(exported.body, exported.media_type, exported.filename)
 

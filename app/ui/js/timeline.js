@@ -62,9 +62,9 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
         width: width.toFixed(2),
         y: SHOTS_TOP,
         height: SHOTS_BOTTOM - SHOTS_TOP,
-        dataset: { shot: shot.shot_index },
+        dataset: { shot: shot.number },
       },
-      svg("title", {}, `Shot ${shot.shot_index + 1}: ${label}, ${timecode(shot.start_frame, fps)}–${timecode(shot.end_frame, fps)}`),
+      svg("title", {}, `Shot ${shot.number}: ${label}, ${timecode(shot.start_frame, fps)}–${timecode(shot.end_frame, fps)}`),
     );
   });
 
@@ -129,8 +129,8 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
     cursor.setAttribute("x1", x.toFixed(2));
     cursor.setAttribute("x2", x.toFixed(2));
     cursor.setAttribute("visibility", "visible");
-    for (const block of blocks) block.classList.toggle("selected", shot !== null && Number(block.dataset.shot) === shot.shot_index);
-    const text = `${timecode(clamped * (fps || 25), fps)}${shot ? `, shot ${shot.shot_index + 1} (${shot.frame_class ? CLASS_LABELS[shot.frame_class] : "not classified"}, P fraction ${percent(shot.mean_p_fraction)})` : ""}`;
+    for (const block of blocks) block.classList.toggle("selected", shot !== null && Number(block.dataset.shot) === shot.number);
+    const text = `${timecode(clamped * (fps || 25), fps)}${shot ? `, shot ${shot.number} (${shot.frame_class ? CLASS_LABELS[shot.frame_class] : "not classified"}, P fraction ${percent(shot.mean_p_fraction)})` : ""}`;
     slider.setAttribute("aria-valuenow", clamped.toFixed(2));
     slider.setAttribute("aria-valuetext", text);
     readout.textContent = text;

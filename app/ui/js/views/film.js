@@ -138,7 +138,7 @@ export async function renderFilm(main, filmId, params, context) {
 
 function resultSections(film, stats, shots, timeline, context) {
   const summary = stats.summary;
-  const frameFilter = { frame_class: "", shot_index: null, sort: "time" };
+  const frameFilter = { frame_class: "", shot_number: null, sort: "time" };
   let loadedFrames = [];
   let framesTotal = 0;
 
@@ -194,9 +194,9 @@ function resultSections(film, stats, shots, timeline, context) {
   }
 
   async function jumpTo(time, shot) {
-    for (const [index, row] of shotRows) row.classList.toggle("selected", shot !== null && index === shot.shot_index);
-    if (shot && shotRows.has(shot.shot_index)) {
-      const row = shotRows.get(shot.shot_index);
+    for (const [index, row] of shotRows) row.classList.toggle("selected", shot !== null && index === shot.number);
+    if (shot && shotRows.has(shot.number)) {
+      const row = shotRows.get(shot.number);
       const box = shotTableScroll;
       box.scrollTop = row.offsetTop - box.clientHeight / 2;
     }
@@ -270,7 +270,7 @@ function resultSections(film, stats, shots, timeline, context) {
     try {
       const page = await getJson(`films/${film.id}/frames`, {
         frame_class: frameFilter.frame_class,
-        shot_index: frameFilter.shot_index,
+        shot_number: frameFilter.shot_number,
         sort: frameFilter.sort,
         limit: FRAMES_PAGE,
         offset: loadedFrames.length,
@@ -288,14 +288,14 @@ function resultSections(film, stats, shots, timeline, context) {
   }
 
   function showShotFrames(shot) {
-    frameFilter.shot_index = shot ? shot.shot_index : null;
+    frameFilter.shot_number = shot ? shot.number : null;
     replace(
       shotChip,
       shot
         ? h(
             "span",
             { class: "chip" },
-            `Shot ${shot.shot_index + 1} only`,
+            `Shot ${shot.number} only`,
             h("button", { type: "button", class: "dismiss", "aria-label": "Show frames of all shots", onclick: () => showShotFrames(null) }, "×"),
           )
         : null,
@@ -351,8 +351,8 @@ function resultSections(film, stats, shots, timeline, context) {
       shots.map((shot) => {
         const row = h(
           "tr",
-          { dataset: { shot: shot.shot_index } },
-          h("th", { scope: "row", class: "num" }, shot.shot_index + 1),
+          { dataset: { shot: shot.number } },
+          h("th", { scope: "row", class: "num" }, shot.number),
           h("td", { class: "timecode" }, timecode(shot.start_frame, film.fps)),
           h("td", { class: "timecode" }, timecode(shot.end_frame, film.fps)),
           h("td", { class: "num" }, seconds(shot.end_time - shot.start_time)),
@@ -368,7 +368,7 @@ function resultSections(film, stats, shots, timeline, context) {
               {
                 type: "button",
                 class: "button secondary small",
-                "aria-label": `Show the frames of shot ${shot.shot_index + 1}`,
+                "aria-label": `Show the frames of shot ${shot.number}`,
                 onclick: () => {
                   timelineWidget.jump(shot.start_time, { announce: false });
                   showShotFrames(shot);
@@ -378,7 +378,7 @@ function resultSections(film, stats, shots, timeline, context) {
             ),
           ),
         );
-        shotRows.set(shot.shot_index, row);
+        shotRows.set(shot.number, row);
         return row;
       }),
     ),

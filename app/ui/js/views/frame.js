@@ -123,7 +123,7 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
     h("dt", {}, "P fraction"),
     h("dd", { id: "frame-p-fraction" }, percent(frame.p_fraction, 1), pBar),
     frame.confidence !== null ? [h("dt", {}, "Confidence"), h("dd", {}, percent(frame.confidence))] : null,
-    frame.shot_index !== null ? [h("dt", {}, "Shot"), h("dd", {}, `${frame.shot_index + 1}`)] : null,
+    frame.shot_number !== null ? [h("dt", {}, "Shot"), h("dd", {}, `${frame.shot_number}`)] : null,
     h("dt", {}, "Overlay"),
     h("dd", {}, frame.has_mask ? "Pixel mask from the segmenter" : "Coarse grid of NP shares (the frame was not segmented: it is not hybrid)"),
   );
