@@ -8,6 +8,7 @@ the docs and the page at ``/ui`` needs a bearer token.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from app.core.errors import (
     ServiceError,
     UnavailableError,
 )
+from app.films.ingest import remove_stale_parts
 from app.jobs.dispatch import Dispatcher, build_dispatcher, resume_active_jobs
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,20 @@ async def data_error_handler(request: Request, error: Exception) -> JSONResponse
     )
 
 
+async def sweep_stale_parts(settings: Settings) -> None:
+    """Delete stale upload parts now and every ``api.part_sweep_interval_s``."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(
+                remove_stale_parts, settings.media_dir, older_than_s=settings.api.stale_part_age_s
+            )
+            if removed:
+                log.info("deleted %d stale upload parts", len(removed))
+        except OSError as exc:
+            log.warning("could not sweep upload parts: %s", exc)
+        await asyncio.sleep(settings.api.part_sweep_interval_s)
+
+
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     """The API for ``settings`` (default: from the environment). ``dispatcher`` defaults to
     the one ``settings.task_mode`` names: Celery through Redis, or in-process."""
@@ -83,6 +99,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_stale_parts(settings))
         running: Dispatcher = app.state.dispatcher
         if running.mode == "inline":
             try:
@@ -94,6 +111,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         try:
             yield
         finally:
+            sweeper.cancel()
             running.close()
 
     app = FastAPI(

@@ -36,7 +36,7 @@ from app.core.db import ensure_database
 from app.core.domain import RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
-from app.pipeline.errors import VideoOpenFailure
+from app.pipeline.errors import VideoOpenFailure, user_reason
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.video import VideoInfo, probe
 from workers.leases import Lease, LeaseLost, new_owner
@@ -121,7 +121,8 @@ def failure_policy(exc: Exception, retries: int, settings: Settings) -> RetryLat
         # Not transient: another try here would meet the same weights, or the same missing
         # spool (the cpu and gpu workers must share data_dir).
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    # The user sees the reason; the log (guarded) keeps the full text with paths.
+    return user_reason(f"{type(exc).__name__}: {exc}")
 
 
 def guarded(

@@ -107,6 +107,10 @@ class ApiSettings(BaseModel):
     # Overlay images are re-extracted from the film with ffmpeg; longer side at most this.
     overlay_max_size: int = Field(default=1280, ge=16, le=8192)
     ffmpeg_timeout_s: float = Field(default=30.0, gt=0.0)
+    # Upload parts (media/incoming/*.part) not written to for this long are left by a killed
+    # API process; they are deleted at start-up and every ``part_sweep_interval_s``.
+    stale_part_age_s: float = Field(default=3600.0, gt=0.0)
+    part_sweep_interval_s: float = Field(default=600.0, gt=0.0)
 
 
 class TaskSettings(BaseModel):

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,25 @@ def safe_filename(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(char for char in base if char.isprintable() and char != "\x00").strip()
     return cleaned[:1024] or "upload"
+
+
+def remove_stale_parts(media_dir: Path, *, older_than_s: float) -> list[Path]:
+    """Delete upload parts (``media/incoming/*.part``) not written to for ``older_than_s``:
+    left by an API process killed mid-upload (a live upload writes its part all the time).
+    Returns what was deleted."""
+    incoming = media_dir / "incoming"
+    if not incoming.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    removed = []
+    for part in incoming.glob("*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed.append(part)
+        except FileNotFoundError:  # finished or discarded meanwhile
+            continue
+    return removed
 
 
 class IncomingFile:

@@ -7,17 +7,30 @@ catches ``DecodeError`` keeps every frame yielded before it: the analysis is par
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from app.core.errors import UnavailableError
 
+# ffmpeg names its components with their memory address: "[mov,mp4,m4a @ 0x55d1c0a2b4c0]".
+_ADDRESS = re.compile(r"\s*@\s*0x[0-9a-fA-F]+")
+# An absolute path (POSIX), up to the next quote, bracket, comma or colon-space.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s'\"\[\](),:]+/)+([^\s'\"\[\](),:]*)")
+
+
+def user_reason(text: str) -> str:
+    """``text`` fit to show a user: ffmpeg's memory addresses and absolute server paths
+    removed (a path keeps its file name). The raw text belongs in the logs only."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1), _ADDRESS.sub("", text))
+
 
 class VideoError(Exception):
-    """Something is wrong with a film file; ``reason`` says what, in plain words."""
+    """Something is wrong with a film file; ``reason`` says what, in plain words, fit for a
+    user (no server paths, no ffmpeg addresses); ``str()`` keeps the raw text for logs."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
-        self.reason = reason
+        self.reason = user_reason(reason)
         super().__init__(f"{self.path}: {reason}")
 
 
@@ -52,7 +65,7 @@ class DecodeError(VideoError):
         )
         super().__init__(path, f"decoding stopped {where}: {reason}")
         # Keep the bare cause too; the inherited ``reason`` now says where.
-        self.cause = reason
+        self.cause = user_reason(reason)
 
 
 class FrameExtractionFailed(UnavailableError):

@@ -4,6 +4,8 @@ root (and nothing outside it), delete, queries and malformed parameters."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,20 @@ def test_text_the_database_refuses_is_422(
     body: dict,  # type: ignore[type-arg]
 ) -> None:
     assert client.request(method, path, json=body).status_code == 422
+
+
+def test_stale_upload_parts_are_deleted_at_start_and_fresh_ones_kept(
+    service_env: Settings, tokens: Tokens, tmp_path: Path
+) -> None:
+    incoming = service_env.media_dir / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    stale, fresh = incoming / "killed-mid-upload.part", incoming / "uploading.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"half a film")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    with TestClient(create_app(service_env), headers=tokens.header()) as client:
+        assert client.get("/health").status_code == 200
+
+    assert not stale.exists() and fresh.exists()

@@ -270,3 +270,19 @@ def _container_pts(path: Path) -> list[float]:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return sorted(float(line) for line in listing.split())
+
+
+def test_probe_reason_hides_ffmpeg_addresses_and_server_paths_when_file_is_broken(
+    tmp_path: Path,
+) -> None:
+    source = make_video(tmp_path / "whole.mp4", duration_s=1.0).path
+    broken = tmp_path / "deep" / "store" / "broken.mp4"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(source.read_bytes()[: source.stat().st_size // 3])  # moov atom lost
+
+    with pytest.raises(VideoOpenFailure) as failure:
+        probe(broken)
+
+    assert "@ 0x" not in failure.value.reason and str(tmp_path) not in failure.value.reason
+    assert "not a readable media file" in failure.value.reason
+    assert str(broken) in str(failure.value)  # the log keeps the whole story
