@@ -6,6 +6,7 @@ comes only from the Alembic migrations shipped inside the package (``upgrade_dat
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -192,12 +194,67 @@ def downgrade_database(url: str | URL | None = None, revision: str = "base") -> 
 
 
 def ensure_database(url: str | URL | None = None) -> None:
-    """Upgrade ``url`` to head once per process; what the CLI calls before its first query."""
+    """Upgrade ``url`` to head once per process; what the CLI calls before its first query.
+    A database already at head is only read, not migrated: every ``hybridlens analyze``
+    starts here, and Alembic's upgrade machinery costs a noticeable share of a short run."""
     key = resolve_url(url)
     with _lock:
         if key in _upgraded:
             return
+    if _at_head(key):
+        with _lock:
+            _upgraded.add(key)
+        return
     upgrade_database(key)
+
+
+def _at_head(url: str) -> bool:
+    """Whether ``url`` is at the head of the shipped migrations, read without importing
+    Alembic (tenths of a second at every start); any doubt answers False."""
+    head = _shipped_head()
+    if head is None:
+        return False
+    try:
+        with get_engine(url).connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            current = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            return [row[0] for row in current] == [head]
+    except SQLAlchemyError:
+        return False
+
+
+@functools.cache
+def _shipped_head() -> str | None:
+    """The one head revision of ``migrations/versions``, from each script's ``revision`` and
+    ``down_revision`` assignments; None when that is not a plain chain (Alembic decides)."""
+    import ast
+
+    import migrations
+
+    revisions: dict[str, str | None] = {}
+    versions = Path(next(iter(migrations.__path__))) / "versions"
+    for script in versions.glob("*.py"):
+        values: dict[str, object] = {}
+        for node in ast.parse(script.read_text()).body:
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    return None
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None  # a merge or something else unusual
+        revisions[revision] = down
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(heads) == 1 else None
 
 
 def current_revision(url: str | URL | None = None) -> str | None:
