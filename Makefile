@@ -14,9 +14,16 @@ ffmpeg:
 	@command -v ffmpeg >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; } || { echo "install ffmpeg (apt-get install ffmpeg)"; exit 1; }
 
 # torch first, pinned to the CPU build on disk: a bare "torch" would pull a multi-GB CUDA build.
-install: ffmpeg $(BIN)/python
+# A stamp file: a second `make analyze` runs no pip unless pyproject.toml changed (the project
+# is installed editable, so source changes need no reinstall).
+INSTALLED := $(VENV)/.hybridlens-installed
+
+install: ffmpeg $(INSTALLED)
+
+$(INSTALLED): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
 
 # The main job on the embedded default (SQLite under ./data, in-process): make analyze FILM=film.mp4
 analyze: install
