@@ -61,21 +61,22 @@ def analyze_cmd(
 
     Exits with code 1 when any film failed (the others are still analysed).
     """
+    from workers.stages.models import ModelLoader
+
+    settings = _settings(db)
+    # Torch and the weights load on a thread of their own while the first film is probed
+    # and decoded; the imports below and the database check run meanwhile too.
+    models = ModelLoader(settings.model) if any(film.is_file() for film in films) else None
+
     from app.analysis import service as analysis_service
     from app.core.db import ensure_database, session_scope
     from app.exports.tables import film_document
     from workers.orchestrator import analyze_path
-    from workers.stages.models import Models
 
-    settings = _settings(db)
     _setup_logging(settings)
     ensure_database(settings.sqlalchemy_url)
-    models: Models | None = None
     failures = 0
     for film in films:
-        if models is None and film.is_file():
-            typer.echo("loading models...", err=True)
-            models = Models.load(settings.model)
         bars = _StageBars(film.name, enabled=progress)
         try:
             result = analyze_path(film, settings, models=models, progress=bars)

@@ -47,7 +47,7 @@ from workers.stages.base import (
     StageOutcome,
     analysis_settings,
 )
-from workers.stages.models import Models, ModelVersions, model_versions
+from workers.stages.models import ModelLoader, Models, ModelVersions, model_versions
 from workers.stages.registry import STAGES
 from workers.stages.spool import Spool, SpoolMissing
 from workers.stages.store import StageTicket, Store
@@ -219,7 +219,7 @@ def run_stage(
     ticket: StageTicket,
     name: str,
     *,
-    models: Models | None = None,
+    models: Models | ModelLoader | None = None,
     progress: ProgressSink | None = None,
     film_path: str | Path | None = None,
     retries: int = 0,
@@ -288,7 +288,7 @@ def run_job(
     settings: Settings,
     job_id: int,
     *,
-    models: Models | None = None,
+    models: Models | ModelLoader | None = None,
     progress: ProgressSink | None = None,
     film_path: str | Path | None = None,
 ) -> JobRun:
@@ -369,15 +369,16 @@ def analyze_path(
     path: str | Path,
     settings: Settings | None = None,
     *,
-    models: Models | None = None,
+    models: Models | ModelLoader | None = None,
     progress: ProgressSink | None = None,
     metadata: FilmMetadata | None = None,
 ) -> AnalysisResult:
     """Register the film (by sha256), record a job for it and run every stage here.
 
-    Pass ``models`` to reuse loaded models across films. A file that is not a decodable
-    video gives a ``failed`` result with the reason (and a film row recording the attempt);
-    this never raises for a bad film.
+    Pass ``models`` (or a ``ModelLoader``, to decode while they load) to reuse them across
+    films; without, the process's models load when the ``infer`` stage first needs them. A
+    file that is not a decodable video gives a ``failed`` result with the reason (and a film
+    row recording the attempt); this never raises for a bad film.
     """
     settings = settings or get_settings()
     started = time.perf_counter()
@@ -386,7 +387,6 @@ def analyze_path(
         reason = "no such file" if not path.exists() else "not a regular file"
         return AnalysisResult(str(path), None, None, RunStatus.FAILED, error=reason)
     ensure_database(settings.sqlalchemy_url)
-    models = models or process_models(settings)
     info: VideoInfo | None
     try:
         info = probe(path)

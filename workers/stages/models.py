@@ -1,13 +1,17 @@
 """The models the ``infer`` stage runs, and the versions analyses are keyed on. Torch is
-imported only when models are loaded or their versions computed."""
+imported only when models are loaded (``Models.load``, or ``ModelLoader`` on a thread of its
+own); versions are digests of the weight files and need no torch."""
 
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.core.config import ModelSettings, get_settings
+from workers.ml.checkpoint import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR, weights_version
 
 if TYPE_CHECKING:
     from workers.ml.inference import Classifier, Segmenter
@@ -23,37 +27,105 @@ class ModelVersions:
 
 @dataclass(frozen=True)
 class Models:
-    """The classifier and segmenter, loaded once per process and shared by every film."""
+    """The classifier and segmenter, loaded once per process and shared by every film.
+
+    The segmenter may load on first use (``ModelLoader``): its decode head imports
+    transformers, seconds of every start that a film with nothing to segment never needs.
+    """
 
     classifier: Classifier
-    segmenter: Segmenter
+    pending_segmenter: Segmenter | SegmenterOnFirstUse
+    segmenter_version: str
 
     @classmethod
     def load(cls, settings: ModelSettings | None = None) -> Models:
-        """Both models, on the configured device. Without ``cpu_threads``, torch gets half the
-        cores: on a shared 2-core machine two OpenMP threads spin-waiting against ffmpeg and
-        other processes classified 5x slower than one (bench/bench_pipeline.py)."""
+        """Both models, on the configured device, loaded here and now."""
         from workers.ml.inference import Classifier, Segmenter
 
-        settings = settings or get_settings().model
-        if settings.cpu_threads is None:
-            threads = max(1, (os.cpu_count() or 2) // 2)
-            settings = settings.model_copy(update={"cpu_threads": threads})
-        return cls(Classifier.load(settings), Segmenter.load(settings))
+        settings = _threaded(settings or get_settings().model)
+        classifier = Classifier.load(settings)
+        segmenter = Segmenter.load(settings)
+        return cls(classifier, segmenter, segmenter.version)
+
+    @property
+    def segmenter(self) -> Segmenter:
+        if isinstance(self.pending_segmenter, SegmenterOnFirstUse):
+            return self.pending_segmenter()
+        return self.pending_segmenter
 
     @property
     def versions(self) -> ModelVersions:
-        return ModelVersions(self.classifier.version, self.segmenter.version)
+        return ModelVersions(self.classifier.version, self.segmenter_version)
+
+
+class SegmenterOnFirstUse:
+    """Loads the segmenter the first time it is called, once, whichever thread calls."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._segmenter: Segmenter | None = None
+
+    def __call__(self) -> Segmenter:
+        from workers.ml.inference import Segmenter
+
+        with self._lock:
+            if self._segmenter is None:
+                self._segmenter = Segmenter.load(self._settings)
+            return self._segmenter
+
+
+class ModelLoader:
+    """Loads the classifier on a thread of its own, so that an analysis probes, decodes and
+    finds shots while torch imports; calling the loader waits for it and returns the models,
+    whose segmenter loads when a frame is first segmented.
+
+    (Not the segmenter on that thread too: importing transformers there, against the
+    classification, slowed it several times over on a busy 2-core machine, bench_pipeline.py.)
+    ``versions`` are known at once, from the weight files. A classifier that fails to load
+    raises its error from every call, where the ``infer`` stage's failure policy records it.
+    """
+
+    def __init__(self, settings: ModelSettings | None = None) -> None:
+        settings = _threaded(settings or get_settings().model)
+        self.versions = model_versions(settings)
+        self._settings = settings
+        self._classifier: Future[Classifier] = Future()
+        self._lock = threading.Lock()
+        self._models: Models | None = None
+        # A daemon: a process that exits before it needs the models does not wait for them.
+        threading.Thread(target=self._load, name="hybridlens-models", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            from workers.ml.inference import Classifier
+
+            self._classifier.set_result(Classifier.load(self._settings))
+        except BaseException as exc:  # raised to whoever waits for the classifier
+            self._classifier.set_exception(exc)
+
+    def __call__(self) -> Models:
+        classifier = self._classifier.result()
+        with self._lock:
+            if self._models is None:
+                segmenter = SegmenterOnFirstUse(self._settings)
+                self._models = Models(classifier, segmenter, self.versions.segmenter)
+            return self._models
+
+
+def _threaded(settings: ModelSettings) -> ModelSettings:
+    """Without ``cpu_threads``, torch gets half the cores: on a shared 2-core machine two
+    OpenMP threads spin-waiting against ffmpeg and other processes classified 5x slower than
+    one (bench/bench_pipeline.py)."""
+    if settings.cpu_threads is not None:
+        return settings
+    threads = max(1, (os.cpu_count() or 2) // 2)
+    return settings.model_copy(update={"cpu_threads": threads})
 
 
 def model_versions(settings: ModelSettings | None = None) -> ModelVersions:
-    """The versions of the configured weights, without building the models."""
-    from workers.ml.inference import (
-        DEFAULT_CLASSIFIER_DIR,
-        DEFAULT_SEGMENTER_DIR,
-        weights_version,
-    )
-
+    """The versions of the configured weights, without building the models (or importing
+    torch)."""
     settings = settings or get_settings().model
     return ModelVersions(
         weights_version(settings.classifier_path or DEFAULT_CLASSIFIER_DIR),
