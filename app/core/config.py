@@ -48,7 +48,10 @@ class ModelSettings(BaseModel):
 
 class ShotSettings(BaseModel):
     # A name registered in app.pipeline.detectors ("adaptive", "content", "threshold", ...).
-    detector: str = "adaptive"
+    # transnetv2 (PySceneDetect cuts + TransNetV2 + a wipe test) is the only one that meets
+    # cut F1 0.98 and gradual F1 0.90 in bench/bench_transitions.py (docs/transitions.md);
+    # "adaptive" is the fast, cuts-only choice on a CPU.
+    detector: str = "transnetv2"
     adaptive_threshold: float = 3.0
     content_threshold: float = 27.0
     # Fades to/from black are found with a threshold detector alongside the cut detector.

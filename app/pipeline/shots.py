@@ -85,11 +85,14 @@ class ShotDetector:
     def __init__(self, settings: ShotSettings, fps: float) -> None:
         self.settings = settings
         self.fps = float(fps)  # scenedetect refuses an int rate
-        self._cut_detector, self._cut_settings = CUT_DETECTORS[settings.detector](settings)
+        # Under another registered name (transnetv2, whose hard cuts come from here) the
+        # cuts come from the adaptive detector.
+        self.name = settings.detector if settings.detector in CUT_DETECTORS else "adaptive"
+        self._cut_detector, self._cut_settings = CUT_DETECTORS[self.name](settings)
         self._detectors: list[SceneDetector] = []
         if self._cut_detector is not None:
             self._detectors.append(self._cut_detector)
-        self._fades = settings.detect_fades or settings.detector == "threshold"
+        self._fades = settings.detect_fades or self.name == "threshold"
         if self._fades:
             self._detectors.append(
                 ThresholdDetector(
@@ -144,7 +147,7 @@ class ShotDetector:
         """The detector and settings that found the shots, to store with the results."""
         description: dict[str, Any] = {
             "library": f"scenedetect {scenedetect.__version__}",
-            "detector": self.settings.detector,
+            "detector": self.name,
             "min_shot_frames": self.settings.min_shot_frames,
             "detect_width": self.settings.detect_width,
             "fades": self._fades,

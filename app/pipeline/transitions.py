@@ -258,8 +258,13 @@ DECISION_LAG = CONTEXT_FRAMES + LONG_GAP + CANDIDATE_MARGIN
 TRANSITION_THRESHOLD, WITHIN_THRESHOLD = 0.5, 0.5
 # A transition the network spreads over this many frames or more is gradual.
 GRADUAL_MIN_FRAMES = 3
-# Fade out and fade in around a black hold merge into one fade when this close.
+# Fade out and fade in around a black hold merge into one fade when this close; a longer
+# black stretch is a dark shot.
 FADE_MAX_HOLD_FRAMES = 50
+# How far from a gradual transition black makes it a fade, and how a fade's luma ramps are
+# followed out of the black (at least this much brighter each frame, for at most so many).
+FADE_REACH_FRAMES = 10
+FADE_RAMP_STEP, FADE_MAX_RAMP_FRAMES = 1.0, 60
 RING_FRAMES = WINDOW_FRAMES + DECISION_LAG + STEP_FRAMES + WIPE_MAX_FRAMES
 
 Scope = Literal["film", "candidates"]
@@ -279,7 +284,9 @@ class TransitionDetector:
         find_wipes: bool = True,
         min_shot_frames: int = 8,
         fps: float = 25.0,
+        name: str = "transnetv2",
     ) -> None:
+        self.name = name  # as registered in app.pipeline.detectors
         # app.pipeline.shots.ShotDetector; without it (to measure the network alone) the
         # network's own cuts count.
         self.shot_detector = shot_detector
@@ -360,11 +367,16 @@ class TransitionDetector:
         return self._finished
 
     def describe(self) -> dict[str, Any]:
+        """What found the shots, stored with the results (the window count is final once
+        ``finish`` ran)."""
         description: dict[str, Any] = {
-            "transitions": "cheap cuts + network gradual transitions + wipe test",
+            "detector": self.name,
+            "transitions": "cheap cuts + network dissolves and fades + wipe test",
             "scope": self.scope,
             "windows_run": self.windows_run,
         }
+        if self.shot_detector is not None:
+            description["cuts"] = self.shot_detector.describe()
         if self.scorer is not None:
             description["scorer"] = self.scorer.describe()
         return description
@@ -461,7 +473,7 @@ class TransitionDetector:
             else:
                 network_cuts.append(peak + 1)  # it marks the old shot's last frame
         spans = _merge_fades(sorted(gradual), luma)
-        result = [Transition(_gradual_kind(start, end, luma), start, end) for start, end in spans]
+        result = _merge_overlapping([_classify_gradual(start, end, luma) for start, end in spans])
         for first, last in self._wipes:
             result = [t for t in result if t.end_frame < first or t.start_frame > last]
             result.append(Transition(TransitionKind.WIPE, first, last))
@@ -497,23 +509,70 @@ def _merge_fades(spans: list[tuple[int, int]], luma: np.ndarray) -> list[tuple[i
     return merged
 
 
-def _gradual_kind(start: int, end: int, luma: np.ndarray) -> TransitionKind:
-    if float(luma[start : end + 1].min()) < DARK_LUMA:
-        return TransitionKind.FADE
-    return TransitionKind.DISSOLVE
+def _classify_gradual(start: int, end: int, luma: np.ndarray) -> Transition:
+    """A fade when black is near (its span then follows the luma ramps around the black,
+    which the network often sees only in part), else a dissolve over the network's span."""
+    reach = max(FADE_REACH_FRAMES, end - start + 1)
+    low, high = max(0, start - reach), min(len(luma), end + reach + 1)
+    darkest = low + int(np.argmin(luma[low:high]))
+    span = _fade_span(darkest, luma) if luma[darkest] < DARK_LUMA else None
+    if span is None:
+        return Transition(TransitionKind.DISSOLVE, start, end)
+    return Transition(TransitionKind.FADE, *span)
 
 
 def _cut_or_fade(cut: int, luma: np.ndarray) -> Transition:
-    """A cheap cut in a short dark stretch is a fade (spanning the dark frames), otherwise a
-    cut: a dark shot is not a black hold."""
-    start, end = cut, cut - 1
-    while start > 0 and luma[start - 1] < DARK_LUMA:
-        start -= 1
-    while end + 1 < len(luma) and luma[end + 1] < DARK_LUMA:
-        end += 1
-    if end < start or end - start + 1 > FADE_MAX_HOLD_FRAMES:
+    """A cheap cut at a short black stretch is a fade; a dark shot is not a black hold."""
+    dark = [frame for frame in (cut - 1, cut) if 0 <= frame < len(luma) and luma[frame] < DARK_LUMA]
+    span = _fade_span(dark[0], luma) if dark else None
+    if span is None:
         return Transition(TransitionKind.CUT, cut, cut)
-    return Transition(TransitionKind.FADE, start, end)
+    return Transition(TransitionKind.FADE, *span)
+
+
+def _fade_span(dark_frame: int, luma: np.ndarray) -> tuple[int, int] | None:
+    """First and last frame of the fade around a black frame: the black hold and the luma
+    ramps on either side; None when the black lasts too long to be a hold."""
+    first = last = dark_frame
+    while first > 0 and luma[first - 1] < DARK_LUMA:
+        first -= 1
+    while last + 1 < len(luma) and luma[last + 1] < DARK_LUMA:
+        last += 1
+    if last - first + 1 > FADE_MAX_HOLD_FRAMES:
+        return None
+    hold_first, hold_last = first, last
+    while (
+        first > 0
+        and hold_first - first < FADE_MAX_RAMP_FRAMES
+        and luma[first - 1] > luma[first] + FADE_RAMP_STEP
+    ):
+        first -= 1
+    while (
+        last + 1 < len(luma)
+        and last - hold_last < FADE_MAX_RAMP_FRAMES
+        and luma[last + 1] > luma[last] + FADE_RAMP_STEP
+    ):
+        last += 1
+    return first, last
+
+
+def _merge_overlapping(transitions: list[Transition]) -> list[Transition]:
+    """One transition where two spans overlap (both halves of a fade found its black)."""
+    merged: list[Transition] = []
+    for transition in sorted(transitions, key=lambda t: t.start_frame):
+        if merged and transition.start_frame <= merged[-1].end_frame:
+            previous = merged[-1]
+            kind = (
+                TransitionKind.FADE
+                if TransitionKind.FADE in (previous.kind, transition.kind)
+                else previous.kind
+            )
+            merged[-1] = Transition(
+                kind, previous.start_frame, max(previous.end_frame, transition.end_frame)
+            )
+            continue
+        merged.append(transition)
+    return merged
 
 
 def _drop_close(

@@ -116,7 +116,7 @@ def test_analyze_path_stores_shots_frames_and_summary_when_film_is_whole(
     assert summary["duration_s"] == pytest.approx(6.0, abs=0.05)
     assert all(frame.shot_index is not None for frame in report.frames)
     assert report.film.sha256 and report.film.frame_count == 150
-    assert report.analysis.detector and report.analysis.detector["detector"] == "adaptive"
+    assert report.analysis.detector and report.analysis.detector["detector"] == "transnetv2"
     timings = report.analysis.timings or {}
     assert {"prepare_s", "decode_s", "infer_s", "classify_s", "finish_s", "total_s"} <= set(timings)
     assert report.analysis.progress == 1.0

