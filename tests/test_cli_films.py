@@ -170,7 +170,7 @@ def test_export_csv_writes_one_row_per_sampled_frame(
     assert [int(row["frame"]) for row in rows] == [f["frame_index"] for f in analysed["frames"]]
     assert rows[1]["timecode"] == "00:00:01:00" and float(rows[1]["time_s"]) == 1.0
     assert {row["class"] for row in rows} <= {"P", "NP", "hybrid"}
-    assert {row["shot"] for row in rows} == {"0", "1"}
+    assert {row["shot"] for row in rows} == {"1", "2"}  # shots are numbered from 1
 
 
 def test_export_json_writes_the_analyze_document(
