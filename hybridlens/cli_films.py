@@ -255,20 +255,25 @@ def _result_text(result: AnalysisResult) -> str:
         return f"{result.path}: {result.status.value}: {result.error}"
     if not result.summary:
         return f"{head}\n  {result.error or ''}".rstrip()
-    return head + "\n" + _summary_text(result.summary)
+    # A partial analysis, or one with no analysable frames, says why above its figures.
+    note = f"\n  {result.error}" if result.error else ""
+    return head + note + "\n" + _summary_text(result.summary)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
-    mean_p = summary.get("mean_p_fraction")
     return (
         f"  {summary.get('duration_s', 0.0):.1f} s, {summary.get('shot_count', 0)} shots "
         f"({summary.get('hybrid_shot_count', 0)} hybrid), "
         f"{summary.get('sampled_frames', 0)} frames sampled "
         f"({summary.get('segmented_frames', 0)} segmented)\n"
-        f"  hybrid ratio {summary['hybrid_ratio']:.1%}; running time P "
-        f"{summary['p_time_share']:.1%}, NP {summary['np_time_share']:.1%}, hybrid "
-        f"{summary['hybrid_time_share']:.1%}; mean P area "
-        f"{'-' if mean_p is None else f'{mean_p:.1%}'}; longest hybrid run "
+        f"  hybrid ratio {_share(summary.get('hybrid_ratio'))}; running time P "
+        f"{_share(summary.get('p_time_share'))}, NP {_share(summary.get('np_time_share'))}, "
+        f"hybrid {_share(summary.get('hybrid_time_share'))}; mean P area "
+        f"{_share(summary.get('mean_p_fraction'))}; longest hybrid run "
         f"{summary.get('longest_hybrid_run_s', 0.0):.1f} s"
     )
 

@@ -109,6 +109,20 @@ def make_video(
     )
 
 
+def make_tiny_video(path: Path, *, size: tuple[int, int] = (1, 1), frames: int = 25) -> Path:
+    """A film whose picture is only ``size`` pixels (scaled down from a test pattern)."""
+    width, height = size
+    _run(
+        [
+            *("ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi"),
+            *("-i", f"testsrc2=s=64x64:r=25,trim=end_frame={frames}"),
+            *("-vf", f"scale={width}:{height},format=yuv444p"),
+            *("-c:v", "libx264", "-preset", "ultrafast", str(path)),
+        ]
+    )
+    return path
+
+
 def make_audio_only(path: Path, *, duration_s: float = 1.0) -> Path:
     _run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
           f"sine=frequency=440:duration={duration_s}", str(path)])  # fmt: skip

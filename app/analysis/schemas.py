@@ -56,15 +56,16 @@ class FrameRecord:
 class AnalysisSummary(BaseModel):
     """Film-level figures of one analysis; the first six are cached on the film for queries.
 
-    Other keys the pipeline computes (longest hybrid run, counts...) are kept as given.
+    Other keys the pipeline computes (longest hybrid run, counts...) are kept as given. The
+    shares are null when no frame could be analysed (not 0: such a film matches no ratio query).
     """
 
     model_config = ConfigDict(extra="allow")
 
-    hybrid_ratio: float = Field(ge=0.0, le=1.0)
-    p_time_share: float = Field(ge=0.0, le=1.0)
-    np_time_share: float = Field(ge=0.0, le=1.0)
-    hybrid_time_share: float = Field(ge=0.0, le=1.0)
+    hybrid_ratio: float | None = Field(ge=0.0, le=1.0)
+    p_time_share: float | None = Field(ge=0.0, le=1.0)
+    np_time_share: float | None = Field(ge=0.0, le=1.0)
+    hybrid_time_share: float | None = Field(ge=0.0, le=1.0)
     mean_p_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
     hybrid_shot_count: int = Field(default=0, ge=0)
 

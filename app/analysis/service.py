@@ -351,7 +351,12 @@ def finish_analysis(
     repository.update_values(session, analysis_id, values)
     if validated is not None and status in (RunStatus.DONE, RunStatus.PARTIAL):
         films_repository.set_summary(
-            session, film_id, analysis_id, validated.model_dump(mode="json")
+            session,
+            film_id,
+            analysis_id,
+            validated.model_dump(mode="json"),
+            status=status.value,
+            note=error,
         )
     repository.update_jobs_of(
         session,

@@ -91,6 +91,9 @@ class SamplingSettings(BaseModel):
 class PipelineSettings(BaseModel):
     # Frames are decoded scaled so that the longer side is at most this many pixels.
     working_size: int = Field(default=320, ge=32, le=4096)
+    # A film whose picture is smaller than this many pixels on either side fails with that
+    # reason: there is nothing in it to classify (a 1x1 "video" is not a 0 % film).
+    min_size: int = Field(default=16, ge=1, le=4096)
     # Stored masks: longer side in pixels (1-bit PNG).
     mask_size: int = Field(default=160, ge=8, le=2048)
     # Coarse grid (rows x cols) of NP share stored per frame.

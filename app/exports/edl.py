@@ -32,12 +32,17 @@ def shots_edl(
     fps: float | Fraction | None,
     clip_name: str,
     drop_frame: bool = False,
+    note: str | None = None,
 ) -> str:
-    """The EDL of ``shots`` at edit rate ``fps`` (the film's nominal rate)."""
+    """The EDL of ``shots`` at edit rate ``fps`` (the film's nominal rate); ``note`` (that the
+    analysis is partial, and why) becomes a comment above the events."""
     rate = fps if fps and fps > 0 else 25
     tc = partial(smpte, fps=rate, drop_frame=drop_frame)
     mode = "DROP FRAME" if drop_frame else "NON-DROP FRAME"
-    lines = [f"TITLE: {_clean(title)[:70] or 'hybridlens'}", f"FCM: {mode}", ""]
+    lines = [f"TITLE: {_clean(title)[:70] or 'hybridlens'}", f"FCM: {mode}"]
+    if note:
+        lines.append(f"* HYBRIDLENS ANALYSIS: {_clean(note)}")
+    lines.append("")
     record = 0
     for shot in shots:
         number = shot.number

@@ -67,9 +67,11 @@ def shots_timeline(
     media_url: str,
     duration_s: float | None = None,
     drop_frame: bool = False,
+    analysis: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The timeline at edit rate ``fps`` (the film's nominal rate) as a JSON-ready dict
-    (serialise with ``json.dumps``); ``drop_frame`` is recorded for timecode displays."""
+    (serialise with ``json.dumps``); ``drop_frame`` is recorded for timecode displays, and
+    ``analysis`` (its status and note: why it is partial) in the timeline's metadata."""
     rate = float(fps) if fps and fps > 0 else 25.0
     end_s = duration_s or (shots[-1].end_time if shots else 0.0)
     available = _range(0, frame_at(end_s, rate), rate) if end_s else None
@@ -114,7 +116,14 @@ def shots_timeline(
     stack["children"] = [track]
     return {
         "OTIO_SCHEMA": "Timeline.1",
-        "metadata": {"hybridlens": {"source": media_url, "rate": rate, "drop_frame": drop_frame}},
+        "metadata": {
+            "hybridlens": {
+                "source": media_url,
+                "rate": rate,
+                "drop_frame": drop_frame,
+                **({"analysis": analysis} if analysis else {}),
+            }
+        },
         "name": name,
         "global_start_time": None,
         "tracks": stack,

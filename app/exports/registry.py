@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import PurePath
+from typing import Any
 
 from app.analysis.schemas import FilmReport
 from app.core.errors import ConflictError, InvalidRequestError
@@ -118,6 +119,16 @@ def _drop_frame(report: FilmReport, target: ExportTarget) -> bool:
     return target.drop_frame
 
 
+def analysis_note(report: FilmReport) -> str | None:
+    """What an export says of its analysis beyond its figures: "PARTIAL: <why>" for a damaged
+    film, or why a done one has no figures ("no analysable frames")."""
+    analysis = report.analysis
+    if analysis is None or (not analysis.error and analysis.status.value == "done"):
+        return None
+    state = analysis.status.value.upper()
+    return f"{state}: {analysis.error}" if analysis.error else state
+
+
 def _edl(report: FilmReport, target: ExportTarget) -> str:
     film = report.film
     return edl.shots_edl(
@@ -126,6 +137,7 @@ def _edl(report: FilmReport, target: ExportTarget) -> str:
         fps=film_edit_rate(report),
         clip_name=film.original_filename,
         drop_frame=_drop_frame(report, target),
+        note=analysis_note(report),
     )
 
 
@@ -137,8 +149,16 @@ def _otio(report: FilmReport, target: ExportTarget) -> str:
         media_url=target.media_url,
         duration_s=report.film.duration_s,
         drop_frame=_drop_frame(report, target),
+        analysis=_analysis_state(report),
     )
     return json.dumps(timeline, indent=2)
+
+
+def _analysis_state(report: FilmReport) -> dict[str, Any] | None:
+    analysis = report.analysis
+    if analysis is None:
+        return None
+    return {"id": analysis.id, "status": analysis.status.value, "note": analysis.error}
 
 
 def _annotations(report: FilmReport, target: ExportTarget) -> str:

@@ -56,6 +56,9 @@ FILM_COLUMNS = (
     "mean_p_fraction",
     "hybrid_shot_count",
     "last_analysis_id",
+    # "done" or "partial", and why it is partial (or that no frame could be analysed).
+    "analysis_status",
+    "analysis_note",
 )
 
 
@@ -133,7 +136,7 @@ def shots_csv(report: FilmReport) -> str:
 
 
 def _film_row(film: FilmPublic) -> tuple[Any, ...]:
-    return tuple(getattr(film, column) for column in FILM_COLUMNS)
+    return tuple(film.model_dump(mode="json")[column] for column in FILM_COLUMNS)
 
 
 def collection_csv(films: Iterable[FilmPublic]) -> str:

@@ -56,11 +56,19 @@ def delete_by_id(session: Session, film_id: int) -> str | None:
 
 
 def set_summary(
-    session: Session, film_id: int, analysis_id: int, summary: Mapping[str, Any]
+    session: Session,
+    film_id: int,
+    analysis_id: int,
+    summary: Mapping[str, Any],
+    *,
+    status: str,
+    note: str | None,
 ) -> None:
     values = {column: summary.get(column) for column in SUMMARY_COLUMNS}
     session.execute(
-        update(Film).where(Film.id == film_id).values(last_analysis_id=analysis_id, **values)
+        update(Film)
+        .where(Film.id == film_id)
+        .values(last_analysis_id=analysis_id, analysis_status=status, analysis_note=note, **values)
     )
 
 
@@ -70,7 +78,7 @@ def clear_summary_of(session: Session, analysis_id: int) -> None:
     session.execute(
         update(Film)
         .where(Film.last_analysis_id == analysis_id)
-        .values(last_analysis_id=None, **values)
+        .values(last_analysis_id=None, analysis_status=None, analysis_note=None, **values)
     )
 
 
@@ -96,8 +104,9 @@ def _conditions(query: FilmQuery) -> list[ColumnElement[bool]]:
             )
         )
     if query.analyzed is not None:
-        analysed = Film.hybrid_ratio.is_not(None)
-        conditions.append(analysed if query.analyzed else Film.hybrid_ratio.is_(None))
+        # Analysed: a finished analysis, figures or not (a film with no analysable frames).
+        analysed = Film.last_analysis_id.is_not(None)
+        conditions.append(analysed if query.analyzed else Film.last_analysis_id.is_(None))
     if query.search:
         # Escape LIKE wildcards so a user's "%" or "_" matches itself.
         needle = query.search.lower().replace("\\", "\\\\").replace("%", "\\%")

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.domain import RunStatus
 from app.core.pagination import PageParams
 
 # Columns a film list may be sorted by; a leading "-" sorts descending.
@@ -67,6 +68,10 @@ class FilmSummary(BaseModel):
     mean_p_fraction: float | None
     hybrid_shot_count: int | None
     last_analysis_id: int | None
+    # The state of that analysis: "done" or "partial"; ``analysis_note`` says why it is
+    # partial, or that no frame could be analysed (the figures are then null).
+    analysis_status: RunStatus | None = None
+    analysis_note: str | None = None
 
 
 class FilmPublic(FilmSummary):

@@ -47,6 +47,10 @@ class Film(Base):
     hybrid_time_share: Mapped[float | None] = mapped_column(Float)
     mean_p_fraction: Mapped[float | None] = mapped_column(Float)
     hybrid_shot_count: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The state of that analysis: "done" or "partial", and why it is partial (or that no
+    # frame could be analysed, when the figures above are NULL).
+    analysis_status: Mapped[str | None] = mapped_column(String(16))
+    analysis_note: Mapped[str | None] = mapped_column(Text)
     # use_alter: films and analyses refer to each other, so this key is added after both exist.
     last_analysis_id: Mapped[int | None] = mapped_column(
         ForeignKey("analyses.id", ondelete="SET NULL", use_alter=True)

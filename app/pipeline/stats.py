@@ -69,10 +69,13 @@ class ShotStats:
 class FilmStats:
     duration_s: float
     classified_s: float
-    hybrid_ratio: float  # time-weighted share of the (classified) film that is hybrid
-    p_time_share: float  # the three shares sum to 1 when anything was classified
-    np_time_share: float
-    hybrid_time_share: float
+    # Time-weighted share of the (classified) film that is hybrid. The shares are None when
+    # nothing was classified (every frame blank, or none decoded): such a film is not a 0 %
+    # film, and must not match ratio queries as one.
+    hybrid_ratio: float | None
+    p_time_share: float | None  # the three shares sum to 1 when anything was classified
+    np_time_share: float | None
+    hybrid_time_share: float | None
     mean_p_fraction: float | None  # time-weighted
     shot_count: int
     hybrid_shot_count: int
@@ -133,17 +136,22 @@ def film_stats(
 ) -> FilmStats:
     """Whole-film figures from its classified frames and its shots' statistics."""
     times = _class_times(frames)
+    classified_s = sum(times.values())
+
+    def share(frame_class: FrameClass) -> float | None:
+        return _share(times, frame_class) if classified_s > 0 else None
+
     longest_run_s = run_s = 0.0
     for frame in sorted(frames, key=lambda f: f.frame_index):
         run_s = run_s + frame.weight_s if frame.frame_class == FrameClass.HYBRID else 0.0
         longest_run_s = max(longest_run_s, run_s)
     return FilmStats(
         duration_s=duration_s,
-        classified_s=sum(times.values()),
-        hybrid_ratio=_share(times, FrameClass.HYBRID),
-        p_time_share=_share(times, FrameClass.P),
-        np_time_share=_share(times, FrameClass.NP),
-        hybrid_time_share=_share(times, FrameClass.HYBRID),
+        classified_s=classified_s,
+        hybrid_ratio=share(FrameClass.HYBRID),
+        p_time_share=share(FrameClass.P),
+        np_time_share=share(FrameClass.NP),
+        hybrid_time_share=share(FrameClass.HYBRID),
         mean_p_fraction=_weighted_mean_p(frames),
         shot_count=len(shots),
         hybrid_shot_count=sum(1 for s in shots if s.frame_class == FrameClass.HYBRID),

@@ -3,7 +3,9 @@ root (and nothing outside it), delete, queries and malformed parameters."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings, get_settings
 from app.core.db import session_scope
+from app.core.domain import RunStatus
 from app.main import create_app
 from tests.app.factories import make_analysis, make_film
 from tests.service_harness import Tokens
@@ -176,6 +179,31 @@ def test_film_query_filters_sorts_and_pages(client: TestClient, service_env: Set
     page = client.get("/films", params={"sort": "-year", "limit": 2, "offset": 1}).json()
     assert page["total"] == 4 and [f["year"] for f in page["items"]] == [1970, 1960]
     assert client.get("/films", params={"min_year": 1965, "max_year": 1975}).json()["total"] == 1
+
+
+def test_partial_analysis_is_partial_with_its_reason_in_list_and_exports(
+    client: TestClient, service_env: Settings
+) -> None:
+    reason = "decoding stopped at 1.2 s: the file is truncated"
+    with session_scope(service_env.sqlalchemy_url) as session:
+        film_id = make_film(session, title="damaged")
+        make_analysis(session, film_id=film_id, status=RunStatus.PARTIAL, error=reason)
+    collection = client.post("/collections", json={"name": "partial"}).json()
+    client.post(f"/collections/{collection['id']}/films", json={"film_ids": [film_id]})
+
+    listed = client.get("/films", params={"search": "damaged"}).json()["items"][0]
+    table = client.get(f"/collections/{collection['id']}/export", params={"format": "csv"})
+    row = next(csv.DictReader(io.StringIO(table.text)))
+    edl = client.get(f"/films/{film_id}/export", params={"format": "edl"}).text
+    otio = client.get(f"/films/{film_id}/export", params={"format": "otio"}).json()
+    document = client.get(f"/films/{film_id}/export", params={"format": "json"}).json()
+
+    assert (listed["analysis_status"], listed["analysis_note"]) == ("partial", reason)
+    assert (row["analysis_status"], row["analysis_note"]) == ("partial", reason)
+    assert f"* HYBRIDLENS ANALYSIS: PARTIAL: {reason}" in edl.splitlines()
+    assert otio["metadata"]["hybridlens"]["analysis"]["status"] == "partial"
+    assert document["film"]["analysis_status"] == "partial"
+    assert document["analysis"]["error"] == reason
 
 
 @pytest.mark.parametrize(

@@ -115,8 +115,10 @@ def make_analysis(
     classifier_version: str = "vit-proxy-1",
     segmenter_version: str = "segformer-1",
     job_id: int | None = None,
+    error: str | None = None,
 ) -> int:
-    """A finished analysis with ``frames`` frames and ``shots`` shots (None ratio: no summary)."""
+    """A finished analysis with ``frames`` frames and ``shots`` shots (None ratio: no summary);
+    ``error`` is why a partial analysis is partial."""
     analysis_id = analysis_service.start_analysis(
         session,
         film_id,
@@ -135,5 +137,6 @@ def make_analysis(
         timeline={"time_s": [0.0, 1.0], "hybrid": [0.0, 1.0]},
         timings={"decode_s": 1.5},
         detector={"name": "adaptive", "threshold": 3.0},
+        error=error,
     )
     return analysis_id

@@ -32,7 +32,7 @@ TABLES = {
 }
 
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _tables(url: str) -> set[str]:

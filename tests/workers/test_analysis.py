@@ -19,6 +19,7 @@ from app.core.config import ModelSettings, PipelineSettings, Settings
 from app.core.db import dispose_engine, session_scope
 from app.core.domain import RunStatus
 from app.films import service as films_service
+from app.films.schemas import FilmQuery
 from app.jobs import service as jobs_service
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.masks import decode_mask
@@ -29,6 +30,7 @@ from tests.media import (
     make_audio_only,
     make_empty_file,
     make_text_file,
+    make_tiny_video,
     make_truncated,
     make_video,
 )
@@ -169,6 +171,9 @@ def test_analyze_path_keeps_frames_before_damage_when_film_is_truncated(
     with session_scope(sqlite_settings.sqlalchemy_url) as session:
         film = films_service.get_film(session, result.film_id or 0)
     assert film.last_analysis_id == result.analysis_id  # partial figures are the film's figures
+    # The film says its figures are partial, and why (the film list and exports show it).
+    assert film.analysis_status is RunStatus.PARTIAL
+    assert film.analysis_note == analysis.error
 
 
 @pytest.mark.parametrize(
@@ -193,6 +198,47 @@ def test_analyze_path_fails_with_reason_when_file_is_not_a_video(
     analysis = _analysis(sqlite_settings, result.analysis_id)
     assert analysis.status is RunStatus.FAILED and analysis.error == result.error
     assert not Spool(sqlite_settings.data_dir, result.analysis_id).exists()
+
+
+def test_analyze_path_fails_with_reason_when_picture_is_below_the_minimum_size(
+    tmp_path: Path, sqlite_settings: Settings, models: Models
+) -> None:
+    tiny = make_tiny_video(tmp_path / "one_pixel.mkv", size=(1, 1))
+
+    result = analyze_path(tiny, sqlite_settings, models=models)
+
+    assert result.status is RunStatus.FAILED
+    assert result.error == (
+        "the picture is too small to analyse: 1x1 pixels (at least 16 on each side)"
+    )
+    with session_scope(sqlite_settings.sqlalchemy_url) as session:
+        film = films_service.get_film(session, result.film_id or 0)
+    assert film.hybrid_ratio is None and film.last_analysis_id is None
+
+
+def test_analyze_path_is_done_with_null_ratios_when_every_frame_is_blank(
+    tmp_path: Path, sqlite_settings: Settings, models: Models
+) -> None:
+    black = make_video(
+        tmp_path / "black.mkv", segments=[Segment(source="color", color="black", frames=50)]
+    )
+
+    result = analyze_path(black.path, sqlite_settings, models=models)
+
+    assert result.status is RunStatus.DONE
+    assert result.error == "no analysable frames: all 50 decoded frames are blank"
+    summary = result.summary or {}
+    assert summary["sampled_frames"] == 0
+    shares = ("hybrid_ratio", "p_time_share", "np_time_share", "hybrid_time_share")
+    assert [summary[key] for key in shares] == [None, None, None, None]
+    with session_scope(sqlite_settings.sqlalchemy_url) as session:
+        film = films_service.get_film(session, result.film_id or 0)
+        # Not a 0 % film: no ratio query finds it, though it was analysed.
+        low = films_service.query_films(session, FilmQuery(max_hybrid_ratio=1.0))
+        analysed = films_service.query_films(session, FilmQuery(analyzed=True))
+    assert film.hybrid_ratio is None and film.last_analysis_id == result.analysis_id
+    assert film.analysis_status is RunStatus.DONE and film.analysis_note == result.error
+    assert low.total == 0 and [item.id for item in analysed.items] == [film.id]
 
 
 def test_analyze_path_fails_without_registering_when_file_is_missing(

@@ -17,6 +17,7 @@ from workers.stages.store import Closing
 
 FINISH = "finish"
 TIMELINE_BINS = 100
+NO_ANALYSABLE_FRAMES = "no analysable frames"
 
 
 def finish(analysis_id: int, call: StageCall) -> StageOutcome:
@@ -93,6 +94,10 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
 
     damage = manifest.damage
     status = RunStatus.DONE if damage is None else RunStatus.PARTIAL
+    reasons = [damage.reason] if damage else []
+    if not results:
+        # Done, but not a 0 % film: its ratios are null and it matches no ratio query.
+        reasons.append(_nothing_analysable(manifest))
     closing = Closing(
         status=status,
         shots=[dataclasses.asdict(shot) for shot in per_shot],
@@ -100,7 +105,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         summary=summary,
         timeline=bins,
         detector=manifest.detector,
-        error=damage.reason if damage else None,
+        error="; ".join(reasons) or None,
         error_frame=damage.last_frame if damage else None,
         error_time_s=damage.last_time_s if damage else None,
     )
@@ -120,6 +125,14 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
     return StageOutcome(
         analysis_id, FINISH, status, time.perf_counter() - started, error=closing.error
     )
+
+
+def _nothing_analysable(manifest: Manifest) -> str:
+    if manifest.frames_decoded and manifest.blank_frames >= manifest.frames_decoded:
+        return f"{NO_ANALYSABLE_FRAMES}: all {manifest.frames_decoded} decoded frames are blank"
+    if not manifest.frames_decoded:
+        return f"{NO_ANALYSABLE_FRAMES}: no frame could be decoded"
+    return NO_ANALYSABLE_FRAMES
 
 
 def _joined(manifest: Manifest, spool: Spool) -> Iterator[tuple[SpoolFrame, FrameInference]]:

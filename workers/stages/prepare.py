@@ -62,6 +62,9 @@ def prepare(analysis_id: int, call: StageCall) -> StageOutcome:
         except VideoOpenFailure as failure:
             return failed(context, call, PREPARE, failure.reason, started)
         store.update_probe(context.film_id, info)
+        too_small = _too_small(info, context.pipeline.min_size)
+        if too_small is not None:
+            return failed(context, call, PREPARE, too_small, started)
         manifest = _decode_and_sample(context, call, info, spool, meter, started)
         spool.write_manifest(manifest)
         meter.end()
@@ -71,6 +74,16 @@ def prepare(analysis_id: int, call: StageCall) -> StageOutcome:
         spool.remove()
         return inactive(analysis_id, PREPARE, store.context(analysis_id, call.settings), started)
     return StageOutcome(analysis_id, PREPARE, RunStatus.RUNNING, time.perf_counter() - started)
+
+
+def _too_small(info: VideoInfo, min_size: int) -> str | None:
+    width, height = info.display_size
+    if min(width, height) >= min_size:
+        return None
+    return (
+        f"the picture is too small to analyse: {width}x{height} pixels "
+        f"(at least {min_size} on each side)"
+    )
 
 
 def _decode_and_sample(

@@ -97,10 +97,12 @@ def test_longest_hybrid_run_breaks_when_a_non_hybrid_frame_intervenes() -> None:
     assert film_stats(frames, [], duration_s=4.5).longest_hybrid_run_s == pytest.approx(2.0)
 
 
-def test_film_shares_are_zero_when_nothing_was_classified() -> None:
+def test_film_shares_are_none_when_nothing_was_classified() -> None:
     film = film_stats([], [], duration_s=10.0)
 
-    assert (film.hybrid_ratio, film.p_time_share, film.mean_p_fraction) == (0.0, 0.0, None)
+    shares = (film.hybrid_ratio, film.p_time_share, film.np_time_share, film.hybrid_time_share)
+    assert shares == (None, None, None, None)
+    assert film.mean_p_fraction is None
 
 
 def test_timeline_splits_frame_weight_across_bins() -> None:

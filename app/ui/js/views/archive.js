@@ -107,6 +107,15 @@ function restingState(film, failedJob) {
   if (failedJob && (!film.last_analysis_id || failedJob.analysis_id !== film.last_analysis_id)) {
     return h("span", { class: "state failed", title: failedJob.error || "" }, "Failed", failedJob.error ? h("small", {}, failedJob.error) : null);
   }
+  if (film.last_analysis_id && film.analysis_status === "partial") {
+    const why = film.analysis_note || "the film is damaged";
+    return h("span", { class: "state partial", title: why }, "Partial", h("small", {}, why));
+  }
+  // Done, but nothing in the film could be analysed: no figures, not a 0 % film.
+  if (film.last_analysis_id && film.hybrid_ratio === null) {
+    const why = film.analysis_note || "no analysable frames";
+    return h("span", { class: "state partial", title: why }, "No figures", h("small", {}, why));
+  }
   if (film.last_analysis_id) return h("span", { class: "state done" }, "Analysed");
   return h("span", { class: "state none" }, "Not analysed");
 }
@@ -206,10 +215,10 @@ export async function renderArchive(main, params, context) {
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: "button", id: "analyze-collection", onclick: () => analyzeCollection(collection, batchPanel) }, "Analyse collection"),
+        h("button", { type: "button", class: "button needs-write", id: "analyze-collection", onclick: () => analyzeCollection(collection, batchPanel) }, "Analyse collection"),
         h("button", { type: "button", class: "button secondary", onclick: () => exportCollection(collection, "csv") }, "Export CSV"),
         h("button", { type: "button", class: "button secondary", onclick: () => exportCollection(collection, "json") }, "Export JSON"),
-        h("button", { type: "button", class: "button danger", onclick: () => deleteCollection(collection) }, "Delete collection"),
+        h("button", { type: "button", class: "button danger needs-write", onclick: () => deleteCollection(collection) }, "Delete collection"),
       ),
       batchPanel,
     );
@@ -284,9 +293,9 @@ export async function renderArchive(main, params, context) {
           h(
             "div",
             { class: "actions" },
-            active ? h("button", { type: "button", class: "button secondary", onclick: () => cancelBatch(batch.id) }, "Cancel batch") : null,
+            active ? h("button", { type: "button", class: "button secondary needs-write", onclick: () => cancelBatch(batch.id) }, "Cancel batch") : null,
             !active && counts.failed && !batch.cancelled
-              ? h("button", { type: "button", class: "button secondary", onclick: () => rerunFailed(batch.id, panel) }, "Re-run failed films")
+              ? h("button", { type: "button", class: "button secondary needs-write", onclick: () => rerunFailed(batch.id, panel) }, "Re-run failed films")
               : null,
           ),
         );
@@ -478,7 +487,7 @@ export async function renderArchive(main, params, context) {
         { dataset: { filmId: film.id } },
         h(
           "td",
-          { class: "select-cell" },
+          { class: "select-cell needs-write" },
           h("input", {
             type: "checkbox",
             "aria-label": `Select ${filmName(film)}`,
@@ -504,7 +513,7 @@ export async function renderArchive(main, params, context) {
         h("td", { class: "state-cell" }, stateCell(film)),
         h(
           "td",
-          { class: "row-actions" },
+          { class: "row-actions needs-write" },
           h(
             "button",
             {
@@ -535,7 +544,7 @@ export async function renderArchive(main, params, context) {
             h(
               "tr",
               {},
-              h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Select")),
+              h("th", { scope: "col", class: "needs-write" }, h("span", { class: "visually-hidden" }, "Select")),
               h("th", { scope: "col" }, "Film"),
               h("th", { scope: "col", class: "num" }, "Year"),
               h("th", { scope: "col", class: "num" }, "Length"),
@@ -543,7 +552,7 @@ export async function renderArchive(main, params, context) {
               h("th", { scope: "col" }, "Time shares"),
               h("th", { scope: "col", class: "num" }, "Hybrid shots"),
               h("th", { scope: "col" }, "Analysis"),
-              h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+              h("th", { scope: "col", class: "needs-write" }, h("span", { class: "visually-hidden" }, "Actions")),
             ),
           ),
           h("tbody", {}, rows),
@@ -654,7 +663,7 @@ export async function renderArchive(main, params, context) {
     const submit = h("button", { type: "submit", class: "button", id: "upload-submit" }, "Upload");
     const form = h(
       "form",
-      { class: "upload-form", "aria-labelledby": "upload-heading" },
+      { class: "upload-form needs-write", "aria-labelledby": "upload-heading" },
       h("h2", { id: "upload-heading" }, "Upload a film"),
       h(
         "div",
@@ -701,7 +710,7 @@ export async function renderArchive(main, params, context) {
         submit.disabled = false;
       }
     });
-    return h("section", { class: "panel upload-panel" }, form);
+    return h("section", { class: "panel upload-panel needs-write" }, form);
   }
 
   function followUploadJob(film, status) {
@@ -741,7 +750,7 @@ export async function renderArchive(main, params, context) {
 
   const newCollectionForm = h(
     "form",
-    { class: "new-collection" },
+    { class: "new-collection needs-write" },
     h("label", { for: "new-collection-name" }, "New collection"),
     h("div", { class: "inline" }, newCollectionName, h("button", { type: "submit", class: "button small" }, "Create")),
   );
