@@ -180,6 +180,15 @@ class TimelineOut(BaseModel):
     timeline: list[Any] | dict[str, Any] | None
 
 
+class Me(BaseModel):
+    """What the caller's token is and may do: read only, or also upload, create, analyse,
+    change and delete (``can_write``)."""
+
+    token_name: str
+    token_prefix: str
+    can_write: bool
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unreachable"]

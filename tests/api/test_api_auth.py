@@ -46,6 +46,17 @@ def test_read_only_token_reads_but_cannot_write(client: TestClient, tokens: Toke
     assert client.delete("/films/1", headers=reader).status_code == 403
 
 
+def test_me_tells_what_the_token_may_do(client: TestClient, tokens: Tokens) -> None:
+    reader = client.get("/me", headers=tokens.header(write=False)).json()
+    writer = client.get("/me", headers=tokens.header(write=True)).json()
+
+    assert reader["can_write"] is False and writer["can_write"] is True
+    assert reader["token_prefix"] == tokens.read[:10]
+    assert "token" not in reader  # never the secret
+    client.headers.pop("Authorization")
+    assert client.get("/me").status_code == 401
+
+
 def test_revoked_token_is_401(client: TestClient, service_env: Settings, tokens: Tokens) -> None:
     with session_scope(service_env.sqlalchemy_url) as session:
         token = tokens_service.authenticate(session, tokens.read)

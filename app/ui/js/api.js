@@ -92,6 +92,21 @@ async function send(method, path, { params, json, signal } = {}) {
   return response;
 }
 
+// What the token may do (GET /me), asked once per token: the page hides the write actions
+// (Upload, Create, Analyse...) of a read-only token instead of letting them fail.
+let access = null;
+
+export async function getAccess() {
+  const token = getToken();
+  if (!access || access.token !== token) {
+    access = { token, me: getJson("me") };
+    access.me.catch(() => {
+      if (access && access.token === token) access = null; // ask again next time
+    });
+  }
+  return access.me;
+}
+
 export async function getJson(path, params, options = {}) {
   const response = await send("GET", path, { params, ...options });
   return response.json();

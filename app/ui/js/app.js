@@ -2,7 +2,7 @@
 // token dialog, breadcrumbs and the message area. A view that fails shows why; nothing
 // leaves the page blank.
 
-import { getToken, setToken } from "./api.js";
+import { getAccess, getToken, setToken } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderArchive } from "./views/archive.js";
 import { renderFilm } from "./views/film.js";
@@ -59,9 +59,16 @@ function openTokenDialog() {
   tokenInput.focus();
 }
 
-function showTokenState() {
-  tokenState.textContent = getToken() ? "Token set" : "No token";
+function showTokenState(me = null) {
+  tokenState.textContent = !getToken() ? "No token" : me && !me.can_write ? "Read-only token" : "Token set";
   tokenState.classList.toggle("missing", !getToken());
+}
+
+// Marks the page read-only (CSS hides every .needs-write control) unless the token may write.
+async function applyAccess() {
+  const me = await getAccess();
+  document.body.dataset.access = me.can_write ? "write" : "read";
+  showTokenState(me);
 }
 
 function parseRoute() {
@@ -110,6 +117,7 @@ async function render() {
       );
       return;
     }
+    await applyAccess();
     let result;
     if (route.view === "archive") result = await renderArchive(main, route.params, context);
     else if (route.view === "film") result = await renderFilm(main, route.filmId, route.params, context);

@@ -80,7 +80,7 @@ export async function renderFilm(main, filmId, params, context) {
     "button",
     {
       type: "button",
-      class: "button",
+      class: "button needs-write",
       onclick: async () => {
         try {
           const job = await postJson(`films/${filmId}/analyze`);
