@@ -15,11 +15,13 @@ Run: ``.venv/bin/python bench/bench_pipeline.py [--minutes 2 20] [--size 640x360
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -201,9 +203,6 @@ def analyze_in_subprocess(film: Path, work: Path, truth: Path | None = None) -> 
 def analyze_with_cli(film: Path, work: Path, source: Path = ROOT) -> dict[str, Any]:
     """``hybridlens analyze --json FILM`` in a fresh data dir, run from the checkout ``source``:
     its wall time and peak RSS, and the stage timings and summary it stored."""
-    from app.analysis import service as analysis_service
-    from app.core.db import dispose_engine, session_scope
-
     data_dir = Path(tempfile.mkdtemp(dir=work, prefix="data-"))
     environment = {**os.environ, "HYBRIDLENS_DATA_DIR": str(data_dir)}
     environment.pop("HYBRIDLENS_DATABASE_URL", None)
@@ -224,17 +223,19 @@ def analyze_with_cli(film: Path, work: Path, source: Path = ROOT) -> dict[str, A
         raise RuntimeError(f"hybridlens analyze {film} failed:\n{err.read_text()[-3000:]}")
     stdout = out.read_text()
     document = json.loads(stdout.strip().splitlines()[-1])
-    url = f"sqlite:///{(data_dir / 'hybridlens.sqlite3').resolve()}"
-    with session_scope(url) as session:
-        report = analysis_service.get_film_report(session, document["film"]["id"])
-    dispose_engine(url)
-    assert report.analysis is not None
+    # Read with plain SQL, not the ORM: an older --source checkout has an older schema.
+    with contextlib.closing(sqlite3.connect(data_dir / "hybridlens.sqlite3")) as connection:
+        status, timings, summary = connection.execute(
+            "SELECT status, timings, summary FROM analyses WHERE film_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (document["film"]["id"],),
+        ).fetchone()
     shutil.rmtree(data_dir, ignore_errors=True)
     return {
-        "status": report.analysis.status.value,
+        "status": status,
         "process_s": wall_s,
-        "timings": report.analysis.timings or {},
-        "summary": report.analysis.summary or {},
+        "timings": json.loads(timings or "{}"),
+        "summary": json.loads(summary or "{}"),
         "rss_mb": rss_mb,
     }
 
