@@ -25,7 +25,9 @@ $(INSTALLED): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# The main job on the embedded default (SQLite under ./data, in-process): make analyze FILM=film.mp4
+# The main job on the embedded default (SQLite under ./data, in-process): make analyze FILM=film.mp4;
+# with no FILM, the committed demo film (demo/SOURCES.md).
+FILM ?= demo/hybridlens-demo.mp4
 analyze: install
 	$(BIN)/hybridlens analyze $(FILM)
 
