@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
@@ -29,7 +29,12 @@ def configure(app: Celery, settings: Settings) -> None:
         # Redis hands an unacknowledged message (its worker was killed) to another worker
         # after TaskSettings.visibility_timeout_s.
         broker_transport_options=broker_transport_options(settings),
-        task_queues=(Queue(QUEUE_CPU), Queue(QUEUE_GPU)),
+        # Each queue its own direct exchange: a bare Queue("gpu") would be bound to the
+        # default queue's exchange, and the worker banner would show "gpu exchange=cpu".
+        task_queues=tuple(
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (QUEUE_CPU, QUEUE_GPU)
+        ),
         task_default_queue=QUEUE_CPU,
         task_routes={stage.task_name: {"queue": stage.queue} for stage in STAGES},
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
