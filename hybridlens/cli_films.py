@@ -196,6 +196,18 @@ CLASS_COLOURS = {"P": "#4C78A8", "hybrid": "#F58518", "NP": "#54A24B"}
 def plot_timeline(report: FilmReport, out: Path) -> None:
     """A PNG: the class of each stretch of running time (band), the shares of P / hybrid / NP
     over the film (stacked, per timeline bin), and each sampled frame's P fraction."""
+    import matplotlib.pyplot as plt
+
+    figure = timeline_figure(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def timeline_figure(report: FilmReport) -> Any:
+    """The figure ``plot_timeline`` saves. Everything is drawn on one time axis: each bin is
+    shaded from its start to its end, and each frame's P fraction holds from its time for
+    the running time it stands for (``weight_s``), as the band and the statistics count it."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a display
@@ -215,27 +227,33 @@ def plot_timeline(report: FilmReport, out: Path) -> None:
         band.axvline(shot.start_time, color="black", linewidth=0.5)
     band.set_yticks([])
     band.set_ylim(0, 1)
+    ratio = (analysis.summary or {}).get("hybrid_ratio")
     band.set_title(
         f"{report.film.original_filename}: hybrid ratio "
-        f"{(analysis.summary or {}).get('hybrid_ratio', 0.0):.1%} ({analysis.status.value})"
+        f"{'-' if ratio is None else f'{ratio:.1%}'} ({analysis.status.value})"
     )
 
     bins = analysis.timeline if isinstance(analysis.timeline, list) else []
     if bins:
-        middles = [(b["start_s"] + b["end_s"]) / 2 for b in bins]
-        shares = [[b[key] for b in bins] for key in ("p_share", "hybrid_share", "np_share")]
-        curve.stackplot(
-            middles, *shares, colors=list(CLASS_COLOURS.values()), alpha=0.3, step="mid"
+        # Bin edges with step="post": bin i is shaded over [start_s, end_s), where its
+        # figures were counted (centres with step="mid" began half a bin late).
+        edges = [b["start_s"] for b in bins] + [bins[-1]["end_s"]]
+        shares = [
+            [b[key] for b in bins] + [bins[-1][key]]
+            for key in ("p_share", "hybrid_share", "np_share")
+        ]
+        curve.stackplot(edges, *shares, colors=list(CLASS_COLOURS.values()), alpha=0.3, step="post")
+    if report.frames:
+        last = report.frames[-1]
+        curve.plot(
+            [f.time_s for f in report.frames] + [last.time_s + last.weight_s],
+            [f.p_fraction for f in report.frames] + [last.p_fraction],
+            color="black",
+            marker=".",
+            markevery=list(range(len(report.frames))),  # no dot on the closing point
+            linewidth=1,
+            drawstyle="steps-post",
         )
-    times = [f.time_s for f in report.frames]
-    curve.plot(
-        times,
-        [f.p_fraction for f in report.frames],
-        color="black",
-        marker=".",
-        linewidth=1,
-        drawstyle="steps-post",
-    )
     curve.set_ylim(0, 1)
     curve.set_xlim(0, duration_s)
     curve.set_xlabel("time (s)")
@@ -243,9 +261,7 @@ def plot_timeline(report: FilmReport, out: Path) -> None:
     handles = [Patch(color=c, label=k) for k, c in CLASS_COLOURS.items()]
     curve.legend(handles=handles, loc="upper right", fontsize="small")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    return figure
 
 
 def _result_text(result: AnalysisResult) -> str:

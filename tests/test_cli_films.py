@@ -195,3 +195,28 @@ def test_plot_writes_a_png_when_film_was_analysed(
 
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_shades_each_timeline_bin_over_its_own_span(
+    analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    from app.analysis import service as analysis_service
+    from app.core.db import session_scope
+    from hybridlens.cli_films import timeline_figure
+
+    with session_scope(sqlite_url) as session:
+        report = analysis_service.get_film_report(session, 1)
+    assert report.analysis is not None
+    bins = report.analysis.timeline
+
+    figure = timeline_figure(report)
+
+    curve = figure.axes[1]
+    shaded = [path.vertices[:, 0] for area in curve.collections for path in area.get_paths()]
+    xs = sorted({round(float(x), 6) for vertices in shaded for x in vertices})
+    edges = [round(b["start_s"], 6) for b in bins] + [round(bins[-1]["end_s"], 6)]
+    assert xs == edges  # shading changes only at bin edges, from 0 to the end of the film
+    line = curve.lines[0].get_xdata()
+    last = report.frames[-1]
+    assert list(line[:-1]) == [frame.time_s for frame in report.frames]
+    assert line[-1] == pytest.approx(last.time_s + last.weight_s)
