@@ -7,6 +7,9 @@ import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 
+import numpy as np
+
+from app.analysis import thumbnails
 from app.analysis.schemas import FrameRecord
 from app.core.domain import RunStatus
 from app.pipeline.shots import Shot
@@ -64,6 +67,9 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "segmented_frames": inference.segmented,
     }
     stats_s = lap(mark)
+    mark = time.perf_counter()
+    thumbnails.write_all(call.settings.data_dir, analysis_id, _pictures(manifest, spool))
+    thumbnails_s = lap(mark)
 
     def records() -> Iterator[FrameRecord]:
         for stored, (frame, verdict) in enumerate(_joined(manifest, spool), start=1):
@@ -87,6 +93,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
             **manifest.timings,
             **inference.timings,
             "stats_s": stats_s,
+            "thumbnails_s": thumbnails_s,
             "store_s": store_s,
             "finish_s": finish_s,
             "total_s": manifest.timings["prepare_s"] + inference.timings["infer_s"] + finish_s,
@@ -125,6 +132,15 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
     return StageOutcome(
         analysis_id, FINISH, status, time.perf_counter() - started, error=closing.error
     )
+
+
+def _pictures(manifest: Manifest, spool: Spool) -> Iterator[tuple[int, np.ndarray, bytes | None]]:
+    """Each sampled frame's picture (from the spool's chunks, in order) with its mask."""
+    joined = _joined(manifest, spool)
+    for chunk in range(manifest.chunk_count):
+        for image in spool.read_frames(chunk):
+            frame, verdict = next(joined)
+            yield frame.frame_index, image, verdict.mask_png
 
 
 def _nothing_analysable(manifest: Manifest) -> str:

@@ -12,6 +12,8 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.analysis import service as analysis_service
+from app.analysis import thumbnails
 from app.analysis.overlay import FilmFileMissing
 from app.api import uploads
 from app.api.deps import DispatcherDep, ReaderDep, SessionDep, SettingsDep, WriterDep
@@ -184,9 +186,12 @@ def delete_film(
 ) -> Response:
     """Delete the film with all its results; an uploaded file is deleted too, a registered
     archive file is left where it is."""
+    analyses = analysis_service.list_analyses(session, film_id)
     stored_path = films_service.delete_film(session, film_id)
     session.commit()
     ingest.remove_owned_file(stored_path, settings)
+    for analysis in analyses:
+        thumbnails.remove(settings.data_dir, analysis.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 
-from app.analysis import overlay
+from app.analysis import overlay, thumbnails
 from app.analysis import service as analysis_service
 from app.analysis.schemas import AnalysisPublic, FramePublic, ShotPublic
 from app.api.deps import ReaderDep, SessionDep, SettingsDep
 from app.api.params import AnalysisParam, FilmId, FrameIndex, check_page_size
 from app.api.schemas import FilmStatsOut, FrameListParams, TimelineOut
+from app.core.errors import NotFoundError
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/films/{film_id}", tags=["results"])
@@ -23,6 +25,11 @@ PNG: dict[int | str, dict[str, Any]] = {
 JPEG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "A JPEG image."}
 }
+
+
+class ThumbnailNotFound(NotFoundError):
+    def __init__(self, frame_index: int) -> None:
+        super().__init__("thumbnail of frame", frame_index)
 
 
 @router.get("/analyses", response_model=list[AnalysisPublic])
@@ -105,6 +112,38 @@ def frame_image(
         session, settings, film_id, frame_index, analysis_id=analysis_id, max_size=max_size
     )
     return Response(content=jpeg, media_type="image/jpeg")
+
+
+@router.get(
+    "/frames/{frame_index}/thumbnail",
+    response_class=Response,
+    responses={
+        **JPEG,
+        304: {"description": "The thumbnail the client holds (If-None-Match) is current."},
+        404: {"description": "No stored thumbnail: ask .../image instead."},
+    },
+    response_model=None,
+)
+def frame_thumbnail(
+    film_id: FilmId,
+    frame_index: FrameIndex,
+    request: Request,
+    _: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    analysis_id: AnalysisParam = None,
+    overlay: Annotated[bool, Query(description="The frame with its drawn part tinted.")] = False,
+) -> Response:
+    """The frame's small JPEG (at most 320 px), stored when it was analysed: no ffmpeg on
+    the way, cacheable (``ETag``, ``Cache-Control``)."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    stored = thumbnails.find(settings.data_dir, chosen, frame_index, overlay=overlay)
+    if stored is None:
+        raise ThumbnailNotFound(frame_index)
+    headers = {"ETag": stored.etag, "Cache-Control": thumbnails.CACHE_CONTROL}
+    if stored.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(stored.path, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/stats", response_model=FilmStatsOut)

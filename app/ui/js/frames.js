@@ -1,6 +1,8 @@
 // Frames and their masks on the page. Images come through fetch (they need the bearer token,
-// which an <img src> cannot send) and are shown as blob: URLs. The server extracts each
-// frame with ffmpeg, so only a few are asked for at once, and only when they scroll into view.
+// which an <img src> cannot send) and are shown as blob: URLs. Small pictures are thumbnails
+// stored at analysis time, read from disk and cacheable, so they are all asked for at once;
+// larger ones (and frames of analyses made before thumbnails) the server extracts with
+// ffmpeg, so only a few of those are asked for at once, and only when they scroll into view.
 
 import { getBlob } from "./api.js";
 import { h } from "./dom.js";
@@ -34,9 +36,9 @@ function next() {
   }
 }
 
-function cached(key, load) {
+function cached(key, load, { cheap = false } = {}) {
   if (!cache.has(key)) {
-    const promise = limited(load).then((blob) => URL.createObjectURL(blob));
+    const promise = (cheap ? load() : limited(load)).then((blob) => URL.createObjectURL(blob));
     promise.catch(() => cache.delete(key));
     cache.set(key, promise);
     if (cache.size > CACHE_LIMIT) {
@@ -48,14 +50,27 @@ function cached(key, load) {
   return cache.get(key);
 }
 
-export function frameImageUrl(filmId, frameIndex, maxSize) {
+// The long side of the thumbnails the server stores (app/analysis/thumbnails.py).
+const THUMBNAIL_SIZE = 320;
+
+function extractedImageUrl(filmId, frameIndex, maxSize) {
   return cached(`image/${filmId}/${frameIndex}/${maxSize}`, () =>
     getBlob(`films/${filmId}/frames/${frameIndex}/image`, { max_size: maxSize }),
   );
 }
 
+export function frameImageUrl(filmId, frameIndex, maxSize) {
+  if (!maxSize || maxSize > THUMBNAIL_SIZE) return extractedImageUrl(filmId, frameIndex, maxSize);
+  const thumbnail = cached(`thumbnail/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/thumbnail`), { cheap: true });
+  // No stored thumbnail (an analysis made before they were stored): cut it from the film.
+  return thumbnail.catch((error) => {
+    if (error && error.status === 404) return extractedImageUrl(filmId, frameIndex, maxSize);
+    throw error;
+  });
+}
+
 export function maskUrl(filmId, frameIndex) {
-  return cached(`mask/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/mask`));
+  return cached(`mask/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/mask`), { cheap: true });
 }
 
 function loadImage(url) {
@@ -138,6 +153,9 @@ export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
 
   async function load() {
     try {
+      // The mask is asked for with the picture, not after it.
+      const mask = frame.has_mask ? maskUrl(filmId, frame.frame_index) : null;
+      mask?.catch(() => {});
       const url = await frameImageUrl(filmId, frame.frame_index, maxSize);
       image.src = url;
       await image.decode();
@@ -145,7 +163,7 @@ export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
       overlay.height = image.naturalHeight;
       element.style.setProperty("--aspect", String(image.naturalWidth / image.naturalHeight));
       if (frame.has_mask) {
-        await paintMask(overlay, await maskUrl(filmId, frame.frame_index));
+        await paintMask(overlay, await mask);
         element.dataset.painted = "mask";
       } else if (frame.np_grid) {
         paintGrid(overlay, frame.np_grid);
