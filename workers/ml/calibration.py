@@ -1,9 +1,11 @@
 """Frame confidence you can act on: the probability that a frame's class (P / NP / hybrid) is right.
 
-A model's raw certainty (mean |2p - 1| over its patches or pixels) is not a probability, and
-a frame whose P fraction sits next to a class threshold is less likely right than its pixels
-suggest. A two-feature logistic calibrator (Platt scaling on certainty and on the distance of
-the P fraction to the nearest threshold) maps both to P(class correct). It is fitted on the
+A model's raw certainty (mean |2p - 1| over its patches or pixels, or a frame head's top
+probability) is not a probability; a frame whose P fraction sits next to a class threshold is
+less likely right than its pixels suggest; and a "hybrid" verdict is wrong more often than a
+homogeneous one at the same certainty. A logistic calibrator (Platt scaling on certainty, the
+distance of the P fraction to the nearest threshold and whether the verdict is hybrid) maps
+them to P(class correct). It is fitted on the
 calibration sources (held out of training and of validation, ``workers.ml.data``) and stored in
 the model's ``hybridlens.json``; expected calibration error (ECE) is measured on validation.
 """
@@ -31,19 +33,23 @@ def threshold_margin(p_fraction: float, thresholds: ClassThresholds) -> float:
     return float(min(abs(p_fraction - low), abs(p_fraction - high)))
 
 
-def _features(certainties: np.ndarray, margins: np.ndarray) -> np.ndarray:
-    # (N, 3): bias, certainty, sqrt(margin) (margins matter most near zero)
-    return np.stack([np.ones_like(certainties), certainties, np.sqrt(margins)], axis=1)
+def _features(certainties: np.ndarray, margins: np.ndarray, hybrid: np.ndarray) -> np.ndarray:
+    # (N, 4): bias, certainty, sqrt(margin) (margins matter most near zero), hybrid verdict
+    return np.stack(
+        [np.ones_like(certainties), certainties, np.sqrt(margins), hybrid.astype(np.float64)],
+        axis=1,
+    )
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from (certainty, threshold margin) to P(frame class correct)."""
+    """Logistic map from (certainty, threshold margin, hybrid verdict) to P(class correct)."""
 
     bias: float
     certainty_weight: float
     margin_weight: float
-    fitted_on: int = 0  # frames it was fitted on (0: the identity-like default)
+    hybrid_weight: float = 0.0
+    fitted_on: int = 0  # frames it was fitted on
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any] | None) -> Calibration | None:
@@ -52,25 +58,33 @@ class Calibration:
     def as_meta(self) -> dict[str, Any]:
         return asdict(self)
 
-    def confidence(self, certainty_value: float, margin: float) -> float:
+    def confidence(self, certainty_value: float, margin: float, hybrid: bool = False) -> float:
         z = (
             self.bias
             + self.certainty_weight * certainty_value
             + self.margin_weight * math.sqrt(max(margin, 0.0))
+            + self.hybrid_weight * float(hybrid)
         )
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def fit_calibration(
-    certainties: Sequence[float], margins: Sequence[float], correct: Sequence[bool]
+    certainties: Sequence[float],
+    margins: Sequence[float],
+    correct: Sequence[bool],
+    hybrid: Sequence[bool] | None = None,
 ) -> Calibration:
     """Maximum-likelihood logistic regression (Newton steps, a small ridge for stability)."""
-    x = _features(np.asarray(certainties, np.float64), np.asarray(margins, np.float64))
+    x = _features(
+        np.asarray(certainties, np.float64),
+        np.asarray(margins, np.float64),
+        np.asarray(hybrid if hybrid is not None else [False] * len(certainties), bool),
+    )
     y = np.asarray(correct, np.float64)
     if len(y) < 10 or y.min() == y.max():
         raise ValueError("calibration needs at least 10 frames with both right and wrong classes")
-    weights = np.zeros(3)
-    ridge = 1e-3 * np.eye(3)
+    weights = np.zeros(4)
+    ridge = 1e-3 * np.eye(4)
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights, -30, 30)))
         gradient = x.T @ (p - y) + ridge @ weights
@@ -79,7 +93,9 @@ def fit_calibration(
         weights -= step
         if np.abs(step).max() < 1e-8:
             break
-    return Calibration(float(weights[0]), float(weights[1]), float(weights[2]), len(y))
+    return Calibration(
+        float(weights[0]), float(weights[1]), float(weights[2]), float(weights[3]), len(y)
+    )
 
 
 def expected_calibration_error(

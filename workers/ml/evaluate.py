@@ -265,6 +265,7 @@ def _fit(
         [v.raw_certainty for v in verdicts],
         [v.margin for v in verdicts],
         class_hits([v.p_fraction for v in verdicts], samples, thresholds),
+        [v.frame_class is FrameClass.HYBRID for v in verdicts],
     )
 
 

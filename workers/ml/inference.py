@@ -91,8 +91,8 @@ class MaskVerdict:
     margin: float = 0.5
 
 
-def _calibrated(calibration: Calibration | None, raw: float, margin: float) -> float:
-    return calibration.confidence(raw, margin) if calibration is not None else raw
+def _calibrated(calibration: Calibration | None, raw: float, margin: float, hybrid: bool) -> float:
+    return calibration.confidence(raw, margin, hybrid) if calibration is not None else raw
 
 
 def judge_map(
@@ -113,7 +113,12 @@ def judge_map(
     raw = certainty(p_map)
     margin = threshold_margin(p_fraction, thresholds)
     return MaskVerdict(
-        p_fraction, frame_class, _calibrated(calibration, raw, margin), p_mask, raw, margin
+        p_fraction,
+        frame_class,
+        _calibrated(calibration, raw, margin, frame_class is FrameClass.HYBRID),
+        p_mask,
+        raw,
+        margin,
     )
 
 
@@ -237,7 +242,7 @@ class Classifier(_Runner):
         else:
             p_fraction = 1.0 if frame_class is FrameClass.P else 0.0
             p_mask = np.full_like(patch_mask, frame_class is FrameClass.P)
-        confidence = _calibrated(self.calibration, raw, margin)
+        confidence = _calibrated(self.calibration, raw, margin, frame_class is FrameClass.HYBRID)
         return MaskVerdict(p_fraction, frame_class, confidence, p_mask, raw, margin)
 
 

@@ -186,7 +186,9 @@ def test_calibration_is_applied_to_the_classifier_confidence(tmp_path: Path) -> 
     (patch_p,) = classifier.patch_probabilities([frame])
     assert result.raw_certainty == pytest.approx(certainty(patch_p))
     assert result.margin == pytest.approx(threshold_margin(result.p_fraction, settings.thresholds))
-    expected = calibration.confidence(result.raw_certainty, result.margin)
+    expected = calibration.confidence(
+        result.raw_certainty, result.margin, result.frame_class is FrameClass.HYBRID
+    )
     assert result.confidence == pytest.approx(expected)
     assert result.confidence != pytest.approx(result.raw_certainty)
 
@@ -195,13 +197,16 @@ def test_fitted_calibration_recovers_a_known_logistic_relation() -> None:
     rng = np.random.default_rng(5)
     certainties = rng.uniform(0, 1, 4000)
     margins = rng.uniform(0, 0.5, 4000)
-    truth = Calibration(bias=-1.5, certainty_weight=3.0, margin_weight=2.0)
-    probs = np.array([truth.confidence(c, m) for c, m in zip(certainties, margins, strict=True)])
+    hybrid = rng.uniform(0, 1, 4000) < 0.4
+    truth = Calibration(bias=-1.5, certainty_weight=3.0, margin_weight=2.0, hybrid_weight=-1.0)
+    features = list(zip(certainties, margins, hybrid, strict=True))
+    probs = np.array([truth.confidence(c, m, h) for c, m, h in features])
     correct = rng.uniform(0, 1, 4000) < probs
-    fitted = fit_calibration(certainties, margins, correct)
+    fitted = fit_calibration(certainties, margins, correct, hybrid)
     assert fitted.certainty_weight == pytest.approx(3.0, abs=0.5)
     assert fitted.margin_weight == pytest.approx(2.0, abs=0.6)
-    calibrated = [fitted.confidence(c, m) for c, m in zip(certainties, margins, strict=True)]
+    assert fitted.hybrid_weight == pytest.approx(-1.0, abs=0.3)
+    calibrated = [fitted.confidence(c, m, h) for c, m, h in features]
     assert expected_calibration_error(calibrated, correct) < 0.03
     assert expected_calibration_error(np.ones(4000), correct) > 0.3
 
