@@ -246,9 +246,15 @@ def evaluate_models(
 def _verdict_accuracy(
     verdicts: Sequence[MaskVerdict], samples: Sequence[Sample], thresholds: ClassThresholds
 ) -> dict[str, Any]:
-    return class_accuracy(
+    result = class_accuracy(
         [v.p_fraction for v in verdicts], samples, thresholds, [v.confidence for v in verdicts]
     )
+    # The same frames' ECE before calibration (raw certainty or the frame head's top probability).
+    result["ece_raw"] = expected_calibration_error(
+        [v.raw_certainty for v in verdicts],
+        class_hits([v.p_fraction for v in verdicts], samples, thresholds),
+    )
+    return result
 
 
 def calibration_samples(splits: DataSplits, per_style: int = 25) -> list[Sample]:
