@@ -218,8 +218,14 @@ def decode(path: str | Path, info: VideoInfo, working_size: int) -> Iterator[Dec
     if info.interlaced:
         # Combing would read as texture to the shot detector and the classifier.
         filters.append("yadif=mode=send_frame:deint=interlaced")
-    # Scale and convert in one swscale pass; showinfo then logs each frame's pts to stderr.
-    filters += [f"scale={width}:{height}:flags=area", "setsar=1", "format=rgb24", "showinfo"]
+    # Scale and convert in one swscale pass; showinfo then logs each frame's pts to stderr
+    # (without its per-plane checksums and statistics: the pts is all we read).
+    filters += [
+        f"scale={width}:{height}:flags=area",
+        "setsar=1",
+        "format=rgb24",
+        "showinfo=checksum=0",
+    ]
     command = [
         "ffmpeg",
         "-nostdin",
