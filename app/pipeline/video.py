@@ -22,6 +22,7 @@ for overlays and pages, by one seek in its own short ffmpeg run.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import itertools
 import os
@@ -65,6 +66,12 @@ STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif")
 TEXT_FORMATS = ("tty",)
 # ffmpeg stderr lines kept for error messages (the rest is discarded as it streams by).
 STDERR_TAIL_LINES = 20
+# How far ffmpeg may decode ahead of us, in pipe bytes (largest first; 1 MiB is Linux's limit
+# for unprivileged processes): ~20 or ~6 frames at 320x180 instead of a 64 KiB pipe, less than
+# one frame. While the analysing process is busy elsewhere (the models importing on another
+# thread hold the GIL for long stretches, the shot detector's slower frames), ffmpeg keeps
+# decoding on the other core instead of blocking on a full pipe.
+PIPE_SIZES = (4 << 20, 1 << 20)
 # A decode that ends this far short of the container's duration counts as truncated.
 SHORTFALL_TOLERANCE_S = 1.0
 SHORTFALL_TOLERANCE_SHARE = 0.02
@@ -256,6 +263,7 @@ def decode(path: str | Path, info: VideoInfo, working_size: int) -> Iterator[Dec
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert process.stdout is not None and process.stderr is not None
+    _widen_pipe(process.stdout)
     log = _StderrReader(process.stderr)
     frames_decoded = 0
     last_pts_s: float | None = None
@@ -430,6 +438,20 @@ def _decode_problem(
 def _clean(line: str) -> str:
     """An ffmpeg log line without its level tag and the context's memory address."""
     return " ".join(_ADDRESS.sub("", _LEVEL.sub("", line)).split())
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Enlarge a pipe's buffer to the first of ``PIPE_SIZES`` allowed (Linux only; elsewhere,
+    or when none is allowed, it stays as it was)."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    for size in PIPE_SIZES:
+        try:
+            fcntl.fcntl(stream.fileno(), set_size, size)
+            return
+        except OSError:
+            continue
 
 
 def _read_exactly(stream: IO[bytes], buffer: bytearray) -> int:
