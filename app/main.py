@@ -31,6 +31,7 @@ from app.core.errors import (
 )
 from app.films.ingest import remove_stale_parts
 from app.jobs.dispatch import Dispatcher, build_dispatcher, resume_active_jobs
+from app.tokens.service import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or build_dispatcher(settings)
+    app.state.token_cache = TokenCache(settings.api.token_cache_s)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(DataError, data_error_handler)
     app.include_router(health.router)

@@ -57,12 +57,14 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def current_token(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenPublic:
     if credentials is None:
         raise _unauthorized("missing bearer token")
-    token = tokens_service.authenticate(session, credentials.credentials)
+    cache: tokens_service.TokenCache = request.app.state.token_cache
+    token = tokens_service.authenticate(session, credentials.credentials, cache)
     if token is None:
         raise _unauthorized("invalid or revoked token")
     return token

@@ -110,6 +110,9 @@ class ApiSettings(BaseModel):
     # Files may be registered in place only below this root (None disables registration).
     storage_root: Path | None = None
     page_size_max: int = Field(default=500, ge=1)
+    # A token the database accepted is trusted this long without another look-up, so a
+    # revoked or deleted token stops working within this many seconds (0: look up always).
+    token_cache_s: float = Field(default=5.0, ge=0.0, le=60.0)
     # Overlay images are re-extracted from the film with ffmpeg; longer side at most this.
     overlay_max_size: int = Field(default=1280, ge=16, le=8192)
     ffmpeg_timeout_s: float = Field(default=30.0, gt=0.0)

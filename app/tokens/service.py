@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -50,11 +53,51 @@ def create_token(session: Session, data: TokenCreate) -> CreatedToken:
     return CreatedToken(**TokenPublic.model_validate(row).model_dump(), token=token)
 
 
-def authenticate(session: Session, token: str) -> TokenPublic | None:
-    """The token's record if it is known and not revoked, else None."""
+class TokenCache:
+    """Tokens the database recently vouched for, by hash, each trusted for ``ttl_s`` seconds
+    without asking again: a film page asks for a hundred pictures at once, and each would
+    otherwise look its token up. So a token revoked or deleted elsewhere (the CLI) still
+    works for at most ``ttl_s`` in a process that checked it just before. Only good tokens
+    are kept (a wrong one is always looked up), so the cache holds at most one entry per
+    live token. ``ttl_s=0`` keeps nothing."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, TokenPublic]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> TokenPublic | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if self._clock() >= entry[0]:
+                del self._entries[digest]
+                return None
+            return entry[1]
+
+    def put(self, digest: str, token: TokenPublic) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            # Drop expired entries now and then, so revoked tokens do not pile up.
+            for stale in [key for key, (until, _) in self._entries.items() if until <= now]:
+                del self._entries[stale]
+            self._entries[digest] = (now + self.ttl_s, token)
+
+
+def authenticate(
+    session: Session, token: str, cache: TokenCache | None = None
+) -> TokenPublic | None:
+    """The token's record if it is known and not revoked, else None; with a ``cache``, a
+    token checked less than its ``ttl_s`` ago is not looked up again."""
     if not token:
         return None
     digest = hash_token(token)
+    if cache is not None and (known := cache.get(digest)) is not None:
+        return known
     row = repository.get_by_hash(session, digest)
     # The lookup is by hash, so timing cannot reveal the token; compare anyway for form.
     if row is None or row.revoked or not hmac.compare_digest(row.token_hash, digest):
@@ -63,7 +106,10 @@ def authenticate(session: Session, token: str) -> TokenPublic | None:
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
         repository.touch(session, row.id, now)
         row.last_used_at = now
-    return TokenPublic.model_validate(row)
+    public = TokenPublic.model_validate(row)
+    if cache is not None:
+        cache.put(digest, public)
+    return public
 
 
 def list_tokens(session: Session) -> list[TokenPublic]:

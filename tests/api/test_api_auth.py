@@ -65,6 +65,34 @@ def test_revoked_token_is_401(client: TestClient, service_env: Settings, tokens:
     assert client.get("/films", headers=tokens.header(write=False)).status_code == 401
 
 
+def test_revoked_token_is_401_once_the_token_cache_expires(
+    client: TestClient, service_env: Settings, tokens: Tokens
+) -> None:
+    now = [1000.0]
+    client.app.state.token_cache = tokens_service.TokenCache(  # type: ignore[attr-defined]
+        ttl_s=service_env.api.token_cache_s, clock=lambda: now[0]
+    )
+    reader = tokens.header(write=False)
+    assert client.get("/films", headers=reader).status_code == 200
+    with session_scope(service_env.sqlalchemy_url) as session:
+        token = tokens_service.authenticate(session, tokens.read)
+        assert token is not None
+        tokens_service.revoke_token(session, token.id)
+
+    within_ttl = client.get("/films", headers=reader).status_code
+    now[0] += service_env.api.token_cache_s
+    assert (within_ttl, client.get("/films", headers=reader).status_code) == (200, 401)
+
+
+def test_cached_read_only_token_still_cannot_write(client: TestClient, tokens: Tokens) -> None:
+    reader = tokens.header(write=False)
+    assert client.get("/films", headers=reader).status_code == 200  # now in the token cache
+    assert client.get("/films", headers=reader).status_code == 200
+
+    assert client.post("/collections", json={"name": "x"}, headers=reader).status_code == 403
+    assert client.get("/collections", headers=reader).json()["total"] == 0
+
+
 def test_token_create_prints_the_token_last(service_env: Settings, tmp_path: Path) -> None:
     hybridlens = Path(sys.executable).parent / "hybridlens"
     done = subprocess.run(
