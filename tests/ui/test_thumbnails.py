@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -37,6 +38,26 @@ def test_thumbnail_is_served_from_disk_with_etag_and_cache_control(
     assert any(stored.rglob(f"{frame['frame_index']}.overlay.jpg"))
     width, height = Image.open(next(stored.rglob(f"{frame['frame_index']}.jpg"))).size
     assert max(width, height) <= 320
+
+
+def test_film_page_asks_for_its_frames_before_the_film_answers(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    film_path = f"/films/{analysed_film.film_id}"
+    first = analysed_film.frames[0]["frame_index"]
+    events: list[str] = []
+    page.on("request", lambda request: events.append(f"request {urlsplit(request.url).path}"))
+    page.on("response", lambda response: events.append(f"response {urlsplit(response.url).path}"))
+
+    page.goto(ui_server.page_url(film_path))
+    page.locator(".frame-card .frame-picture.loaded").first.wait_for()
+
+    # All are asked for together: the frame list does not wait for the film's record (nor
+    # for its statistics, shots and timeline, which the page used to await first).
+    film_answered = events.index(f"response {film_path}")
+    assert events.index(f"request {film_path}/frames") < film_answered
+    assert events.index(f"request {film_path}/stats") < film_answered
+    assert f"request {film_path}/frames/{first}/thumbnail" in events
 
 
 def test_film_page_of_48_frames_shows_every_thumbnail(

@@ -59,14 +59,25 @@ function extractedImageUrl(filmId, frameIndex, maxSize) {
   );
 }
 
+function thumbnailUrl(filmId, frameIndex) {
+  return cached(`thumbnail/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/thumbnail`), { cheap: true });
+}
+
 export function frameImageUrl(filmId, frameIndex, maxSize) {
   if (!maxSize || maxSize > THUMBNAIL_SIZE) return extractedImageUrl(filmId, frameIndex, maxSize);
-  const thumbnail = cached(`thumbnail/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/thumbnail`), { cheap: true });
+  const thumbnail = thumbnailUrl(filmId, frameIndex);
   // No stored thumbnail (an analysis made before they were stored): cut it from the film.
   return thumbnail.catch((error) => {
     if (error && error.status === 404) return extractedImageUrl(filmId, frameIndex, maxSize);
     throw error;
   });
+}
+
+// Asks for a frame's stored thumbnail (and mask) before its card exists, so that the card
+// finds them in the cache. Never falls back to ffmpeg: that waits for the card to be in view.
+export function prefetchThumbnail(filmId, frame) {
+  thumbnailUrl(filmId, frame.frame_index).catch(() => {});
+  if (frame.has_mask) maskUrl(filmId, frame.frame_index).catch(() => {});
 }
 
 export function maskUrl(filmId, frameIndex) {

@@ -4,7 +4,7 @@
 import { ApiError, download, getJson, postJson } from "../api.js";
 import { h, replace } from "../dom.js";
 import { CLASS_LABELS, bytes, filmName, percent, seconds, timecode } from "../format.js";
-import { framePicture } from "../frames.js";
+import { framePicture, prefetchThumbnail } from "../frames.js";
 import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
 import { jobState } from "./archive.js";
@@ -62,17 +62,32 @@ function frameCard(film, frame) {
   );
 }
 
+// The first page of frames in film order, as the frame grid first asks for it.
+function firstFramesPage(filmId) {
+  return getJson(`films/${filmId}/frames`, { sort: "time", limit: FRAMES_PAGE, offset: 0 });
+}
+
 export async function renderFilm(main, filmId, params, context) {
+  // Everything the page needs is asked for at once, and the first frames' thumbnails as
+  // soon as their list arrives: one after the other, these round trips were most of the
+  // time before a film page showed its pictures.
+  const firstFrames = firstFramesPage(filmId);
+  firstFrames.then(
+    (page) => page.items.forEach((frame) => prefetchThumbnail(filmId, frame)),
+    () => {},
+  );
+  const results = Promise.all([
+    optional(getJson(`films/${filmId}/stats`)),
+    optional(getJson(`films/${filmId}/shots`)),
+    optional(getJson(`films/${filmId}/timeline`)),
+  ]);
+  results.catch(() => {});
   const film = await getJson(`films/${filmId}`);
   if (!context.isCurrent()) return null;
   const name = filmName(film);
   context.setCrumbs([{ label: "Films", href: "#/" }, { label: name }]);
 
-  const [stats, shots, timeline] = await Promise.all([
-    optional(getJson(`films/${filmId}/stats`)),
-    optional(getJson(`films/${filmId}/shots`)),
-    optional(getJson(`films/${filmId}/timeline`)),
-  ]);
+  const [stats, shots, timeline] = await results;
   if (!context.isCurrent()) return null;
 
   const jobSlot = h("div", { class: "job-slot", "aria-live": "polite" });
@@ -120,7 +135,7 @@ export async function renderFilm(main, filmId, params, context) {
           : "This film has not been analysed yet.";
     sections.push(h("section", { class: "panel" }, h("h2", {}, "Results"), h("p", { class: stats && stats.status === "failed" ? "state failed" : "" }, reason)));
   } else {
-    sections.push(...resultSections(film, stats, shots, timeline, context));
+    sections.push(...resultSections(film, stats, shots, timeline, context, firstFrames));
   }
   replace(main, h("div", { class: "film-page" }, sections));
 
@@ -136,7 +151,7 @@ export async function renderFilm(main, filmId, params, context) {
   return stopWatching;
 }
 
-function resultSections(film, stats, shots, timeline, context) {
+function resultSections(film, stats, shots, timeline, context, firstFrames) {
   const summary = stats.summary;
   const frameFilter = { frame_class: "", shot_number: null, sort: "time" };
   let loadedFrames = [];
@@ -261,20 +276,25 @@ function resultSections(film, stats, shots, timeline, context) {
     loadFrames(true);
   });
 
+  // The page asked for the first frames before it was drawn; only the grid's first load uses them.
+  let prefetched = firstFrames;
+
   async function loadFrames(fresh) {
     if (fresh) {
       loadedFrames = [];
       replace(frameGrid);
     }
     moreButton.disabled = true;
+    const early = prefetched;
+    prefetched = null;
     try {
-      const page = await getJson(`films/${film.id}/frames`, {
+      const page = await (early || getJson(`films/${film.id}/frames`, {
         frame_class: frameFilter.frame_class,
         shot_number: frameFilter.shot_number,
         sort: frameFilter.sort,
         limit: FRAMES_PAGE,
         offset: loadedFrames.length,
-      });
+      }));
       loadedFrames.push(...page.items);
       framesTotal = page.total;
       frameGrid.append(...page.items.map((frame) => frameCard(film, frame)));
