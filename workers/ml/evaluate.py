@@ -188,9 +188,7 @@ def evaluate_models(
         }
         maps, verdicts = {}, {}
         for name, sm in sets.items():
-            images = [s.image for s in sm]
-            maps[name] = classifier.patch_probabilities(images)
-            verdicts[name] = classifier.classify(images)
+            maps[name], verdicts[name] = classifier.classify_with_maps([s.image for s in sm])
         for refine in refinements:
             masks = _proxy_masks(composites, list(maps["composites"]), refine)
             entry[f"proxy_masks_{refine}"] = mask_metrics(masks, composites)

@@ -217,11 +217,17 @@ class Classifier(_Runner):
     ) -> list[MaskVerdict]:
         """Each frame's verdict: by the frame head when the model has one, else by counting
         patches. Homogeneous verdicts carry uniform patch masks and P fractions of 1 or 0."""
+        return self.classify_with_maps(frames, thresholds)[1]
+
+    def classify_with_maps(
+        self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
+    ) -> tuple[np.ndarray, list[MaskVerdict]]:
+        """The (N, gh, gw) patch P probabilities and the verdicts, from one forward pass."""
         thresholds = thresholds or self.thresholds
         patch_maps, class_probs = self._forward(frames)
         if class_probs is None:
-            return [self.judge(patch_p, thresholds) for patch_p in patch_maps]
-        return [
+            return patch_maps, [self.judge(patch_p, thresholds) for patch_p in patch_maps]
+        return patch_maps, [
             self._judge_frame(patch_p, probs, thresholds)
             for patch_p, probs in zip(patch_maps, class_probs, strict=True)
         ]
