@@ -32,6 +32,7 @@ from workers.ml.degrade import degrade
 from workers.ml.efficientnet import EfficientNetLiteEncoder
 from workers.ml.inference import half_dtype, select_device
 from workers.ml.models import (
+    FRAME_CLASS_ORDER,
     IMAGE_MEAN,
     IMAGE_STD,
     ClassifierConfig,
@@ -164,15 +165,13 @@ def patch_targets(labels: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, 
     return share, (known_share > 0.5).float()
 
 
-def frame_class_targets(labels: torch.Tensor, min_area: float) -> torch.Tensor:
-    """(B,) index in FRAME_CLASS_ORDER (NP 0, hybrid 1, P 2) from each label mask's P share,
-    by the configured rule: hybrid when both kinds cover at least ``min_area``."""
+def frame_class_targets(labels: torch.Tensor, thresholds: ClassThresholds) -> torch.Tensor:
+    """(B,) index in FRAME_CLASS_ORDER (NP 0, hybrid 1, P 2) of each label mask's class, by
+    the one classification rule (``ClassThresholds.classify``) on its P share of known pixels."""
     known = (labels != IGNORE_LABEL).float().sum(dim=(1, 2)).clamp(min=1.0)
-    share = (labels == 1).float().sum(dim=(1, 2)) / known
-    target = torch.ones_like(share, dtype=torch.long)
-    target[share < min_area] = 0
-    target[share > 1.0 - min_area] = 2
-    return target
+    shares = ((labels == 1).float().sum(dim=(1, 2)) / known).tolist()
+    indices = [FRAME_CLASS_ORDER.index(thresholds.classify(share).value) for share in shares]
+    return torch.tensor(indices, dtype=torch.long, device=labels.device)
 
 
 def classifier_loss(
@@ -182,7 +181,7 @@ def classifier_loss(
     frame_loss = torch.zeros((), device=images.device)
     if out.class_logits is not None:
         frame_loss = F.cross_entropy(
-            out.class_logits.float(), frame_class_targets(labels, ClassThresholds().min_area)
+            out.class_logits.float(), frame_class_targets(labels, ClassThresholds())
         )
     target, weight = patch_targets(labels, model.patch_size)
     if model.config.head == "cls":

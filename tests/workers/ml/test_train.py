@@ -151,6 +151,7 @@ def test_fine_tuning_a_pretrained_lite_model_with_a_frozen_encoder_keeps_the_enc
 
 
 def test_frame_class_targets_follow_the_configured_rule() -> None:
+    from app.core.config import ClassThresholds
     from workers.ml.train import IGNORE_LABEL, frame_class_targets
 
     labels = torch.zeros(4, 10, 10, dtype=torch.long)
@@ -159,4 +160,9 @@ def test_frame_class_targets_follow_the_configured_rule() -> None:
     labels[3] = 1
     labels[3, 0, :5] = 0  # 5 % NP: P under min_area 0.08
     labels[3, 9] = IGNORE_LABEL  # unsure pixels do not count
-    assert frame_class_targets(labels, 0.08).tolist() == [0, 2, 1, 2]
+    assert frame_class_targets(labels, ClassThresholds(min_area=0.08)).tolist() == [0, 2, 1, 2]
+    # Exactly at the threshold the training target is what ClassThresholds.classify says.
+    edge = torch.ones(2, 10, 10, dtype=torch.long)
+    edge[0].view(-1)[:8] = 0  # P share 0.92 = 1 - min_area: P
+    edge[1].view(-1)[8:] = 0  # P share 0.08 = min_area: NP
+    assert frame_class_targets(edge, ClassThresholds(min_area=0.08)).tolist() == [2, 0]
