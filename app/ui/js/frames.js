@@ -73,11 +73,11 @@ export function frameImageUrl(filmId, frameIndex, maxSize) {
   });
 }
 
-// Asks for a frame's stored thumbnail (and mask) before its card exists, so that the card
-// finds them in the cache. Never falls back to ffmpeg: that waits for the card to be in view.
+// Asks for a frame's stored thumbnail before its card exists, so that the card finds it in
+// the cache. Never falls back to ffmpeg: that waits for the card to be in view. Masks are not
+// asked for here: they are hidden until switched on (see paintOverlays).
 export function prefetchThumbnail(filmId, frame) {
   thumbnailUrl(filmId, frame.frame_index).catch(() => {});
-  if (frame.has_mask) maskUrl(filmId, frame.frame_index).catch(() => {});
 }
 
 export function maskUrl(filmId, frameIndex) {
@@ -147,8 +147,20 @@ export function paintGrid(canvas, npGrid) {
   });
 }
 
+// Paints the pixel mask of each frame picture under root whose picture is (or will be)
+// shown. Pictures ask for their masks only when the overlay is on: on the film page masks are
+// hidden until switched on, and asking for 48 masks with the 48 pictures held the pictures
+// up (two requests per card where one does).
+const overlayPainters = new WeakMap();
+
+export function paintOverlays(root) {
+  for (const element of root.querySelectorAll(".frame-picture")) overlayPainters.get(element)?.();
+}
+
 // A frame picture with its overlay canvas stacked on top; the picture loads when it
-// scrolls into view (or at once with eager). Returns {element, ready}.
+// scrolls into view (or at once with eager), its pixel mask once the overlay is on (an
+// ancestor with masks-on, or paintOverlays). Returns {element, ready}; ready settles when
+// the picture is shown, and with the mask painted when the overlay was on at that moment.
 export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
   const image = h("img", { alt, class: "frame-image", decoding: "async" });
   const overlay = h("canvas", { class: "frame-overlay", "aria-hidden": "true" });
@@ -161,25 +173,40 @@ export function framePicture(filmId, frame, { maxSize, alt, eager = false }) {
     rejectReady = reject;
   });
   ready.catch(() => {});
+  let shown = false;
+  let maskPainted = null;
+
+  // Paints the mask once the picture is shown (it sizes the canvas); asked for before that
+  // it waits for load() to call it again.
+  function paintOverlay() {
+    if (!frame.has_mask) return Promise.resolve();
+    if (!shown) {
+      maskUrl(filmId, frame.frame_index).catch(() => {});
+      return Promise.resolve();
+    }
+    maskPainted ??= maskUrl(filmId, frame.frame_index)
+      .then((url) => paintMask(overlay, url))
+      .then(() => {
+        element.dataset.painted = "mask";
+      });
+    return maskPainted;
+  }
+  overlayPainters.set(element, paintOverlay);
 
   async function load() {
     try {
-      // The mask is asked for with the picture, not after it.
-      const mask = frame.has_mask ? maskUrl(filmId, frame.frame_index) : null;
-      mask?.catch(() => {});
       const url = await frameImageUrl(filmId, frame.frame_index, maxSize);
       image.src = url;
       await image.decode();
       overlay.width = image.naturalWidth;
       overlay.height = image.naturalHeight;
       element.style.setProperty("--aspect", String(image.naturalWidth / image.naturalHeight));
-      if (frame.has_mask) {
-        await paintMask(overlay, await mask);
-        element.dataset.painted = "mask";
-      } else if (frame.np_grid) {
+      shown = true;
+      if (!frame.has_mask && frame.np_grid) {
         paintGrid(overlay, frame.np_grid);
         element.dataset.painted = "grid";
       }
+      if (element.closest(".masks-on")) await paintOverlay();
       status.remove();
       element.classList.add("loaded");
       resolveReady();

@@ -4,7 +4,7 @@
 import { ApiError, download, getJson, postJson } from "../api.js";
 import { h, replace } from "../dom.js";
 import { CLASS_LABELS, bytes, filmName, percent, seconds, timecode } from "../format.js";
-import { framePicture, prefetchThumbnail } from "../frames.js";
+import { framePicture, paintOverlays, prefetchThumbnail } from "../frames.js";
 import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
 import { jobState } from "./archive.js";
@@ -265,7 +265,10 @@ function resultSections(film, stats, shots, timeline, context, firstFrames) {
   const moreButton = h("button", { type: "button", class: "button secondary", onclick: () => loadFrames(false) }, "Show more frames");
 
   masksToggle.addEventListener("change", () => {
-    for (const element of [frameGrid, jumpPanel.firstElementChild].filter(Boolean)) element.classList.toggle("masks-on", masksToggle.checked);
+    for (const element of [frameGrid, jumpPanel.firstElementChild].filter(Boolean)) {
+      element.classList.toggle("masks-on", masksToggle.checked);
+      if (masksToggle.checked) paintOverlays(element);
+    }
   });
   classFilter.addEventListener("change", () => {
     frameFilter.frame_class = classFilter.value;

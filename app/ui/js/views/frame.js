@@ -4,7 +4,7 @@
 import { download, getAllPages, getJson } from "../api.js";
 import { h } from "../dom.js";
 import { CLASS_LABELS, filmName, percent, timecode } from "../format.js";
-import { framePicture } from "../frames.js";
+import { framePicture, paintOverlays } from "../frames.js";
 import { classBadge } from "./film.js";
 
 const LARGE_SIZE = 1280;
@@ -79,6 +79,8 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
   });
   picture.element.classList.add("large");
   const stage = h("div", { class: "frame-stage masks-on" }, picture.element);
+  // The mask is asked for with the picture, not after it.
+  paintOverlays(stage);
 
   const storedOpacity = Number(localStorage.getItem(OPACITY_KEY) ?? 60);
   const opacity = h("input", { id: "mask-opacity", type: "range", min: 0, max: 100, step: 5, value: storedOpacity });
