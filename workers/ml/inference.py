@@ -24,6 +24,7 @@ from workers.ml.checkpoint import (
     DEFAULT_SEGMENTER_DIR,
     weights_version,
 )
+from workers.ml.efficientnet import EfficientNetLiteEncoder, fold_batchnorm
 from workers.ml.models import (
     FRAME_CLASS_ORDER,
     IMAGE_MEAN,
@@ -53,7 +54,8 @@ def half_dtype(device: torch.device) -> torch.dtype | None:
 
 
 def to_batch(frames: Sequence[np.ndarray], size: int, device: torch.device) -> torch.Tensor:
-    """Resize RGB uint8 frames to ``size`` x ``size`` and normalise: (B, 3, size, size) float32."""
+    """Resize RGB uint8 frames to ``size`` x ``size`` and normalise: (B, 3, size, size) float32,
+    laid out channels-last in memory (as the frames come)."""
     resized = []
     for frame in frames:
         h, w = frame.shape[:2]
@@ -145,7 +147,14 @@ class _Runner:
             torch.set_num_threads(settings.cpu_threads)
         self.device = select_device(settings.device)
         self.dtype = half_dtype(self.device) if settings.half_precision else None
-        self.module = module.to(self.device).eval()
+        # Inference only: batch norms folded into their convolutions and weights laid out
+        # channels-last (the layout ``to_batch`` already gives): the same function, in
+        # about half the time on a CPU (bench/bench_models.py).
+        module.eval()
+        for encoder in module.modules():
+            if isinstance(encoder, EfficientNetLiteEncoder):
+                fold_batchnorm(encoder)
+        self.module = module.to(self.device, memory_format=torch.channels_last)
         self.batch_size = settings.batch_size
         self.thresholds: ClassThresholds = settings.thresholds
         self.directory = directory

@@ -24,6 +24,7 @@ from workers.ml.data import ImagePool
 from workers.ml.efficientnet import (
     EfficientNetLiteEncoder,
     PretrainedWeightsError,
+    fold_batchnorm,
     imagenet_weights_path,
     load_imagenet_weights,
 )
@@ -75,6 +76,29 @@ def test_encoder_maps_have_strides_4_8_16_32_at_odd_sizes(height: int, width: in
     assert [f.shape[1] for f in features] == encoder.channels == [24, 40, 112, 320]
     for feature, stride in zip(features, (4, 8, 16, 32), strict=True):
         assert feature.shape[-2:] == (math.ceil(height / stride), math.ceil(width / stride))
+
+
+def test_folding_the_batch_norms_keeps_the_function_of_the_eval_encoder() -> None:
+    torch.manual_seed(0)
+    encoder = EfficientNetLiteEncoder("lite0", drop_path_rate=0.0)
+    load_imagenet_weights(encoder)
+    # Statistics far from the identity, as fine-tuning leaves them.
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert module.running_mean is not None and module.running_var is not None
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    encoder.eval()
+    pixels = torch.randn(2, 3, 97, 131)
+    with torch.inference_mode():
+        before = encoder(pixels)
+    assert fold_batchnorm(encoder) == 48
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.modules())
+    with torch.inference_mode():
+        after = encoder(pixels.contiguous(memory_format=torch.channels_last))
+    # Float32 rounding only: the deepest maps reach a few hundred.
+    for a, b in zip(before, after, strict=True):
+        assert (a - b).abs().max() <= 1e-3 * a.abs().max()
 
 
 def test_unknown_encoder_is_refused() -> None:
