@@ -31,8 +31,9 @@ def test_film_page_draws_timeline_and_toggles_mask_overlays(
     page.wait_for_function(
         "canvas => Number(getComputedStyle(canvas).opacity) > 0.5", arg=overlay.element_handle()
     )
-    # segment_all: every frame has a mask, drawn over the picture rather than the coarse grid.
-    assert first_card.locator(".frame-picture").get_attribute("data-painted") == "mask"
+    # segment_all: every frame has a mask, drawn over the picture rather than the coarse grid
+    # (asked for when the masks were switched on).
+    first_card.locator('.frame-picture[data-painted="mask"]').wait_for()
     assert page.locator(".shots-table tbody tr").count() == analysed_film.shot_count
     assert re.fullmatch(
         r"\d\d:\d\d:\d\d:\d\d", page.locator(".shots-table td.timecode").first.inner_text()
