@@ -405,6 +405,10 @@ def list_analyses(session: Session, film_id: int) -> list[AnalysisPublic]:
     ]
 
 
+def film_id_of(session: Session, analysis_id: int) -> int | None:
+    return repository.film_id_of(session, analysis_id)
+
+
 def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None = None) -> int:
     """The analysis to show for a film: the one asked for (checked to belong to the film),
     else the one behind the film's cached figures, else its latest."""

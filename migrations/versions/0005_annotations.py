@@ -1,6 +1,6 @@
 """Annotations: human (and propagated, and imported) masks and labels of a film's frames and
 shots, versioned, beside the model's output; jobs gain a kind ("analysis" or "propagate"),
-parameters and their own progress.
+parameters and their own progress; collections may name their own model weights.
 
 Revision ID: 0005
 Revises: 0004
@@ -107,9 +107,15 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("params", _json(), nullable=True))
         batch.add_column(sa.Column("progress", sa.Float(), nullable=True))
+    with op.batch_alter_table("collections") as batch:
+        batch.add_column(sa.Column("classifier_path", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("segmenter_path", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("collections") as batch:
+        batch.drop_column("segmenter_path")
+        batch.drop_column("classifier_path")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("progress")
         batch.drop_column("params")

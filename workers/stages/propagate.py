@@ -110,7 +110,8 @@ def _propagate(
     lease.check()
     positions = {index: position for position, (index, _) in enumerate(inputs.frames)}
     annotated = {positions[index]: mask for index, mask in inputs.human_masks.items()}
-    model = segmenter or process_models(settings).segmenter
+    # The segmenter this film is analysed with (its collection may name its own).
+    model = segmenter or process_models(store.film_settings(settings, film_id)).segmenter
     config = _config()
 
     def progress(done: int, total: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from app.analysis import service as analysis_service
 from app.analysis.schemas import AnalysisPublic, FrameRecord
 from app.annotations import service as annotations_service
+from app.collections import service as collections_service
 from app.core.config import PipelineSettings, Settings
 from app.core.db import session_scope
 from app.core.domain import ClassThresholds, RunStatus
@@ -160,6 +161,26 @@ class Store:
         """Record why a job failed; a job deleted with its film needs nothing recorded."""
         with session_scope(self.url) as session, contextlib.suppress(jobs_service.JobNotFound):
             jobs_service.fail_job(session, job_id, reason)
+
+    def film_settings(self, settings: Settings, film_id: int) -> Settings:
+        """``settings`` with the model weights the film's collections set, if any."""
+        with session_scope(self.url) as session:
+            classifier, segmenter = collections_service.models_for_film(session, film_id)
+        if classifier is None and segmenter is None:
+            return settings
+        model = settings.model.model_copy(
+            update={
+                "classifier_path": Path(classifier)
+                if classifier
+                else settings.model.classifier_path,
+                "segmenter_path": Path(segmenter) if segmenter else settings.model.segmenter_path,
+            }
+        )
+        return settings.model_copy(update={"model": model})
+
+    def analysis_film_id(self, analysis_id: int) -> int | None:
+        with session_scope(self.url) as session:
+            return analysis_service.film_id_of(session, analysis_id)
 
     # -- propagation jobs (app.annotations.service) --------------------------------------------
 
