@@ -42,6 +42,27 @@ PretrainedOpt = Annotated[
 ]
 
 
+AnnotationsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--annotations",
+        help="Also learn from the archive's annotations (the database's human and propagated "
+        "masks, or human labels), of --film / --collection (default: every film); human "
+        "frames of --holdout of the shots are kept out and scored before and after.",
+    ),
+]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: HYBRIDLENS_DATABASE_URL).")
+]
+FilmsOpt = Annotated[list[int] | None, typer.Option("--film", help="A film id (repeatable).")]
+CollectionsOpt = Annotated[
+    list[int] | None, typer.Option("--collection", help="A collection id (repeatable).")
+]
+HoldoutOpt = Annotated[
+    float, typer.Option(help="Share of annotated shots held out to score the gain.")
+]
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
@@ -93,8 +114,17 @@ def train_classifier_cmd(
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
+    annotations: AnnotationsOpt = False,
+    db: DbOpt = None,
+    film: FilmsOpt = None,
+    collection: CollectionsOpt = None,
+    repeat: Annotated[
+        int, typer.Option(help="How many times each labelled frame enters the pools.")
+    ] = 4,
 ) -> None:
-    """Stage 1: the proxy classifier, from frame labels of homogeneous frames."""
+    """Stage 1: the proxy classifier, from frame labels of homogeneous frames; with
+    --annotations (and --init), also from the frames people labelled P or NP (frame, shot
+    and imported range labels, human masks)."""
     from workers.ml.models import ClassifierConfig
     from workers.ml.train import TrainConfig, train_classifier
 
@@ -105,6 +135,8 @@ def train_classifier_cmd(
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
     splits = _pools(data, cache)
+    if annotations:
+        _add_labelled_frames(splits, db, film, collection, repeat)
     model_config = ClassifierConfig(
         head=cast(Any, head),
         encoder=encoder,
@@ -130,6 +162,36 @@ def train_classifier_cmd(
     )
     typer.echo(
         f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
+    )
+
+
+def _add_labelled_frames(
+    splits: DataSplits,
+    db: str | None,
+    films: list[int] | None,
+    collections: list[int] | None,
+    repeat: int,
+) -> None:
+    from app.annotations import training
+    from app.core.config import get_settings
+    from app.core.db import session_scope
+    from workers.ml.annotation_data import labelled_images
+
+    with session_scope(db or get_settings().sqlalchemy_url) as session:
+        film_ids = training.film_ids_for(session, films or [], collections or [])
+        frames = training.labelled_frames(session, film_ids)
+    p_images, np_images = labelled_images(frames)
+    if not p_images and not np_images:
+        raise _fail("no frames labelled P or NP in the films chosen")
+    for _ in range(max(1, repeat)):
+        splits.train_p.images.extend(p_images)
+        splits.train_p.sources.extend(["annotations"] * len(p_images))
+        splits.train_np.images.extend(np_images)
+        splits.train_np.sources.extend(["annotations"] * len(np_images))
+    typer.echo(
+        f"annotations: {len(p_images)} P and {len(np_images)} NP frames from {len(film_ids)} "
+        f"film(s), each {max(1, repeat)} times",
+        err=True,
     )
 
 
@@ -206,14 +268,33 @@ def train_segmenter_cmd(
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache: CacheOpt = Path("runs/cache"),
+    annotations: AnnotationsOpt = False,
+    db: DbOpt = None,
+    film: FilmsOpt = None,
+    collection: CollectionsOpt = None,
+    annotation_ratio: Annotated[
+        float, typer.Option(help="Share of each batch drawn from the annotated frames.")
+    ] = 0.5,
+    propagated: Annotated[
+        bool, typer.Option(help="Learn from propagated masks too, not only human ones.")
+    ] = True,
+    holdout: HoldoutOpt = 0.25,
 ) -> None:
-    """Stage 3: the SegFormer, on homogeneous frames, proxy-masked and composite heterogeneous frames."""
+    """Stage 3: the SegFormer, on homogeneous frames, proxy-masked and composite heterogeneous
+    frames; with --annotations (and --init, e.g. the shipped weights), fine-tuned on an
+    archive's own human and propagated masks."""
     from workers.ml.evaluate import read_proxy_set
     from workers.ml.models import SegmenterConfig
     from workers.ml.train import TrainConfig, train_segmenter
 
     splits = _pools(data, cache)
     proxy_set = read_proxy_set(proxy) if proxy else None
+    held_out = None
+    if annotations:
+        if proxy_set is not None:
+            raise _fail("--annotations and --proxy both fill the proxy share: choose one")
+        proxy_set, held_out = _annotation_masks(db, film, collection, holdout, propagated)
+        proxy_ratio = annotation_ratio
     if proxy_ratio > 0 and not proxy_set:
         raise _fail("--proxy-ratio needs --proxy with at least one image")
     if encoder not in ("mit", "lite0", "lite1", "lite2"):
@@ -252,6 +333,55 @@ def train_segmenter_cmd(
     )
     typer.echo(
         f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
+    )
+    if held_out is not None and held_out.images:
+        _score_held_out(held_out, init, result.out_dir / "model", device, threads)
+
+
+def _annotation_masks(
+    db: str | None,
+    films: list[int] | None,
+    collections: list[int] | None,
+    holdout: float,
+    propagated: bool,
+) -> tuple[Any, Any]:
+    """(ProxySet of the training frames, MaskedFrames held out) from the database."""
+    from app.annotations import training
+    from app.core.config import get_settings
+    from app.core.db import session_scope
+    from workers.ml.annotation_data import masked_frames
+
+    with session_scope(db or get_settings().sqlalchemy_url) as session:
+        film_ids = training.film_ids_for(session, films or [], collections or [])
+        frames = training.annotated_masks(session, film_ids, propagated=propagated)
+    parts = training.split(frames, holdout)
+    if not parts.train:
+        raise _fail("no annotated masks to learn from in the films chosen")
+    typer.echo(
+        f"annotations: {len(parts.train)} masks to train on "
+        f"({sum(f.source == 'human' for f in parts.train)} human), "
+        f"{len(parts.held_out)} human masks held out, from {len(film_ids)} film(s)",
+        err=True,
+    )
+    return masked_frames(parts.train).as_proxy_set(), masked_frames(parts.held_out)
+
+
+def _score_held_out(
+    held_out: Any, init: Path | None, trained: Path, device: str, threads: int | None
+) -> None:
+    """Print (and save beside the model) the held-out human frames' mIoU before and after."""
+    from app.core.config import ModelSettings
+    from workers.ml.annotation_data import pooled_miou
+    from workers.ml.inference import Segmenter
+
+    settings = ModelSettings(device=cast(Any, device), cpu_threads=threads)
+    before = pooled_miou(Segmenter.load(settings, path=init), held_out)
+    after = pooled_miou(Segmenter.load(settings, path=trained), held_out)
+    scores = {"held_out_frames": len(held_out.images), "miou_before": before, "miou_after": after}
+    (trained / "annotations_eval.json").write_text(json.dumps(scores, indent=2))
+    typer.echo(
+        f"held-out human frames ({len(held_out.images)}): mIoU {before:.3f} before, "
+        f"{after:.3f} after ({after - before:+.3f})"
     )
 
 

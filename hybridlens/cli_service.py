@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -136,9 +137,54 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")
     typer.echo(f"token {token_id} revoked")
 
 
+collection_app = typer.Typer(help="Collection settings.", no_args_is_help=True)
+
+
+@collection_app.command("set-models")
+def collection_set_models(
+    collection_id: Annotated[int, typer.Argument(help="The collection's id.")],
+    classifier: Annotated[
+        Path | None, typer.Option(help="Classifier weights directory (a train run's model/).")
+    ] = None,
+    segmenter: Annotated[
+        Path | None, typer.Option(help="Segmenter weights directory (a train run's model/).")
+    ] = None,
+) -> None:
+    """Analyse the collection's films with these weights (e.g. fine-tuned on its annotations
+    by `hybridlens train segmenter --init ... --annotations --collection ID`); with neither
+    option, back to the configured ones. The next analysis of each film uses them
+    (`POST /collections/{id}/analyze` re-analyses them all)."""
+    from app.collections import service as collections_service
+    from app.core.db import session_scope
+    from workers.ml.checkpoint import WEIGHTS_NAME
+
+    for directory in (classifier, segmenter):
+        if directory is not None and not (directory / WEIGHTS_NAME).is_file():
+            typer.echo(f"error: {directory} holds no {WEIGHTS_NAME}", err=True)
+            raise typer.Exit(code=2)
+    try:
+        with session_scope(_database_url()) as session:
+            collections_service.set_models(
+                session,
+                collection_id,
+                classifier_path=str(classifier.resolve()) if classifier else None,
+                segmenter_path=str(segmenter.resolve()) if segmenter else None,
+            )
+    except collections_service.CollectionNotFound as exc:
+        typer.echo(f"error: no collection {collection_id}", err=True)
+        raise typer.Exit(code=1) from exc
+    chosen = ", ".join(
+        f"{kind} {path}"
+        for kind, path in (("classifier", classifier), ("segmenter", segmenter))
+        if path
+    )
+    typer.echo(f"collection {collection_id}: {chosen or 'the configured models'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("serve")(serve_cmd)
     app.command("worker")(worker_cmd)
     app.command("migrate")(migrate_cmd)
     app.add_typer(token_app, name="token")
+    app.add_typer(collection_app, name="collection")

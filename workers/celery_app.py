@@ -16,8 +16,8 @@ from kombu import Exchange, Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
-from app.jobs.dispatch import broker_transport_options
-from app.jobs.service import ExpiredStage
+from app.jobs.dispatch import TASK_PROPAGATE, broker_transport_options
+from app.jobs.service import PROPAGATE_STAGE, ExpiredStage
 from workers.leases import Reaper
 from workers.stages.registry import QUEUE_CPU, QUEUE_GPU, STAGES
 
@@ -36,7 +36,10 @@ def configure(app: Celery, settings: Settings) -> None:
             for name in (QUEUE_CPU, QUEUE_GPU)
         ),
         task_default_queue=QUEUE_CPU,
-        task_routes={stage.task_name: {"queue": stage.queue} for stage in STAGES},
+        task_routes={
+            **{stage.task_name: {"queue": stage.queue} for stage in STAGES},
+            TASK_PROPAGATE: {"queue": QUEUE_GPU},
+        },
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).
         task_acks_late=True,
@@ -46,7 +49,7 @@ def configure(app: Celery, settings: Settings) -> None:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        imports=("workers.tasks.analysis",),
+        imports=("workers.tasks.analysis", "workers.tasks.annotations"),
     )
 
 
@@ -66,6 +69,13 @@ _reaper: Reaper | None = None
 def send_again(expired: ExpiredStage) -> None:
     """Send a stage whose worker died to its queue again (the first stage by job id alone
     when no analysis was started: it claims the job anew)."""
+    if expired.stage == PROPAGATE_STAGE:  # a propagation job: its one task, on the gpu queue
+        app.send_task(
+            TASK_PROPAGATE,
+            args=[expired.job_id, expired.analysis_id, expired.attempt],
+            queue=QUEUE_GPU,
+        )
+        return
     if expired.analysis_id is None or expired.stage is None:
         stage = STAGES.first
         args: list[int] = [expired.job_id]

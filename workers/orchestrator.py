@@ -60,18 +60,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _models_lock = threading.Lock()
-_models: Models | None = None
+# By model settings: a collection may name weights of its own (``Store.film_settings``).
+_models: dict[str, Models] = {}
 _versions: dict[str, ModelVersions] = {}
 
 
 def process_models(settings: Settings) -> Models:
-    """The classifier and segmenter of this process, loaded on first use and kept."""
-    global _models
+    """The classifier and segmenter of these settings in this process, loaded on first use
+    and kept (one pair per weights a collection names, besides the configured ones)."""
+    key = settings.model.model_dump_json()
     with _models_lock:
-        if _models is None:
+        if key not in _models:
             log.info("loading models (device %s)", settings.model.device)
-            _models = Models.load(settings.model)
-        return _models
+            _models[key] = Models.load(settings.model)
+        return _models[key]
 
 
 def configured_versions(settings: Settings) -> ModelVersions:
@@ -202,13 +204,17 @@ def claim(
     (cancelled, finished, or deleted with its film)."""
     # Hash the weights first (once per process): the claimed job's first stage must take
     # its lease within tasks.lease_s of the claim.
+    explicit = versions is not None
     versions = versions or configured_versions(settings)
-    claimed = Store(settings.sqlalchemy_url).claim_job_at(
-        job_id, task_id, STAGES.first.name, settings.tasks.lease_s
-    )
+    store = Store(settings.sqlalchemy_url)
+    claimed = store.claim_job_at(job_id, task_id, STAGES.first.name, settings.tasks.lease_s)
     if claimed is None:
         log.info("job %s: not runnable any more, skipped", job_id)
         return None
+    film_settings = store.film_settings(settings, claimed.film_id)
+    if film_settings is not settings and not explicit:
+        # The film's collection names its own weights: the analysis is keyed on those.
+        versions = configured_versions(film_settings)
     try:
         analysis_id = start(claimed.film_id, settings=settings, versions=versions, job_id=job_id)
     except films_service.FilmNotFound:
@@ -234,6 +240,11 @@ def run_stage(
     stage = STAGES.get(name)
     store = Store(settings.sqlalchemy_url)
 
+    def loader() -> Models:
+        film_id = store.analysis_film_id(ticket.analysis_id)
+        chosen = settings if film_id is None else store.film_settings(settings, film_id)
+        return process_models(chosen)
+
     def step() -> StageOutcome | None:
         if not store.is_current(ticket):
             return None
@@ -250,7 +261,7 @@ def run_stage(
                 call = StageCall(
                     settings=settings,
                     progress=progress,
-                    models=models or functools.partial(process_models, settings),
+                    models=models or loader,
                     film_path=film_path,
                     lease=lease,
                     early=early,

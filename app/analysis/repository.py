@@ -93,9 +93,14 @@ def update_jobs_of(
     values: Mapping[str, Any],
     from_statuses: Sequence[RunStatus],
 ) -> None:
+    # Only the analysis's own jobs: a propagation linked to it ends on its own.
     session.execute(
         update(Job)
-        .where(Job.analysis_id == analysis_id, Job.status.in_(from_statuses))
+        .where(
+            Job.analysis_id == analysis_id,
+            Job.status.in_(from_statuses),
+            Job.kind == "analysis",
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from app.annotations.schemas import LabelVersion
 from app.core.domain import FrameClass, RunStatus
 from app.core.pagination import PageParams
 from app.films.schemas import FilmDetail
@@ -120,6 +121,11 @@ class ShotPublic(BaseModel):
     # analyses stored before transitions were kept); frames a gradual transition takes.
     transition: Literal["cut", "dissolve", "fade", "wipe"] | None = None
     transition_frames: int = 0
+    # The most trusted source among the shot's frames' masks ("human", "propagated",
+    # "model"; null: no frame has a mask) and where its class comes from: its own label
+    # ("human", "elan"), else the most trusted source among its frames' classes.
+    mask_source: Literal["human", "propagated", "model"] | None = None
+    label_source: Literal["human", "elan", "propagated", "model"] = "model"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -130,7 +136,13 @@ class ShotPublic(BaseModel):
 
 class FramePublic(BaseModel):
     """A stored frame without its mask bytes; ``has_mask`` says whether there is one.
-    ``shot_number`` counts from 1, like ``ShotPublic.number``."""
+    ``shot_number`` counts from 1, like ``ShotPublic.number``.
+
+    ``frame_class``, ``p_fraction`` and ``has_mask`` are the effective ones (annotations
+    over the model, ``app.annotations.resolve``); ``mask_source`` names the layer of the
+    effective mask (null: none), ``label_source`` where the class comes from, and
+    ``model_frame_class`` what the model alone said.
+    """
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -143,6 +155,9 @@ class FramePublic(BaseModel):
     weight_s: float
     np_grid: list[list[float]] | None
     has_mask: bool
+    mask_source: Literal["human", "propagated", "model"] | None = None
+    label_source: Literal["human", "elan", "propagated", "model"] = "model"
+    model_frame_class: FrameClass | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -184,9 +199,12 @@ class FrameQuery(PageParams):
 
 
 class FilmReport(BaseModel):
-    """Everything stored about one film's analysis: what ``show`` prints and exports write."""
+    """Everything stored about one film's analysis: what ``show`` prints and exports write.
+    Frames and shots are the effective ones (with their sources); ``labels`` are the labels
+    in force over frames, shots and time ranges (human and imported)."""
 
     film: FilmDetail
     analysis: AnalysisDetail | None
     shots: list[ShotPublic]
     frames: list[FramePublic]
+    labels: list[LabelVersion] = Field(default_factory=list)

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -31,7 +32,10 @@ from app.analysis.schemas import (
     ShotPublic,
     ShotRecord,
 )
-from app.core.domain import FINISHED_STATUSES, FrameClass, RunStatus
+from app.annotations import effective
+from app.annotations import repository as annotations_repository
+from app.annotations.resolve import EffectiveFrame
+from app.core.domain import FINISHED_STATUSES, ClassThresholds, FrameClass, RunStatus
 from app.core.errors import InvalidRequestError, NotFoundError
 from app.core.pagination import Page
 from app.films import repository as films_repository
@@ -401,6 +405,10 @@ def list_analyses(session: Session, film_id: int) -> list[AnalysisPublic]:
     ]
 
 
+def film_id_of(session: Session, analysis_id: int) -> int | None:
+    return repository.film_id_of(session, analysis_id)
+
+
 def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None = None) -> int:
     """The analysis to show for a film: the one asked for (checked to belong to the film),
     else the one behind the film's cached figures, else its latest."""
@@ -417,17 +425,140 @@ def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None 
     return chosen
 
 
+def _thresholds(session: Session, analysis_id: int) -> ClassThresholds:
+    analysis = repository.get(session, analysis_id)
+    if analysis is None:
+        raise AnalysisNotFound(analysis_id)
+    return effective.thresholds_of(analysis.settings)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """An analysis's frames and shots as they stand with the film's annotations."""
+
+    frames: list[FramePublic]
+    shots: list[ShotPublic]
+    figures: effective.EffectiveFigures | None  # None: the film has no annotations
+
+
+def _frame_public(row: Any, frame: EffectiveFrame | None) -> FramePublic:
+    public = FramePublic.model_validate(row)
+    if frame is None:
+        return public.model_copy(
+            update={
+                "mask_source": "model" if public.has_mask else None,
+                "model_frame_class": public.frame_class,
+            }
+        )
+    return public.model_copy(
+        update={
+            "frame_class": frame.frame_class,
+            "p_fraction": frame.p_fraction,
+            "has_mask": frame.mask_source is not None,
+            "mask_source": frame.mask_source.value if frame.mask_source is not None else None,
+            "label_source": frame.label_source.value,
+            "model_frame_class": public.frame_class,
+        }
+    )
+
+
+def _resolve(session: Session, analysis_id: int) -> _Resolved:
+    """Every frame and shot of the analysis, resolved against the film's annotations."""
+    film_id = repository.film_id_of(session, analysis_id)
+    if film_id is None:
+        raise AnalysisNotFound(analysis_id)
+    rows, _ = repository.list_frames(session, analysis_id, None)
+    shot_rows = repository.list_shots(session, analysis_id)
+    annotations = effective.load(session, film_id)
+    if annotations.empty:
+        frames = [_frame_public(row, None) for row in rows]
+        masked = [frame.frame_index for frame in frames if frame.has_mask]
+        shots = [
+            ShotPublic.model_validate(shot).model_copy(
+                update={
+                    "mask_source": "model"
+                    if any(shot.start_frame <= index <= shot.end_frame for index in masked)
+                    else None
+                }
+            )
+            for shot in shot_rows
+        ]
+        return _Resolved(frames, shots, None)
+    resolved = effective.resolve_rows(rows, annotations, _thresholds(session, analysis_id))
+    film = films_repository.get(session, film_id)
+    figures = effective.figures(
+        rows,
+        resolved,
+        shot_rows,
+        annotations,
+        duration_s=float(film.duration_s or 0.0) if film is not None else 0.0,
+    )
+    frames = [_frame_public(row, frame) for row, frame in zip(rows, resolved, strict=True)]
+    shots = []
+    for row, shot in zip(shot_rows, figures.shots, strict=True):
+        figure = shot.stats
+        shots.append(
+            ShotPublic.model_validate(row).model_copy(
+                update={
+                    "frame_class": figure.frame_class,
+                    "hybrid_ratio": figure.hybrid_ratio,
+                    "mean_p_fraction": figure.mean_p_fraction,
+                    "classified_s": figure.classified_s,
+                    "sampled_frames": figure.sampled_frames,
+                    "mask_source": shot.mask_source,
+                    "label_source": shot.label_source,
+                }
+            )
+        )
+    return _Resolved(frames, shots, figures)
+
+
+def film_figures(session: Session, analysis_id: int) -> effective.EffectiveFigures | None:
+    """The analysis's film figures recomputed with the film's annotations (shares, hybrid
+    ratio, human-checked share); None when the film has none (the stored figures stand)."""
+    return _resolve(session, analysis_id).figures
+
+
 def list_shots(session: Session, analysis_id: int) -> list[ShotPublic]:
     _require_analysis(session, analysis_id)
-    return [ShotPublic.model_validate(row) for row in repository.list_shots(session, analysis_id)]
+    return _resolve(session, analysis_id).shots
+
+
+def _matches(frame: FramePublic, query: FrameQuery) -> bool:
+    checks = (
+        query.frame_class is None or frame.frame_class == query.frame_class,
+        query.min_time_s is None or frame.time_s >= query.min_time_s,
+        query.max_time_s is None or frame.time_s <= query.max_time_s,
+        query.min_p_fraction is None or frame.p_fraction >= query.min_p_fraction,
+        query.max_p_fraction is None or frame.p_fraction <= query.max_p_fraction,
+        query.shot_index is None or frame.shot_index == query.shot_index,
+    )
+    return all(checks)
 
 
 def list_frames(session: Session, analysis_id: int, query: FrameQuery) -> Page[FramePublic]:
-    _require_analysis(session, analysis_id)
-    rows, total = repository.list_frames(session, analysis_id, query)
+    """Frames with their effective class and sources. A film without annotations is
+    filtered and paged by the database; with annotations the filters apply to the
+    effective values, so the frames are resolved first."""
+    film_id = repository.film_id_of(session, analysis_id)
+    if film_id is None:
+        raise AnalysisNotFound(analysis_id)
+    if not annotations_repository.has_any(session, film_id):
+        rows, total = repository.list_frames(session, analysis_id, query)
+        return Page[FramePublic](
+            items=[_frame_public(row, None) for row in rows],
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    frames = [frame for frame in _resolve(session, analysis_id).frames if _matches(frame, query)]
+    if query.sort == "confidence":
+        frames.sort(
+            key=lambda f: (f.confidence is None, f.confidence or 0.0, f.time_s, f.frame_index)
+        )
     return Page[FramePublic](
-        items=[FramePublic.model_validate(row) for row in rows],
-        total=total,
+        items=frames[query.offset : query.offset + query.limit],
+        total=len(frames),
         limit=query.limit,
         offset=query.offset,
     )
@@ -462,13 +593,22 @@ def get_film_report(
     analysis = repository.get(session, chosen)
     if analysis is None:  # pragma: no cover - resolved a moment ago
         raise AnalysisNotFound(chosen)
-    frames: list[FramePublic] = []
-    if include_frames:
-        rows, _ = repository.list_frames(session, chosen, None)
-        frames = [FramePublic.model_validate(row) for row in rows]
+    resolved = _resolve(session, chosen)
+    detail = AnalysisDetail.model_validate(analysis)
+    if resolved.figures is not None:
+        # The report (show, every export) gives the figures as they stand with annotations.
+        detail = detail.model_copy(
+            update={
+                "summary": {**(detail.summary or {}), **_json_ready(resolved.figures.summary)},
+                "timeline": _json_ready(resolved.figures.timeline),
+            }
+        )
+    from app.annotations import service as annotations_service  # it builds on this module
+
     return FilmReport(
         film=film,
-        analysis=AnalysisDetail.model_validate(analysis),
-        shots=[ShotPublic.model_validate(row) for row in repository.list_shots(session, chosen)],
-        frames=frames,
+        analysis=detail,
+        shots=resolved.shots,
+        frames=resolved.frames if include_frames else [],
+        labels=annotations_service.active_labels(session, film_id),
     )

@@ -129,6 +129,8 @@ class JobOut(JobPublic):
         stage_fraction = job.progress
         if job.status in (RunStatus.DONE, RunStatus.PARTIAL):
             overall = 1.0
+        elif job.kind != "analysis":
+            overall = stage_fraction  # one stage
         elif job.stage in STAGE_ORDER:
             overall = (STAGE_ORDER.index(job.stage) + stage_fraction) / len(STAGE_ORDER)
         else:
@@ -162,13 +164,19 @@ class BatchRerun(BaseModel):
 
 
 class FilmStatsOut(BaseModel):
-    """A film's figures from one analysis (by default the one behind its cached summary)."""
+    """A film's figures from one analysis (by default the one behind its cached summary):
+    ``summary`` as they stand with the film's annotations, ``model_summary`` the model's
+    own; ``human_checked_share`` is the share of the sampled running time whose class or
+    mask a person gave (null when nothing was analysed)."""
 
     film_id: int
     analysis_id: int
     status: RunStatus
     error: str | None
     summary: dict[str, Any] | None
+    model_summary: dict[str, Any] | None = None
+    human_checked_s: float = 0.0
+    human_checked_share: float | None = None
     detector: dict[str, Any] | None
     timings: dict[str, Any] | None
 

@@ -139,3 +139,16 @@ def hybrid_ratios(session: Session, collection_id: int) -> list[float]:
             .where(CollectionFilm.collection_id == collection_id, Film.hybrid_ratio.is_not(None))
         )
     ]
+
+
+def model_paths_of_film(session: Session, film_id: int) -> Sequence[Any]:
+    """(classifier_path, segmenter_path) of the film's collections that set either, by id."""
+    return session.execute(
+        select(Collection.classifier_path, Collection.segmenter_path)
+        .join(CollectionFilm, CollectionFilm.collection_id == Collection.id)
+        .where(
+            CollectionFilm.film_id == film_id,
+            Collection.classifier_path.is_not(None) | Collection.segmenter_path.is_not(None),
+        )
+        .order_by(Collection.id)
+    ).all()

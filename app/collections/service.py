@@ -133,3 +133,31 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         hybrid_shot_count=int(row.hybrid_shot_count),
         hybrid_ratio_histogram=histogram(repository.hybrid_ratios(session, collection_id), bins),
     )
+
+
+def set_models(
+    session: Session,
+    collection_id: int,
+    *,
+    classifier_path: str | None,
+    segmenter_path: str | None,
+) -> None:
+    """Analyse this collection's films with these weights directories (None: the
+    configured ones); the next analysis of each film uses them (a new analysis row, since
+    its model versions differ)."""
+    collection = repository.get(session, collection_id)
+    if collection is None:
+        raise CollectionNotFound(collection_id)
+    collection.classifier_path = classifier_path
+    collection.segmenter_path = segmenter_path
+    session.flush()
+
+
+def models_for_film(session: Session, film_id: int) -> tuple[str | None, str | None]:
+    """(classifier, segmenter) weights directories the film's collections set, the first
+    collection (by id) that sets each; (None, None) when none does."""
+    classifier = segmenter = None
+    for row in repository.model_paths_of_film(session, film_id):
+        classifier = classifier or row.classifier_path
+        segmenter = segmenter or row.segmenter_path
+    return classifier, segmenter

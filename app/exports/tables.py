@@ -26,6 +26,11 @@ FRAME_COLUMNS = (
     "confidence",
     "weight_s",
     "has_mask",
+    # Where the mask and the class come from (human, elan, propagated, model; see
+    # app.annotations.resolve), and the model's own class.
+    "mask_source",
+    "label_source",
+    "model_class",
 )
 SHOT_COLUMNS = (
     "shot",
@@ -41,6 +46,8 @@ SHOT_COLUMNS = (
     "sampled_frames",
     "transition",
     "transition_frames",
+    "mask_source",
+    "label_source",
 )
 FILM_COLUMNS = (
     "id",
@@ -102,6 +109,9 @@ def frames_csv(report: FilmReport) -> str:
                 None if frame.confidence is None else f"{frame.confidence:.6f}",
                 f"{frame.weight_s:.6f}",
                 int(frame.has_mask),
+                frame.mask_source,
+                frame.label_source,
+                frame.model_frame_class.value if frame.model_frame_class else None,
             )
             for frame in report.frames
         ),
@@ -129,6 +139,8 @@ def shots_csv(report: FilmReport) -> str:
                 shot.sampled_frames,
                 shot.transition,
                 shot.transition_frames,
+                shot.mask_source,
+                shot.label_source,
             )
             for shot in report.shots
         ),

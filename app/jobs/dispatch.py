@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 # not import; a test keeps the two in step). The workers chain the later stages themselves.
 TASK_PREPARE = "hybridlens.analysis.prepare"
 QUEUE_CPU = "cpu"
+# A propagation job is one task on the gpu queue (workers.tasks.annotations).
+TASK_PROPAGATE = "hybridlens.annotations.propagate"
+QUEUE_GPU = "gpu"
+# Job kind -> the task that starts it and its queue (app.jobs.service names the kinds).
+JOB_TASKS = {
+    "analysis": (TASK_PREPARE, QUEUE_CPU),
+    "propagate": (TASK_PROPAGATE, QUEUE_GPU),
+}
 
 
 class QueueUnavailable(UnavailableError):
@@ -43,7 +51,7 @@ class Dispatcher(Protocol):
 
     mode: str
 
-    def enqueue(self, job_ids: Sequence[int]) -> None: ...
+    def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None: ...
 
     def revoke(self, task_ids: Sequence[str]) -> None: ...
 
@@ -74,7 +82,7 @@ def celery_client(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options=broker_transport_options(settings),
         task_ignore_result=True,
-        task_routes={TASK_PREPARE: {"queue": QUEUE_CPU}},
+        task_routes={task: {"queue": queue} for task, queue in JOB_TASKS.values()},
     )
     return client
 
@@ -85,13 +93,14 @@ class CeleryDispatcher:
     def __init__(self, settings: Settings) -> None:
         self._client = celery_client(settings)
 
-    def enqueue(self, job_ids: Sequence[int]) -> None:
+    def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None:
+        task, queue_name = JOB_TASKS[kind]
         for job_id in job_ids:
             try:
                 self._client.send_task(
-                    TASK_PREPARE,
+                    task,
                     args=[job_id],
-                    queue=QUEUE_CPU,
+                    queue=queue_name,
                     # Fail fast (the API answers 503) rather than hang on a dead broker.
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
@@ -137,7 +146,8 @@ class InlineDispatcher:
         self._pending = 0
         self._settled = threading.Condition()
 
-    def enqueue(self, job_ids: Sequence[int]) -> None:
+    def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None:
+        # The runner reads each job's kind from its row.
         if not job_ids:
             return
         with self._lock:
@@ -195,14 +205,19 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
 
 
 def commit_and_enqueue(
-    session: Session, dispatcher: Dispatcher, job_ids: Sequence[int], database_url: str
+    session: Session,
+    dispatcher: Dispatcher,
+    job_ids: Sequence[int],
+    database_url: str,
+    *,
+    kind: str = "analysis",
 ) -> None:
     """Commit the jobs' rows, then hand them over: a worker must never see a job that is
     not in the database yet. If the queue is down the jobs are marked failed (re-runnable)
     and ``QueueUnavailable`` is raised."""
     session.commit()
     try:
-        dispatcher.enqueue(job_ids)
+        dispatcher.enqueue(job_ids, kind)
     except QueueUnavailable as exc:
         with session_scope(database_url) as failing:
             for job_id in job_ids:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.core.domain import RunStatus
@@ -71,10 +71,18 @@ _JOB_VIEW_COLUMNS = (
     Film.title.label("film_title"),
     Film.original_filename.label("film_filename"),
     Job.analysis_id,
+    Job.kind,
     Job.status,
-    Analysis.stage,
-    func.coalesce(Analysis.progress, 0.0).label("progress"),
-    func.coalesce(Job.error, Analysis.error).label("error"),
+    # A propagation is linked to the analysis it works on, but its stage and progress are
+    # its own.
+    case((Job.kind == "analysis", Analysis.stage), else_=Job.stage).label("stage"),
+    case(
+        (Job.kind == "analysis", func.coalesce(Analysis.progress, 0.0)),
+        else_=func.coalesce(Job.progress, 0.0),
+    ).label("progress"),
+    case((Job.kind == "analysis", func.coalesce(Job.error, Analysis.error)), else_=Job.error).label(
+        "error"
+    ),
     Job.attempts,
     Job.task_id,
     Job.created_at,

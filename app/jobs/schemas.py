@@ -19,6 +19,8 @@ class JobPublic(BaseModel):
     film_title: str | None
     film_filename: str
     analysis_id: int | None
+    # "analysis", or "propagate" (a shot's human masks spread through it).
+    kind: str = "analysis"
     status: RunStatus
     stage: str | None
     # 0..1 (the API shows it as a percentage).

@@ -63,6 +63,84 @@ def _new_job(film_id: int, batch_id: int | None) -> dict[str, Any]:
     }
 
 
+# Job kinds: an analysis runs the registered stages; a propagation spreads one shot's human
+# masks through it (``workers.propagation``), one stage of that name on the gpu queue.
+KIND_ANALYSIS = "analysis"
+KIND_PROPAGATE = "propagate"
+PROPAGATE_STAGE = "propagate"
+
+
+def create_propagation_job(
+    session: Session, film_id: int, analysis_id: int, shot_index: int
+) -> int:
+    """Queue the propagation of a shot's human masks (``shot_index`` from 0) over the
+    sampled frames of ``analysis_id``; the job is linked to that analysis."""
+    if not films_repository.exists_by_id(session, film_id):
+        raise FilmNotFound(film_id)
+    values = _new_job(film_id, None)
+    values.update(
+        kind=KIND_PROPAGATE,
+        analysis_id=analysis_id,
+        params={"film_id": film_id, "analysis_id": analysis_id, "shot_index": shot_index},
+        progress=0.0,
+    )
+    return repository.insert_jobs(session, [values])[0]
+
+
+def job_kind(session: Session, job_id: int) -> tuple[str, dict[str, Any]] | None:
+    """(kind, parameters) of a job; None when it no longer exists."""
+    job = repository.get_job(session, job_id)
+    if job is None:
+        return None
+    return job.kind or KIND_ANALYSIS, dict(job.params or {})
+
+
+def set_job_progress(session: Session, job_id: int, progress: float) -> bool:
+    """Progress (0..1) of a job that has no analysis of its own (a propagation); False
+    when the job stopped running (cancelled, deleted with its film)."""
+    return repository.update_job_if(
+        session,
+        job_id,
+        {"progress": min(max(float(progress), 0.0), 1.0)},
+        Job.status == RunStatus.RUNNING,
+    )
+
+
+def finish_job(session: Session, job_id: int, status: RunStatus, error: str | None = None) -> bool:
+    """Close a job that has no analysis of its own with its final status."""
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "finished_at": utcnow(),
+        "stage": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if status is RunStatus.DONE:
+        values["progress"] = 1.0
+    return repository.update_job_if(session, job_id, values, Job.status.in_(_ACTIVE))
+
+
+def finish_job_of_owner(session: Session, job_id: int, owner: str) -> bool:
+    """Close a job ``owner`` holds the lease of as done (its results are written in the
+    same transaction); False when the lease is no longer ``owner``'s."""
+    return repository.update_job_if(
+        session,
+        job_id,
+        {
+            "status": RunStatus.DONE,
+            "error": None,
+            "finished_at": utcnow(),
+            "progress": 1.0,
+            "stage": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
+        Job.lease_owner == owner,
+        Job.status == RunStatus.RUNNING,
+    )
+
+
 def create_job(session: Session, film_id: int) -> int:
     """Queue one film on its own (an upload, ``POST /films/{id}/analyze``)."""
     if not films_repository.exists_by_id(session, film_id):

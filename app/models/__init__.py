@@ -2,6 +2,7 @@
 ``Base.metadata`` (Alembic compares against it)."""
 
 from app.models.analysis import Analysis
+from app.models.annotation import LabelAnnotation, MaskAnnotation
 from app.models.api_token import ApiToken
 from app.models.base import Base
 from app.models.batch import Batch
@@ -22,5 +23,7 @@ __all__ = [
     "Film",
     "Frame",
     "Job",
+    "LabelAnnotation",
+    "MaskAnnotation",
     "Shot",
 ]

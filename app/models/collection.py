@@ -17,3 +17,7 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Model weights directories this collection's films are analysed with (e.g. fine-tuned
+    # on its annotations by `hybridlens train ... --annotations`); NULL: the configured ones.
+    classifier_path: Mapped[str | None] = mapped_column(Text)
+    segmenter_path: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,5 @@
-"""The ``jobs`` table: one queued request to analyse one film, alone or as part of a batch.
+"""The ``jobs`` table: one queued request to analyse one film, alone or as part of a batch,
+or (``kind`` "propagate") to spread a shot's human masks through the shot.
 
 A job exists from the moment it is enqueued; the analysis it produces is linked once a
 worker starts it. Stage and progress live on the analysis (the worker writes them in one
@@ -9,12 +10,13 @@ before an analysis exists (a film that cannot be probed, say).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.domain import RunStatus
-from app.models.base import Base, utcnow
+from app.models.base import Base, JSONType, utcnow
 from app.models.types import run_status_type
 
 
@@ -44,6 +46,12 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None]
     # How often a reaper sent a stage of this job again.
     requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the job does: "analysis" (the registered stages) or "propagate" (one shot's human
+    # masks spread through it); its parameters; and the progress of a job without an
+    # analysis (an analysis job's progress lives on its analysis).
+    kind: Mapped[str] = mapped_column(String(16), default="analysis", server_default="analysis")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    progress: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         # Serves the per-batch counts (GROUP BY status) without visiting the table.

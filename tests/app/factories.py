@@ -6,6 +6,7 @@ import hashlib
 import itertools
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.analysis import service as analysis_service
@@ -13,6 +14,7 @@ from app.analysis.schemas import FrameRecord, ShotRecord
 from app.core.domain import FrameClass, RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
+from app.pipeline.masks import encode_mask
 
 _counter = itertools.count(1)
 
@@ -50,6 +52,10 @@ def make_film(
     return registered.film_id
 
 
+# A real mask PNG (left half P): the API decodes masks to serve them at the frame's size.
+HALF_MASK = encode_mask(np.tile(np.arange(64) < 32, (48, 1)), 160)
+
+
 def frame_records(count: int, *, fps: float = 25.0, step: int = 25) -> list[FrameRecord]:
     """``count`` frames one second apart, cycling P, hybrid, NP; hybrids carry a mask; the
     confidence runs 0.95, 0.55, 0.75, 0.95, ... (so a sort by confidence differs from time)."""
@@ -67,7 +73,7 @@ def frame_records(count: int, *, fps: float = 25.0, step: int = 25) -> list[Fram
                 weight_s=step / fps,
                 confidence=(0.95, 0.55, 0.75)[index % 3] - 0.01 * (index // 3),
                 shot_index=index // 3,
-                mask_png=b"\x89PNG-mask" if frame_class is FrameClass.HYBRID else None,
+                mask_png=HALF_MASK if frame_class is FrameClass.HYBRID else None,
                 np_grid=[[1.0 - p_fraction, 0.0], [0.0, 1.0 - p_fraction]],
             )
         )
@@ -79,7 +85,7 @@ def shot_records(count: int) -> list[ShotRecord]:
         ShotRecord(
             shot_index=index,
             start_frame=index * 75,
-            end_frame=(index + 1) * 75,
+            end_frame=(index + 1) * 75 - 1,  # inclusive: the next shot starts at the next frame
             start_time=index * 3.0,
             end_time=(index + 1) * 3.0,
             frame_class=FrameClass.HYBRID,

@@ -18,6 +18,7 @@ from app.films import service as films_service
 from app.models import Analysis, Frame, Shot
 from tests.app.factories import (
     DEFAULT_SETTINGS,
+    HALF_MASK,
     frame_records,
     make_analysis,
     make_film,
@@ -190,7 +191,7 @@ def test_get_frame_mask_returns_bytes_or_typed_errors(session: Session) -> None:
     analysis_id = make_analysis(session, film_id=film_id, frames=3)
     session.commit()
 
-    assert analysis_service.get_frame_mask(session, analysis_id, 25) == b"\x89PNG-mask"
+    assert analysis_service.get_frame_mask(session, analysis_id, 25) == HALF_MASK
     with pytest.raises(analysis_service.MaskNotFound):
         analysis_service.get_frame_mask(session, analysis_id, 0)
     with pytest.raises(analysis_service.FrameNotFound):

@@ -28,11 +28,13 @@ TABLES = {
     "films",
     "frames",
     "jobs",
+    "label_annotations",
+    "mask_annotations",
     "shots",
 }
 
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _tables(url: str) -> set[str]:

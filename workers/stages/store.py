@@ -13,6 +13,8 @@ from typing import Any
 
 from app.analysis import service as analysis_service
 from app.analysis.schemas import AnalysisPublic, FrameRecord
+from app.annotations import service as annotations_service
+from app.collections import service as collections_service
 from app.core.config import PipelineSettings, Settings
 from app.core.db import session_scope
 from app.core.domain import ClassThresholds, RunStatus
@@ -48,6 +50,17 @@ class StageTicket:
     job_id: int
     analysis_id: int
     attempt: int
+
+
+@dataclass(frozen=True)
+class PropagationInputs:
+    """What a propagation reads: the film's file, the shot's sampled frames (index, time)
+    in order, the human masks among them, and the analysis's working size."""
+
+    film_path: str
+    frames: list[tuple[int, float]]
+    human_masks: dict[int, Any]
+    working_size: int
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,71 @@ class Store:
         """Record why a job failed; a job deleted with its film needs nothing recorded."""
         with session_scope(self.url) as session, contextlib.suppress(jobs_service.JobNotFound):
             jobs_service.fail_job(session, job_id, reason)
+
+    def film_settings(self, settings: Settings, film_id: int) -> Settings:
+        """``settings`` with the model weights the film's collections set, if any."""
+        with session_scope(self.url) as session:
+            classifier, segmenter = collections_service.models_for_film(session, film_id)
+        if classifier is None and segmenter is None:
+            return settings
+        model = settings.model.model_copy(
+            update={
+                "classifier_path": Path(classifier)
+                if classifier
+                else settings.model.classifier_path,
+                "segmenter_path": Path(segmenter) if segmenter else settings.model.segmenter_path,
+            }
+        )
+        return settings.model_copy(update={"model": model})
+
+    def analysis_film_id(self, analysis_id: int) -> int | None:
+        with session_scope(self.url) as session:
+            return analysis_service.film_id_of(session, analysis_id)
+
+    # -- propagation jobs (app.annotations.service) --------------------------------------------
+
+    def job_kind(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        with session_scope(self.url) as session:
+            return jobs_service.job_kind(session, job_id)
+
+    def propagation_inputs(
+        self, film_id: int, analysis_id: int, shot_index: int
+    ) -> PropagationInputs:
+        """The shot's sampled frames and the human masks among them, and the film's file."""
+        with session_scope(self.url) as session:
+            film = films_service.get_film(session, film_id)
+            frames = annotations_service.shot_frames(session, analysis_id, shot_index)
+            masks = annotations_service.human_masks(session, film_id, [i for i, _ in frames])
+            analysis = analysis_service.get_analysis(session, analysis_id, with_timeline=False)
+        working_size = int((analysis.settings.get("pipeline") or {}).get("working_size") or 320)
+        return PropagationInputs(film.stored_path, frames, masks, working_size)
+
+    def set_job_progress(self, job_id: int, fraction: float) -> bool:
+        with session_scope(self.url) as session:
+            return jobs_service.set_job_progress(session, job_id, fraction)
+
+    def save_propagated(
+        self,
+        film_id: int,
+        masks: Mapping[int, Any],
+        *,
+        job_id: int,
+        owner: str,
+        detail: dict[str, Any],
+    ) -> bool:
+        """Store the propagated masks and close the job, in one transaction, if ``owner``
+        still holds its lease (else nothing is written: another runner has it)."""
+        with session_scope(self.url) as session:
+            if not jobs_service.finish_job_of_owner(session, job_id, owner):
+                return False
+            annotations_service.save_propagated(
+                session, film_id, masks, job_id=job_id, detail=detail
+            )
+        return True
+
+    def finish_job(self, job_id: int, status: RunStatus, error: str | None = None) -> None:
+        with session_scope(self.url) as session:
+            jobs_service.finish_job(session, job_id, status, error)
 
     # -- analyses ------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,6 +11,8 @@ from fastapi.responses import FileResponse
 from app.analysis import overlay, thumbnails
 from app.analysis import service as analysis_service
 from app.analysis.schemas import AnalysisPublic, FramePublic, ShotPublic
+from app.annotations import service as annotations_service
+from app.annotations.schemas import MaskLayer
 from app.api.deps import ReaderDep, SessionDep, SettingsDep
 from app.api.params import AnalysisParam, FilmId, FrameIndex, check_page_size
 from app.api.schemas import FilmStatsOut, FrameListParams, TimelineOut
@@ -61,7 +64,16 @@ def list_frames(
 
 
 @router.get(
-    "/frames/{frame_index}/mask", response_class=Response, responses=PNG, response_model=None
+    "/frames/{frame_index}/mask",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/png": {}},
+            "description": "A 1-bit PNG at the frame's size; X-Mask-Source names its layer.",
+            "headers": {"X-Mask-Source": {"schema": {"type": "string"}}},
+        }
+    },
+    response_model=None,
 )
 def frame_mask(
     film_id: FilmId,
@@ -69,11 +81,20 @@ def frame_mask(
     _: ReaderDep,
     session: SessionDep,
     analysis_id: AnalysisParam = None,
+    source: Annotated[
+        MaskLayer | None,
+        Query(description="One layer (model, human, propagated); default: the effective one."),
+    ] = None,
 ) -> Response:
-    """The frame's P/NP mask: a 1-bit PNG, white where the picture is photographic."""
-    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
-    mask = analysis_service.get_frame_mask(session, chosen, frame_index)
-    return Response(content=mask, media_type="image/png")
+    """The frame's P/NP mask at the frame's size, white where the picture is photographic:
+    the effective one (human > propagated > model) or the layer asked for. The header
+    ``X-Mask-Source`` names the layer served; 404 when there is none."""
+    served = annotations_service.get_mask(
+        session, film_id, frame_index, source=source, analysis_id=analysis_id
+    )
+    return Response(
+        content=served.png, media_type="image/png", headers={"X-Mask-Source": served.source}
+    )
 
 
 @router.get(
@@ -150,15 +171,28 @@ def frame_thumbnail(
 def film_stats(
     film_id: FilmId, _: ReaderDep, session: SessionDep, analysis_id: AnalysisParam = None
 ) -> FilmStatsOut:
-    """The film's figures: hybrid ratio, P / NP / hybrid time shares, hybrid shots, ..."""
+    """The film's figures: hybrid ratio, P / NP / hybrid time shares, hybrid shots, ...,
+    recomputed from the effective masks and labels when the film has annotations
+    (``model_summary`` keeps the model's own), and the human-checked share of its time."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     analysis = analysis_service.get_analysis(session, chosen, with_timeline=False)
+    figures = analysis_service.film_figures(session, chosen)
+    summary = analysis.summary
+    if figures is not None:
+        summary = {**(analysis.summary or {}), **figures.summary}
     return FilmStatsOut(
         film_id=film_id,
         analysis_id=chosen,
         status=analysis.status,
         error=analysis.error,
-        summary=analysis.summary,
+        summary=summary,
+        model_summary=analysis.summary,
+        human_checked_s=figures.human_checked_s if figures is not None else 0.0,
+        human_checked_share=(
+            figures.human_checked_share
+            if figures is not None
+            else (0.0 if analysis.summary is not None else None)
+        ),
         detector=analysis.detector,
         timings=analysis.timings,
     )
@@ -171,9 +205,10 @@ def film_timeline(
     """P / NP / hybrid shares over the film's running time, in bins."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     analysis = analysis_service.get_analysis(session, chosen, with_timeline=True)
+    figures = analysis_service.film_figures(session, chosen)
+    timeline: Any = getattr(analysis, "timeline", None)
+    if figures is not None:  # with annotations: the bins of the effective classes
+        timeline = [dataclasses.asdict(bin_) for bin_ in figures.timeline]
     return TimelineOut(
-        film_id=film_id,
-        analysis_id=chosen,
-        status=analysis.status,
-        timeline=getattr(analysis, "timeline", None),
+        film_id=film_id, analysis_id=chosen, status=analysis.status, timeline=timeline
     )
