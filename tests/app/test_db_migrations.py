@@ -26,13 +26,15 @@ TABLES = {
     "collection_films",
     "collections",
     "films",
+    "frame_embeddings",
     "frames",
     "jobs",
+    "scenes",
     "shots",
 }
 
 
-HEAD = "0004"
+HEAD = "0006"
 
 
 def _tables(url: str) -> set[str]:
