@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from app.core.domain import FrameClass, RunStatus
 from app.core.pagination import PageParams
 from app.films.schemas import FilmDetail
+from app.scenes.schemas import ScenePublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +191,4 @@ class FilmReport(BaseModel):
     analysis: AnalysisDetail | None
     shots: list[ShotPublic]
     frames: list[FramePublic]
+    scenes: list[ScenePublic] = []

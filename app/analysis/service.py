@@ -37,6 +37,8 @@ from app.core.pagination import Page
 from app.films import repository as films_repository
 from app.films import service as films_service
 from app.models.base import utcnow
+from app.scenes import repository as scenes_repository
+from app.scenes.schemas import ScenePublic
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -471,4 +473,8 @@ def get_film_report(
         analysis=AnalysisDetail.model_validate(analysis),
         shots=[ShotPublic.model_validate(row) for row in repository.list_shots(session, chosen)],
         frames=frames,
+        scenes=[
+            ScenePublic.model_validate(row)
+            for row in scenes_repository.list_scenes(session, chosen)
+        ],
     )
