@@ -101,7 +101,7 @@ class SceneSettings(BaseModel):
     detector: str = "embedding"
     window: int = Field(default=3, ge=1, le=50)
     # Cosine distance between mean shot embeddings.
-    embedding_threshold: float = Field(default=0.25, gt=0.0, le=2.0)
+    embedding_threshold: float = Field(default=0.49, gt=0.0, le=2.0)
     # Distance between mean standardised repro-VAE latents, per latent dimension (RMS).
     vae_threshold: float = Field(default=1.0, gt=0.0)
     vae_steps: int = Field(default=200, ge=1, le=100_000)
