@@ -15,9 +15,10 @@ similarity of two embeddings is their dot product.
 Why the ImageNet weights and not the shipped classifier's fine-tuned encoder, whose pooled
 features would come out of the ``infer`` stage's forward pass for free: fine-tuning on
 photographic-vs-drawn made the encoder forget what a picture shows. Precision@5 of look-alike
-search over pan/zoom crops of 60 and 80 archive stills (seeds 2 and 1): ImageNet encoder
-0.919 / 0.805, classifier encoder's pooled features 0.861 / 0.735 (its pooled patch tokens,
-the free option, 0.738 / 0.615). The 1280-d ImageNet head adds 0.01 for 4x the storage and
+search over pan/zoom crops of archive stills (``bench/bench_embedding_encoders.py``; 60
+stills, crops of 40-80 % / 80 stills, crops of 30-70 %): ImageNet encoder 0.929 / 0.845; the
+classifier's encoder, pooled stride-16+32 maps, 0.893 / 0.787; its pooled patch tokens (the
+free option) 0.818 / 0.661. The 1280-d ImageNet head adds 0.006-0.008 for 4x the storage and
 search time. The model card (``weights/MODEL_CARD.md``) records this run-time use of the wheel.
 """
 
