@@ -27,6 +27,7 @@ from app.api.routes import (
     jobs,
     me,
     results,
+    similar,
     ui,
 )
 from app.core.config import Settings, get_settings
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         collections.router,
         jobs.router,
         exports.router,
+        similar.router,
     )
     for router in (me.router, *routers):
         app.include_router(router, dependencies=authenticated)

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show_cmd)
     app.command("export")(export_cmd)
     app.command("plot")(plot_cmd)
+    app.command("similar")(similar_cmd)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,6 +170,47 @@ def export_cmd(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
+
+
+def similar_cmd(
+    film_id: Annotated[int, typer.Argument(help="The query frame's film.")],
+    frame_index: Annotated[int, typer.Argument(help="The query frame's number (a sampled frame).")],
+    k: Annotated[int, typer.Option("--k", help="How many frames.")] = 20,
+    collection: Annotated[
+        int | None, typer.Option("--collection", help="Only frames of this collection's films.")
+    ] = None,
+    frame_class: Annotated[
+        str | None, typer.Option("--class", help="Only frames of this class: P, NP or hybrid.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """The frames of every film most like one frame, best first (what GET /frames/similar
+    answers), one JSON object per line."""
+    from app.core.db import ensure_database, session_scope
+    from app.core.domain import FrameClass
+    from app.core.errors import ServiceError
+    from app.embeddings import service as embeddings_service
+
+    settings = _settings(db)
+    ensure_database(settings.sqlalchemy_url)
+    try:
+        chosen_class = FrameClass(frame_class) if frame_class else None
+    except ValueError as exc:
+        raise _fail(f"--class must be one of {', '.join(c.value for c in FrameClass)}") from exc
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            hits = embeddings_service.similar_to_frame(
+                session,
+                film_id,
+                frame_index,
+                k=k,
+                collection_id=collection,
+                frame_class=chosen_class,
+            )
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    for hit in hits:
+        typer.echo(hit.model_dump_json())
 
 
 def plot_cmd(

@@ -77,7 +77,17 @@ def test_workers_never_import_the_cli() -> None:
 
 
 @pytest.mark.parametrize(
-    "core", ["app.core.domain", "app.core.registry", "app.pipeline", "app.exports"]
+    "core",
+    [
+        "app.core.domain",
+        "app.core.registry",
+        "app.pipeline",
+        "app.exports",
+        "app.embeddings.index",
+        "app.scenes.rule",
+        "app.scenes.detectors",
+        "app.scenes.methods",
+    ],
 )
 def test_pure_core_knows_neither_http_nor_the_database(core: str) -> None:
     bad = [
@@ -116,6 +126,7 @@ def test_only_model_code_imports_torch_at_import_time_in_workers() -> None:
     "modules",
     [
         "workers.orchestrator, workers.tasks.analysis, app.pipeline.detectors",
+        "workers.tasks.still, app.scenes.detectors, app.embeddings.service",
         "hybridlens.cli",
     ],
 )

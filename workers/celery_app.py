@@ -16,7 +16,7 @@ from kombu import Exchange, Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
-from app.jobs.dispatch import TASK_PROPAGATE, broker_transport_options
+from app.jobs.dispatch import TASK_EMBED_STILL, TASK_PROPAGATE, broker_transport_options
 from app.jobs.service import PROPAGATE_STAGE, ExpiredStage
 from workers.leases import Reaper
 from workers.stages.registry import QUEUE_CPU, QUEUE_GPU, STAGES
@@ -39,6 +39,7 @@ def configure(app: Celery, settings: Settings) -> None:
         task_routes={
             **{stage.task_name: {"queue": stage.queue} for stage in STAGES},
             TASK_PROPAGATE: {"queue": QUEUE_GPU},
+            TASK_EMBED_STILL: {"queue": QUEUE_GPU},
         },
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).
@@ -47,9 +48,12 @@ def configure(app: Celery, settings: Settings) -> None:
         # A film is long work: never hold a second message while running one.
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
+        # Except the still task's (ignore_result=False), which the API waits for.
+        result_backend=settings.redis_url,
+        result_expires=60,
         task_serializer="json",
         accept_content=["json"],
-        imports=("workers.tasks.analysis", "workers.tasks.annotations"),
+        imports=("workers.tasks.analysis", "workers.tasks.annotations", "workers.tasks.still"),
     )
 
 

@@ -16,6 +16,7 @@ from app.annotations.schemas import LabelVersion
 from app.core.domain import FrameClass, RunStatus
 from app.core.pagination import PageParams
 from app.films.schemas import FilmDetail
+from app.scenes.schemas import ScenePublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,3 +209,4 @@ class FilmReport(BaseModel):
     shots: list[ShotPublic]
     frames: list[FramePublic]
     labels: list[LabelVersion] = Field(default_factory=list)
+    scenes: list[ScenePublic] = []

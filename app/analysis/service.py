@@ -41,6 +41,8 @@ from app.core.pagination import Page
 from app.films import repository as films_repository
 from app.films import service as films_service
 from app.models.base import utcnow
+from app.scenes import repository as scenes_repository
+from app.scenes.schemas import ScenePublic
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -611,4 +613,8 @@ def get_film_report(
         shots=resolved.shots,
         frames=resolved.frames if include_frames else [],
         labels=annotations_service.active_labels(session, film_id),
+        scenes=[
+            ScenePublic.model_validate(row)
+            for row in scenes_repository.list_scenes(session, chosen)
+        ],
     )

@@ -24,6 +24,7 @@ __all__ = [
     "ModelSettings",
     "PipelineSettings",
     "SamplingSettings",
+    "SceneSettings",
     "Settings",
     "ShotSettings",
     "TaskSettings",
@@ -88,6 +89,33 @@ class SamplingSettings(BaseModel):
     blank_std: float = Field(default=4.0, ge=0.0)
 
 
+class SceneSettings(BaseModel):
+    """How shots are grouped into scenes (the ``scenes`` stage).
+
+    ``detector`` names an entry of ``app.scenes.detectors``. A new scene starts at a shot
+    whose representation (mean frame embedding, or mean repro-VAE latent) is farther than the
+    detector's threshold from each of the last ``window`` shots of the current scene. The
+    thresholds were chosen on tuning films in bench/bench_scenes.py.
+    """
+
+    detector: str = "embedding"
+    window: int = Field(default=3, ge=1, le=50)
+    # Cosine distance between mean shot embeddings.
+    embedding_threshold: float = Field(default=0.49, gt=0.0, le=2.0)
+    # Distance between mean standardised repro-VAE latents, per latent dimension (RMS).
+    vae_threshold: float = Field(default=1.0, gt=0.0)
+    vae_steps: int = Field(default=200, ge=1, le=100_000)
+    vae_seed: int = 0
+
+    @field_validator("detector")
+    @classmethod
+    def _registered_detector(cls, name: str) -> str:
+        from app.scenes.detectors import SCENE_DETECTORS
+
+        SCENE_DETECTORS.get(name)  # UnknownName (a ValueError) says which names there are
+        return name
+
+
 class PipelineSettings(BaseModel):
     # Frames are decoded scaled so that the longer side is at most this many pixels.
     working_size: int = Field(default=320, ge=32, le=4096)
@@ -103,6 +131,7 @@ class PipelineSettings(BaseModel):
     segment_all: bool = False
     shots: ShotSettings = ShotSettings()
     sampling: SamplingSettings = SamplingSettings()
+    scenes: SceneSettings = SceneSettings()
 
 
 class ApiSettings(BaseModel):
@@ -120,6 +149,10 @@ class ApiSettings(BaseModel):
     # API process; they are deleted at start-up and every ``part_sweep_interval_s``.
     stale_part_age_s: float = Field(default=3600.0, gt=0.0)
     part_sweep_interval_s: float = Field(default=600.0, gt=0.0)
+    # A still sent to POST /frames/similar: its size limit, and how long the API waits for
+    # its embedding (from a gpu worker in celery mode) before answering 503.
+    still_max_bytes: int = Field(default=20 * 1024**2, ge=1)
+    still_timeout_s: float = Field(default=30.0, gt=0.0)
 
 
 class TaskSettings(BaseModel):
@@ -146,6 +179,8 @@ class TaskSettings(BaseModel):
     retry_backoff_max_s: int = Field(default=120, ge=1)
     # What inline mode calls with a job id; resolved by name so the API never imports workers.
     inline_runner: str = "workers.tasks.inline:run_job"
+    # What embeds a still in inline mode (in celery mode: the task ``TASK_EMBED_STILL``).
+    still_embedder: str = "workers.stages.embed:embed_still"
 
     @model_validator(mode="after")
     def _heartbeats_within_lease(self) -> TaskSettings:

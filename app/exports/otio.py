@@ -16,6 +16,7 @@ from typing import Any
 
 from app.analysis.schemas import ShotPublic
 from app.pipeline.timecode import frame_at
+from app.scenes.schemas import ScenePublic
 
 
 def _rational(value: float, rate: float) -> dict[str, Any]:
@@ -59,6 +60,26 @@ def _transition(shot: ShotPublic, rate: float) -> dict[str, Any]:
     }
 
 
+def _scene_marker(scene: ScenePublic, rate: float) -> dict[str, Any]:
+    start = frame_at(scene.start_time_s, rate)
+    end = max(start + 1, frame_at(scene.end_time_s, rate))
+    return {
+        "OTIO_SCHEMA": "Marker.2",
+        "metadata": {
+            "hybridlens": {
+                "scene_number": scene.index + 1,
+                "shot_numbers": [shot + 1 for shot in scene.shot_indices],
+                "start_time_s": scene.start_time_s,
+                "end_time_s": scene.end_time_s,
+            }
+        },
+        "name": f"scene {scene.index + 1}",
+        "color": "PURPLE",
+        "marked_range": _range(start, end - start, rate),
+        "comment": "",
+    }
+
+
 def shots_timeline(
     shots: Sequence[ShotPublic],
     *,
@@ -68,10 +89,12 @@ def shots_timeline(
     duration_s: float | None = None,
     drop_frame: bool = False,
     analysis: dict[str, Any] | None = None,
+    scenes: Sequence[ScenePublic] = (),
 ) -> dict[str, Any]:
     """The timeline at edit rate ``fps`` (the film's nominal rate) as a JSON-ready dict
     (serialise with ``json.dumps``); ``drop_frame`` is recorded for timecode displays, and
-    ``analysis`` (its status and note: why it is partial) in the timeline's metadata."""
+    ``analysis`` (its status and note: why it is partial) in the timeline's metadata.
+    ``scenes`` become markers on the track, one spanning each scene."""
     rate = float(fps) if fps and fps > 0 else 25.0
     end_s = duration_s or (shots[-1].end_time if shots else 0.0)
     available = _range(0, frame_at(end_s, rate), rate) if end_s else None
@@ -112,6 +135,7 @@ def shots_timeline(
     track = _item("Track.1", "V1")
     track["kind"] = "Video"
     track["children"] = clips
+    track["markers"] = [_scene_marker(scene, rate) for scene in scenes]
     stack = _item("Stack.1", "tracks")
     stack["children"] = [track]
     return {

@@ -150,6 +150,7 @@ def _otio(report: FilmReport, target: ExportTarget) -> str:
         duration_s=report.film.duration_s,
         drop_frame=_drop_frame(report, target),
         analysis=_analysis_state(report),
+        scenes=report.scenes,
     )
     return json.dumps(timeline, indent=2)
 
@@ -179,6 +180,7 @@ CSV = "text/csv; charset=utf-8"
 _register(ExportFormat("json", "application/json", "json", True, lambda r, t: tables.film_json(r)))
 _register(ExportFormat("csv", CSV, "frames.csv", True, lambda r, t: tables.frames_csv(r)))
 _register(ExportFormat("shots.csv", CSV, "shots.csv", False, lambda r, t: tables.shots_csv(r)))
+_register(ExportFormat("scenes.csv", CSV, "scenes.csv", False, lambda r, t: tables.scenes_csv(r)))
 _register(ExportFormat("edl", "text/plain; charset=utf-8", "edl", False, _edl))
 _register(ExportFormat("otio", "application/json", "otio", False, _otio))
 _register(

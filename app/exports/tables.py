@@ -147,6 +147,40 @@ def shots_csv(report: FilmReport) -> str:
     )
 
 
+SCENE_COLUMNS = (
+    "scene",
+    "start_frame",
+    "end_frame",
+    "start_time",
+    "end_time",
+    "start_timecode",
+    "end_timecode",
+    "shots",
+)
+
+
+def scenes_csv(report: FilmReport) -> str:
+    """One row per scene, numbered from 1, with its shots (numbered from 1, ``;``-joined);
+    ``end_frame`` inclusive, ``end_time`` and ``end_timecode`` exclusive, as in shots.csv."""
+    rate = _edit_rate(report)
+    return _csv(
+        SCENE_COLUMNS,
+        (
+            (
+                scene.index + 1,
+                scene.start_frame,
+                scene.end_frame,
+                f"{scene.start_time_s:.6f}",
+                f"{scene.end_time_s:.6f}",
+                smpte(frame_at(scene.start_time_s, rate), rate),
+                smpte(frame_at(scene.end_time_s, rate), rate),
+                ";".join(str(shot + 1) for shot in scene.shot_indices),
+            )
+            for scene in report.scenes
+        ),
+    )
+
+
 def _film_row(film: FilmPublic) -> tuple[Any, ...]:
     return tuple(film.model_dump(mode="json")[column] for column in FILM_COLUMNS)
 

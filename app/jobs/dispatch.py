@@ -8,6 +8,7 @@ background thread. Either way the queue only carries job ids; the jobs table is 
 
 from __future__ import annotations
 
+import base64
 import logging
 import queue
 import threading
@@ -33,6 +34,9 @@ TASK_PREPARE = "hybridlens.analysis.prepare"
 QUEUE_CPU = "cpu"
 # A propagation job is one task on the gpu queue (workers.tasks.annotations).
 TASK_PROPAGATE = "hybridlens.annotations.propagate"
+# Embedding a still for look-alike search (workers.tasks.still): a short task on the gpu
+# queue whose answer the API waits for.
+TASK_EMBED_STILL = "hybridlens.embed_still"
 QUEUE_GPU = "gpu"
 # Job kind -> the task that starts it and its queue (app.jobs.service names the kinds).
 JOB_TASKS = {
@@ -40,18 +44,29 @@ JOB_TASKS = {
     "propagate": (TASK_PROPAGATE, QUEUE_GPU),
 }
 
+# A still's embedding: the vector (floats) and the embedder version it is comparable with.
+StillEmbedding = tuple[list[float], str]
+
 
 class QueueUnavailable(UnavailableError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"the task queue is unavailable: {reason}")
 
 
+class StillUnavailable(UnavailableError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the still could not be embedded: {reason}")
+
+
 class Dispatcher(Protocol):
-    """Runs jobs whose rows are committed; ``mode`` is ``celery`` or ``inline``."""
+    """Runs jobs whose rows are committed, and embeds stills (work that needs torch, which
+    the API process never imports); ``mode`` is ``celery`` or ``inline``."""
 
     mode: str
 
     def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None: ...
+
+    def embed_still(self, png: bytes, timeout_s: float) -> StillEmbedding: ...
 
     def revoke(self, task_ids: Sequence[str]) -> None: ...
 
@@ -82,7 +97,13 @@ def celery_client(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options=broker_transport_options(settings),
         task_ignore_result=True,
-        task_routes={task: {"queue": queue} for task, queue in JOB_TASKS.values()},
+        task_routes={
+            **{task: {"queue": queue} for task, queue in JOB_TASKS.values()},
+            TASK_EMBED_STILL: {"queue": QUEUE_GPU},
+        },
+        # Only the still task keeps a result (for a minute): the API waits for it.
+        result_backend=settings.redis_url,
+        result_expires=60,
     )
     return client
 
@@ -101,12 +122,41 @@ class CeleryDispatcher:
                     task,
                     args=[job_id],
                     queue=queue_name,
+                    # No result to wait for: without this the client subscribes to one on
+                    # the result backend, which retries for 20 s against a dead Redis.
+                    ignore_result=True,
                     # Fail fast (the API answers 503) rather than hang on a dead broker.
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
                 )
             except Exception as exc:
                 raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+
+    def embed_still(self, png: bytes, timeout_s: float) -> StillEmbedding:
+        """Send the still to a gpu worker and wait for its embedding, at most ``timeout_s``."""
+        from celery import exceptions as celery_exceptions
+
+        try:
+            result = self._client.send_task(
+                TASK_EMBED_STILL,
+                args=[base64.b64encode(png).decode("ascii")],
+                queue=QUEUE_GPU,
+                expires=timeout_s,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except Exception as exc:
+            raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+        try:
+            answer = result.get(timeout=timeout_s, propagate=True)
+        except celery_exceptions.TimeoutError as exc:
+            result.revoke()
+            raise StillUnavailable(f"no worker answered within {timeout_s:g} s") from exc
+        except Exception as exc:
+            raise StillUnavailable(str(exc) or type(exc).__name__) from exc
+        finally:
+            result.forget()
+        return list(answer["vector"]), str(answer["version"])
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         if not task_ids:
@@ -136,7 +186,13 @@ class InlineDispatcher:
 
     mode = "inline"
 
-    def __init__(self, runner: Callable[[int], None] | str) -> None:
+    def __init__(
+        self,
+        runner: Callable[[int], None] | str,
+        still_embedder: str = "workers.stages.embed:embed_still",
+    ) -> None:
+        self._still_embedder_spec = still_embedder
+        self._still_embedder: Callable[[bytes], StillEmbedding] | None = None
         self._runner_spec = runner
         self._runner: Callable[[int], None] | None = runner if callable(runner) else None
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -164,6 +220,13 @@ class InlineDispatcher:
     def revoke(self, task_ids: Sequence[str]) -> None:
         # Inline jobs have no task ids; a cancelled job is skipped when its turn comes.
         return
+
+    def embed_still(self, png: bytes, timeout_s: float) -> StillEmbedding:
+        """Embed here, in this process (the embedded mode loads the models anyway); the
+        embedder, named by ``still_embedder``, is imported on first use."""
+        if self._still_embedder is None:
+            self._still_embedder = load_object(self._still_embedder_spec)
+        return self._still_embedder(png)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every enqueued job has been run (tests, shutdown)."""
@@ -201,7 +264,7 @@ class InlineDispatcher:
 def build_dispatcher(settings: Settings) -> Dispatcher:
     if settings.task_mode == "celery":
         return CeleryDispatcher(settings)
-    return InlineDispatcher(settings.tasks.inline_runner)
+    return InlineDispatcher(settings.tasks.inline_runner, settings.tasks.still_embedder)
 
 
 def commit_and_enqueue(

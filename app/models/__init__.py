@@ -10,7 +10,9 @@ from app.models.collection import Collection
 from app.models.collection_film import CollectionFilm
 from app.models.film import Film
 from app.models.frame import Frame
+from app.models.frame_embedding import FrameEmbedding
 from app.models.job import Job
+from app.models.scene import Scene
 from app.models.shot import Shot
 
 __all__ = [
@@ -22,8 +24,10 @@ __all__ = [
     "CollectionFilm",
     "Film",
     "Frame",
+    "FrameEmbedding",
     "Job",
     "LabelAnnotation",
     "MaskAnnotation",
+    "Scene",
     "Shot",
 ]

@@ -26,15 +26,17 @@ TABLES = {
     "collection_films",
     "collections",
     "films",
+    "frame_embeddings",
     "frames",
     "jobs",
     "label_annotations",
     "mask_annotations",
+    "scenes",
     "shots",
 }
 
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _tables(url: str) -> set[str]:

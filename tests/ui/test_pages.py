@@ -156,3 +156,40 @@ def test_frames_can_be_listed_least_sure_first(
         arg=least_sure["frame_index"],
     )
     assert re.fullmatch(r"sure \d+ ?%", first.locator(".confidence").inner_text())
+
+
+def test_frame_view_shows_more_like_this_as_a_grid_of_links(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    frame = analysed_film.frames[0]
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}/frames/{frame['frame_index']}"))
+
+    page.locator("#more-like-this").click()
+
+    cards = page.locator(".similar-grid .similar-card")
+    cards.first.wait_for()
+    with ui_server.client() as client:
+        expected = client.get(
+            "/frames/similar",
+            params={"film_id": analysed_film.film_id, "frame_index": frame["frame_index"], "k": 20},
+        ).json()
+    assert cards.count() == len(expected) >= 1
+    first_link = cards.first.locator("a").get_attribute("href")
+    assert first_link == f"#/films/{expected[0]['film_id']}/frames/{expected[0]['frame_index']}"
+    screenshot(page, "frame-similar")
+
+
+def test_film_timeline_shows_the_scenes_above_the_shots(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    with ui_server.client() as client:
+        scenes = client.get(f"/films/{analysed_film.film_id}/scenes").json()
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+
+    page.locator(".timeline .shot-block").first.wait_for()
+
+    assert len(scenes) >= 1
+    assert page.locator(".timeline .scene-block").count() == len(scenes)
+    scene_top = float(page.locator(".timeline .scene-block").first.get_attribute("y"))
+    shot_top = float(page.locator(".timeline .shot-block").first.get_attribute("y"))
+    assert scene_top < shot_top

@@ -13,13 +13,16 @@ from workers.stages.base import ModelMismatch
 from workers.stages.registry import QUEUE_GPU, STAGES, Stage, StageRegistry
 
 
-def test_stages_run_prepare_infer_finish_with_models_on_the_gpu_queue() -> None:
+def test_stages_run_prepare_infer_embed_scenes_finish_with_models_on_the_gpu_queue() -> None:
     assert [(stage.name, stage.queue) for stage in STAGES] == [
         ("prepare", "cpu"),
         ("infer", QUEUE_GPU),
+        ("embed", QUEUE_GPU),
+        ("scenes", QUEUE_GPU),
         ("finish", "cpu"),
     ]
     assert STAGES.after("prepare") is STAGES.get("infer")
+    assert STAGES.after("infer") is STAGES.get("embed")
     assert STAGES.after("finish") is None
 
 
@@ -33,8 +36,8 @@ def test_every_stage_runner_resolves_to_a_function() -> None:
 
 
 def test_stage_registry_rejects_an_unknown_name_with_the_known_ones() -> None:
-    with pytest.raises(UnknownName, match=r"unknown analysis stage 'embed'; known: prepare, infer"):
-        STAGES.get("embed")
+    with pytest.raises(UnknownName, match=r"unknown analysis stage 'tag'; known: prepare, infer"):
+        STAGES.get("tag")
 
 
 def test_stage_registry_rejects_a_stage_whose_inputs_no_earlier_stage_writes() -> None:

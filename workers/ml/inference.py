@@ -154,7 +154,8 @@ class _Runner:
         for encoder in module.modules():
             if isinstance(encoder, EfficientNetLiteEncoder):
                 fold_batchnorm(encoder)
-        self.module = module.to(self.device, memory_format=torch.channels_last)
+        # (torch's stubs lack Module.to's memory_format keyword.)
+        self.module = module.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.batch_size = settings.batch_size
         self.thresholds: ClassThresholds = settings.thresholds
         self.directory = directory

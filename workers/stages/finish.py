@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator, Mapping
 
@@ -15,8 +16,17 @@ from app.core.domain import RunStatus
 from app.pipeline.shots import Shot
 from app.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
 from workers.stages.base import AnalysisStopped, Meter, StageCall, StageOutcome, inactive, lap
-from workers.stages.spool import FrameInference, Manifest, Spool, SpoolFrame
+from workers.stages.spool import (
+    FrameInference,
+    Manifest,
+    ScenesDone,
+    Spool,
+    SpoolFrame,
+    SpoolMissing,
+)
 from workers.stages.store import Closing
+
+log = logging.getLogger(__name__)
 
 FINISH = "finish"
 TIMELINE_BINS = 100
@@ -92,6 +102,8 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         return {
             **manifest.timings,
             **inference.timings,
+            **embed_timings,
+            **(scenes.timings if scenes else {}),
             "stats_s": stats_s,
             "thumbnails_s": thumbnails_s,
             "store_s": store_s,
@@ -99,6 +111,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
             "total_s": manifest.timings["prepare_s"] + inference.timings["infer_s"] + finish_s,
         }
 
+    embeddings, embed_timings, scenes = _embeddings_and_scenes(manifest, spool)
     damage = manifest.damage
     status = RunStatus.DONE if damage is None else RunStatus.PARTIAL
     reasons = [damage.reason] if damage else []
@@ -115,6 +128,9 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         error="; ".join(reasons) or None,
         error_frame=damage.last_frame if damage else None,
         error_time_s=damage.last_time_s if damage else None,
+        embeddings=embeddings,
+        scenes=[scene.model_dump() for scene in scenes.scenes] if scenes else [],
+        scene_method=scenes.method if scenes else None,
     )
     closed = store.close_analysis(
         analysis_id,
@@ -141,6 +157,26 @@ def _pictures(manifest: Manifest, spool: Spool) -> Iterator[tuple[int, np.ndarra
         for image in spool.read_frames(chunk):
             frame, verdict = next(joined)
             yield frame.frame_index, image, verdict.mask_png
+
+
+def _embeddings_and_scenes(
+    manifest: Manifest, spool: Spool
+) -> tuple[tuple[list[int], np.ndarray, str] | None, dict[str, float], ScenesDone | None]:
+    """The ``embed`` and ``scenes`` stages' outputs; None for one whose output is not in the
+    spool (a spool prepared before those stages existed): the analysis closes without it."""
+    try:
+        vectors, done = spool.read_embeddings()
+        embeddings = ([frame.frame_index for frame in manifest.frames], vectors, done.version)
+        timings = done.timings
+    except SpoolMissing:
+        log.warning("analysis %s: no embeddings in its spool", manifest.analysis_id)
+        embeddings, timings = None, {}
+    try:
+        scenes: ScenesDone | None = spool.read_scenes()
+    except SpoolMissing:
+        log.warning("analysis %s: no scenes in its spool", manifest.analysis_id)
+        scenes = None
+    return embeddings, timings, scenes
 
 
 def _nothing_analysable(manifest: Manifest) -> str:

@@ -96,11 +96,32 @@ STAGES.add(
 )
 STAGES.add(
     Stage(
+        name="embed",
+        queue=QUEUE_GPU,
+        runner="workers.stages.embed:embed",
+        inputs=("spool.frames", "spool.manifest"),
+        outputs=("spool.embeddings",),
+        description="a pooled pretrained embedding for every spooled frame",
+    )
+)
+STAGES.add(
+    Stage(
+        name="scenes",
+        queue=QUEUE_GPU,
+        runner="workers.stages.scenes:scenes",
+        inputs=("spool.manifest", "spool.embeddings", "spool.frames"),
+        outputs=("spool.scenes",),
+        description="shots grouped into scenes (pipeline.scenes.detector)",
+    )
+)
+STAGES.add(
+    Stage(
         name="finish",
         queue=QUEUE_CPU,
         runner="workers.stages.finish:finish",
-        inputs=("spool.manifest", "spool.results"),
+        inputs=("spool.manifest", "spool.results", "spool.embeddings", "spool.scenes"),
         outputs=("db.results",),
-        description="statistics; shots, frames and summary stored; analysis closed",
+        description="statistics; shots, frames, embeddings, scenes and summary stored; "
+        "analysis closed",
     )
 )

@@ -11,6 +11,9 @@ file, and a stage killed mid-way leaves nothing that looks finished)::
     results-00000.json   written by ``infer``, one per frames chunk: class, P fraction,
                          confidence, mask (base64 1-bit PNG) and NP grid of each frame
     inference.json       written last by ``infer``: model versions, counts, timings
+    embeddings.npy       written by ``embed``: (n, D) float16 unit vectors, one per sampled
+    embeddings.json      frame in manifest order; then its version and timings
+    scenes.json          written by ``scenes``: the scenes, the detector and its timings
 
 The spool dir must be shared by the processes that run the stages (the same host, or a shared
 volume for the cpu and gpu workers). Disk use is about 230 KB per sampled frame at the default
@@ -36,6 +39,9 @@ FRAMES_PER_CHUNK = 64
 
 MANIFEST_NAME = "manifest.json"
 INFERENCE_NAME = "inference.json"
+EMBEDDINGS_NAME = "embeddings.npy"
+EMBEDDINGS_DONE_NAME = "embeddings.json"
+SCENES_NAME = "scenes.json"
 
 
 class SpoolMissing(RuntimeError):
@@ -118,6 +124,30 @@ class InferenceDone(BaseModel):
     timings: dict[str, float]
 
 
+class EmbeddingsDone(BaseModel):
+    version: str
+    frames: int
+    dimension: int
+    timings: dict[str, float]
+
+
+class SpoolScene(BaseModel):
+    index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    shot_indices: list[int]
+
+
+class ScenesDone(BaseModel):
+    method: str
+    scenes: list[SpoolScene]
+    # The detector's figures: threshold, link distances at each shot boundary...
+    detail: dict[str, Any]
+    timings: dict[str, float]
+
+
 class Spool:
     """The spool directory of one analysis."""
 
@@ -178,6 +208,29 @@ class Spool:
             if not path.is_file():
                 raise SpoolMissing(f"analysis {self.analysis_id}: results chunk {path} is missing")
             yield from InferenceChunk.model_validate_json(path.read_bytes()).frames
+
+    # -- embed and scenes ----------------------------------------------------------------------
+
+    def write_embeddings(self, vectors: np.ndarray, done: EmbeddingsDone) -> None:
+        _atomic_write(self.path / EMBEDDINGS_NAME, lambda fh: np.save(fh, vectors))
+        _atomic_write_text(self.path / EMBEDDINGS_DONE_NAME, done.model_dump_json())
+
+    def read_embeddings(self) -> tuple[np.ndarray, EmbeddingsDone]:
+        """(n, D) float16 vectors in manifest order, and how they were made."""
+        done_path = self.path / EMBEDDINGS_DONE_NAME
+        if not done_path.is_file():
+            raise SpoolMissing(f"analysis {self.analysis_id}: no embeddings in {self.path}")
+        done = EmbeddingsDone.model_validate_json(done_path.read_bytes())
+        return np.load(self.path / EMBEDDINGS_NAME), done
+
+    def write_scenes(self, done: ScenesDone) -> None:
+        _atomic_write_text(self.path / SCENES_NAME, done.model_dump_json())
+
+    def read_scenes(self) -> ScenesDone:
+        path = self.path / SCENES_NAME
+        if not path.is_file():
+            raise SpoolMissing(f"analysis {self.analysis_id}: no scenes in {self.path}")
+        return ScenesDone.model_validate_json(path.read_bytes())
 
     # -- stage C -------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ session."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from app.collections import service as collections_service
 from app.core.config import PipelineSettings, Settings
 from app.core.db import session_scope
 from app.core.domain import ClassThresholds, RunStatus
+from app.embeddings import service as embeddings_service
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
 from app.jobs import repository as jobs_repository
 from app.jobs import service as jobs_service
 from app.jobs.schemas import JobClaim
+from app.scenes import service as scenes_service
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class Closing:
     error: str | None = None
     error_frame: int | None = None
     error_time_s: float | None = None
+    # One vector per sampled frame: (frame indices, (n, D) float16 vectors, embedder version).
+    embeddings: tuple[list[int], Any, str] | None = None
+    # The scenes (SpoolScene fields) and the detector that found them.
+    scenes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    scene_method: str | None = None
 
 
 class Store:
@@ -315,6 +323,12 @@ class Store:
             analysis_service.clear_results(session, analysis_id)
             analysis_service.save_shots(session, analysis_id, closing.shots)
             analysis_service.save_frames(session, analysis_id, closing.frames)
+            if closing.embeddings is not None:
+                embeddings_service.save_embeddings(session, analysis_id, *closing.embeddings)
+            if closing.scene_method is not None:
+                scenes_service.save_scenes(
+                    session, analysis_id, closing.scenes, closing.scene_method
+                )
             analysis_service.finish_analysis(
                 session,
                 analysis_id,

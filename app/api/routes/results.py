@@ -18,6 +18,8 @@ from app.api.params import AnalysisParam, FilmId, FrameIndex, check_page_size
 from app.api.schemas import FilmStatsOut, FrameListParams, TimelineOut
 from app.core.errors import NotFoundError
 from app.core.pagination import Page
+from app.scenes import service as scenes_service
+from app.scenes.schemas import ScenePublic
 
 router = APIRouter(prefix="/films/{film_id}", tags=["results"])
 
@@ -47,6 +49,16 @@ def list_shots(
 ) -> list[ShotPublic]:
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     return analysis_service.list_shots(session, chosen)
+
+
+@router.get("/scenes", response_model=list[ScenePublic])
+def list_scenes(
+    film_id: FilmId, _: ReaderDep, session: SessionDep, analysis_id: AnalysisParam = None
+) -> list[ScenePublic]:
+    """The film's scenes (runs of consecutive shots), in order; empty for an analysis made
+    before scenes were found."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    return scenes_service.list_scenes(session, chosen)
 
 
 @router.get("/frames", response_model=Page[FramePublic])

@@ -1,5 +1,5 @@
-// The whole film at a glance: shots as blocks coloured P / NP / hybrid, the P fraction as a
-// curve above them, and a cursor. Click, or use the arrow keys, to jump; it is a slider to
+// The whole film at a glance: shots as blocks coloured P / NP / hybrid, the film's scenes as a
+// band of alternating blocks above them, the P fraction as a curve above that, and a cursor. Click, or use the arrow keys, to jump; it is a slider to
 // assistive technology, its value the time.
 
 import { h, svg } from "./dom.js";
@@ -8,9 +8,11 @@ import { CLASS_LABELS, percent, timecode } from "./format.js";
 const WIDTH = 1000;
 const CURVE_TOP = 6;
 const CURVE_BOTTOM = 74;
-const SHOTS_TOP = 82;
-const SHOTS_BOTTOM = 112;
-const HEIGHT = 116;
+const SCENES_TOP = 80;
+const SCENES_BOTTOM = 92;
+const SHOTS_TOP = 96;
+const SHOTS_BOTTOM = 126;
+const HEIGHT = 130;
 
 function curvePoints(bins, frames, duration) {
   const points = [];
@@ -43,9 +45,10 @@ function shotAt(shots, time) {
   return shots.find((shot) => time >= shot.start_time && time < shot.end_time) || shots.at(-1) || null;
 }
 
-// film: {duration_s, fps}; shots: ShotPublic[]; bins: the timeline's bins (or null);
-// frames: sampled frames (for the curve when there are no bins); onJump(time_s, shot).
-export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
+// film: {duration_s, fps}; shots: ShotPublic[]; scenes: ScenePublic[] (may be empty);
+// bins: the timeline's bins (or null); frames: sampled frames (for the curve when there are
+// no bins); onJump(time_s, shot).
+export function drawTimeline({ film, shots, scenes = [], bins, frames, onJump, onOpen }) {
   const duration = film.duration_s || (shots.length ? shots.at(-1).end_time : 0) || 1;
   const fps = film.fps;
   const cursor = svg("line", { class: "timeline-cursor", x1: 0, x2: 0, y1: 0, y2: HEIGHT, visibility: "hidden" });
@@ -65,6 +68,24 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
         dataset: { shot: shot.number },
       },
       svg("title", {}, `Shot ${shot.number}: ${label}, ${timecode(shot.start_frame, fps)}–${timecode(shot.end_frame, fps)}`),
+    );
+  });
+
+  const sceneBlocks = scenes.map((scene) => {
+    const x = (WIDTH * scene.start_time_s) / duration;
+    const width = Math.max(0.8, (WIDTH * (scene.end_time_s - scene.start_time_s)) / duration);
+    const count = scene.shot_indices.length;
+    return svg(
+      "rect",
+      {
+        class: `scene-block scene-${scene.index % 2 ? "odd" : "even"}`,
+        x: x.toFixed(2),
+        width: width.toFixed(2),
+        y: SCENES_TOP,
+        height: SCENES_BOTTOM - SCENES_TOP,
+        dataset: { scene: scene.index + 1 },
+      },
+      svg("title", {}, `Scene ${scene.index + 1}: ${count} shot${count === 1 ? "" : "s"}, ${timecode(scene.start_frame, fps)}–${timecode(scene.end_frame, fps)}`),
     );
   });
 
@@ -92,6 +113,7 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
     svg("line", { class: "gridline", x1: 0, x2: WIDTH, y1: (CURVE_TOP + CURVE_BOTTOM) / 2, y2: (CURVE_TOP + CURVE_BOTTOM) / 2, "vector-effect": "non-scaling-stroke" }),
     area,
     curve,
+    sceneBlocks,
     blocks,
     cursor,
   );
@@ -116,7 +138,7 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
       "aria-valuenow": 0,
       "aria-valuetext": "start of the film",
     },
-    h("div", { class: "timeline-axis-labels", "aria-hidden": "true" }, h("span", {}, "P fraction"), h("span", {}, "Shots")),
+    h("div", { class: "timeline-axis-labels", "aria-hidden": "true" }, h("span", {}, "P fraction"), h("span", {}, "Scenes"), h("span", {}, "Shots")),
     chart,
   );
 
@@ -130,7 +152,9 @@ export function drawTimeline({ film, shots, bins, frames, onJump, onOpen }) {
     cursor.setAttribute("x2", x.toFixed(2));
     cursor.setAttribute("visibility", "visible");
     for (const block of blocks) block.classList.toggle("selected", shot !== null && Number(block.dataset.shot) === shot.number);
-    const text = `${timecode(clamped * (fps || 25), fps)}${shot ? `, shot ${shot.number} (${shot.frame_class ? CLASS_LABELS[shot.frame_class] : "not classified"}, P fraction ${percent(shot.mean_p_fraction)})` : ""}`;
+    const scene = scenes.find((item) => clamped >= item.start_time_s && clamped < item.end_time_s) || null;
+    for (const block of sceneBlocks) block.classList.toggle("selected", scene !== null && Number(block.dataset.scene) === scene.index + 1);
+    const text = `${timecode(clamped * (fps || 25), fps)}${scene ? `, scene ${scene.index + 1}` : ""}${shot ? `, shot ${shot.number} (${shot.frame_class ? CLASS_LABELS[shot.frame_class] : "not classified"}, P fraction ${percent(shot.mean_p_fraction)})` : ""}`;
     slider.setAttribute("aria-valuenow", clamped.toFixed(2));
     slider.setAttribute("aria-valuetext", text);
     readout.textContent = text;

@@ -80,6 +80,7 @@ export async function renderFilm(main, filmId, params, context) {
     optional(getJson(`films/${filmId}/stats`)),
     optional(getJson(`films/${filmId}/shots`)),
     optional(getJson(`films/${filmId}/timeline`)),
+    optional(getJson(`films/${filmId}/scenes`)),
   ]);
   results.catch(() => {});
   const film = await getJson(`films/${filmId}`);
@@ -87,7 +88,7 @@ export async function renderFilm(main, filmId, params, context) {
   const name = filmName(film);
   context.setCrumbs([{ label: "Films", href: "#/" }, { label: name }]);
 
-  const [stats, shots, timeline] = await results;
+  const [stats, shots, timeline, scenes] = await results;
   if (!context.isCurrent()) return null;
 
   const jobSlot = h("div", { class: "job-slot", "aria-live": "polite" });
@@ -135,7 +136,7 @@ export async function renderFilm(main, filmId, params, context) {
           : "This film has not been analysed yet.";
     sections.push(h("section", { class: "panel" }, h("h2", {}, "Results"), h("p", { class: stats && stats.status === "failed" ? "state failed" : "" }, reason)));
   } else {
-    sections.push(...resultSections(film, stats, shots, timeline, context, firstFrames));
+    sections.push(...resultSections(film, stats, shots, timeline, context, firstFrames, scenes));
   }
   replace(main, h("div", { class: "film-page" }, sections));
 
@@ -151,7 +152,7 @@ export async function renderFilm(main, filmId, params, context) {
   return stopWatching;
 }
 
-function resultSections(film, stats, shots, timeline, context, firstFrames) {
+function resultSections(film, stats, shots, timeline, context, firstFrames, scenes) {
   const summary = stats.summary;
   const frameFilter = { frame_class: "", shot_number: null, sort: "time" };
   let loadedFrames = [];
@@ -183,6 +184,7 @@ function resultSections(film, stats, shots, timeline, context, firstFrames) {
   const timelineWidget = drawTimeline({
     film,
     shots,
+    scenes: scenes || [],
     bins: timeline && Array.isArray(timeline.timeline) ? timeline.timeline : null,
     frames: [],
     onJump: (time, shot) => jumpTo(time, shot),

@@ -1,5 +1,6 @@
 // One sampled frame, large: the mask over it with adjustable opacity, its P fraction, class,
-// timecode and shot; the previous and next sampled frames one key away.
+// timecode and shot; the previous and next sampled frames one key away; "more like this", a
+// grid of the archive's frames that look most like it.
 
 import { download, getAllPages, getJson } from "../api.js";
 import { h } from "../dom.js";
@@ -26,6 +27,67 @@ async function neighbour(film, frame, direction) {
   if (!count.total) return null;
   const page = await getJson(path, { ...before, limit: 1, offset: count.total - 1 });
   return page.items[0] || null;
+}
+
+const SIMILAR_COUNT = 20;
+
+// The frames of every film most like this one (GET /frames/similar), as a grid of cards
+// linking to each; asked for when the button is pressed.
+function similarSection(filmId, frameIndex) {
+  const grid = h("ul", { class: "frame-grid similar-grid" });
+  const status = h("p", { class: "muted small", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "button secondary", id: "more-like-this" }, "More like this");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "Looking for frames like this one…";
+    try {
+      const hits = await getJson("frames/similar", { film_id: filmId, frame_index: frameIndex, k: SIMILAR_COUNT });
+      const filmIds = [...new Set(hits.map((hit) => hit.film_id))];
+      const films = new Map(await Promise.all(filmIds.map(async (id) => [id, await getJson(`films/${id}`).catch(() => null)])));
+      grid.replaceChildren(
+        ...hits.map((hit) => {
+          const film = films.get(hit.film_id);
+          const name = film ? filmName(film) : `Film ${hit.film_id}`;
+          const picture = framePicture(hit.film_id, { frame_index: hit.frame_index, has_mask: false, np_grid: null }, {
+            maxSize: 320,
+            alt: `Frame ${hit.frame_index} of ${name}`,
+          });
+          return h(
+            "li",
+            { class: "frame-card similar-card" },
+            h(
+              "a",
+              { href: `#/films/${hit.film_id}/frames/${hit.frame_index}` },
+              picture.element,
+              h(
+                "span",
+                { class: "frame-caption" },
+                h("span", {}, name),
+                h("span", { class: "timecode" }, timecode(hit.frame_index, film ? film.fps : null)),
+                h("span", { class: "similar-score", title: "Cosine similarity of the embeddings" }, percent(hit.score)),
+              ),
+            ),
+          );
+        }),
+      );
+      status.textContent = hits.length ? `${hits.length} frames, the most alike first.` : "No other frame to compare with yet.";
+    } catch (error) {
+      status.textContent =
+        error.status === 404
+          ? "This frame has no embedding (its film was analysed before embeddings were stored): analyse the film again to search for look-alikes."
+          : `The search failed: ${error.message}.`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h(
+    "section",
+    { class: "panel similar-section", "aria-labelledby": "similar-heading" },
+    h("h2", { id: "similar-heading" }, "Look-alikes in the archive"),
+    button,
+    status,
+    grid,
+  );
 }
 
 async function findFrame(film, frameIndex) {
@@ -179,6 +241,7 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
         h("p", { class: "muted small" }, "Keys: ← and → step through the sampled frames."),
       ),
     ),
+    similarSection(filmId, frameIndex),
   );
 
   picture.ready.catch((error) => context.showMessage(`The frame could not be shown: ${error.message}.`));

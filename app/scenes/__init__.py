@@ -1,0 +1,1 @@
+"""Scenes: runs of consecutive shots that belong together, found after the shots."""
