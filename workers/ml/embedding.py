@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -41,7 +40,7 @@ from workers.ml.efficientnet import (
     imagenet_weights_path,
     load_imagenet_weights,
 )
-from workers.ml.inference import half_dtype, select_device
+from workers.ml.inference import for_inference, half_dtype, select_device, to_batch
 
 ENCODER_VARIANT = "lite0"
 IMAGE_SIZE = 224
@@ -68,22 +67,6 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError("images must not be empty")
 
 
-def _to_batch(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
-    """(B, 3, 224, 224) float32, normalised as the TF Lite weights expect."""
-    resized = []
-    for image in images:
-        h, w = image.shape[:2]
-        interp = cv2.INTER_AREA if min(h, w) > IMAGE_SIZE else cv2.INTER_LINEAR
-        resized.append(
-            cv2.resize(np.ascontiguousarray(image), (IMAGE_SIZE, IMAGE_SIZE), interpolation=interp)
-        )
-    array = np.stack(resized).astype(np.float32) / 255.0
-    tensor = torch.from_numpy(array).permute(0, 3, 1, 2)
-    mean = torch.tensor(LITE_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(LITE_STD).view(1, 3, 1, 1)
-    return ((tensor - mean) / std).to(device)
-
-
 class FrameEmbedder:
     """Loaded once per process; ``embed`` is thread-compatible (inference mode, no state)."""
 
@@ -92,7 +75,7 @@ class FrameEmbedder:
             torch.set_num_threads(settings.cpu_threads)
         self.device = select_device(settings.device)
         self.dtype = half_dtype(self.device) if settings.half_precision else None
-        self.encoder = encoder.to(self.device).eval()
+        self.encoder = for_inference(encoder, self.device)
         self.batch_size = settings.batch_size
         self.dimension: int = encoder.channels[-1]
         self.version: str = embedding_version()
@@ -115,7 +98,7 @@ class FrameEmbedder:
         return out
 
     def _embed_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        batch = _to_batch(images, self.device)  # (B, 3, 224, 224)
+        batch = to_batch(images, IMAGE_SIZE, self.device, LITE_MEAN, LITE_STD)  # (B, 3, 224, 224)
         with torch.inference_mode():
             if self.dtype is not None:
                 with torch.autocast(device_type=self.device.type, dtype=self.dtype):
