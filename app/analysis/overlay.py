@@ -59,10 +59,13 @@ def frame_overlay(
 ) -> bytes:
     """The overlay PNG of one stored frame of a film (the analysis as ``resolve_analysis_id``
     picks unless given). Raises the service's not-found errors for a missing frame or mask."""
+    from app.annotations import service as annotations_service  # it builds on analysis
+
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
-    mask = analysis_service.get_frame_mask(session, chosen, frame_index)
+    # The effective mask (human > propagated > model): what the frame stands as now.
+    mask = annotations_service.get_mask(session, film_id, frame_index, analysis_id=chosen)
     frame = _stored_frame(session, settings, film_id, chosen, frame_index, max_size)
-    return draw_overlay(frame, mask)
+    return draw_overlay(frame, mask.png)
 
 
 def frame_image(

@@ -518,6 +518,11 @@ def _resolve(session: Session, analysis_id: int) -> _Resolved:
 def film_figures(session: Session, analysis_id: int) -> effective.EffectiveFigures | None:
     """The analysis's film figures recomputed with the film's annotations (shares, hybrid
     ratio, human-checked share); None when the film has none (the stored figures stand)."""
+    film_id = repository.film_id_of(session, analysis_id)
+    if film_id is None:
+        raise AnalysisNotFound(analysis_id)
+    if not annotations_repository.has_any(session, film_id):
+        return None
     return _resolve(session, analysis_id).figures
 
 

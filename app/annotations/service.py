@@ -8,10 +8,11 @@ the commit to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.analysis import repository as analysis_repository
@@ -43,6 +44,24 @@ MASK_LAYERS: tuple[MaskLayer, ...] = ("human", "propagated", "model")
 class ShotNotFound(NotFoundError):
     def __init__(self, shot_number: int) -> None:
         super().__init__("shot", shot_number)
+
+
+class ConcurrentChange(ConflictError):
+    """Another writer stored a version of the same annotation at the same moment (409)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the annotation was changed at the same moment by another request; try again"
+        )
+
+
+def _inserted(session: Session, insert: Callable[[], int]) -> int:
+    """Run an insert of the next version; two writers racing for it: the loser gets 409."""
+    try:
+        with session.begin_nested():
+            return insert()
+    except IntegrityError as exc:
+        raise ConcurrentChange() from exc
 
 
 class AnnotationNotFound(NotFoundError):
@@ -136,7 +155,7 @@ def _insert_mask(
         "job_id": job_id,
         "detail": detail,
     }
-    annotation_id = repository.insert_mask(session, values)
+    annotation_id = _inserted(session, lambda: repository.insert_mask(session, values))
     row = session.get(MaskAnnotation, annotation_id)
     assert row is not None
     return _mask_version(row)
@@ -275,23 +294,21 @@ def _insert_label(
     detail: dict[str, Any] | None = None,
 ) -> LabelVersion:
     latest = repository.latest_label(session, film_id, scope, start_frame, end_frame, source)
-    annotation_id = repository.insert_label(
-        session,
-        {
-            "film_id": film_id,
-            "scope": scope,
-            "start_frame": start_frame,
-            "end_frame": end_frame,
-            "start_time": start_time,
-            "end_time": end_time,
-            "source": source,
-            "version": 1 if latest is None else latest.version + 1,
-            "label": None if label is None else FrameClass(label).value,
-            "author": author,
-            "created_at": utcnow(),
-            "detail": detail,
-        },
-    )
+    values: dict[str, Any] = {
+        "film_id": film_id,
+        "scope": scope,
+        "start_frame": start_frame,
+        "end_frame": end_frame,
+        "start_time": start_time,
+        "end_time": end_time,
+        "source": source,
+        "version": 1 if latest is None else latest.version + 1,
+        "label": None if label is None else FrameClass(label).value,
+        "author": author,
+        "created_at": utcnow(),
+        "detail": detail,
+    }
+    annotation_id = _inserted(session, lambda: repository.insert_label(session, values))
     row = session.get(LabelAnnotation, annotation_id)
     assert row is not None
     return _label_version(row)

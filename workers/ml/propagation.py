@@ -37,11 +37,11 @@ class PropagationConfig:
     seeds and sources are not those reported."""
 
     # Affinity: each target cell attends to its top_k memory cells, softmax at temperature.
-    top_k: int = 20
-    temperature: float = 0.05
+    top_k: int = 8
+    temperature: float = 0.02
     # Relative weights of the feature groups (each L2-normalised before weighting).
     decoder_weight: float = 1.0
-    colour_weight: float = 0.6
+    colour_weight: float = 0.3
     position_weight: float = 0.3
     # Cells per side of the affinity grid (the decoder runs at image_size / 4).
     grid: int = 32
@@ -51,9 +51,9 @@ class PropagationConfig:
     confident: float = 0.3  # |p - 0.5| a recurrent cell must exceed
     # Refinement: logit(p) = logit(propagated) + model_weight * logit(model); flow fused
     # with flow_weight when used.
-    model_weight: float = 0.35
+    model_weight: float = 0.1
     flow_weight: float = 0.5
-    use_flow: bool = False
+    use_flow: bool = True
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ METHOD = "features+model+flow"
 
 
 def _config() -> PropagationConfig:
-    return dataclasses.replace(PropagationConfig(), use_flow=True)
+    return PropagationConfig()  # features + model logits + flow, as tuned
 
 
 def run_job(

@@ -1,0 +1,71 @@
+"""The annotation service on both databases: imported range labels, and two writers racing
+for the same version."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from app.analysis import service as analysis_service
+from app.analysis.schemas import FrameQuery
+from app.annotations import repository
+from app.annotations import service as annotations_service
+from tests.app.factories import make_analysis, make_film
+
+
+def _png(value: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((6, 8), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_imported_range_labels_count_as_checked_and_yield_to_human_ones(session: Session) -> None:
+    film_id = make_film(session)
+    analysis_id = make_analysis(session, film_id=film_id, frames=6, shots=2)
+    annotations_service.add_range_label(
+        session,
+        film_id,
+        start_frame=0,
+        end_frame=60,
+        start_time=0.0,
+        end_time=2.4,
+        label="NP",
+        source="elan",
+        author="import",
+        detail={"tier": "Image Type"},
+    )
+    annotations_service.set_frame_label(session, film_id, 25, "P", author="me")
+    frames = analysis_service.list_frames(session, analysis_id, FrameQuery(limit=10)).items
+    assert [(f.frame_index, f.frame_class, f.label_source) for f in frames[:4]] == [
+        (0, "NP", "elan"),
+        (25, "P", "human"),
+        (50, "NP", "elan"),
+        (75, "P", "model"),
+    ]
+    figures = analysis_service.film_figures(session, analysis_id)
+    assert figures is not None and figures.human_checked_share == pytest.approx(0.5)
+    labels = annotations_service.active_labels(session, film_id)
+    assert {(label.scope, label.source) for label in labels} == {
+        ("range", "elan"),
+        ("frame", "human"),
+    }
+
+
+def test_two_writers_racing_for_one_version_get_a_conflict(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    film_id = make_film(session)
+    make_analysis(session, film_id=film_id, frames=3)
+    annotations_service.put_mask(session, film_id, 0, _png(255), author="first")
+    # The second writer read "no version yet" before the first one's insert.
+    monkeypatch.setattr(repository, "latest_mask", lambda *args, **kwargs: None)
+    with pytest.raises(annotations_service.ConcurrentChange):
+        annotations_service.put_mask(session, film_id, 0, _png(0), author="second")
+    monkeypatch.undo()
+    session.commit()  # the first writer's version survives the second's failed insert
+    served = annotations_service.get_mask(session, film_id, 0)
+    assert served.source == "human"
