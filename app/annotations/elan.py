@@ -98,12 +98,24 @@ class EafDocument:
     def tier_names(self) -> list[str]:
         return list(self._eaf.get_tier_names())  # type: ignore[attr-defined]
 
+    def _check_parents(self, tier: str) -> None:
+        """A dependent tier's chain of parents must end (pympi would follow a cycle forever)."""
+        tiers = self._eaf.tiers  # type: ignore[attr-defined]
+        seen = {tier}
+        current = tier
+        while parent := tiers[current][2].get("PARENT_REF"):
+            if parent in seen or parent not in tiers:
+                raise BadEafFile(f"tier {tier!r} depends on a missing or circular parent tier")
+            seen.add(parent)
+            current = parent
+
     def annotations(self, tier: str) -> list[EafAnnotation]:
         """The tier's annotations (a dependent tier's take their parent's times), sorted
         by start; ``BadEafFile`` for a tier not in the file or with unaligned times."""
         if tier not in self.tier_names:
             names = ", ".join(repr(name) for name in self.tier_names) or "none"
             raise BadEafFile(f"the file has no tier {tier!r} (its tiers: {names})")
+        self._check_parents(tier)
         try:
             rows = self._eaf.get_annotation_data_for_tier(tier)  # type: ignore[attr-defined]
         except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -166,6 +166,15 @@ def test_a_dependent_tier_takes_its_parents_times(session: Session, film: int) -
     ]
 
 
+def test_a_tier_with_a_circular_parent_is_refused(session: Session, film: int) -> None:
+    document = eaf_document(
+        {"A": [(0, 1000, "Animation")]}, dependent={"B": ("A", ["Animation"])}
+    ).replace(b'TIER_ID="A"', b'PARENT_REF="B" TIER_ID="A"')
+
+    with pytest.raises(elan.BadEafFile, match="circular"):
+        import_tier(session, film, document, "B")
+
+
 def test_agreement_is_the_confusion_by_running_time(session: Session, film: int) -> None:
     tier = [*IMAGE_TYPE[:3], (20_000, 21_000, "Animation")]
     import_tier(session, film, eaf_document({"Image Type": tier}), "Image Type")
