@@ -8,6 +8,8 @@ import { framePicture, prefetchThumbnail } from "../frames.js";
 import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
 import { jobState } from "./archive.js";
+// As a namespace too: the review list calls what this module offers where it offers it.
+import * as frames from "../frames.js";
 
 const FRAMES_PAGE = 48;
 const THUMB_SIZE = 240;
@@ -268,7 +270,7 @@ function resultSections(film, stats, shots, timeline, context, firstFrames) {
   const moreButton = h("button", { type: "button", class: "button secondary", onclick: () => loadFrames(false) }, "Show more frames");
 
   masksToggle.addEventListener("change", () => {
-    for (const element of [frameGrid, reviewList, jumpPanel.firstElementChild].filter(Boolean)) element.classList.toggle("masks-on", masksToggle.checked);
+    for (const element of [frameGrid, jumpPanel.firstElementChild].filter(Boolean)) element.classList.toggle("masks-on", masksToggle.checked);
   });
   classFilter.addEventListener("change", () => {
     frameFilter.frame_class = classFilter.value;
@@ -360,6 +362,11 @@ function resultSections(film, stats, shots, timeline, context, firstFrames) {
     h("p", { class: "muted small" }, "The frames the model is least sure of (lowest calibrated confidence): correcting these helps most."),
     reviewList,
   );
+  masksToggle.addEventListener("change", () => {
+    reviewList.classList.toggle("masks-on", masksToggle.checked);
+    // Where pictures paint their masks only once asked (frames.paintOverlays), ask.
+    if (masksToggle.checked) frames.paintOverlays?.(reviewList);
+  });
   getJson(`films/${film.id}/frames`, { sort: "confidence", limit: REVIEW_COUNT }).then(
     (page) => replace(reviewList, page.items.map((frame) => frameCard(film, frame, "review-card"))),
     (error) => replace(reviewList, h("li", { class: "muted" }, `The frames could not be loaded: ${error.message}.`)),

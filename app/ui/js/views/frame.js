@@ -1,13 +1,13 @@
 // One sampled frame, large: the mask over it with adjustable opacity, its P fraction, class,
-// timecode and shot, and the layer its mask comes from; the previous and next sampled frames
-// one key away. A write token gets the mask editor (mask-editor.js) under the picture.
+// timecode and shot; the previous and next sampled frames one key away.
 
 import { download, getAccess, getAllPages, getJson } from "../api.js";
 import { h, replace } from "../dom.js";
 import { CLASS_LABELS, filmName, percent, timecode } from "../format.js";
 import { framePicture } from "../frames.js";
-import { maskEditor, setSourceBadge } from "../mask-editor.js";
 import { classBadge } from "./film.js";
+// The layer the mask comes from for everyone; the mask editor under the picture for a write token.
+import { maskEditor, setSourceBadge } from "../mask-editor.js";
 
 const LARGE_SIZE = 1280;
 // Frames are looked up in a window around frame / fps; a variable frame rate may put the
