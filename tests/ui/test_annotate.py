@@ -14,8 +14,35 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.conftest import AnalysedFilm, UiServer, screenshot
+from tests.ui.conftest import (
+    AnalysedFilm,
+    UiServer,
+    make_hybrid_film,
+    screenshot,
+    wait_for_job,
+)
 from tests.ui.test_access_and_states import _read_only_token
+
+
+@pytest.fixture(scope="module")
+def own_film(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> AnalysedFilm:
+    """A film of these tests' own: propagated masks stay (only human ones can be reverted),
+    and the other page tests expect the shared film as the model left it."""
+    path = make_hybrid_film(tmp_path_factory.mktemp("annotate") / "annotate.mp4", seed=5)
+    with ui_server.client() as client, path.open("rb") as handle:
+        film = (
+            client.post(
+                "/films",
+                files={"file": (path.name, handle, "video/mp4")},
+                data={"title": "Annotated"},
+            )
+            .raise_for_status()
+            .json()
+        )
+        assert wait_for_job(client, film["job_id"])["status"] == "done"
+        shots = client.get(f"/films/{film['id']}/shots").raise_for_status().json()
+        frames = client.get(f"/films/{film['id']}/frames").raise_for_status().json()["items"]
+    return AnalysedFilm(film_id=film["id"], shot_count=len(shots), frames=frames)
 
 
 def _shot_with_neighbours(film: AnalysedFilm) -> tuple[int, list[int]]:
@@ -48,10 +75,10 @@ def _open_editor(page: Any, ui_server: UiServer, film_id: int, frame: int) -> An
 
 
 def test_a_painted_stroke_is_saved_and_spread_through_the_shot(
-    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+    page: Any, ui_server: UiServer, own_film: AnalysedFilm
 ) -> None:
-    film_id = analysed_film.film_id
-    shot, frames = _shot_with_neighbours(analysed_film)
+    film_id = own_film.film_id
+    shot, frames = _shot_with_neighbours(own_film)
     first, neighbours = frames[0], frames[1:]
     box = _open_editor(page, ui_server, film_id, first)
     assert page.locator("#mask-source").get_attribute("data-source") == "model"
@@ -89,10 +116,10 @@ def test_a_painted_stroke_is_saved_and_spread_through_the_shot(
 
 
 def test_fill_undo_and_redo_change_the_mask_before_it_is_saved(
-    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+    page: Any, ui_server: UiServer, own_film: AnalysedFilm
 ) -> None:
-    film_id = analysed_film.film_id
-    frame = analysed_film.frames[-1]["frame_index"]
+    film_id = own_film.film_id
+    frame = own_film.frames[-1]["frame_index"]
     box = _open_editor(page, ui_server, film_id, frame)
     before = page.locator("#mask-source").get_attribute("data-source")
     undo, redo, save = (page.locator(f"#mask-{name}") for name in ("undo", "redo", "save"))
@@ -140,12 +167,12 @@ def test_the_page_encodes_a_single_channel_png(
 
 
 def test_film_view_sets_a_shot_label_and_lists_frames_to_review(
-    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+    page: Any, ui_server: UiServer, own_film: AnalysedFilm
 ) -> None:
-    film_id = analysed_film.film_id
+    film_id = own_film.film_id
     page.goto(ui_server.page_url(f"/films/{film_id}"))
     page.locator("#review-list .review-card").first.wait_for()
-    assert page.locator("#review-list .review-card").count() == min(8, len(analysed_film.frames))
+    assert page.locator("#review-list .review-card").count() == min(8, len(own_film.frames))
     assert page.locator("#human-checked .stat-value").inner_text() == "0.0 %"
 
     page.locator("select[data-shot='1']").select_option("NP")
