@@ -10,6 +10,7 @@ import mimetypes
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 from app.analysis.schemas import FramePublic, ShotPublic
 from app.annotations.elan import ELAN_VALUES
@@ -68,8 +69,10 @@ def analysis_eaf(
     eaf = Eaf(author="hybridlens")
     eaf.adocument["DATE"] = (created or datetime(1970, 1, 1)).replace(microsecond=0).isoformat()
     eaf.remove_tier("default")
+    eaf.header.update({"MEDIA_FILE": "", "TIME_UNITS": "milliseconds"})
     mime = mimetypes.guess_type(media_name)[0] or "video/mp4"
-    eaf.add_linked_file(media_url, relpath=f"./{media_name}", mimetype=mime)
+    # ELAN looks for the film beside the .eaf when the URL does not answer.
+    eaf.add_linked_file(media_url, relpath=f"./{quote(media_name, safe='')}", mimetype=mime)
     eaf.add_tier(SHOT_TIER)
     for shot in shots:
         start_ms, end_ms = _ms(shot.start_time), _ms(shot.end_time)
@@ -78,5 +81,7 @@ def analysis_eaf(
     eaf.add_tier(FRAME_TIER)
     for start_ms, end_ms, frame_class in frame_runs(frames, shots):
         eaf.add_annotation(FRAME_TIER, start_ms, end_ms, ELAN_VALUES[frame_class])
+    # ELAN numbers the annotations it adds after this one.
+    eaf.properties = [("lastUsedAnnotation", eaf.maxaid)]
     document = to_adocument(eaf, pretty=True)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(document, encoding="unicode")

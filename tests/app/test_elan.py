@@ -219,6 +219,8 @@ def test_eaf_export_reads_back_and_agrees_with_itself(session: Session, film: in
     report = analysis_service.get_film_report(session, film)
     body = export_film(report, "eaf", ExportTarget(film_id=film)).body
 
+    assert 'MEDIA_URL="http://127.0.0.1:8000/films/' in body
+    assert 'MIME_TYPE="video/mp4"' in body and 'TIME_UNITS="milliseconds"' in body
     document = elan.read_eaf(body.encode())
     assert document.annotations("hybridlens shots") == [
         elan.EafAnnotation(0, 3000, "Hybrid Image"),
