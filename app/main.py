@@ -30,6 +30,7 @@ from app.api.routes import (
     similar,
     ui,
 )
+from app.api.routes import elan as elan_routes
 from app.core.config import Settings, get_settings
 from app.core.errors import (
     ConflictError,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         films.router,
         results.router,
         annotation_routes.router,
+        elan_routes.router,
         collections.router,
         jobs.router,
         exports.router,

@@ -127,7 +127,8 @@ def export_cmd(
         str,
         typer.Option(
             "--format",
-            help="csv (one row per sampled frame), json, shots.csv, edl, otio or annotations.",
+            help="csv (one row per sampled frame), json, shots.csv, edl, otio, annotations or "
+            "eaf (ELAN).",
         ),
     ] = "csv",
     base_url: Annotated[

@@ -72,3 +72,64 @@ class ServedMask(BaseModel):
 
     png: bytes
     source: MaskLayer
+
+
+class ElanRange(BaseModel):
+    """One imported ELAN annotation: its time span (and frames), the tier's value and the
+    class it was mapped to."""
+
+    start_time: float
+    end_time: float
+    start_frame: int
+    end_frame: int
+    value: str
+    label: FrameClass
+
+
+class ElanSkipped(BaseModel):
+    """A tier value no mapping covers: how often it occurs and how long it lasts."""
+
+    value: str
+    count: int
+    duration_s: float
+
+
+class ElanImport(BaseModel):
+    """What an ELAN import stored: the film's ``elan`` range labels now in force (they
+    replace the previous import's), and the values left out (unmapped or empty)."""
+
+    film_id: int
+    tier: str
+    filename: str | None
+    mapping: dict[str, FrameClass]
+    imported: list[ElanRange]
+    skipped: list[ElanSkipped]
+    replaced: int
+
+
+class ClassAgreement(BaseModel):
+    """One class: its time in the ELAN labels, in the analysis (over the labelled time),
+    the time both give it, and recall/precision of the analysis against the labels."""
+
+    label: FrameClass
+    elan_s: float
+    analysis_s: float
+    agreed_s: float
+    recall: float | None
+    precision: float | None
+
+
+class ElanAgreement(BaseModel):
+    """The analysis's frame classes (the model's, before annotations) against the imported
+    ELAN labels, by running time. ``confusion[elan][analysis]`` is seconds; ``unclassified_s``
+    is labelled time no classified frame covers (blank or undecoded)."""
+
+    film_id: int
+    analysis_id: int
+    labelled_s: float
+    compared_s: float
+    agreed_s: float
+    agreement: float | None
+    unclassified_s: float
+    confusion: dict[str, dict[str, float]]
+    classes: list[ClassAgreement]

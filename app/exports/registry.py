@@ -17,7 +17,7 @@ from typing import Any
 from app.analysis.schemas import FilmReport
 from app.core.errors import ConflictError, InvalidRequestError
 from app.core.registry import Registry
-from app.exports import edl, otio, tables, web_annotations
+from app.exports import eaf, edl, otio, tables, web_annotations
 from app.pipeline.timecode import edit_rate, is_drop_frame_rate
 
 # Where `hybridlens serve` listens by default: the CLI's links point there unless told.
@@ -172,6 +172,17 @@ def _annotations(report: FilmReport, target: ExportTarget) -> str:
     return json.dumps(collection, indent=2)
 
 
+def _eaf(report: FilmReport, target: ExportTarget) -> str:
+    analysis = report.analysis
+    return eaf.analysis_eaf(
+        report.shots,
+        report.frames,
+        media_url=target.media_url,
+        media_name=report.film.original_filename or f"film-{report.film.id}",
+        created=(analysis.finished_at or analysis.created_at) if analysis is not None else None,
+    )
+
+
 def _register(export: ExportFormat) -> None:
     EXPORTS.register(export.name, export)
 
@@ -186,3 +197,4 @@ _register(ExportFormat("otio", "application/json", "otio", False, _otio))
 _register(
     ExportFormat("annotations", "application/ld+json", "annotations.jsonld", False, _annotations)
 )
+_register(ExportFormat("eaf", "application/xml", "eaf", True, _eaf))

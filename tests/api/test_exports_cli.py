@@ -29,7 +29,7 @@ def film_id(service_env: Settings) -> int:
     return film
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "shots.csv", "edl", "otio", "annotations"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "shots.csv", "edl", "otio", "annotations", "eaf"])
 def test_cli_export_is_byte_identical_to_the_api_export(
     fmt: str, client: TestClient, service_env: Settings, film_id: int, tmp_path: Path
 ) -> None:

@@ -74,12 +74,15 @@ async function failure(response) {
   return error;
 }
 
-async function send(method, path, { params, json, signal } = {}) {
+async function send(method, path, { params, json, blob, signal } = {}) {
   const headers = authHeaders();
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
+  } else if (blob !== undefined) {
+    headers["Content-Type"] = blob.type || "application/octet-stream";
+    body = blob;
   }
   let response;
   try {
@@ -117,8 +120,25 @@ export async function postJson(path, json, params) {
   return response.status === 204 ? null : response.json();
 }
 
+export async function putJson(path, json, params) {
+  const response = await send("PUT", path, { json, params });
+  return response.json();
+}
+
+// PUT a binary body (a mask PNG) with its own content type; the answer is JSON.
+export async function putBlob(path, blob, params) {
+  const response = await send("PUT", path, { blob, params });
+  return response.json();
+}
+
 export async function del(path) {
-  await send("DELETE", path);
+  const response = await send("DELETE", path);
+  return response.status === 204 ? null : response.json().catch(() => null);
+}
+
+// The whole response, for what its headers say (X-Mask-Source).
+export async function getResponse(path, params, options = {}) {
+  return send("GET", path, { params, ...options });
 }
 
 export async function getBlob(path, params, options = {}) {

@@ -84,6 +84,14 @@ export function maskUrl(filmId, frameIndex) {
   return cached(`mask/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/mask`), { cheap: true });
 }
 
+// A mask changed (saved, reverted, propagated): the next maskUrl asks the server again.
+export function forgetMask(filmId, frameIndex) {
+  const key = `mask/${filmId}/${frameIndex}`;
+  const stale = cache.get(key);
+  cache.delete(key);
+  stale?.then((url) => URL.revokeObjectURL(url), () => {});
+}
+
 function loadImage(url) {
   return new Promise((resolve, reject) => {
     const image = new Image();

@@ -1,13 +1,15 @@
 // A film: its figures, the timeline of the whole film, the sampled frames with their masks
 // as an overlay that can be switched on, the shot list with timecodes, and exports.
 
-import { ApiError, download, getJson, postJson } from "../api.js";
+import { ApiError, del, download, getJson, postJson, putJson } from "../api.js";
 import { h, replace } from "../dom.js";
 import { CLASS_LABELS, bytes, filmName, percent, seconds, timecode } from "../format.js";
 import { framePicture, paintOverlays, prefetchThumbnail } from "../frames.js";
 import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
 import { jobState } from "./archive.js";
+// As a namespace too: the review list calls what this module offers where it offers it.
+import * as frames from "../frames.js";
 
 const FRAMES_PAGE = 48;
 const THUMB_SIZE = 240;
@@ -18,7 +20,9 @@ const EXPORTS = [
   ["edl", "EDL (CMX 3600)"],
   ["otio", "OpenTimelineIO"],
   ["annotations", "Web Annotations"],
+  ["eaf", "ELAN (.eaf)"],
 ];
+const REVIEW_COUNT = 8;
 
 export function classBadge(frameClass) {
   if (!frameClass) return h("span", { class: "badge class-none" }, "Not classified");
@@ -38,12 +42,12 @@ async function optional(promise) {
   }
 }
 
-function frameCard(film, frame) {
+function frameCard(film, frame, cardClass = "frame-card") {
   const name = `Frame ${frame.frame_index} at ${timecode(frame.frame_index, film.fps)}, ${CLASS_LABELS[frame.frame_class]}, P fraction ${percent(frame.p_fraction)}`;
   const picture = framePicture(film.id, frame, { maxSize: THUMB_SIZE, alt: name });
   return h(
     "li",
-    { class: "frame-card", dataset: { frameIndex: frame.frame_index, class: frame.frame_class } },
+    { class: cardClass, dataset: { frameIndex: frame.frame_index, class: frame.frame_class } },
     h(
       "a",
       { href: `#/films/${film.id}/frames/${frame.frame_index}`, "aria-label": name },
@@ -174,6 +178,7 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
       statCard("Hybrid shots", `${summary.hybrid_shot_count ?? "–"}`, `of ${summary.shot_count ?? shots.length} ${(summary.shot_count ?? shots.length) === 1 ? "shot" : "shots"}`),
       statCard("Longest hybrid run", seconds(summary.longest_hybrid_run_s), ""),
       statCard("Sampled frames", `${summary.sampled_frames ?? "–"}`, summary.segmented_frames ? `${summary.segmented_frames} with masks` : ""),
+      h("div", { class: "stat-card", id: "human-checked" }, h("dt", {}, "Human-checked"), h("dd", {}, h("span", { class: "stat-value" }, percent(stats.human_checked_share ?? 0, 1)), h("small", {}, "of running time, by a person's mask or label"))),
     ),
     h("p", { class: "muted small" }, `Analysis ${stats.analysis_id}${stats.timings && stats.timings.total_s ? `, ${stats.timings.total_s.toFixed(1)} s of work` : ""}.`),
   );
@@ -353,6 +358,47 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
     moreButton,
   );
 
+  // --- review: the frames the model is least sure of, to annotate first
+  const reviewList = h("ul", { class: "review-list", id: "review-list", "aria-label": "Frames to review first" });
+  const reviewSection = h(
+    "section",
+    { class: "panel", "aria-labelledby": "review-heading" },
+    h("h2", { id: "review-heading" }, "Review first"),
+    h("p", { class: "muted small" }, "The frames the model is least sure of (lowest calibrated confidence): correcting these helps most."),
+    reviewList,
+  );
+  masksToggle.addEventListener("change", () => {
+    reviewList.classList.toggle("masks-on", masksToggle.checked);
+    // Where pictures paint their masks only once asked (frames.paintOverlays), ask.
+    if (masksToggle.checked) frames.paintOverlays?.(reviewList);
+  });
+  getJson(`films/${film.id}/frames`, { sort: "confidence", limit: REVIEW_COUNT }).then(
+    (page) => replace(reviewList, page.items.map((frame) => frameCard(film, frame, "review-card"))),
+    (error) => replace(reviewList, h("li", { class: "muted" }, `The frames could not be loaded: ${error.message}.`)),
+  );
+
+  async function setShotLabel(shot, label) {
+    try {
+      if (label) await putJson(`films/${film.id}/shots/${shot.number}/label`, { label });
+      else await del(`films/${film.id}/shots/${shot.number}/label`);
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (error) {
+      context.showMessage(`The shot's label could not be set: ${error.message}.`);
+    }
+  }
+
+  function shotLabelCell(shot) {
+    const own = shot.label_source === "human" ? shot.frame_class : "";
+    const select = h(
+      "select",
+      { class: "needs-write", "aria-label": `Label of shot ${shot.number}`, dataset: { shot: shot.number } },
+      h("option", { value: "" }, "Not set"),
+      ["P", "NP", "hybrid"].map((key) => h("option", { value: key, selected: own === key }, CLASS_LABELS[key])),
+    );
+    select.addEventListener("change", () => setShotLabel(shot, select.value));
+    return h("td", { class: "shot-label" }, select, h("small", { class: "muted" }, ` ${shot.label_source}`));
+  }
+
   // --- shots
   const shotTableScroll = h("div", { class: "table-scroll shots-scroll", tabindex: 0, "aria-label": "Shot list" });
   const shotTable = h(
@@ -365,7 +411,7 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
       h(
         "tr",
         {},
-        ["Shot", "Start", "End", "Length", "Class", "Hybrid", "Mean P fraction", "Frames", ""].map((label) =>
+        ["Shot", "Start", "End", "Length", "Class", "Hybrid", "Mean P fraction", "Frames", "Label", ""].map((label) =>
           h("th", { scope: "col" }, label || h("span", { class: "visually-hidden" }, "Actions")),
         ),
       ),
@@ -385,6 +431,7 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
           h("td", { class: "num" }, percent(shot.hybrid_ratio)),
           h("td", { class: "num" }, percent(shot.mean_p_fraction)),
           h("td", { class: "num" }, shot.sampled_frames ?? "–"),
+          shotLabelCell(shot),
           h(
             "td",
             {},
@@ -442,5 +489,5 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
   );
 
   loadFrames(true);
-  return [statsSection, timelineSection, framesSection, shotsSection, exportsSection];
+  return [statsSection, timelineSection, framesSection, reviewSection, shotsSection, exportsSection];
 }

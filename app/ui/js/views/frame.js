@@ -2,11 +2,13 @@
 // timecode and shot; the previous and next sampled frames one key away; "more like this", a
 // grid of the archive's frames that look most like it.
 
-import { download, getAllPages, getJson } from "../api.js";
-import { h } from "../dom.js";
+import { download, getAccess, getAllPages, getJson } from "../api.js";
+import { h, replace } from "../dom.js";
 import { CLASS_LABELS, filmName, percent, timecode } from "../format.js";
 import { framePicture, paintOverlays } from "../frames.js";
 import { classBadge } from "./film.js";
+// The layer the mask comes from for everyone; the mask editor under the picture for a write token.
+import { maskEditor, setSourceBadge } from "../mask-editor.js";
 
 const LARGE_SIZE = 1280;
 // Frames are looked up in a window around frame / fps; a variable frame rate may put the
@@ -114,9 +116,11 @@ async function findFrame(film, frameIndex) {
 }
 
 export async function renderFrame(main, filmId, frameIndex, params, context) {
+  const access = getAccess().catch(() => ({ can_write: false }));
   const film = await getJson(`films/${filmId}`);
   if (!context.isCurrent()) return null;
   const found = await findFrame(film, frameIndex);
+  const me = await access;
   if (!context.isCurrent()) return null;
   const name = filmName(film);
   const code = timecode(frameIndex, film.fps);
@@ -174,6 +178,8 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
       : h("span", { class: "button secondary disabled", "aria-disabled": "true" }, "Last frame →"),
   );
 
+  const sourceBadge = h("span", { id: "mask-source", class: "badge" });
+  setSourceBadge(sourceBadge, frame.mask_source);
   const pBar = h("span", { class: "p-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * frame.p_fraction).toFixed(1)}%` }));
   const details = h(
     "dl",
@@ -189,7 +195,11 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
     frame.confidence !== null ? [h("dt", {}, "Confidence"), h("dd", {}, percent(frame.confidence))] : null,
     frame.shot_number !== null ? [h("dt", {}, "Shot"), h("dd", {}, `${frame.shot_number}`)] : null,
     h("dt", {}, "Overlay"),
-    h("dd", {}, frame.has_mask ? "Pixel mask from the segmenter" : "Coarse grid of NP shares (the frame was not segmented: it is not hybrid)"),
+    h("dd", {}, frame.has_mask ? "Pixel mask" : "Coarse grid of NP shares (the frame was not segmented: it is not hybrid)"),
+    h("dt", {}, "Mask"),
+    h("dd", {}, sourceBadge),
+    h("dt", {}, "Class from"),
+    h("dd", { id: "frame-label-source" }, frame.label_source || "model"),
   );
 
   const controls = h(
@@ -246,11 +256,28 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
 
   picture.ready.catch((error) => context.showMessage(`The frame could not be shown: ${error.message}.`));
 
+  // The frame's class and P fraction as they stand after a correction.
+  async function refreshDetails() {
+    const epsilon = 0.25 / (film.fps || 25);
+    const page = await getJson(`films/${filmId}/frames`, { min_time_s: Math.max(0, frame.time_s - epsilon).toFixed(6), max_time_s: (frame.time_s + epsilon).toFixed(6), limit: 5 });
+    const now = page.items.find((item) => item.frame_index === frameIndex);
+    if (!now) return;
+    replace(document.getElementById("frame-class"), classBadge(now.frame_class));
+    replace(document.getElementById("frame-p-fraction"), percent(now.p_fraction, 1), h("span", { class: "p-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * now.p_fraction).toFixed(1)}%` })));
+    document.getElementById("frame-label-source").textContent = now.label_source;
+  }
+
+  const editor = me && me.can_write ? maskEditor({ film, frame, picture, stage, sourceBadge, context, onChanged: () => refreshDetails().catch(() => {}) }) : null;
+  if (editor) stage.after(editor.element);
+
   const onKey = (event) => {
     if (event.target instanceof HTMLInputElement || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "ArrowLeft" && previous) location.hash = `#/films/${filmId}/frames/${previous.frame_index}`;
     if (event.key === "ArrowRight" && next) location.hash = `#/films/${filmId}/frames/${next.frame_index}`;
   };
   document.addEventListener("keydown", onKey);
-  return () => document.removeEventListener("keydown", onKey);
+  return () => {
+    document.removeEventListener("keydown", onKey);
+    editor?.stop();
+  };
 }
