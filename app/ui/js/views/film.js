@@ -9,7 +9,6 @@ import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
 import { jobState } from "./archive.js";
 // As a namespace too: the review list calls what this module offers where it offers it.
-import * as frames from "../frames.js";
 
 const FRAMES_PAGE = 48;
 const THUMB_SIZE = 240;
@@ -369,8 +368,8 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
   );
   masksToggle.addEventListener("change", () => {
     reviewList.classList.toggle("masks-on", masksToggle.checked);
-    // Where pictures paint their masks only once asked (frames.paintOverlays), ask.
-    if (masksToggle.checked) frames.paintOverlays?.(reviewList);
+    // Pictures ask for their masks only once the masks are switched on.
+    if (masksToggle.checked) paintOverlays(reviewList);
   });
   getJson(`films/${film.id}/frames`, { sort: "confidence", limit: REVIEW_COUNT }).then(
     (page) => replace(reviewList, page.items.map((frame) => frameCard(film, frame, "review-card"))),
