@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from app.core.domain import FrameClass
@@ -43,7 +45,7 @@ def test_search_returns_the_exact_top_k_best_first_without_the_query() -> None:
     every = [hit for hit in every if (hit[0], hit[1]) != (1, 30)]
     expected = sorted(every, key=lambda hit: -hit[2])[:5]
     assert [(h.film_id, h.frame_index) for h in hits] == [(f, i) for f, i, _ in expected]
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
 
 
 def test_search_keeps_to_the_films_class_and_version_asked_for() -> None:
