@@ -196,22 +196,21 @@ class EmbeddingIndex:
                 unusable |= self._version[rows] != code
             if frame_class is not None:
                 unusable |= self._class[rows] != _CLASS_CODES[frame_class]
-            if exclude is not None and exclude[0] in self._blocks:
-                block = self._blocks[exclude[0]]
-                own = block.start + np.flatnonzero(
-                    self._frame[block.start : block.stop] == exclude[1]
-                )
-                positions = (
-                    np.flatnonzero(np.isin(rows, own)) if isinstance(rows, np.ndarray) else own
-                )
-                unusable[positions] = True
-            scores[unusable] = -np.inf
-            top = min(k, len(scores))
+            # The positions still in the running: partitioning scores with two thirds set to
+            # -inf (a class filter) was several times slower than taking those out first.
+            positions = np.flatnonzero(~unusable) if unusable.any() else None
+            kept = scores if positions is None else scores[positions]
+            if len(kept) == 0:
+                return []
+            # One more than asked for: the excluded frame, if it is among them, is dropped.
+            top = min(k + (exclude is not None), len(kept))
             # The top k sit at the end after partitioning (no negated copy of the scores).
-            best = np.argpartition(scores, len(scores) - top)[len(scores) - top :]
-            best = best[np.argsort(-scores[best], kind="stable")]
-            found = rows[best] if isinstance(rows, np.ndarray) else best
-            return [
+            best = np.argpartition(kept, len(kept) - top)[len(kept) - top :]
+            best = best[np.argsort(-kept[best], kind="stable")]
+            scores = kept
+            best_positions = positions[best] if positions is not None else best
+            found = rows[best_positions] if isinstance(rows, np.ndarray) else best_positions
+            hits = [
                 Hit(
                     int(self._film[row]),
                     int(self._frame[row]),
@@ -219,5 +218,7 @@ class EmbeddingIndex:
                     float(score),
                 )
                 for row, score in zip(found, scores[best], strict=True)
-                if score > -np.inf
             ]
+            if exclude is not None:
+                hits = [hit for hit in hits if (hit.film_id, hit.frame_index) != exclude]
+            return hits[:k]
