@@ -383,7 +383,8 @@ def main() -> None:
         plateau = [t for value, t in tuned if value >= best_f1 - 1e-9]
         best_t = plateau[len(plateau) // 2]
         print(
-            f"  {method:10s} threshold {best_t:.3f}: tuning F1 {best_f1:.3f}, "
+            f"  {method:10s} threshold {best_t:.3f} (best from {plateau[0]:.3f} to "
+            f"{plateau[-1]:.3f}): tuning F1 {best_f1:.3f}, "
             f"report F1 {score('report', method, best_t):.3f}"
         )
     baseline = [

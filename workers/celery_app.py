@@ -86,7 +86,9 @@ def send_again(expired: ExpiredStage) -> None:
     else:
         stage = STAGES.get(expired.stage)
         args = [expired.job_id, expired.analysis_id, expired.attempt]
-    app.send_task(stage.task_name, args=args, queue=stage.queue)
+    # ignore_result: with the result backend configured, a send would otherwise subscribe to
+    # the task's result.
+    app.send_task(stage.task_name, args=args, queue=stage.queue, ignore_result=True)
 
 
 @signals.worker_ready.connect

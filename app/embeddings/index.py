@@ -1,17 +1,18 @@
 """An exact look-alike index over every film's current frame embeddings, in memory.
 
 Numpy only (the API process never imports torch): one float32 matrix of unit rows, scored
-against a query with one matrix-vector product, top k by ``argpartition``. It follows the
+against a query with one matrix-vector product, top k by ``argpartition``; a collection
+filter scores only its films' rows (each film's rows are contiguous). It follows the
 database incrementally: ``sync`` compares each film's current analysis (and when it
 finished) with what it holds, drops the rows of films that changed or went, and appends
 those of new or re-analysed films; the matrix grows by doubling and is compacted when half
 of it is dead rows.
 
-Why exact numpy and not FAISS or pgvector: bench/bench_similar.py measures a p99 of top-20
-well under the 100 ms target over 1,000 films x 500 frames (500,000 x 320) on this 2-core
-CPU; an approximate index would add a dependency and a recall loss for nothing. float32
-rows, not float16: numpy has no fast float16 matrix product (7x slower here). Memory is
-1.3 KB per frame: 640 MB at that size.
+Why exact numpy, not FAISS or pgvector (which this PostgreSQL lacks): over 1,000 films x 500
+frames (500,000 x 320) a query costs the bare matrix-vector product plus a few ms
+(bench/bench_similar.py, which times both in one run); the product reads the whole matrix, so
+it is memory-bound, and FAISS's exact index reads as much. float32 rows, not float16: numpy
+has no fast float16 product (7x slower here). Memory is 1.3 KB per frame: 640 MB at that size.
 """
 
 from __future__ import annotations
@@ -170,9 +171,8 @@ class EmbeddingIndex:
         ``version``, of ``films`` (all when None), of ``frame_class``, not ``exclude``
         ((film id, frame index))."""
         with self._lock:
-            count = self._count
             code = self._versions.get(version)
-            if code is None or count == 0 or k < 1:
+            if code is None or self._count == 0 or k < 1:
                 return []
             vector = np.asarray(query, np.float32).reshape(-1)
             if len(vector) != self._dimension:
@@ -180,35 +180,45 @@ class EmbeddingIndex:
             norm = float(np.linalg.norm(vector))
             if norm > 0:
                 vector = vector / norm
-            scores = self._matrix[:count] @ vector  # (count,)
-            allowed = self._alive[:count] & (self._version[:count] == code)
-            if films is not None:
-                chosen = np.zeros(count, bool)
-                for film_id in films:
-                    block = self._blocks.get(film_id)
-                    if block is not None:
-                        chosen[block.start : block.stop] = True
-                allowed &= chosen
+            rows: slice | np.ndarray
+            if films is None:
+                rows = slice(0, self._count)
+                scores = self._matrix[rows] @ vector  # (count,)
+            else:
+                # Only the chosen films' rows are scored: each film's rows are contiguous.
+                blocks = [self._blocks[f] for f in films if f in self._blocks]
+                if not blocks:
+                    return []
+                rows = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
+                scores = np.concatenate([self._matrix[b.start : b.stop] @ vector for b in blocks])
+            unusable = ~self._alive[rows]
+            if len(self._versions) > 1:
+                unusable |= self._version[rows] != code
             if frame_class is not None:
-                allowed &= self._class[:count] == _CLASS_CODES[frame_class]
-            if exclude is not None:
-                block = self._blocks.get(exclude[0])
-                if block is not None:
-                    own = np.flatnonzero(self._frame[block.start : block.stop] == exclude[1])
-                    allowed[block.start + own] = False
-            candidates = np.flatnonzero(allowed)
-            if len(candidates) == 0:
+                unusable |= self._class[rows] != _CLASS_CODES[frame_class]
+            # The positions still in the running: partitioning scores with two thirds set to
+            # -inf (a class filter) was several times slower than taking those out first.
+            positions = np.flatnonzero(~unusable) if unusable.any() else None
+            kept = scores if positions is None else scores[positions]
+            if len(kept) == 0:
                 return []
-            if len(candidates) > k:
-                part = np.argpartition(-scores[candidates], k - 1)[:k]
-                candidates = candidates[part]
-            best = candidates[np.lexsort((candidates, -scores[candidates]))]
-            return [
+            # One more than asked for: the excluded frame, if it is among them, is dropped.
+            top = min(k + (exclude is not None), len(kept))
+            # The top k sit at the end after partitioning (no negated copy of the scores).
+            best = np.argpartition(kept, len(kept) - top)[len(kept) - top :]
+            best = best[np.argsort(-kept[best], kind="stable")]
+            scores = kept
+            best_positions = positions[best] if positions is not None else best
+            found = rows[best_positions] if isinstance(rows, np.ndarray) else best_positions
+            hits = [
                 Hit(
                     int(self._film[row]),
                     int(self._frame[row]),
                     float(self._time[row]),
-                    float(scores[row]),
+                    float(score),
                 )
-                for row in best
+                for row, score in zip(found, scores[best], strict=True)
             ]
+            if exclude is not None:
+                hits = [hit for hit in hits if (hit.film_id, hit.frame_index) != exclude]
+            return hits[:k]

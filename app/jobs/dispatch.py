@@ -88,8 +88,10 @@ def broker_transport_options(settings: Settings) -> dict[str, int]:
     }
 
 
-def celery_client(settings: Settings) -> Celery:
-    """A Celery app that only sends: broker settings shared with ``workers.celery_app``."""
+def celery_client(settings: Settings, *, results: bool = False) -> Celery:
+    """A Celery app that only sends: broker settings shared with ``workers.celery_app``.
+    With ``results``, it can also wait for a task's result (the still task's), through Redis;
+    the client that sends analyses has no result backend, so it never talks to one."""
     from celery import Celery
 
     client = Celery("hybridlens", broker=settings.redis_url, set_as_current=False)
@@ -101,10 +103,10 @@ def celery_client(settings: Settings) -> Celery:
             **{task: {"queue": queue} for task, queue in JOB_TASKS.values()},
             TASK_EMBED_STILL: {"queue": QUEUE_GPU},
         },
-        # Only the still task keeps a result (for a minute): the API waits for it.
-        result_backend=settings.redis_url,
-        result_expires=60,
     )
+    if results:
+        # The still task keeps its result for a minute: the API waits for it.
+        client.conf.update(result_backend=settings.redis_url, result_expires=60)
     return client
 
 
@@ -112,7 +114,10 @@ class CeleryDispatcher:
     mode = "celery"
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._client = celery_client(settings)
+        self._still_client: Celery | None = None
+        self._still_lock = threading.Lock()
 
     def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None:
         task, queue_name = JOB_TASKS[kind]
@@ -122,8 +127,7 @@ class CeleryDispatcher:
                     task,
                     args=[job_id],
                     queue=queue_name,
-                    # No result to wait for: without this the client subscribes to one on
-                    # the result backend, which retries for 20 s against a dead Redis.
+                    # The job's state is in the database; there is no result to wait for.
                     ignore_result=True,
                     # Fail fast (the API answers 503) rather than hang on a dead broker.
                     retry=True,
@@ -136,8 +140,12 @@ class CeleryDispatcher:
         """Send the still to a gpu worker and wait for its embedding, at most ``timeout_s``."""
         from celery import exceptions as celery_exceptions
 
+        with self._still_lock:
+            if self._still_client is None:
+                self._still_client = celery_client(self._settings, results=True)
+            client = self._still_client
         try:
-            result = self._client.send_task(
+            result = client.send_task(
                 TASK_EMBED_STILL,
                 args=[base64.b64encode(png).decode("ascii")],
                 queue=QUEUE_GPU,
@@ -170,6 +178,8 @@ class CeleryDispatcher:
 
     def close(self) -> None:
         self._client.close()
+        if self._still_client is not None:
+            self._still_client.close()
 
 
 def resolve_runner(dotted: str) -> Callable[[int], None]:

@@ -108,7 +108,11 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
             "thumbnails_s": thumbnails_s,
             "store_s": store_s,
             "finish_s": finish_s,
-            "total_s": manifest.timings["prepare_s"] + inference.timings["infer_s"] + finish_s,
+            "total_s": manifest.timings["prepare_s"]
+            + inference.timings["infer_s"]
+            + embed_timings.get("embed_s", 0.0)
+            + (scenes.timings.get("scenes_s", 0.0) if scenes else 0.0)
+            + finish_s,
         }
 
     embeddings, embed_timings, scenes = _embeddings_and_scenes(manifest, spool)

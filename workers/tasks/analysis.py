@@ -45,6 +45,7 @@ def _run(task: Task, stage: Stage, job_id: int, ticket: StageTicket | None) -> N
         following.task_name,
         args=[ticket.job_id, ticket.analysis_id, ticket.attempt],
         queue=following.queue,
+        ignore_result=True,  # never waited for (only the still task's result is)
     )
 
 
