@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from app.api.deps import current_token
-from app.api.routes import collections, exports, films, health, jobs, me, results, ui
+from app.api.routes import collections, elements, exports, films, health, jobs, me, results, ui
 from app.core.config import Settings, get_settings
 from app.core.errors import (
     ConflictError,
@@ -129,7 +129,14 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.include_router(health.router)
     app.include_router(ui.router)
     authenticated = [Depends(current_token)]
-    routers = (films.router, results.router, collections.router, jobs.router, exports.router)
+    routers = (
+        films.router,
+        results.router,
+        collections.router,
+        elements.router,
+        jobs.router,
+        exports.router,
+    )
     for router in (me.router, *routers):
         app.include_router(router, dependencies=authenticated)
     return app

@@ -36,7 +36,11 @@ def configure(app: Celery, settings: Settings) -> None:
             for name in (QUEUE_CPU, QUEUE_GPU)
         ),
         task_default_queue=QUEUE_CPU,
-        task_routes={stage.task_name: {"queue": stage.queue} for stage in STAGES},
+        task_routes={
+            **{stage.task_name: {"queue": stage.queue} for stage in STAGES},
+            # The elements job (workers.tasks.elements) trains a head: the gpu queue.
+            "hybridlens.elements.run": {"queue": QUEUE_GPU},
+        },
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).
         task_acks_late=True,
@@ -46,7 +50,7 @@ def configure(app: Celery, settings: Settings) -> None:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        imports=("workers.tasks.analysis",),
+        imports=("workers.tasks.analysis", "workers.tasks.elements"),
     )
 
 

@@ -1,0 +1,1 @@
+"""The elements job (extract, track, refine, cluster) and the projection head it trains."""

@@ -1,0 +1,210 @@
+"""Self-supervised refinement of element embeddings for one collection (CAST, step 5).
+
+A small residual MLP (``ProjectionHead``) on the frozen pretrained embeddings is trained with
+a triplet loss: the anchor and the positive are two sightings of the same track (the same
+element within a shot), the negative comes from another track, preferably one of the same
+shot (two tracks of one shot are two different elements for sure; a random other track may
+be the same element seen in another film). The head starts as the identity, so "before" is
+the pretrained space. Seeded; runs on the GPU when there is one, else the CPU, in seconds.
+The weights go out as numpy arrays (``app.elements.head`` applies them without torch).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from app.elements.head import KEYS
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    steps: int = 300
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    margin: float = 0.4
+    # Negatives at least this similar to the anchor (pretrained) are taken for the same element.
+    false_negative_similarity: float = 0.9
+    hidden: int = 256
+    # Share of negatives drawn from another track of the anchor's shot, when it has one.
+    same_shot_negatives: float = 0.5
+    # Triplets held fixed to report the loss before and after.
+    eval_triplets: int = 2048
+
+
+class ProjectionHead(nn.Module):
+    """``normalise(x + W2 relu(W1 x + b1) + b2)``; W2 and b2 start at zero (the identity)."""
+
+    def __init__(self, dimension: int, hidden: int) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(dimension, hidden)
+        self.w2 = nn.Linear(hidden, dimension)
+        nn.init.zeros_(self.w2.weight)
+        nn.init.zeros_(self.w2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, D)
+        x = functional.normalize(x, dim=1)
+        return functional.normalize(x + self.w2(torch.relu(self.w1(x))), dim=1)
+
+    def export(self) -> dict[str, np.ndarray]:
+        arrays = (self.w1.weight, self.w1.bias, self.w2.weight, self.w2.bias)
+        return {
+            key: value.detach().float().cpu().numpy()
+            for key, value in zip(KEYS, arrays, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class Triplets:
+    anchor: np.ndarray
+    positive: np.ndarray
+    negative: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.anchor)
+
+
+class TripletSampler:
+    """Triplets from tracks: positives share the anchor's track, negatives do not.
+
+    A negative whose pretrained embedding is nearly the anchor's (``false_negative``) is
+    drawn again: it is most likely the same element in another shot or film, and pushing it
+    away would teach the head to split what it should join (with a margin already met by
+    true negatives, such false negatives would be all the loss learns from).
+    """
+
+    def __init__(
+        self,
+        track_keys: Sequence[Hashable],
+        shot_keys: Sequence[Hashable],
+        embeddings: np.ndarray,
+        *,
+        false_negative: float = 0.9,
+    ) -> None:
+        members: dict[Hashable, list[int]] = defaultdict(list)
+        for position, key in enumerate(track_keys):
+            members[key].append(position)
+        numbering = {key: number for number, key in enumerate(members)}
+        self.track_number = np.array([numbering[key] for key in track_keys], int)
+        usable = [key for key, rows in members.items() if len(rows) >= 2]
+        self.usable_members = [np.array(members[key]) for key in usable]
+        tracks_of_shot: dict[Hashable, set[Hashable]] = defaultdict(set)
+        for track, shot in zip(track_keys, shot_keys, strict=True):
+            tracks_of_shot[shot].add(track)
+        self.same_shot: list[np.ndarray] = []
+        for key in usable:
+            shot = shot_keys[members[key][0]]
+            rows = [row for other in tracks_of_shot[shot] if other != key for row in members[other]]
+            self.same_shot.append(np.array(rows, int))
+        self.vectors = np.asarray(embeddings, np.float32)
+        self.false_negative = false_negative
+        self.count = len(track_keys)
+        self.track_total = len(members)
+
+    def __bool__(self) -> bool:
+        # Needs one track seen twice and one element outside it.
+        return bool(self.usable_members) and self.track_total >= 2
+
+    def sample(
+        self, rng: np.random.Generator, count: int, same_shot_share: float = 0.5
+    ) -> Triplets:
+        tracks = rng.integers(len(self.usable_members), size=count)
+        anchors = np.empty(count, int)
+        positives = np.empty(count, int)
+        negatives = np.empty(count, int)
+        for slot, track in enumerate(tracks):
+            rows = self.usable_members[track]
+            first = int(rng.integers(len(rows)))
+            second = (first + 1 + int(rng.integers(len(rows) - 1))) % len(rows)
+            anchor = int(rows[first])
+            anchors[slot], positives[slot] = anchor, rows[second]
+            same_shot = self.same_shot[track]
+            if len(same_shot) and rng.random() < same_shot_share:
+                negatives[slot] = same_shot[int(rng.integers(len(same_shot)))]  # surely another
+                continue
+            for _ in range(8):
+                negative = int(rng.integers(self.count))
+                if self.track_number[negative] == self.track_number[anchor]:
+                    continue
+                if float(self.vectors[anchor] @ self.vectors[negative]) < self.false_negative:
+                    break
+            else:
+                # Only look-alikes left: take one from the shot, or any other track.
+                others = np.flatnonzero(self.track_number != self.track_number[anchor])
+                negative = int(rng.choice(same_shot if len(same_shot) else others))
+            negatives[slot] = negative
+        return Triplets(anchors, positives, negatives)
+
+
+def triplet_loss(
+    head: ProjectionHead, vectors: torch.Tensor, triplets: Triplets, margin: float
+) -> torch.Tensor:
+    """Mean hinge on cosine distances: d(anchor, positive) + margin < d(anchor, negative)."""
+    index = torch.as_tensor(
+        np.concatenate([triplets.anchor, triplets.positive, triplets.negative]),
+        device=vectors.device,
+    )
+    projected = head(vectors[index])  # (3T, D)
+    anchor, positive, negative = projected.chunk(3)
+    d_positive = 1.0 - (anchor * positive).sum(dim=1)
+    d_negative = 1.0 - (anchor * negative).sum(dim=1)
+    return torch.relu(d_positive - d_negative + margin).mean()
+
+
+@dataclass(frozen=True)
+class RefineResult:
+    weights: dict[str, np.ndarray] | None  # None: nothing to learn from (no track seen twice)
+    loss_before: float | None
+    loss_after: float | None
+    steps: int
+    device: str
+
+
+def refine(
+    embeddings: np.ndarray,
+    track_keys: Sequence[Hashable],
+    shot_keys: Sequence[Hashable],
+    *,
+    settings: RefineSettings | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: Callable[[float], None] | None = None,
+) -> RefineResult:
+    """Train a projection head on (N, D) pretrained embeddings and their tracks."""
+    settings = settings or RefineSettings()
+    from workers.ml.inference import select_device
+
+    target = select_device(device)
+    sampler = TripletSampler(
+        track_keys, shot_keys, embeddings, false_negative=settings.false_negative_similarity
+    )
+    if not sampler or len(embeddings) == 0:
+        return RefineResult(None, None, None, 0, target.type)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    vectors = torch.as_tensor(np.asarray(embeddings, np.float32), device=target)
+    head = ProjectionHead(vectors.shape[1], settings.hidden).to(target)
+    optimiser = torch.optim.AdamW(
+        head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    held_out = sampler.sample(rng, settings.eval_triplets, settings.same_shot_negatives)
+    with torch.no_grad():
+        before = float(triplet_loss(head, vectors, held_out, settings.margin))
+    for step in range(settings.steps):
+        batch = sampler.sample(rng, settings.batch_size, settings.same_shot_negatives)
+        loss = triplet_loss(head, vectors, batch, settings.margin)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if progress is not None and (step % 25 == 0 or step == settings.steps - 1):
+            progress((step + 1) / settings.steps)
+    with torch.no_grad():
+        after = float(triplet_loss(head, vectors, held_out, settings.margin))
+    return RefineResult(head.export(), before, after, settings.steps, target.type)
