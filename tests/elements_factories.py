@@ -109,7 +109,7 @@ def make_clusters(session: Session, collection_id: int, *, clusters: int = 2) ->
                 "embedding": vector.astype(np.float16).tobytes(),
                 "embedding_version": "test-1",
                 "crop_jpeg": _tiny_jpeg(),
-                "track_id": index // 3,
+                "track_id": index,
             }
         )
     elements_repository.insert_elements(session, rows)

@@ -4,7 +4,7 @@ Tracks are clustered, not single elements: a track is one element seen several t
 its mean refined embedding is steadier than any one crop. Agglomerative clustering (average
 linkage on cosine distance, scikit-learn) is cut at every cluster count from 2 up to a cap,
 and the count with the best silhouette wins; a collection whose best silhouette stays under
-``min_silhouette`` is one cluster. Each cluster's exemplar is the member nearest its centroid.
+``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each cluster's exemplar is the member nearest its centroid.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from app.elements.head import normalise
 class ClusterSettings:
     max_clusters: int = 60
     min_silhouette: float = 0.05
+    # Vectors all within this cosine distance of each other are one element.
+    min_spread: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def choose_labels(
         return np.zeros(count, int), None
     distance = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
+    if float(distance.max()) < settings.min_spread:
+        return np.zeros(count, int), None
     model = AgglomerativeClustering(
         metric="precomputed", linkage="average", compute_full_tree=True, n_clusters=1
     )

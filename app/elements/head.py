@@ -1,6 +1,6 @@
 """The refined projection head, applied without torch.
 
-``workers.elements.refine`` trains it on a collection's tracks; the API and the labelling
+``workers.ml.element_refine`` trains it on a collection's tracks; the API and the labelling
 apply it here with numpy, so the API process never needs torch. The head is residual:
 ``y = normalise(x + W2 relu(W1 x + b1) + b2)``; with ``W2 = 0`` (how training starts) it is
 the identity on L2-normalised inputs. Stored as an ``.npz`` of float32 arrays (no pickles).

@@ -51,7 +51,8 @@ def latest_run(
     statement = select(ElementRun).where(ElementRun.collection_id == collection_id)
     if statuses is not None:
         statement = statement.where(ElementRun.status.in_(statuses))
-    return session.scalars(statement.order_by(ElementRun.id.desc()).limit(1)).first()
+    statement = statement.order_by(ElementRun.id.desc()).limit(1)
+    return session.scalars(statement.execution_options(populate_existing=True)).first()
 
 
 def update_run_if(
@@ -192,15 +193,16 @@ def clusters_of_run(session: Session, run_id: int) -> list[ElementCluster]:
             select(ElementCluster)
             .where(ElementCluster.run_id == run_id)
             .order_by(ElementCluster.rank, ElementCluster.id)
+            .execution_options(populate_existing=True)
         ).all()
     )
 
 
 def get_cluster(session: Session, collection_id: int, cluster_id: int) -> ElementCluster | None:
     return session.scalar(
-        select(ElementCluster).where(
-            ElementCluster.id == cluster_id, ElementCluster.collection_id == collection_id
-        )
+        select(ElementCluster)
+        .where(ElementCluster.id == cluster_id, ElementCluster.collection_id == collection_id)
+        .execution_options(populate_existing=True)
     )
 
 

@@ -216,7 +216,7 @@ def _run(
     embedder: Embedder | None,
     refine_settings: Any | None,
 ) -> dict[str, Any]:
-    from workers.elements.refine import RefineSettings, refine
+    from workers.ml.element_refine import RefineSettings, refine
 
     report = _progress(settings, run.id)
     timings: dict[str, float] = {}

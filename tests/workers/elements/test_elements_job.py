@@ -19,7 +19,7 @@ from app.elements.schemas import ElementRunCreate
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
 from tests.elements_factories import make_figure_film
 from workers.elements.job import run_elements
-from workers.elements.refine import RefineSettings
+from workers.ml.element_refine import RefineSettings
 from workers.ml.embedding import FrameEmbedder
 
 
