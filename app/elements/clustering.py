@@ -4,7 +4,8 @@ Tracks are clustered, not single elements: a track is one element seen several t
 its mean refined embedding is steadier than any one crop. Agglomerative clustering (average
 linkage on cosine distance, scikit-learn) is cut at every cluster count from 2 up to a cap,
 and the count with the best silhouette wins; a collection whose best silhouette stays under
-``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each cluster's exemplar is the member nearest its centroid.
+``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each
+cluster's exemplar is the member nearest its centroid.
 """
 
 from __future__ import annotations
