@@ -71,13 +71,23 @@ class Triplets:
         return len(self.anchor)
 
 
+def _flatten(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ragged groups as (flat values, start of each group, size of each group)."""
+    sizes = np.array([len(group) for group in groups], int)
+    starts = np.cumsum(sizes) - sizes
+    flat = np.concatenate(groups).astype(int) if sizes.sum() else np.zeros(0, int)
+    return flat, starts, sizes
+
+
 class TripletSampler:
     """Triplets from tracks: positives share the anchor's track, negatives do not.
 
-    A negative whose pretrained embedding is nearly the anchor's (``false_negative``) is
-    drawn again: it is most likely the same element in another shot or film, and pushing it
-    away would teach the head to split what it should join (with a margin already met by
-    true negatives, such false negatives would be all the loss learns from).
+    Negatives come from another track of the anchor's shot when it has one (with
+    probability ``same_shot_share``): two tracks of one shot are surely two elements, and
+    they share the shot's background, so telling them apart teaches the head to look at the
+    element, not around it. Otherwise a random element of another track, unless its
+    pretrained embedding is nearly the anchor's (``false_negative``): that one is most
+    likely the same element elsewhere, and pushing it away would split what should join.
     """
 
     def __init__(
@@ -94,15 +104,16 @@ class TripletSampler:
         numbering = {key: number for number, key in enumerate(members)}
         self.track_number = np.array([numbering[key] for key in track_keys], int)
         usable = [key for key, rows in members.items() if len(rows) >= 2]
-        self.usable_members = [np.array(members[key]) for key in usable]
         tracks_of_shot: dict[Hashable, set[Hashable]] = defaultdict(set)
         for track, shot in zip(track_keys, shot_keys, strict=True):
             tracks_of_shot[shot].add(track)
-        self.same_shot: list[np.ndarray] = []
+        same_shot = []
         for key in usable:
             shot = shot_keys[members[key][0]]
             rows = [row for other in tracks_of_shot[shot] if other != key for row in members[other]]
-            self.same_shot.append(np.array(rows, int))
+            same_shot.append(np.array(rows, int))
+        self.members = _flatten([np.array(members[key]) for key in usable])
+        self.same_shot = _flatten(same_shot)
         self.vectors = np.asarray(embeddings, np.float32)
         self.false_negative = false_negative
         self.count = len(track_keys)
@@ -110,36 +121,36 @@ class TripletSampler:
 
     def __bool__(self) -> bool:
         # Needs one track seen twice and one element outside it.
-        return bool(self.usable_members) and self.track_total >= 2
+        return len(self.members[1]) > 0 and self.track_total >= 2
 
     def sample(
-        self, rng: np.random.Generator, count: int, same_shot_share: float = 0.5
+        self, rng: np.random.Generator, count: int, same_shot_share: float = 0.5, tries: int = 8
     ) -> Triplets:
-        tracks = rng.integers(len(self.usable_members), size=count)
-        anchors = np.empty(count, int)
-        positives = np.empty(count, int)
-        negatives = np.empty(count, int)
-        for slot, track in enumerate(tracks):
-            rows = self.usable_members[track]
-            first = int(rng.integers(len(rows)))
-            second = (first + 1 + int(rng.integers(len(rows) - 1))) % len(rows)
-            anchor = int(rows[first])
-            anchors[slot], positives[slot] = anchor, rows[second]
-            same_shot = self.same_shot[track]
-            if len(same_shot) and rng.random() < same_shot_share:
-                negatives[slot] = same_shot[int(rng.integers(len(same_shot)))]  # surely another
-                continue
-            for _ in range(8):
-                negative = int(rng.integers(self.count))
-                if self.track_number[negative] == self.track_number[anchor]:
-                    continue
-                if float(self.vectors[anchor] @ self.vectors[negative]) < self.false_negative:
-                    break
-            else:
-                # Only look-alikes left: take one from the shot, or any other track.
-                others = np.flatnonzero(self.track_number != self.track_number[anchor])
-                negative = int(rng.choice(same_shot if len(same_shot) else others))
-            negatives[slot] = negative
+        flat, starts, sizes = self.members
+        tracks = rng.integers(len(sizes), size=count)
+        first = rng.integers(sizes[tracks])
+        second = (first + 1 + rng.integers(sizes[tracks] - 1)) % sizes[tracks]
+        anchors = flat[starts[tracks] + first]
+        positives = flat[starts[tracks] + second]
+
+        # Random negatives: the first of a few candidates from another track that is not a
+        # look-alike; when all are, the last candidate from another track.
+        candidates = rng.integers(self.count, size=(count, tries))
+        other_track = self.track_number[candidates] != self.track_number[anchors][:, None]
+        similarity = np.einsum("nd,ntd->nt", self.vectors[anchors], self.vectors[candidates])
+        good = other_track & (similarity < self.false_negative)
+        choice = np.where(good.any(axis=1), good.argmax(axis=1), other_track.argmax(axis=1))
+        negatives = candidates[np.arange(count), choice]
+        stuck = ~other_track.any(axis=1)
+        for slot in np.flatnonzero(stuck):  # rare: only the anchor's track was drawn
+            others = np.flatnonzero(self.track_number != self.track_number[anchors[slot]])
+            negatives[slot] = others[int(rng.integers(len(others)))]
+
+        shot_flat, shot_starts, shot_sizes = self.same_shot
+        in_shot = (shot_sizes[tracks] > 0) & (rng.random(count) < same_shot_share)
+        picks = rng.integers(np.maximum(shot_sizes[tracks], 1))
+        from_shot = shot_flat[np.minimum(shot_starts[tracks] + picks, max(len(shot_flat) - 1, 0))]
+        negatives = np.where(in_shot, from_shot, negatives) if len(shot_flat) else negatives
         return Triplets(anchors, positives, negatives)
 
 

@@ -117,6 +117,11 @@ export async function postJson(path, json, params) {
   return response.status === 204 ? null : response.json();
 }
 
+export async function putJson(path, json) {
+  const response = await send("PUT", path, { json });
+  return response.json();
+}
+
 export async function del(path) {
   await send("DELETE", path);
 }
