@@ -30,6 +30,9 @@ class RefineSettings:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     margin: float = 0.4
+    # Tracks of two shots that are mutual nearest neighbours at least this similar give
+    # positives across shots (None: positives only within a track, CAST's rule).
+    partner_similarity: float | None = None
     # Negatives at least this similar to the anchor (pretrained) are taken for the same element.
     false_negative_similarity: float = 0.9
     hidden: int = 256
@@ -97,6 +100,7 @@ class TripletSampler:
         embeddings: np.ndarray,
         *,
         false_negative: float = 0.9,
+        partner_similarity: float | None = None,
     ) -> None:
         members: dict[Hashable, list[int]] = defaultdict(list)
         for position, key in enumerate(track_keys):
@@ -115,9 +119,37 @@ class TripletSampler:
         self.members = _flatten([np.array(members[key]) for key in usable])
         self.same_shot = _flatten(same_shot)
         self.vectors = np.asarray(embeddings, np.float32)
+        partners = self._partners(members, shot_keys, partner_similarity)
+        self.partners = _flatten([np.array(partners.get(key, []), int) for key in usable])
         self.false_negative = false_negative
         self.count = len(track_keys)
         self.track_total = len(members)
+
+    def _partners(
+        self,
+        members: dict[Hashable, list[int]],
+        shot_keys: Sequence[Hashable],
+        threshold: float | None,
+    ) -> dict[Hashable, list[int]]:
+        """Members of each track's partner: the track of another shot that is its mutual
+        nearest neighbour (track means, pretrained) at ``threshold`` or more. Such pairs
+        are taken for the same element seen twice, and give positives across shots."""
+        if threshold is None or len(members) < 2:
+            return {}
+        keys = list(members)
+        means = np.stack([self.vectors[rows].mean(axis=0) for rows in members.values()])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-8)
+        similarity = means @ means.T
+        shots = [shot_keys[rows[0]] for rows in members.values()]
+        for row, shot in enumerate(shots):
+            same = [column for column, other in enumerate(shots) if other == shot]
+            similarity[row, same] = -np.inf
+        nearest = similarity.argmax(axis=1)
+        found: dict[Hashable, list[int]] = {}
+        for row, column in enumerate(nearest):
+            if nearest[column] == row and similarity[row, column] >= threshold:
+                found[keys[row]] = members[keys[column]]
+        return found
 
     def __bool__(self) -> bool:
         # Needs one track seen twice and one element outside it.
@@ -145,6 +177,13 @@ class TripletSampler:
         for slot in np.flatnonzero(stuck):  # rare: only the anchor's track was drawn
             others = np.flatnonzero(self.track_number != self.track_number[anchors[slot]])
             negatives[slot] = others[int(rng.integers(len(others)))]
+
+        partner_flat, partner_starts, partner_sizes = self.partners
+        if len(partner_flat):
+            across = (partner_sizes[tracks] > 0) & (rng.random(count) < 0.5)
+            picks = rng.integers(np.maximum(partner_sizes[tracks], 1))
+            index = np.minimum(partner_starts[tracks] + picks, len(partner_flat) - 1)
+            positives = np.where(across, partner_flat[index], positives)
 
         shot_flat, shot_starts, shot_sizes = self.same_shot
         in_shot = (shot_sizes[tracks] > 0) & (rng.random(count) < same_shot_share)
@@ -194,7 +233,11 @@ def refine(
 
     target = select_device(device)
     sampler = TripletSampler(
-        track_keys, shot_keys, embeddings, false_negative=settings.false_negative_similarity
+        track_keys,
+        shot_keys,
+        embeddings,
+        false_negative=settings.false_negative_similarity,
+        partner_similarity=settings.partner_similarity,
     )
     if not sampler or len(embeddings) == 0:
         return RefineResult(None, None, None, 0, target.type)
