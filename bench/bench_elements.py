@@ -20,7 +20,6 @@ methods on figures pasted over drawn backgrounds (recall of figures at IoU >= 0.
 from __future__ import annotations
 
 import argparse
-import colorsys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -235,7 +234,9 @@ def extract(samples: list[Sample], embedder: FrameEmbedder) -> Elements:
             x0, y0, x1, y1 = region.box
             box_mask = np.zeros((height, width), bool)
             box_mask[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)] = True
-            overlaps = [(int((mask & box_mask).sum()), identity) for identity, mask in sample.figures]
+            overlaps = [
+                (int((mask & box_mask).sum()), identity) for identity, mask in sample.figures
+            ]
             best = max(overlaps)
             truth.append(best[1] if best[0] > 0 else -1)
             crops.append(crop(sample.image, region.box))
@@ -243,10 +244,7 @@ def extract(samples: list[Sample], embedder: FrameEmbedder) -> Elements:
             items.append((sample, region))
     vectors = embedder.embed(crops).astype(np.float32)
     track_ids = link_tracks(
-        [
-            TrackItem((s.film, s.shot), s.frame, r.box, vectors[i])
-            for i, (s, r) in enumerate(items)
-        ]
+        [TrackItem((s.film, s.shot), s.frame, r.box, vectors[i]) for i, (s, r) in enumerate(items)]
     )
     return Elements(
         vectors,
@@ -319,9 +317,7 @@ def track_purity(elements: Elements) -> float:
     return purity(np.unique(keys, return_inverse=True)[1], elements.truth)
 
 
-def evaluate(
-    elements: Elements, refine_settings: RefineSettings, seed: int
-) -> dict[str, float]:
+def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> dict[str, float]:
     keep = elements.truth >= 0
     truth = elements.truth[keep]
     track_keys = [t for t, k in zip(elements.tracks, keep, strict=True) if k]

@@ -3,10 +3,12 @@
 Two sources, both plain numpy/OpenCV:
 
 - a hybrid frame: the connected NP regions of its stored P/NP mask (``regions_from_mask``);
-- a homogeneous NP frame (all drawn): salient regions (``salient_regions``), found by how far
-  each pixel's colour lies from the frame's border colour. ``bench/bench_elements.py``
-  compared it with an edge-density method (Canny, dilated, closed) on drawn figures pasted
-  over drawn backgrounds; see ``SALIENT_METHODS`` and the bench's "proposals" table.
+- a homogeneous NP frame (all drawn): salient regions (``salient_regions``) where line work
+  is dense (Canny edges, dilated and closed into blobs). Chosen by measurement over the
+  other method here, colour contrast with the frame's border (``SALIENT_METHODS``):
+  ``bench/bench_elements.py --proposals``, figures pasted over paper and faded
+  illustrations, recall of figures at IoU >= 0.5: edge density 0.517, border contrast 0.317
+  (60 figures, tune split, seed 10), with fewer stray regions (0.82 against 1.27 a frame).
 
 Boxes are fractions of the frame, ``(x0, y0, x1, y1)``, so they hold at any resolution.
 """
@@ -106,7 +108,7 @@ SALIENT_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "border-contrast": _border_contrast,
     "edge-density": _edge_density,
 }
-DEFAULT_SALIENT_METHOD = "border-contrast"
+DEFAULT_SALIENT_METHOD = "edge-density"
 
 
 def salient_regions(

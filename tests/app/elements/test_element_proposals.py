@@ -57,7 +57,7 @@ def test_salient_regions_find_nothing_when_frame_is_flat() -> None:
 
 
 def test_unknown_salient_method_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="border-contrast"):
+    with pytest.raises(ValueError, match="edge-density"):
         salient_regions(np.zeros((8, 8, 3), np.uint8), method="magic")
 
 
