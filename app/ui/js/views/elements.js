@@ -168,16 +168,27 @@ export async function renderElements(main, collectionId, params, context) {
     const [x0, y0, x1, y1] = member.box;
     const box = h("span", { class: "element-box", "aria-hidden": "true" });
     box.style.cssText = `left:${x0 * 100}%;top:${y0 * 100}%;width:${(x1 - x0) * 100}%;height:${(y1 - y0) * 100}%`;
-    frameImageUrl(member.film_id, member.frame_index, 320).then((url) => {
-      image.src = url;
-    }, () => {});
+    const picture = h("span", { class: "member-picture" }, image, box);
+    frameImageUrl(member.film_id, member.frame_index, 320).then(
+      async (url) => {
+        image.src = url;
+        await image.decode();
+        // The box is in fractions of the frame: the frame's own shape keeps it in place.
+        picture.style.aspectRatio = String(image.naturalWidth / image.naturalHeight);
+      },
+      () => {
+        image.remove();
+        picture.classList.add("missing");
+        picture.prepend(h("span", { class: "muted small" }, "No picture of this frame"));
+      },
+    ).catch(() => {});
     return h(
       "li",
       { class: "member-card" },
       h(
         "a",
         { href: `#/films/${member.film_id}/frames/${member.frame_index}` },
-        h("span", { class: "member-picture" }, image, box),
+        picture,
         h("span", { class: "small" }, `Film ${member.film_id} · ${member.time_s.toFixed(1)} s`),
       ),
     );
