@@ -231,8 +231,16 @@ def _run(
             if repository.element_count(session, analysis_id, embedder.version) == 0
         ]
     skipped = 0
+    failed_films: list[int] = []
     for done, (film_id, analysis_id) in enumerate(todo, start=1):
-        skipped += extract_analysis(settings, film_id, analysis_id, embedder)["frames_skipped"]
+        try:
+            found = extract_analysis(settings, film_id, analysis_id, embedder)
+        except (OSError, ValueError) as exc:
+            # One unreadable film (a broken mask, a vanished file) does not sink the run.
+            log.warning("element run %s: film %s skipped: %s", run.id, film_id, exc)
+            failed_films.append(film_id)
+            continue
+        skipped += found["frames_skipped"]
         report("extract", EXTRACT_SHARE * done / len(todo))
     timings["extract_s"] = time.perf_counter() - started
 
@@ -287,6 +295,7 @@ def _run(
         "clusters": len(clustering.exemplars),
         "silhouette": clustering.silhouette,
         "frames_skipped": skipped,
+        "films_skipped": failed_films,
         **refined,
         "timings": {key: round(value, 3) for key, value in timings.items()},
     }

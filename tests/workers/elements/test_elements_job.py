@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from app.analysis import thumbnails
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
 from app.core.config import ModelSettings, Settings
@@ -17,7 +18,9 @@ from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.schemas import ElementRunCreate
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.app.factories import make_analysis, make_film
 from tests.elements_factories import make_figure_film
+from tests.figures import photo_background
 from workers.elements.job import run_elements
 from workers.ml.element_refine import RefineSettings
 from workers.ml.embedding import FrameEmbedder
@@ -102,3 +105,40 @@ def test_second_run_reuses_elements_and_keeps_names(
         named = [c for c in elements_service.list_clusters(session, collection_id) if c.name]
         assert [c.name for c in named] == ["Hero"]
         assert named[0].size == cluster.size
+
+
+def test_film_with_a_broken_mask_is_skipped_and_the_run_finishes(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    embedder: FrameEmbedder,
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_scope(db_url) as session:
+        collection_id, _ = _collection(session, tmp_path)
+        # factories.make_analysis stores b"\x89PNG-mask" as the hybrids' masks: not a PNG.
+        broken = make_film(session)
+        analysis_id = make_analysis(session, film_id=broken)
+        picture = photo_background(5)
+        thumbnails.write_all(tmp_path, analysis_id, [(i * 25, picture, None) for i in range(6)])
+        collections_service.add_films(session, collection_id, [broken])
+        run_id = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
+
+    run = run_elements(settings, run_id, embedder=embedder)
+
+    assert run is not None and run.status is RunStatus.DONE, run
+    assert run.summary is not None
+    assert run.summary["films_skipped"] == [broken] and run.summary["elements"] == 18
+
+
+def test_run_of_a_deleted_collection_is_not_runnable(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    embedder: FrameEmbedder,
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_scope(db_url) as session:
+        collection_id, _ = _collection(session, tmp_path)
+        run_id = elements_service.start_run(session, collection_id, ElementRunCreate())
+        collections_service.delete_collection(session, collection_id)
+
+    assert run_elements(settings, run_id, embedder=embedder) is None
