@@ -32,6 +32,7 @@ class ElementRunPublic(BaseModel):
     summary: dict[str, Any] | None
     created_at: datetime
     started_at: datetime | None
+    heartbeat_at: datetime | None
     finished_at: datetime | None
 
 

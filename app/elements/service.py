@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,9 @@ from app.films.service import FilmNotFound
 from app.models.base import utcnow
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+# A running run that reported no progress for this long lost its worker (a killed process,
+# an API restarted in inline mode): a new run may start, and the old one is failed.
+STALE_AFTER = timedelta(hours=1)
 # Labels below this cosine similarity to every named centroid are left unlabelled.
 LABEL_MIN_SIMILARITY = 0.5
 # A named cluster hands its name to the new cluster holding at least this share of it.
@@ -75,7 +79,12 @@ def start_run(session: Session, collection_id: int, data: ElementRunCreate) -> i
     _require_collection(session, collection_id)
     active = repository.latest_run(session, collection_id, ACTIVE)
     if active is not None:
-        raise ElementRunActive(active.id)
+        last_sign = active.heartbeat_at or active.started_at
+        if active.status is RunStatus.QUEUED or last_sign is None:
+            raise ElementRunActive(active.id)
+        if utcnow() - last_sign < STALE_AFTER:
+            raise ElementRunActive(active.id)
+        fail_run(session, active.id, "abandoned: no progress for an hour (its worker stopped)")
     return repository.insert_run(
         session,
         {
@@ -104,7 +113,13 @@ def latest_run(session: Session, collection_id: int) -> ElementRunPublic | None:
 def claim_run(session: Session, run_id: int, task_id: str | None = None) -> ElementRunPublic | None:
     """Mark a queued run running; None: it must not run (gone, finished or failed). A run
     left running by a dead worker is claimed again (it starts over; its writes are idempotent)."""
-    values: dict[str, Any] = {"status": RunStatus.RUNNING, "started_at": utcnow(), "error": None}
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": RunStatus.RUNNING,
+        "started_at": now,
+        "heartbeat_at": now,
+        "error": None,
+    }
     if task_id is not None:
         values["task_id"] = task_id
     if not repository.update_run_if(session, run_id, values, ACTIVE):
@@ -117,7 +132,7 @@ def update_progress(session: Session, run_id: int, stage: str, progress: float) 
     return repository.update_run_if(
         session,
         run_id,
-        {"stage": stage, "progress": max(0.0, min(1.0, progress))},
+        {"stage": stage, "progress": max(0.0, min(1.0, progress)), "heartbeat_at": utcnow()},
         [RunStatus.RUNNING],
     )
 

@@ -39,4 +39,6 @@ class ElementRun(Base):
     task_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    # Renewed with every progress report; a running run silent for long lost its worker.
+    heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(length=255), nullable=True),
         sa.Column("created_at", _timestamp(), nullable=False),
         sa.Column("started_at", _timestamp(), nullable=True),
+        sa.Column("heartbeat_at", _timestamp(), nullable=True),
         sa.Column("finished_at", _timestamp(), nullable=True),
         sa.ForeignKeyConstraint(
             ["collection_id"],

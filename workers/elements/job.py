@@ -45,6 +45,7 @@ from app.pipeline.video import extract_frame
 log = logging.getLogger(__name__)
 
 CROP_SIZE = 128
+HEARTBEAT_FRAMES = 100
 EXTRACT_SHARE = 0.6  # of the run's progress
 REFINE_SHARE = 0.3
 
@@ -113,7 +114,11 @@ class FrameSource:
 
 
 def extract_analysis(
-    settings: Settings, film_id: int, analysis_id: int, embedder: Embedder
+    settings: Settings,
+    film_id: int,
+    analysis_id: int,
+    embedder: Embedder,
+    tick: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Regions, crops, embeddings and tracks of one analysis, replacing any stored ones."""
     with session_scope(settings.sqlalchemy_url) as session:
@@ -124,7 +129,9 @@ def extract_analysis(
     source = FrameSource(settings, analysis_id, film_path, fps)
     found: list[tuple[Any, Region, np.ndarray]] = []
     skipped = 0
-    for frame in frames:
+    for position, frame in enumerate(frames):
+        if tick is not None and position % HEARTBEAT_FRAMES == HEARTBEAT_FRAMES - 1:
+            tick()  # a long film: say the run is alive
         if frame.frame_class is FrameClass.HYBRID and frame.mask_png is None:
             continue  # a hybrid that was not segmented has no regions to offer
         image = source.image(frame.frame_index, frame.time_s)
@@ -234,7 +241,14 @@ def _run(
     failed_films: list[int] = []
     for done, (film_id, analysis_id) in enumerate(todo, start=1):
         try:
-            found = extract_analysis(settings, film_id, analysis_id, embedder)
+            share = EXTRACT_SHARE * (done - 1) / len(todo)
+            found = extract_analysis(
+                settings,
+                film_id,
+                analysis_id,
+                embedder,
+                tick=lambda share=share: report("extract", share),  # type: ignore[misc]
+            )
         except (OSError, ValueError) as exc:
             # One unreadable film (a broken mask, a vanished file) does not sink the run.
             log.warning("element run %s: film %s skipped: %s", run.id, film_id, exc)
