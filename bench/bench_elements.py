@@ -36,6 +36,7 @@ from app.elements.proposals import (
     SALIENT_METHODS,
     box_iou,
     crop,
+    masked_crop,
     regions_from_mask,
     salient_regions,
 )
@@ -225,7 +226,9 @@ class Elements:
     seconds: float
 
 
-def extract(samples: list[Sample], embedder: FrameEmbedder) -> Elements:
+def extract(
+    samples: list[Sample], embedder: FrameEmbedder, *, plain_crops: bool = False
+) -> Elements:
     started = time.perf_counter()
     crops, truth, items, keys = [], [], [], []
     for sample in samples:
@@ -239,7 +242,10 @@ def extract(samples: list[Sample], embedder: FrameEmbedder) -> Elements:
             ]
             best = max(overlaps)
             truth.append(best[1] if best[0] > 0 else -1)
-            crops.append(crop(sample.image, region.box))
+            if plain_crops:
+                crops.append(crop(sample.image, region.box))
+            else:
+                crops.append(masked_crop(sample.image, region.box, ~sample.p_mask))
             keys.append((sample.film, sample.shot))
             items.append((sample, region))
     vectors = embedder.embed(crops).astype(np.float32)
@@ -260,10 +266,10 @@ def cached_extract(
 ) -> Elements:
     """``extract``, kept under ``--cache`` (tuning the refinement need not re-embed)."""
     if args.cache is None:
-        return extract(samples, embedder)
+        return extract(samples, embedder, plain_crops=args.plain_crops)
     name = (
         f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
-        f"{'-hard' if args.hard else ''}.npz"
+        f"{'-hard' if args.hard else ''}{'-plain' if args.plain_crops else '-masked'}.npz"
     )
     path = Path(args.cache) / name
     if path.is_file():
@@ -275,7 +281,7 @@ def cached_extract(
                 [tuple(k) for k in stored["shots"].tolist()],
                 float(stored["seconds"]),
             )
-    elements = extract(samples, embedder)
+    elements = extract(samples, embedder, plain_crops=args.plain_crops)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         path,
@@ -400,6 +406,11 @@ def main() -> None:
         "--hard",
         action="store_true",
         help="archive prints: per-shot tints (grey, sepia, blue, amber), any hue, mirrored",
+    )
+    parser.add_argument(
+        "--plain-crops",
+        action="store_true",
+        help="embed the whole box (the job greys the photographic part of a hybrid's box)",
     )
     parser.add_argument("--proposals", action="store_true")
     parser.add_argument("--cache", help="keep extracted elements here (for tuning)")

@@ -137,6 +137,21 @@ def crop(image: np.ndarray, box: Box, *, pad: float = 0.05) -> np.ndarray:
     return np.ascontiguousarray(image[top:bottom, left:right])
 
 
+def masked_crop(
+    image: np.ndarray, box: Box, drawn: np.ndarray, *, pad: float = 0.05, fill: int = 128
+) -> np.ndarray:
+    """``crop``, with the pixels outside the drawn part (``drawn``: HxW bool at any size,
+    True = NP) set to grey: the photographic background around a drawn figure changes from
+    shot to shot and would otherwise weigh in its embedding as much as the figure."""
+    height, width = image.shape[:2]
+    if drawn.shape != (height, width):
+        drawn = cv2.resize(drawn.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+    piece = crop(image, box, pad=pad).copy()
+    keep = crop(np.ascontiguousarray(drawn[..., None]), box, pad=pad)[..., 0]
+    piece[~keep] = fill
+    return piece
+
+
 def box_iou(a: Box, b: Box) -> float:
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

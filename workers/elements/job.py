@@ -34,7 +34,13 @@ from app.elements import head as head_codec
 from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.clustering import cluster_elements
-from app.elements.proposals import Region, crop, regions_from_mask, salient_regions
+from app.elements.proposals import (
+    Region,
+    crop,
+    masked_crop,
+    regions_from_mask,
+    salient_regions,
+)
 from app.elements.schemas import ElementRunPublic
 from app.elements.tracking import TrackItem, link_tracks
 from app.films import repository as films_repository
@@ -139,10 +145,11 @@ def extract_analysis(
             skipped += 1
             continue
         if frame.frame_class is FrameClass.HYBRID:
-            regions = regions_from_mask(decode_mask(frame.mask_png))
+            drawn = ~decode_mask(frame.mask_png)
+            regions = regions_from_mask(~drawn)
+            found.extend((frame, r, masked_crop(image, r.box, drawn)) for r in regions)
         else:
-            regions = salient_regions(image)
-        found.extend((frame, region, crop(image, region.box)) for region in regions)
+            found.extend((frame, r, crop(image, r.box)) for r in salient_regions(image))
     vectors = embedder.embed([picture for _, _, picture in found])
     tracks = link_tracks(
         [

@@ -9,6 +9,7 @@ from app.elements.proposals import (
     SALIENT_METHODS,
     box_iou,
     crop,
+    masked_crop,
     regions_from_mask,
     salient_regions,
 )
@@ -67,3 +68,16 @@ def test_crop_stays_inside_the_frame_when_box_touches_its_edge() -> None:
     assert crop(image, (0.9, 0.5, 1.0, 1.0), pad=0.0).shape == (50, 20, 3)
     # Padded by a tenth of the box on each side, but not past the frame's right and bottom.
     assert crop(image, (0.9, 0.5, 1.0, 1.0), pad=0.1).shape == (55, 22, 3)
+
+
+def test_masked_crop_greys_the_photographic_part_of_the_box() -> None:
+    pasted = paste(photo_background(2), FIGURES[:1])
+    region = regions_from_mask(pasted.p_mask)[0]
+
+    piece = masked_crop(pasted.image, region.box, ~pasted.p_mask, pad=0.0)
+    plain = crop(pasted.image, region.box, pad=0.0)
+
+    drawn = crop(np.ascontiguousarray((~pasted.p_mask)[..., None]), region.box, pad=0.0)[..., 0]
+    assert piece.shape == plain.shape
+    assert np.all(piece[~drawn] == 128)
+    assert np.array_equal(piece[drawn], plain[drawn])
