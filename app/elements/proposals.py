@@ -145,7 +145,9 @@ def masked_crop(
     shot to shot and would otherwise weigh in its embedding as much as the figure."""
     height, width = image.shape[:2]
     if drawn.shape != (height, width):
-        drawn = cv2.resize(drawn.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+        drawn = (
+            cv2.resize(drawn.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        )
     piece = crop(image, box, pad=pad).copy()
     keep = crop(np.ascontiguousarray(drawn[..., None]), box, pad=pad)[..., 0]
     piece[~keep] = fill
