@@ -63,7 +63,7 @@ def choose_labels(
     model.fit(distance)
     best_labels, best_score = np.zeros(count, int), None
     for k in range(2, min(settings.max_clusters, count - 1) + 1):
-        labels = _cut(model.children_, count, k)
+        labels = cut_tree(model.children_, count, k)
         score = float(silhouette_score(distance, labels, metric="precomputed"))
         if best_score is None or score > best_score:
             best_labels, best_score = labels, score
@@ -72,7 +72,7 @@ def choose_labels(
     return best_labels, best_score
 
 
-def _cut(children: np.ndarray, count: int, clusters: int) -> np.ndarray:
+def cut_tree(children: np.ndarray, count: int, clusters: int) -> np.ndarray:
     """Labels of the tree cut into ``clusters`` groups (undo the last merges)."""
     parent = np.arange(2 * count - 1)
     for step, (left, right) in enumerate(children[: count - clusters]):

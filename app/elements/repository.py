@@ -264,6 +264,25 @@ def update_cluster(session: Session, cluster_id: int, values: Mapping[str, Any])
     )
 
 
+def move_elements(session: Session, from_id: int, element_ids: Sequence[int], to_id: int) -> None:
+    session.execute(
+        update(ElementClusterMember)
+        .where(
+            ElementClusterMember.cluster_id == from_id,
+            ElementClusterMember.element_id.in_(element_ids),
+        )
+        .values(cluster_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def max_rank(session: Session, run_id: int) -> int:
+    return (
+        session.scalar(select(func.max(ElementCluster.rank)).where(ElementCluster.run_id == run_id))
+        or 0
+    )
+
+
 def move_members(session: Session, from_ids: Sequence[int], to_id: int) -> None:
     session.execute(
         update(ElementClusterMember)
@@ -279,7 +298,7 @@ def delete_clusters(session: Session, cluster_ids: Sequence[int]) -> None:
 
 def member_embeddings(session: Session, cluster_id: int) -> Sequence[Any]:
     return session.execute(
-        select(Element.id, Element.embedding)
+        select(Element.id, Element.embedding, Element.analysis_id, Element.track_id)
         .join(ElementClusterMember, ElementClusterMember.element_id == Element.id)
         .where(ElementClusterMember.cluster_id == cluster_id)
     ).all()

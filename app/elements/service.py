@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy.orm import Session
 
 from app.collections import repository as collections_repository
@@ -22,7 +23,7 @@ from app.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from app.core.pagination import PageParams
 from app.elements import head as head_codec
 from app.elements import repository
-from app.elements.clustering import Clustering, nearest_centroid
+from app.elements.clustering import Clustering, cut_tree, nearest_centroid, track_vectors
 from app.elements.collage import contact_sheet
 from app.elements.schemas import (
     ClusterMembers,
@@ -340,6 +341,36 @@ def name_cluster(
     return get_cluster(session, collection_id, cluster_id)
 
 
+def _refresh(session: Session, cluster_id: int, weights: Any) -> list[Any]:
+    """Recompute a cluster's size, centroid, exemplar and similarities from its members."""
+    rows = list(repository.member_embeddings(session, cluster_id))
+    vectors = head_codec.project(
+        head_codec.embeddings_from_bytes([row.embedding for row in rows]), weights
+    )
+    centroid = head_codec.normalise(vectors.mean(axis=0, keepdims=True))[0]
+    similarity = vectors @ centroid
+    repository.set_similarities(
+        session,
+        cluster_id,
+        {int(row.id): float(value) for row, value in zip(rows, similarity, strict=True)},
+    )
+    repository.update_cluster(
+        session,
+        cluster_id,
+        {
+            "size": len(rows),
+            "centroid": centroid.astype(np.float32).tobytes(),
+            "exemplar_element_id": int(rows[int(np.argmax(similarity))].id),
+        },
+    )
+    return rows
+
+
+def _weights(session: Session, run_id: int) -> Any:
+    data = repository.run_head(session, run_id)
+    return head_codec.from_bytes(data) if data else None
+
+
 def merge_clusters(
     session: Session, collection_id: int, cluster_id: int, others: Sequence[int]
 ) -> ClusterPublic:
@@ -349,34 +380,56 @@ def merge_clusters(
     if not others:
         raise InvalidRequestError("name at least one other cluster to merge")
     folded = [_current_cluster(session, collection_id, other) for other in others]
+    name = target.name or next((c.name for c in folded if c.name), None)
     repository.move_members(session, others, cluster_id)
-    rows = repository.member_embeddings(session, cluster_id)
-    run_head = repository.run_head(session, target.run_id)
-    weights = head_codec.from_bytes(run_head) if run_head else None
+    repository.delete_clusters(session, others)
+    _refresh(session, cluster_id, _weights(session, target.run_id))
+    repository.update_cluster(session, cluster_id, {"name": name})
+    return get_cluster(session, collection_id, cluster_id)
+
+
+def split_cluster(session: Session, collection_id: int, cluster_id: int) -> list[ClusterPublic]:
+    """Split a cluster in two (two elements the clustering took for one): its tracks are
+    clustered again into two groups; the larger keeps the id and the name."""
+    cluster = _current_cluster(session, collection_id, cluster_id)
+    weights = _weights(session, cluster.run_id)
+    rows = list(repository.member_embeddings(session, cluster_id))
+    track_keys = [
+        (row.analysis_id, row.track_id if row.track_id is not None else -row.id) for row in rows
+    ]
+    numbers = {key: number for number, key in enumerate(dict.fromkeys(track_keys))}
+    if len(numbers) < 2:
+        raise InvalidRequestError("a cluster of one track cannot be split")
     vectors = head_codec.project(
         head_codec.embeddings_from_bytes([row.embedding for row in rows]), weights
     )
-    centroid = head_codec.normalise(vectors.mean(axis=0, keepdims=True))[0]
-    similarity = vectors @ centroid
-    exemplar = int(rows[int(np.argmax(similarity))].id)
-    repository.set_similarities(
+    tracks, row_of = track_vectors(vectors, [numbers[key] for key in track_keys])
+    distance = np.clip(1.0 - tracks @ tracks.T, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    model = AgglomerativeClustering(
+        metric="precomputed", linkage="average", compute_full_tree=True, n_clusters=1
+    ).fit(distance)
+    labels = cut_tree(model.children_, len(tracks), 2)[row_of]
+    smaller = int(np.argmin(np.bincount(labels)))
+    moved = [int(row.id) for row, label in zip(rows, labels, strict=True) if label == smaller]
+    new_id = repository.insert_cluster(
         session,
-        cluster_id,
-        {int(row.id): float(s) for row, s in zip(rows, similarity, strict=True)},
-    )
-    name = target.name or next((c.name for c in folded if c.name), None)
-    repository.update_cluster(
-        session,
-        cluster_id,
         {
-            "size": len(rows),
-            "centroid": centroid.astype(np.float32).tobytes(),
-            "exemplar_element_id": exemplar,
-            "name": name,
+            "run_id": cluster.run_id,
+            "collection_id": collection_id,
+            "rank": repository.max_rank(session, cluster.run_id) + 1,
+            "size": len(moved),
+            "centroid": b"",
+            "exemplar_element_id": moved[0],
         },
     )
-    repository.delete_clusters(session, others)
-    return get_cluster(session, collection_id, cluster_id)
+    repository.move_elements(session, cluster_id, moved, new_id)
+    _refresh(session, cluster_id, weights)
+    _refresh(session, new_id, weights)
+    return [
+        get_cluster(session, collection_id, cluster_id),
+        get_cluster(session, collection_id, new_id),
+    ]
 
 
 # -- labels ------------------------------------------------------------------------------------

@@ -145,3 +145,22 @@ def test_starting_the_job_queues_a_run_and_refuses_a_second(client: TestClient) 
     assert client.get(f"{base}/run").json()["id"] == started.json()["id"]
     assert client.post(base).status_code == 409
     assert client.post(base, json={"steps": 0}).status_code == 422
+
+
+def test_split_gives_two_clusters_and_the_larger_keeps_the_name(
+    client: TestClient, service_env: Settings
+) -> None:
+    collection_id, clusters = _seeded(client, service_env)
+    base = f"/collections/{collection_id}/elements"
+    client.post(f"{base}/{clusters[0]}/merge", json={"cluster_ids": [clusters[1]]})
+    client.put(f"{base}/{clusters[0]}", json={"name": "Felix"})
+
+    parts = client.post(f"{base}/{clusters[0]}/split")
+
+    assert parts.status_code == 200, parts.text
+    assert [part["size"] for part in parts.json()] == [3, 3]
+    assert parts.json()[0]["name"] == "Felix" and parts.json()[1]["name"] is None
+    assert len(client.get(base).json()) == 2
+    # Each part holds one of the two made-up elements: splitting one again keeps them apart.
+    members = client.get(f"{base}/{parts.json()[1]['cluster_id']}").json()["items"]
+    assert len({item["shot_index"] for item in members}) == 1

@@ -42,3 +42,6 @@ def test_elements_view_shows_collages_members_and_names_a_cluster(
 
     page.locator(".cluster-name", has_text="Felix").wait_for()
     screenshot(page, "elements")
+
+    page.locator(".cluster-tile", has_text="Felix").get_by_role("button", name="Split").click()
+    page.wait_for_function("() => document.querySelectorAll('.cluster-tile').length === 3")

@@ -120,3 +120,12 @@ def merge_clusters(
 ) -> ClusterPublic:
     """Fold other clusters into this one (their members, and a name if this has none)."""
     return elements_service.merge_clusters(session, collection_id, cluster_id, body.cluster_ids)
+
+
+@router.post("/{cluster_id}/split", response_model=list[ClusterPublic])
+def split_cluster(
+    collection_id: CollectionId, cluster_id: ClusterId, _: WriterDep, session: SessionDep
+) -> list[ClusterPublic]:
+    """Split the cluster in two (its tracks clustered again); the larger part keeps its id
+    and name. 422 for a cluster of a single track."""
+    return elements_service.split_cluster(session, collection_id, cluster_id)

@@ -1,6 +1,6 @@
-// A collection's recurring drawn elements: one collage tile per cluster (largest first),
-// naming and merging clusters, and a cluster's members as frames with each element's box
-// drawn. The elements job is started here and followed live.
+// A collection's recurring drawn elements: one collage tile per cluster (largest first);
+// naming, merging and splitting clusters; a cluster's members as frames with each element's
+// box drawn. The elements job is started here and followed live.
 
 import { getBlob, getJson, postJson, putJson } from "../api.js";
 import { h, replace } from "../dom.js";
@@ -115,6 +115,7 @@ export async function renderElements(main, collectionId, params, context) {
       h("h2", { class: "cluster-name" }, cluster.name || "Unnamed", h("span", { class: "muted" }, ` · ${cluster.size} sightings`)),
       h("p", { class: "muted small" }, films),
       form,
+      h("button", { type: "button", class: "button secondary small needs-write split-button", onclick: () => split(cluster) }, "Split in two"),
       h(
         "label",
         { class: "merge-pick needs-write" },
@@ -149,6 +150,16 @@ export async function renderElements(main, collectionId, params, context) {
       await drawClusters();
     } catch (error) {
       context.showMessage(`Could not merge: ${error.message}.`);
+    }
+  }
+
+  async function split(cluster) {
+    try {
+      await postJson(`${base}/${cluster.cluster_id}/split`, {});
+      context.showMessage("Cluster split in two.", { kind: "success" });
+      await drawClusters();
+    } catch (error) {
+      context.showMessage(`Could not split: ${error.message}.`);
     }
   }
 
