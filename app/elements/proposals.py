@@ -7,8 +7,9 @@ Two sources, both plain numpy/OpenCV:
   is dense (Canny edges, dilated and closed into blobs). Chosen by measurement over the
   other method here, colour contrast with the frame's border (``SALIENT_METHODS``):
   ``bench/bench_elements.py --proposals``, figures pasted over paper and faded
-  illustrations, recall of figures at IoU >= 0.5: edge density 0.517, border contrast 0.317
-  (60 figures, tune split, seed 10), with fewer stray regions (0.82 against 1.27 a frame).
+  illustrations, recall of figures at IoU >= 0.5, 60 figures: edge density 0.517 and 0.617,
+  border contrast 0.317 and 0.583 (tune split seed 10, report split seed 1), with fewer stray
+  regions (0.82 and 0.65 a frame against 1.27 and 1.22).
 
 Boxes are fractions of the frame, ``(x0, y0, x1, y1)``, so they hold at any resolution.
 """
