@@ -1,1 +1,2 @@
-"""The elements job (extract, track, refine, cluster) and the projection head it trains."""
+"""The elements job of a collection: extract, track, refine (``workers.ml.element_refine``),
+cluster."""
