@@ -21,6 +21,7 @@ from app.api.deps import current_token
 from app.api.routes import annotations as annotation_routes
 from app.api.routes import (
     collections,
+    elements,
     exports,
     films,
     health,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         annotation_routes.router,
         elan_routes.router,
         collections.router,
+        elements.router,
         jobs.router,
         exports.router,
         similar.router,

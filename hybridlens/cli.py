@@ -24,9 +24,9 @@ def build_app() -> typer.Typer:
     """The app with every command group registered (once)."""
     global _registered
     if not _registered:
-        from hybridlens import cli_elan, cli_films, cli_ml, cli_service
+        from hybridlens import cli_elan, cli_elements, cli_films, cli_ml, cli_service
 
-        for module in (cli_ml, cli_films, cli_service, cli_elan):
+        for module in (cli_ml, cli_films, cli_service, cli_elan, cli_elements):
             module.register(app)
         _registered = True
     return app

@@ -40,6 +40,8 @@ def configure(app: Celery, settings: Settings) -> None:
             **{stage.task_name: {"queue": stage.queue} for stage in STAGES},
             TASK_PROPAGATE: {"queue": QUEUE_GPU},
             TASK_EMBED_STILL: {"queue": QUEUE_GPU},
+            # The elements job (workers.tasks.elements) trains a head: the gpu queue.
+            "hybridlens.elements.run": {"queue": QUEUE_GPU},
         },
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).
@@ -53,7 +55,12 @@ def configure(app: Celery, settings: Settings) -> None:
         result_expires=60,
         task_serializer="json",
         accept_content=["json"],
-        imports=("workers.tasks.analysis", "workers.tasks.annotations", "workers.tasks.still"),
+        imports=(
+            "workers.tasks.analysis",
+            "workers.tasks.annotations",
+            "workers.tasks.still",
+            "workers.tasks.elements",
+        ),
     )
 
 

@@ -8,6 +8,9 @@ from app.models.base import Base
 from app.models.batch import Batch
 from app.models.collection import Collection
 from app.models.collection_film import CollectionFilm
+from app.models.element import Element
+from app.models.element_cluster import ElementCluster, ElementClusterMember
+from app.models.element_run import ElementRun
 from app.models.film import Film
 from app.models.frame import Frame
 from app.models.frame_embedding import FrameEmbedding
@@ -22,6 +25,10 @@ __all__ = [
     "Batch",
     "Collection",
     "CollectionFilm",
+    "Element",
+    "ElementCluster",
+    "ElementClusterMember",
+    "ElementRun",
     "Film",
     "Frame",
     "FrameEmbedding",

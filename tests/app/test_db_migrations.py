@@ -25,6 +25,10 @@ TABLES = {
     "batches",
     "collection_films",
     "collections",
+    "element_cluster_members",
+    "element_clusters",
+    "element_runs",
+    "elements",
     "films",
     "frame_embeddings",
     "frames",
@@ -36,7 +40,7 @@ TABLES = {
 }
 
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _tables(url: str) -> set[str]:

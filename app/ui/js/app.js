@@ -5,6 +5,7 @@
 import { getAccess, getToken, setToken } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderArchive } from "./views/archive.js";
+import { renderElements } from "./views/elements.js";
 import { renderFilm } from "./views/film.js";
 import { renderFrame } from "./views/frame.js";
 
@@ -83,6 +84,9 @@ function parseRoute() {
       return { view: "frame", filmId: Number(parts[1]), frameIndex: Number(parts[3]), params };
     }
   }
+  if (parts[0] === "collections" && /^\d+$/.test(parts[1] || "") && parts[2] === "elements" && parts.length === 3) {
+    return { view: "elements", collectionId: Number(parts[1]), params };
+  }
   return { view: "missing", path };
 }
 
@@ -121,6 +125,7 @@ async function render() {
     let result;
     if (route.view === "archive") result = await renderArchive(main, route.params, context);
     else if (route.view === "film") result = await renderFilm(main, route.filmId, route.params, context);
+    else if (route.view === "elements") result = await renderElements(main, route.collectionId, route.params, context);
     else if (route.view === "frame") result = await renderFrame(main, route.filmId, route.frameIndex, route.params, context);
     else {
       setCrumbs([{ label: "Films", href: "#/" }, { label: "Not found" }]);

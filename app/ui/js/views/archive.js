@@ -216,6 +216,7 @@ export async function renderArchive(main, params, context) {
         "div",
         { class: "actions" },
         h("button", { type: "button", class: "button needs-write", id: "analyze-collection", onclick: () => analyzeCollection(collection, batchPanel) }, "Analyse collection"),
+        h("a", { class: "button secondary", href: `#/collections/${collection.id}/elements` }, "Recurring elements"),
         h("button", { type: "button", class: "button secondary", onclick: () => exportCollection(collection, "csv") }, "Export CSV"),
         h("button", { type: "button", class: "button secondary", onclick: () => exportCollection(collection, "json") }, "Export JSON"),
         h("button", { type: "button", class: "button danger needs-write", onclick: () => deleteCollection(collection) }, "Delete collection"),

@@ -1,0 +1,477 @@
+"""Recurring drawn elements (CAST) on collections of known identity: purity and NMI of the
+clusters before and after the self-supervised refinement, labelling accuracy from one named
+example per element, and the time per film minute.
+
+A collection: ``--films`` films of ``--shots`` shots; each shot pastes one or two drawn
+figures (cut out of archive illustrations and cartoon frames from shared/data) over a
+photographic background, moving, scaling and recoloured per shot. One sampled frame per
+second, as the pipeline samples. The pasted masks, stored as the pipeline stores masks
+(1-bit PNG, 160 px), stand in for the segmenter, so the figures measure the element steps
+(proposals from masks, crops, embeddings, tracks, refinement, clustering), not segmentation.
+
+    HYBRIDLENS_MODEL__CPU_THREADS=1 nice -n 10 .venv/bin/python bench/bench_elements.py \\
+        --split report --seeds 1 2 3
+
+``--split tune`` uses other source images (even positions of each list) and should get
+other seeds: tune there, report here. ``--proposals`` also compares the salient-region
+methods on figures pasted over drawn backgrounds (recall of figures at IoU >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from sklearn.metrics import normalized_mutual_info_score
+
+from app.core.config import ModelSettings
+from app.elements.clustering import cluster_elements, nearest_centroid
+from app.elements.head import project
+from app.elements.proposals import (
+    SALIENT_METHODS,
+    box_iou,
+    crop,
+    masked_crop,
+    regions_from_mask,
+    salient_regions,
+)
+from app.elements.tracking import TrackItem, link_tracks
+from app.pipeline.masks import decode_mask, encode_mask
+from workers.ml.element_refine import RefineSettings, refine
+from workers.ml.embedding import FrameEmbedder
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SIZE = (320, 240)  # the pipeline's working size
+
+
+@dataclass(frozen=True)
+class Figure:
+    image: np.ndarray  # RGB
+    mask: np.ndarray  # bool
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    if count <= 1:
+        return mask
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == best
+
+
+def cut_illustration(path: Path) -> Figure | None:
+    """An illustration on white: its drawn pixels (closed, largest part), cropped to them."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    ink = np.abs(image.astype(int) - 255).sum(axis=2) > 40
+    kernel = np.ones((9, 9), np.uint8)
+    ink = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+    ink = _largest_component(ink)
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 2000:
+        return None
+    box = (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
+    return Figure(image[box[0] : box[1], box[2] : box[3]], ink[box[0] : box[1], box[2] : box[3]])
+
+
+def cut_cartoon(path: Path) -> Figure:
+    """A cartoon frame: an ellipse from its middle (a drawn vignette)."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    height, width = image.shape[:2]
+    side = int(min(height, width) * 0.8)
+    top, left = (height - side) // 2, (width - side) // 2
+    piece = image[top : top + side, left : left + side]
+    mask = np.zeros((side, side), np.uint8)
+    cv2.ellipse(mask, (side // 2, side // 2), (side // 2 - 1, int(side * 0.42)), 0, 0, 360, 1, -1)
+    return Figure(piece, mask > 0)
+
+
+def load_figures(split: str, count: int) -> list[Figure]:
+    """Figures from illustrations (two thirds) and cartoon frames; even or odd positions."""
+    offset = 0 if split == "tune" else 1
+    illustrations = sorted((DATA / "nonphotographic").glob("undraw_*"))[offset::2]
+    cartoons = sorted((DATA / "nonphotographic").glob("tjerry_*"))[offset::2]
+    cartoons += sorted((DATA / "nonphotographic").glob("simpsonsf_*"))[offset::2]
+    figures: list[Figure] = []
+    for path in illustrations:
+        if len(figures) >= (2 * count) // 3:
+            break
+        figure = cut_illustration(path)
+        if figure is not None:
+            figures.append(figure)
+    for path in cartoons[:: max(1, len(cartoons) // count)]:
+        if len(figures) >= count:
+            break
+        figures.append(cut_cartoon(path))
+    return figures
+
+
+def load_backgrounds(split: str) -> list[np.ndarray]:
+    offset = 0 if split == "tune" else 1
+    paths = sorted((DATA / "photographic").glob("bsds_*"))[offset::2]
+    paths += sorted((DATA / "photographic").glob("deoldify_*"))[offset::4]
+    return [
+        np.asarray(Image.open(path).convert("RGB").resize(SIZE, Image.Resampling.BILINEAR))
+        for path in paths
+    ]
+
+
+def recolour(image: np.ndarray, hue: float, saturation: float, value: float) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + hue * 180.0) % 180.0
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
+    hsv[..., 2] = np.clip(hsv[..., 2] * value, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+@dataclass(frozen=True)
+class Sample:
+    film: int
+    shot: int
+    frame: int
+    image: np.ndarray
+    p_mask: np.ndarray
+    # (identity, bool mask of the figure in the frame)
+    figures: list[tuple[int, np.ndarray]]
+
+
+TINTS = {
+    # Prints of one film differ: black and white, sepia, blue or amber tinting (per shot).
+    "none": None,
+    "grey": np.array([1.0, 1.0, 1.0]),
+    "sepia": np.array([1.07, 0.86, 0.62]),
+    "blue": np.array([0.62, 0.8, 1.1]),
+    "amber": np.array([1.1, 0.85, 0.45]),
+}
+
+
+def tint(image: np.ndarray, name: str) -> np.ndarray:
+    colour = TINTS[name]
+    if colour is None:
+        return image
+    grey = image.astype(np.float32).mean(axis=2, keepdims=True)
+    return np.clip(grey * colour, 0, 255).astype(np.uint8)
+
+
+def make_collection(
+    figures: list[Figure],
+    backgrounds: list[np.ndarray],
+    rng: np.random.Generator,
+    *,
+    films: int,
+    shots: int,
+    frames: int,
+    hard: bool = False,
+) -> list[Sample]:
+    width, height = SIZE
+    samples = []
+    for film in range(films):
+        for shot in range(shots):
+            background = backgrounds[int(rng.integers(len(backgrounds)))]
+            if rng.random() < 0.5:
+                background = background[:, ::-1]
+            shown = rng.choice(len(figures), size=1 + int(rng.random() < 0.5), replace=False)
+            plans = []
+            for slot, identity in enumerate(shown):
+                figure = figures[int(identity)]
+                hue = 0.5 if hard else 0.15
+                look = (
+                    (rng.uniform(-hue, hue), rng.uniform(0.6, 1.3), rng.uniform(0.75, 1.15))
+                    if rng.random() < 0.6
+                    else (0.0, 1.0, 1.0)
+                )
+                scale = rng.uniform(0.35, 0.6) * height / figure.image.shape[0]
+                half = width // len(shown)
+                plans.append(
+                    (int(identity), figure, look, scale, slot * half, half, rng.uniform(-1, 1))
+                )
+            shot_tint = str(rng.choice(list(TINTS))) if hard else "none"
+            flip = hard and rng.random() < 0.5
+            for step in range(frames):
+                image = background.copy()
+                p_mask = np.ones((height, width), bool)
+                placed = []
+                for identity, figure, look, scale, left0, span, drift in plans:
+                    grow = scale * (1 + 0.04 * step)
+                    h = max(8, int(figure.image.shape[0] * grow))
+                    w = max(8, min(span - 4, int(figure.image.shape[1] * grow)))
+                    picture = cv2.resize(recolour(figure.image, *look), (w, h))
+                    mask = cv2.resize(figure.mask.astype(np.uint8), (w, h)) > 0
+                    if flip:
+                        picture, mask = picture[:, ::-1], mask[:, ::-1]
+                    free_x = max(0, span - w)
+                    x = left0 + int(np.clip(free_x / 2 + drift * 6 * step, 0, free_x))
+                    y = int(np.clip((height - h) / 2 + 8 * drift * step, 0, height - h))
+                    region = image[y : y + h, x : x + w]
+                    region[mask] = picture[mask]
+                    full = np.zeros((height, width), bool)
+                    full[y : y + h, x : x + w] = mask
+                    p_mask &= ~full
+                    placed.append((identity, full))
+                # What the pipeline stores, and reads back.
+                stored = decode_mask(encode_mask(p_mask, 160))
+                samples.append(Sample(film, shot, step, tint(image, shot_tint), stored, placed))
+    return samples
+
+
+@dataclass
+class Elements:
+    vectors: np.ndarray
+    truth: np.ndarray
+    tracks: list[tuple[int, int]]
+    shots: list[tuple[int, int]]
+    seconds: float
+
+
+def extract(
+    samples: list[Sample], embedder: FrameEmbedder, *, plain_crops: bool = False
+) -> Elements:
+    started = time.perf_counter()
+    crops, truth, items, keys = [], [], [], []
+    for sample in samples:
+        height, width = sample.image.shape[:2]
+        for region in regions_from_mask(sample.p_mask):
+            x0, y0, x1, y1 = region.box
+            box_mask = np.zeros((height, width), bool)
+            box_mask[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)] = True
+            overlaps = [
+                (int((mask & box_mask).sum()), identity) for identity, mask in sample.figures
+            ]
+            best = max(overlaps)
+            truth.append(best[1] if best[0] > 0 else -1)
+            if plain_crops:
+                crops.append(crop(sample.image, region.box))
+            else:
+                crops.append(masked_crop(sample.image, region.box, ~sample.p_mask))
+            keys.append((sample.film, sample.shot))
+            items.append((sample, region))
+    vectors = embedder.embed(crops).astype(np.float32)
+    track_ids = link_tracks(
+        [TrackItem((s.film, s.shot), s.frame, r.box, vectors[i]) for i, (s, r) in enumerate(items)]
+    )
+    return Elements(
+        vectors,
+        np.array(truth),
+        [(0, t) for t in track_ids],
+        keys,
+        time.perf_counter() - started,
+    )
+
+
+def cached_extract(
+    samples: list[Sample], embedder: FrameEmbedder, args: argparse.Namespace, seed: int
+) -> Elements:
+    """``extract``, kept under ``--cache`` (tuning the refinement need not re-embed)."""
+    if args.cache is None:
+        return extract(samples, embedder, plain_crops=args.plain_crops)
+    name = (
+        f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
+        f"{'-hard' if args.hard else ''}{'-plain' if args.plain_crops else '-masked'}.npz"
+    )
+    path = Path(args.cache) / name
+    if path.is_file():
+        with np.load(path) as stored:
+            return Elements(
+                stored["vectors"],
+                stored["truth"],
+                [tuple(t) for t in stored["tracks"].tolist()],
+                [tuple(k) for k in stored["shots"].tolist()],
+                float(stored["seconds"]),
+            )
+    elements = extract(samples, embedder, plain_crops=args.plain_crops)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        vectors=elements.vectors,
+        truth=elements.truth,
+        tracks=np.array(elements.tracks),
+        shots=np.array(elements.shots),
+        seconds=elements.seconds,
+    )
+    return elements
+
+
+def purity(labels: np.ndarray, truth: np.ndarray) -> float:
+    total = 0
+    for cluster in set(labels.tolist()):
+        members = truth[labels == cluster]
+        total += np.bincount(members).max()
+    return total / len(truth)
+
+
+def labelling_accuracy(
+    vectors: np.ndarray, labels: np.ndarray, truth: np.ndarray, rng: np.random.Generator
+) -> float:
+    """Name one random example of each identity: its cluster takes the name; every element
+    is then labelled by the nearest named centroid (what the API does)."""
+    names: dict[int, int] = {}
+    for identity in sorted(set(truth.tolist())):
+        example = int(rng.choice(np.flatnonzero(truth == identity)))
+        names.setdefault(int(labels[example]), identity)
+    named = sorted(names)
+    centroids = np.stack([vectors[labels == cluster].mean(axis=0) for cluster in named])
+    best, _ = nearest_centroid(vectors, centroids)
+    predicted = np.array([names[named[b]] for b in best])
+    return float((predicted == truth).mean())
+
+
+def track_purity(elements: Elements) -> float:
+    keys = np.array([hash(t) for t in elements.tracks])
+    return purity(np.unique(keys, return_inverse=True)[1], elements.truth)
+
+
+def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> dict[str, float]:
+    keep = elements.truth >= 0
+    truth = elements.truth[keep]
+    track_keys = [t for t, k in zip(elements.tracks, keep, strict=True) if k]
+    shot_keys = [s for s, k in zip(elements.shots, keep, strict=True) if k]
+    raw = elements.vectors[keep]
+    track_ints = np.unique([hash(t) for t in track_keys], return_inverse=True)[1].tolist()
+    started = time.perf_counter()
+    result = refine(raw, track_keys, shot_keys, settings=refine_settings, seed=seed, device="cpu")
+    refine_s = time.perf_counter() - started
+    figures: dict[str, float] = {"refine_s": refine_s}
+    for name, weights in (("before", None), ("after", result.weights)):
+        started = time.perf_counter()
+        vectors = project(raw, weights)
+        clustering = cluster_elements(vectors, track_ints)
+        figures[f"cluster_s_{name}"] = time.perf_counter() - started
+        figures[f"clusters_{name}"] = len(clustering.exemplars)
+        figures[f"purity_{name}"] = purity(clustering.labels, truth)
+        figures[f"nmi_{name}"] = normalized_mutual_info_score(truth, clustering.labels)
+        figures[f"label_acc_{name}"] = labelling_accuracy(
+            vectors, clustering.labels, truth, np.random.default_rng(seed)
+        )
+    return figures
+
+
+def bench_proposals(figures: list[Figure], rng: np.random.Generator, count: int) -> None:
+    """Recall of pasted figures (IoU >= 0.5) on drawn backgrounds, per salient method."""
+    drawn = sorted((DATA / "nonphotographic").glob("undraw_*"))[1::2][:40]
+    hits = dict.fromkeys(SALIENT_METHODS, 0)
+    extra = dict.fromkeys(SALIENT_METHODS, 0)
+    total = 0
+    for _ in range(count):
+        # Paper, or a faded illustration, as the drawn background.
+        paper = np.full((SIZE[1], SIZE[0], 3), 240, np.uint8)
+        if rng.random() < 0.5:
+            other = Image.open(drawn[int(rng.integers(len(drawn)))]).convert("RGB").resize(SIZE)
+            paper = (0.35 * np.asarray(other) + 0.65 * 245).astype(np.uint8)
+        identity = int(rng.integers(len(figures)))
+        figure = figures[identity]
+        scale = rng.uniform(0.4, 0.7) * SIZE[1] / figure.image.shape[0]
+        h = int(figure.image.shape[0] * scale)
+        w = min(SIZE[0] - 2, int(figure.image.shape[1] * scale))
+        picture = cv2.resize(figure.image, (w, h))
+        mask = cv2.resize(figure.mask.astype(np.uint8), (w, h)) > 0
+        x, y = int(rng.integers(0, SIZE[0] - w)), int(rng.integers(0, SIZE[1] - h))
+        paper[y : y + h, x : x + w][mask] = picture[mask]
+        ys, xs = np.nonzero(mask)
+        truth = (
+            (x + xs.min()) / SIZE[0],
+            (y + ys.min()) / SIZE[1],
+            (x + xs.max() + 1) / SIZE[0],
+            (y + ys.max() + 1) / SIZE[1],
+        )
+        total += 1
+        for method in SALIENT_METHODS:
+            regions = salient_regions(paper, method=method)
+            if any(box_iou(region.box, truth) >= 0.5 for region in regions):
+                hits[method] += 1
+            extra[method] += sum(box_iou(region.box, truth) < 0.5 for region in regions)
+    print(f"\nproposals on drawn frames ({total} figures): recall@IoU0.5, extra regions/frame")
+    for method in SALIENT_METHODS:
+        print(f"  {method:16s} {hits[method] / total:.3f}  {extra[method] / total:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("tune", "report"), default="report")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--identities", type=int, default=12)
+    parser.add_argument("--films", type=int, default=6)
+    parser.add_argument("--shots", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=5, help="sampled frames (seconds) per shot")
+    parser.add_argument("--steps", type=int, default=RefineSettings.steps)
+    parser.add_argument("--margin", type=float, default=RefineSettings.margin)
+    parser.add_argument("--lr", type=float, default=RefineSettings.learning_rate)
+    parser.add_argument("--same-shot", type=float, default=RefineSettings.same_shot_negatives)
+    parser.add_argument(
+        "--false-negative", type=float, default=RefineSettings.false_negative_similarity
+    )
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="archive prints: per-shot tints (grey, sepia, blue, amber), any hue, mirrored",
+    )
+    parser.add_argument(
+        "--plain-crops",
+        action="store_true",
+        help="embed the whole box (the job greys the photographic part of a hybrid's box)",
+    )
+    parser.add_argument("--proposals", action="store_true")
+    parser.add_argument("--cache", help="keep extracted elements here (for tuning)")
+    args = parser.parse_args()
+
+    settings = replace(
+        RefineSettings(),
+        steps=args.steps,
+        margin=args.margin,
+        learning_rate=args.lr,
+        same_shot_negatives=args.same_shot,
+        false_negative_similarity=args.false_negative,
+    )
+    embedder = FrameEmbedder.load(ModelSettings(device="cpu"))
+    figures_pool = load_figures(args.split, args.identities)
+    backgrounds = load_backgrounds(args.split)
+    print(
+        f"split {args.split}: {len(figures_pool)} identities, {len(backgrounds)} backgrounds, "
+        f"{args.films} films x {args.shots} shots x {args.frames} s; refine {settings}"
+    )
+    rows = []
+    for seed in args.seeds:
+        rng = np.random.default_rng(seed)
+        samples = make_collection(
+            figures_pool,
+            backgrounds,
+            rng,
+            films=args.films,
+            shots=args.shots,
+            frames=args.frames,
+            hard=args.hard,
+        )
+        elements = cached_extract(samples, embedder, args, seed)
+        figures = evaluate(elements, settings, seed)
+        minutes = len(samples) / 60.0  # one sampled frame per second of film
+        total_s = elements.seconds + figures["refine_s"] + figures["cluster_s_after"]
+        figures["s_per_film_min"] = total_s / minutes
+        figures["elements"] = len(elements.truth)
+        figures["track_purity"] = track_purity(elements)
+        rows.append(figures)
+        print(
+            f"seed {seed}: {len(elements.truth)} elements, "
+            f"{len({t for t in elements.tracks})} tracks (purity {figures['track_purity']:.3f}); "
+            f"clusters {figures['clusters_before']:.0f} -> {figures['clusters_after']:.0f}; "
+            f"purity {figures['purity_before']:.3f} -> {figures['purity_after']:.3f}; "
+            f"NMI {figures['nmi_before']:.3f} -> {figures['nmi_after']:.3f}; "
+            f"label acc {figures['label_acc_before']:.3f} -> {figures['label_acc_after']:.3f}; "
+            f"{figures['s_per_film_min']:.1f} s per film minute "
+            f"(extract {elements.seconds:.1f} s, refine {figures['refine_s']:.1f} s)"
+        )
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    print(
+        f"\nmean over {len(rows)} seeds: purity {mean['purity_before']:.3f} -> "
+        f"{mean['purity_after']:.3f}, NMI {mean['nmi_before']:.3f} -> {mean['nmi_after']:.3f} "
+        f"(gain {mean['nmi_after'] - mean['nmi_before']:+.3f}), labelling accuracy "
+        f"{mean['label_acc_before']:.3f} -> {mean['label_acc_after']:.3f}, "
+        f"{mean['s_per_film_min']:.1f} s per film minute (CPU, this machine)"
+    )
+    if args.proposals:
+        bench_proposals(figures_pool, np.random.default_rng(args.seeds[0]), 60)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Clusters through tracks, the number found automatically; the nearest-centroid labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.elements import head
+from app.elements.clustering import choose_labels, cluster_elements, nearest_centroid
+
+
+def _blobs(groups: int, per_group: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(groups, 32))
+    vectors = np.concatenate([c + 0.15 * rng.normal(size=(per_group, 32)) for c in centres])
+    return head.normalise(vectors), np.repeat(np.arange(groups), per_group)
+
+
+def test_count_of_clusters_is_found_when_groups_are_clear() -> None:
+    vectors, truth = _blobs(5, 6)
+
+    labels, silhouette = choose_labels(vectors)
+
+    assert len(set(labels)) == 5 and silhouette is not None
+    for group in range(5):
+        assert len(set(labels[truth == group])) == 1
+
+
+def test_tracks_are_never_split_and_clusters_come_largest_first() -> None:
+    vectors, truth = _blobs(3, 4)
+    tracks = truth * 2 + np.arange(len(truth)) % 2  # two tracks per group
+    vectors[0] = -vectors[0]  # one odd sighting: its track's mean keeps it in place
+
+    result = cluster_elements(vectors, tracks.tolist())
+
+    for track in set(tracks):
+        assert len(set(result.labels[tracks == track])) == 1
+    sizes = np.bincount(result.labels)
+    assert list(sizes) == sorted(sizes, reverse=True)
+    assert all(result.labels[e] == c for c, e in enumerate(result.exemplars))
+
+
+def test_one_cluster_when_there_is_no_structure() -> None:
+    vectors = head.normalise(np.ones((6, 4)) + 1e-3 * np.arange(24).reshape(6, 4))
+
+    labels, _ = choose_labels(vectors)
+
+    assert set(labels) == {0}
+
+
+def test_nearest_centroid_leaves_far_vectors_unlabelled() -> None:
+    centroids = np.eye(3, dtype=np.float32)
+    vectors = np.array([[0.9, 0.1, 0.0], [0.0, 0.0, -1.0]], np.float32)
+
+    best, score = nearest_centroid(vectors, centroids, min_similarity=0.5)
+
+    assert best.tolist() == [0, -1] and score[0] > 0.9
+
+
+def test_head_round_trips_and_is_identity_when_second_layer_is_zero() -> None:
+    rng = np.random.default_rng(0)
+    weights = {
+        "w1": rng.normal(size=(8, 4)),
+        "b1": rng.normal(size=8),
+        "w2": np.zeros((4, 8)),
+        "b2": np.zeros(4),
+    }
+    vectors = head.normalise(rng.normal(size=(5, 4)))
+
+    restored = head.from_bytes(head.to_bytes(weights))
+
+    np.testing.assert_allclose(head.project(vectors, restored), vectors, atol=1e-6)

@@ -1,0 +1,51 @@
+"""Element runs: one active run per collection, and a run whose worker died does not block
+the next one for ever."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.collections import service as collections_service
+from app.collections.schemas import CollectionCreate
+from app.core.domain import RunStatus
+from app.elements import service as elements_service
+from app.elements.schemas import ElementRunCreate
+from app.models import ElementRun
+from app.models.base import utcnow
+
+
+def _collection(session: Session) -> int:
+    return collections_service.create_collection(session, CollectionCreate(name="runs")).id
+
+
+def test_second_run_is_refused_while_the_first_is_active(session: Session) -> None:
+    collection_id = _collection(session)
+    first = elements_service.start_run(session, collection_id, ElementRunCreate())
+    elements_service.claim_run(session, first)
+
+    with pytest.raises(elements_service.ElementRunActive):
+        elements_service.start_run(session, collection_id, ElementRunCreate())
+
+
+def test_run_silent_for_an_hour_is_failed_when_a_new_one_starts(session: Session) -> None:
+    collection_id = _collection(session)
+    first = elements_service.start_run(session, collection_id, ElementRunCreate())
+    elements_service.claim_run(session, first)
+    long_ago = utcnow() - timedelta(hours=2)
+    session.execute(
+        update(ElementRun)
+        .where(ElementRun.id == first)
+        .values(started_at=long_ago, heartbeat_at=long_ago)
+    )
+
+    second = elements_service.start_run(session, collection_id, ElementRunCreate())
+
+    old = elements_service.get_run(session, first)
+    assert old.status is RunStatus.FAILED and "abandoned" in (old.error or "")
+    assert elements_service.get_run(session, second).status is RunStatus.QUEUED
+    # The dead run's worker, should it come back, may no longer report progress.
+    assert not elements_service.update_progress(session, first, "extract", 0.5)
