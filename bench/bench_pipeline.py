@@ -259,7 +259,8 @@ def _run(command: list[str]) -> None:
 
 
 STAGE_KEYS = ("decode_s", "shots_s", "sampling_s", "spool_s", "prepare_s", "classify_s",
-              "segment_s", "masks_s", "infer_s", "store_s", "finish_s")  # fmt: skip
+              "segment_s", "masks_s", "infer_s", "embed_s", "scenes_s", "store_s",
+              "finish_s")  # fmt: skip
 
 
 def report_speed(film: Path, minutes: float, source: Path) -> None:
