@@ -49,3 +49,24 @@ def test_run_silent_for_an_hour_is_failed_when_a_new_one_starts(session: Session
     assert elements_service.get_run(session, second).status is RunStatus.QUEUED
     # The dead run's worker, should it come back, may no longer report progress.
     assert not elements_service.update_progress(session, first, "extract", 0.5)
+
+
+def test_reanalysis_drops_the_elements_of_the_previous_run(session: Session) -> None:
+    from sqlalchemy import func, select
+
+    from app.analysis import service as analysis_service
+    from app.elements import repository as elements_repository
+    from app.models import Element, Film
+    from tests.elements_factories import make_clusters
+
+    collection_id = _collection(session)
+    make_clusters(session, collection_id)
+    analysis_id = session.scalar(select(Film.last_analysis_id))
+    assert elements_repository.element_count(session, analysis_id, "test-1") == 6
+
+    # The same film re-analysed with the same models and settings: the same analysis row,
+    # new frames; elements of the old frames must not be taken for the new run's.
+    analysis_service.clear_results(session, analysis_id)
+    session.commit()
+
+    assert session.scalar(select(func.count()).select_from(Element)) == 0
