@@ -248,3 +248,15 @@ def test_import_refuses_entities_declared_in_another_encoding() -> None:
 
     with pytest.raises(elan.BadEafFile, match="DOCTYPE"):
         elan.read_eaf(document.encode("utf-16-le"))
+
+
+def test_an_annotation_wholly_past_the_films_end_labels_nothing(
+    session: Session, film: int
+) -> None:
+    # Within the tenth of a second allowed past the end (60 s), but starting after it.
+    tier = [(0, 3000, "Live-Action"), (60_020, 60_080, "Animation")]
+
+    result = import_tier(session, film, eaf_document({"Image Type": tier}), "Image Type")
+
+    assert all(item.end_time >= item.start_time for item in result.imported)
+    assert elan_service.agreement(session, film).labelled_s == pytest.approx(3.0)
