@@ -70,3 +70,23 @@ def test_reanalysis_drops_the_elements_of_the_previous_run(session: Session) -> 
     session.commit()
 
     assert session.scalar(select(func.count()).select_from(Element)) == 0
+
+
+def test_merging_clusters_whose_film_was_deleted_is_a_conflict(session: Session) -> None:
+    from sqlalchemy import select
+
+    from app.core.errors import ConflictError
+    from app.elements import service as elements_service
+    from app.films import service as films_service
+    from app.models import Film
+    from tests.elements_factories import make_clusters
+
+    collection_id = _collection(session)
+    first, second = make_clusters(session, collection_id)
+    film_id = session.scalar(select(Film.id))
+    assert film_id is not None
+    films_service.delete_film(session, film_id)
+
+    # Every member went with the film: nothing is left to merge (not a crash).
+    with pytest.raises(ConflictError):
+        elements_service.merge_clusters(session, collection_id, first, [second])
