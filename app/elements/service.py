@@ -90,9 +90,9 @@ def start_run(session: Session, collection_id: int, data: ElementRunCreate) -> i
     _require_collection(session, collection_id)
     active = repository.latest_run(session, collection_id, ACTIVE)
     if active is not None:
-        last_sign = active.heartbeat_at or active.started_at
-        if active.status is RunStatus.QUEUED or last_sign is None:
-            raise ElementRunActive(active.id)
+        # A run queued for an hour that nothing claimed lost its message (an in-process
+        # runner restarted, say): nothing else would ever clear it.
+        last_sign = active.heartbeat_at or active.started_at or active.created_at
         if utcnow() - last_sign < STALE_AFTER:
             raise ElementRunActive(active.id)
         fail_run(session, active.id, "abandoned: no progress for an hour (its worker stopped)")

@@ -90,3 +90,22 @@ def test_merging_clusters_whose_film_was_deleted_is_a_conflict(session: Session)
     # Every member went with the film: nothing is left to merge (not a crash).
     with pytest.raises(ConflictError):
         elements_service.merge_clusters(session, collection_id, first, [second])
+
+
+def test_run_queued_for_an_hour_and_never_started_does_not_block_the_next(
+    session: Session,
+) -> None:
+    # Its message was lost (an in-process runner restarted before it ran it, a flushed
+    # queue): nothing will ever claim it, and there is no other way to clear it.
+    collection_id = _collection(session)
+    first = elements_service.start_run(session, collection_id, ElementRunCreate())
+    session.execute(
+        update(ElementRun)
+        .where(ElementRun.id == first)
+        .values(created_at=utcnow() - timedelta(hours=2))
+    )
+
+    second = elements_service.start_run(session, collection_id, ElementRunCreate())
+
+    assert elements_service.get_run(session, first).status is RunStatus.FAILED
+    assert elements_service.get_run(session, second).status is RunStatus.QUEUED
