@@ -153,7 +153,7 @@ def read_eaf(data: bytes) -> EafDocument:
     """Parse an uploaded ``.eaf``; ``BadEafFile`` (422) unless it is an ELAN document."""
     if len(data) > MAX_BYTES:
         raise PayloadTooLargeError(f"an ELAN file may have at most {MAX_BYTES} bytes")
-    head = data[:4096].lstrip()
+    head = data[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte order mark
     if not head.startswith(b"<") or b"<ANNOTATION_DOCUMENT" not in data:
         raise BadEafFile("the file is not an ELAN document (.eaf XML)")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:

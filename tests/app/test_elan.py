@@ -260,3 +260,11 @@ def test_an_annotation_wholly_past_the_films_end_labels_nothing(
 
     assert all(item.end_time >= item.start_time for item in result.imported)
     assert elan_service.agreement(session, film).labelled_s == pytest.approx(3.0)
+
+
+def test_import_reads_a_document_with_a_byte_order_mark(session: Session, film: int) -> None:
+    data = b"\xef\xbb\xbf" + eaf_document({"Image Type": IMAGE_TYPE})
+
+    result = import_tier(session, film, data, "Image Type")
+
+    assert len(result.imported) == 3
