@@ -85,6 +85,7 @@ def send_again(expired: ExpiredStage) -> None:
             TASK_PROPAGATE,
             args=[expired.job_id, expired.analysis_id, expired.attempt],
             queue=QUEUE_GPU,
+            ignore_result=True,
         )
         return
     if expired.analysis_id is None or expired.stage is None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.analysis.schemas import FrameQuery
 from app.core.domain import RunStatus
 from app.core.sql import insert_ignoring_conflicts
-from app.models import Analysis, Frame, FrameEmbedding, Job, Scene, Shot
+from app.models import Analysis, Element, Frame, FrameEmbedding, Job, Scene, Shot
 
 ANALYSIS_KEY = ("film_id", "classifier_version", "segmenter_version", "settings_hash")
 
@@ -63,6 +63,8 @@ def status_of(session: Session, analysis_id: int) -> RunStatus | None:
 
 
 def delete_results(session: Session, analysis_id: int) -> None:
+    # Elements are cut from the frames' masks: a re-run's frames need them extracted afresh.
+    session.execute(delete(Element).where(Element.analysis_id == analysis_id))
     session.execute(delete(FrameEmbedding).where(FrameEmbedding.analysis_id == analysis_id))
     session.execute(delete(Scene).where(Scene.analysis_id == analysis_id))
     session.execute(delete(Frame).where(Frame.analysis_id == analysis_id))

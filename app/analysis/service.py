@@ -356,11 +356,16 @@ def finish_analysis(
         values["progress"] = 1.0
     repository.update_values(session, analysis_id, values)
     if validated is not None and status in (RunStatus.DONE, RunStatus.PARTIAL):
+        # The film's annotations stand over a re-analysis: its figures are the effective ones.
+        figures = film_figures(session, analysis_id)
+        film_summary = validated.model_dump(mode="json")
+        if figures is not None:
+            film_summary = {**film_summary, **figures.summary}
         films_repository.set_summary(
             session,
             film_id,
             analysis_id,
-            validated.model_dump(mode="json"),
+            film_summary,
             status=status.value,
             note=error,
         )

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from xml.parsers import expat
 
 from app.core.domain import FrameClass
 from app.core.errors import InvalidRequestError, PayloadTooLargeError
@@ -131,15 +132,33 @@ class EafDocument:
         return sorted(found, key=lambda a: (a.start_ms, a.end_ms))
 
 
+def _refuse_doctype(data: bytes) -> None:
+    """``BadEafFile`` for a DOCTYPE in any encoding: the byte check above only sees ASCII ones
+    (a UTF-16 document spells ``<!DOCTYPE`` otherwise), so expat, which decodes as the parser
+    will, looks for one; it stops at the declaration, before any entity is read."""
+
+    def refuse(*_: object) -> None:
+        raise BadEafFile("an ELAN document declares no DOCTYPE or entities")
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise BadEafFile(f"the file is not a readable ELAN document ({exc})") from exc
+
+
 def read_eaf(data: bytes) -> EafDocument:
     """Parse an uploaded ``.eaf``; ``BadEafFile`` (422) unless it is an ELAN document."""
     if len(data) > MAX_BYTES:
         raise PayloadTooLargeError(f"an ELAN file may have at most {MAX_BYTES} bytes")
-    head = data[:4096].lstrip()
+    head = data[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte order mark
     if not head.startswith(b"<") or b"<ANNOTATION_DOCUMENT" not in data:
         raise BadEafFile("the file is not an ELAN document (.eaf XML)")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise BadEafFile("an ELAN document declares no DOCTYPE or entities")
+    _refuse_doctype(data)
     from pympi.Elan import Eaf  # the parser lives apart from the rest of the app's code
 
     with tempfile.TemporaryDirectory(prefix="hybridlens-eaf-") as folder:

@@ -87,6 +87,8 @@ def import_eaf(
         end_s = annotation.end_ms / 1000
         if duration_s is not None:
             end_s = min(end_s, duration_s)
+            if end_s <= start_s:  # wholly in the tolerance past the end: no film to label
+                continue
         label = chosen.get(elan.normalise_value(annotation.value))
         if label is None:
             skipped[annotation.value or "(empty)"].append(end_s - start_s)

@@ -17,7 +17,7 @@ from app.jobs.schemas import BatchCounts, JobPublic
 
 # Ids and offsets fit a 32-bit column; bigger numbers are malformed input, not a server error.
 MAX_INT = 2**31 - 1
-STAGE_ORDER = ("prepare", "infer", "finish")
+STAGE_ORDER = ("prepare", "infer", "embed", "scenes", "finish")
 
 
 def _no_nul(value: str | None) -> str | None:

@@ -59,6 +59,16 @@ class ClusterNotFound(NotFoundError):
         super().__init__("element cluster", cluster_id)
 
 
+class ClusterEmpty(ConflictError):
+    """The cluster's members went with their films (deleted since the run): 409."""
+
+    def __init__(self, cluster_id: int) -> None:
+        super().__init__(
+            f"element cluster {cluster_id} has no members left (their films were deleted); "
+            "run the elements job again"
+        )
+
+
 class ElementRunActive(ConflictError):
     def __init__(self, run_id: int) -> None:
         super().__init__(f"element run {run_id} of this collection is still queued or running")
@@ -80,9 +90,9 @@ def start_run(session: Session, collection_id: int, data: ElementRunCreate) -> i
     _require_collection(session, collection_id)
     active = repository.latest_run(session, collection_id, ACTIVE)
     if active is not None:
-        last_sign = active.heartbeat_at or active.started_at
-        if active.status is RunStatus.QUEUED or last_sign is None:
-            raise ElementRunActive(active.id)
+        # A run queued for an hour that nothing claimed lost its message (an in-process
+        # runner restarted, say): nothing else would ever clear it.
+        last_sign = active.heartbeat_at or active.started_at or active.created_at
         if utcnow() - last_sign < STALE_AFTER:
             raise ElementRunActive(active.id)
         fail_run(session, active.id, "abandoned: no progress for an hour (its worker stopped)")
@@ -344,6 +354,8 @@ def name_cluster(
 def _refresh(session: Session, cluster_id: int, weights: Any) -> list[Any]:
     """Recompute a cluster's size, centroid, exemplar and similarities from its members."""
     rows = list(repository.member_embeddings(session, cluster_id))
+    if not rows:
+        raise ClusterEmpty(cluster_id)
     vectors = head_codec.project(
         head_codec.embeddings_from_bytes([row.embedding for row in rows]), weights
     )

@@ -69,3 +69,22 @@ def test_two_writers_racing_for_one_version_get_a_conflict(
     session.commit()  # the first writer's version survives the second's failed insert
     served = annotations_service.get_mask(session, film_id, 0)
     assert served.source == "human"
+
+
+def test_reanalysis_keeps_the_films_figures_those_of_its_annotations(session: Session) -> None:
+    from app.films import repository as films_repository
+
+    film_id = make_film(session)
+    make_analysis(session, film_id=film_id, frames=6, shots=2, hybrid_ratio=0.3)
+    for shot_number in (1, 2):
+        annotations_service.set_shot_label(session, film_id, shot_number, "hybrid", author="me")
+    film = films_repository.get(session, film_id)
+    assert film is not None and film.hybrid_ratio == pytest.approx(1.0)
+
+    # The same film analysed again: its annotations still stand over the new frames.
+    analysis_id = make_analysis(session, film_id=film_id, frames=6, shots=2, hybrid_ratio=0.3)
+
+    figures = analysis_service.film_figures(session, analysis_id)
+    film = films_repository.get(session, film_id)
+    assert figures is not None and figures.summary["hybrid_ratio"] == pytest.approx(1.0)
+    assert film is not None and film.hybrid_ratio == pytest.approx(1.0)

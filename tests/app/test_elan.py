@@ -233,3 +233,38 @@ def test_eaf_export_reads_back_and_agrees_with_itself(session: Session, film: in
 
     import_tier(session, film, body.encode(), "hybridlens frames")
     assert elan_service.agreement(session, film).agreement == 1.0
+
+
+def test_import_refuses_entities_declared_in_another_encoding() -> None:
+    # In UTF-16 a DOCTYPE is not the bytes b"<!DOCTYPE"; the bytes the first check looks for
+    # hide in a comment as CJK characters. The parser must never expand the entity.
+    document = eaf_document({"Image Type": [(0, 1000, "&e;")]}).decode().replace("&amp;", "&")
+    hidden = b"<ANNOTATION_DOCUMENT".decode("utf-16-le")
+    document = document.replace(
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        f'<!DOCTYPE ANNOTATION_DOCUMENT [<!ENTITY e "Animation">]><!--{hidden}-->',
+    )
+
+    with pytest.raises(elan.BadEafFile, match="DOCTYPE"):
+        elan.read_eaf(document.encode("utf-16-le"))
+
+
+def test_an_annotation_wholly_past_the_films_end_labels_nothing(
+    session: Session, film: int
+) -> None:
+    # Within the tenth of a second allowed past the end (60 s), but starting after it.
+    tier = [(0, 3000, "Live-Action"), (60_020, 60_080, "Animation")]
+
+    result = import_tier(session, film, eaf_document({"Image Type": tier}), "Image Type")
+
+    assert all(item.end_time >= item.start_time for item in result.imported)
+    assert elan_service.agreement(session, film).labelled_s == pytest.approx(3.0)
+
+
+def test_import_reads_a_document_with_a_byte_order_mark(session: Session, film: int) -> None:
+    data = b"\xef\xbb\xbf" + eaf_document({"Image Type": IMAGE_TYPE})
+
+    result = import_tier(session, film, data, "Image Type")
+
+    assert len(result.imported) == 3

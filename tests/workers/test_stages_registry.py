@@ -64,3 +64,11 @@ def test_failure_policy_fails_at_once_when_error_is_not_transient() -> None:
 
     assert failure_policy(ValueError("bad"), 0, settings) == "ValueError: bad"
     assert failure_policy(ModelMismatch("other weights"), 0, settings) == "other weights"
+
+
+def test_job_progress_knows_every_registered_stage() -> None:
+    # The API (no workers import) weighs a job's overall progress by its stage's place: a
+    # stage it does not know reads as 0 %, so a job in "embed" or "scenes" went backwards.
+    from app.api.schemas import STAGE_ORDER
+
+    assert tuple(stage.name for stage in STAGES) == STAGE_ORDER

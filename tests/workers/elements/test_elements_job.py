@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.analysis import thumbnails
@@ -17,6 +18,7 @@ from app.core.pagination import PageParams
 from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.schemas import ElementRunCreate
+from app.models import Frame
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
 from tests.app.factories import make_analysis, make_film
 from tests.elements_factories import make_figure_film
@@ -115,9 +117,14 @@ def test_film_with_a_broken_mask_is_skipped_and_the_run_finishes(
     settings = Settings(data_dir=tmp_path, database_url=db_url)
     with session_scope(db_url) as session:
         collection_id, _ = _collection(session, tmp_path)
-        # factories.make_analysis stores b"\x89PNG-mask" as the hybrids' masks: not a PNG.
         broken = make_film(session)
         analysis_id = make_analysis(session, film_id=broken)
+        # factories.make_analysis stores real masks now: break the hybrids' ones.
+        session.execute(
+            update(Frame)
+            .where(Frame.analysis_id == analysis_id, Frame.mask_png.is_not(None))
+            .values(mask_png=b"\x89PNG-mask")
+        )
         picture = photo_background(5)
         thumbnails.write_all(tmp_path, analysis_id, [(i * 25, picture, None) for i in range(6)])
         collections_service.add_films(session, collection_id, [broken])
