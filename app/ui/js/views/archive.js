@@ -94,12 +94,14 @@ function ratioCell(film) {
 
 export function jobState(job) {
   if (job.status === "queued") return h("span", { class: "state queued" }, "Queued");
-  const stage = job.stage ? ` (${job.stage})` : "";
+  // A propagation job spreads a shot's masks; only analyses go through stages.
+  const doing = job.kind === "propagate" ? "Spreading masks" : "Analysing";
+  const stage = job.stage && job.kind !== "propagate" ? ` (${job.stage})` : "";
   return h(
     "span",
     { class: "state running" },
-    h("span", {}, `Analysing${stage} ${Math.round(job.overall_percent)} %`),
-    h("progress", { max: 100, value: job.overall_percent, "aria-label": `Analysis progress of film ${job.film_id}` }),
+    h("span", {}, `${doing}${stage} ${Math.round(job.overall_percent)} %`),
+    h("progress", { max: 100, value: job.overall_percent, "aria-label": `${doing} progress of film ${job.film_id}` }),
   );
 }
 
