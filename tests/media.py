@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -144,6 +147,19 @@ def make_text_file(path: Path) -> Path:
 
 def make_empty_file(path: Path) -> Path:
     path.write_bytes(b"")
+    return path
+
+
+def make_lossless_video(frames: Sequence[np.ndarray], path: Path, *, fps: int = 1) -> Path:
+    """RGB uint8 frames as a lossless (FFV1) video at ``fps``, pixel for pixel; the PNGs it is
+    made from are left beside it."""
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(path.parent / f"{path.stem}_{index:03d}.png")
+    _run(
+        ["ffmpeg", "-v", "error", "-y", "-framerate", str(fps),
+         "-i", str(path.parent / f"{path.stem}_%03d.png"),
+         "-c:v", "ffv1", "-pix_fmt", "bgr0", str(path)]
+    )  # fmt: skip
     return path
 
 

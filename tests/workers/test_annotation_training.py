@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from app.films.schemas import FilmMetadata
 from app.jobs import service as jobs_service
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.media import make_lossless_video
 from tests.workers.ml.conftest import drawing_like, photo_like
 from workers.ml.checkpoint import DEFAULT_SEGMENTER_DIR, WEIGHTS_NAME, weights_version
 from workers.orchestrator import claim
@@ -55,27 +55,7 @@ def _annotated_film(url: str, directory: Path) -> int:
     """A 1 fps film of SHOTS one-frame shots, analysed, with a human mask on every frame and
     a propagated one on none."""
     frames, masks = _frames()
-    for index, frame in enumerate(frames):
-        Image.fromarray(frame).save(directory / f"frame_{index:03d}.png")
-    path = directory / "film.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-framerate",
-            "1",
-            "-i",
-            str(directory / "frame_%03d.png"),
-            "-c:v",
-            "ffv1",
-            "-pix_fmt",
-            "bgr0",
-            str(path),
-        ],
-        check=True,
-    )
+    path = make_lossless_video(frames, directory / "film.mkv")
     with session_scope(url) as session:
         film_id = films_service.register_film(
             session,

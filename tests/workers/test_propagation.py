@@ -4,7 +4,6 @@ copying the annotation, and as a job it stores every other frame's propagated ma
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -23,6 +22,7 @@ from app.films.schemas import FilmMetadata
 from app.jobs import service as jobs_service
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.media import make_lossless_video
 from workers.ml import propagation
 from workers.ml.inference import Segmenter
 from workers.stages import propagate as propagate_stage
@@ -85,39 +85,13 @@ def test_propagation_needs_an_annotated_frame(segmenter: Segmenter) -> None:
         propagation.propagate(frames, {}, segmenter)
 
 
-def _film_of(frames: list[np.ndarray], directory: Path) -> Path:
-    """The frames as a lossless 1 fps video."""
-    for index, frame in enumerate(frames):
-        Image.fromarray(frame).save(directory / f"frame_{index:03d}.png")
-    path = directory / "composite.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-framerate",
-            "1",
-            "-i",
-            str(directory / "frame_%03d.png"),
-            "-c:v",
-            "ffv1",
-            "-pix_fmt",
-            "bgr0",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
-
-
 def test_a_propagation_job_stores_the_other_frames_masks(
     db_url: str,  # noqa: F811
     tmp_path: Path,
     segmenter: Segmenter,
 ) -> None:
     frames, truth = moving_composite()
-    path = _film_of(frames, tmp_path)
+    path = make_lossless_video(frames, tmp_path / "composite.mkv")
     settings = Settings(database_url=db_url, data_dir=tmp_path / "data")
     with session_scope(db_url) as session:
         film_id = films_service.register_film(
