@@ -16,7 +16,12 @@ from kombu import Exchange, Queue
 
 from app.core.config import Settings, get_settings
 from app.core.db import dispose_engines
-from app.jobs.dispatch import TASK_EMBED_STILL, TASK_PROPAGATE, broker_transport_options
+from app.jobs.dispatch import (
+    TASK_ELEMENTS,
+    TASK_EMBED_STILL,
+    TASK_PROPAGATE,
+    broker_transport_options,
+)
 from app.jobs.service import PROPAGATE_STAGE, ExpiredStage
 from workers.leases import Reaper
 from workers.stages.registry import QUEUE_CPU, QUEUE_GPU, STAGES
@@ -41,7 +46,7 @@ def configure(app: Celery, settings: Settings) -> None:
             TASK_PROPAGATE: {"queue": QUEUE_GPU},
             TASK_EMBED_STILL: {"queue": QUEUE_GPU},
             # The elements job (workers.tasks.elements) trains a head: the gpu queue.
-            "hybridlens.elements.run": {"queue": QUEUE_GPU},
+            TASK_ELEMENTS: {"queue": QUEUE_GPU},
         },
         # Ack after the task ran, and requeue it when its process dies mid-way: a killed
         # worker's film is picked up again (the stages are idempotent).

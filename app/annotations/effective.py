@@ -4,6 +4,7 @@ statistics recomputed from those, and how much of the film a person has checked.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from app.annotations.resolve import (
 )
 from app.core.domain import ClassThresholds, FrameClass
 from app.pipeline import stats
+from app.pipeline.shots import Shot
 
 
 @dataclass(frozen=True)
@@ -98,17 +100,6 @@ def resolve_rows(
 
 
 @dataclass(frozen=True)
-class _Span:
-    index: int
-    start_frame: int
-    end_frame: int
-    start_time: float
-    end_time: float
-    transition: str | None
-    transition_frames: int
-
-
-@dataclass(frozen=True)
 class EffectiveShot:
     stats: stats.ShotStats
     mask_source: str | None
@@ -147,7 +138,7 @@ def figures(
         for row, frame in zip(rows, effective, strict=True)
     ]
     spans = [
-        _Span(
+        Shot(
             index=shot.shot_index,
             start_frame=shot.start_frame,
             end_frame=shot.end_frame,
@@ -160,13 +151,13 @@ def figures(
     ]
     shot_figures = stats.shot_stats(results, spans)
     by_index = {int(row.frame_index): frame for row, frame in zip(rows, effective, strict=True)}
+    indices = sorted(by_index)
     shots: list[EffectiveShot] = []
     for figure in shot_figures:
-        inside = [
-            frame
-            for index, frame in by_index.items()
-            if figure.start_frame <= index <= figure.end_frame
-        ]
+        # The shot's frames by bisection (this runs on every /frames and /stats request).
+        first = bisect.bisect_left(indices, figure.start_frame)
+        last = bisect.bisect_right(indices, figure.end_frame)
+        inside = [by_index[index] for index in indices[first:last]]
         own = annotations.shot_label(figure.start_frame, figure.end_frame)
         if own is not None:
             figure = dataclasses.replace(figure, frame_class=own.label)

@@ -11,10 +11,15 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.elements import service as elements_service
-from app.jobs.dispatch import Dispatcher, InlineDispatcher, QueueUnavailable, celery_client
+from app.jobs.dispatch import (
+    QUEUE_GPU,
+    TASK_ELEMENTS,
+    CeleryDispatcher,
+    Dispatcher,
+    InlineDispatcher,
+    QueueUnavailable,
+)
 
-TASK_ELEMENTS = "hybridlens.elements.run"
-QUEUE_GPU = "gpu"
 INLINE_RUNNER = "workers.tasks.elements_inline:run_run"
 
 _inline_lock = threading.Lock()
@@ -30,23 +35,11 @@ def inline_runner() -> InlineDispatcher:
         return _inline
 
 
-def enqueue_run(settings: Settings, dispatcher: Dispatcher, run_id: int) -> None:
-    if dispatcher.mode != "celery":
+def enqueue_run(dispatcher: Dispatcher, run_id: int) -> None:
+    if isinstance(dispatcher, CeleryDispatcher):
+        dispatcher.send(TASK_ELEMENTS, [run_id], QUEUE_GPU)
+    else:
         inline_runner().enqueue([run_id])
-        return
-    client = celery_client(settings)
-    try:
-        client.send_task(
-            TASK_ELEMENTS,
-            args=[run_id],
-            queue=QUEUE_GPU,
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
-    except Exception as exc:
-        raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
-    finally:
-        client.close()
 
 
 def commit_and_enqueue_run(
@@ -55,7 +48,7 @@ def commit_and_enqueue_run(
     """Commit the run's row, then send it; a queue that is down fails the run (503)."""
     session.commit()
     try:
-        enqueue_run(settings, dispatcher, run_id)
+        enqueue_run(dispatcher, run_id)
     except QueueUnavailable as exc:
         with session_scope(settings.sqlalchemy_url) as failing:
             elements_service.fail_run(failing, run_id, str(exc))

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -37,12 +37,17 @@ TASK_PROPAGATE = "hybridlens.annotations.propagate"
 # Embedding a still for look-alike search (workers.tasks.still): a short task on the gpu
 # queue whose answer the API waits for.
 TASK_EMBED_STILL = "hybridlens.embed_still"
+# A collection's element run (app.elements, workers.tasks.elements): its own table, not a job.
+TASK_ELEMENTS = "hybridlens.elements.run"
 QUEUE_GPU = "gpu"
 # Job kind -> the task that starts it and its queue (app.jobs.service names the kinds).
 JOB_TASKS = {
     "analysis": (TASK_PREPARE, QUEUE_CPU),
     "propagate": (TASK_PROPAGATE, QUEUE_GPU),
 }
+
+# How often a send retries a broker that does not answer before giving up.
+FAIL_FAST = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
 
 # A still's embedding: the vector (floats) and the embedder version it is comparable with.
 StillEmbedding = tuple[list[float], str]
@@ -122,19 +127,22 @@ class CeleryDispatcher:
     def enqueue(self, job_ids: Sequence[int], kind: str = "analysis") -> None:
         task, queue_name = JOB_TASKS[kind]
         for job_id in job_ids:
-            try:
-                self._client.send_task(
-                    task,
-                    args=[job_id],
-                    queue=queue_name,
-                    # The job's state is in the database; there is no result to wait for.
-                    ignore_result=True,
-                    # Fail fast (the API answers 503) rather than hang on a dead broker.
-                    retry=True,
-                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-                )
-            except Exception as exc:
-                raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+            self.send(task, [job_id], queue_name)
+
+    def send(self, task: str, args: list[Any], queue: str) -> None:
+        """Send ``task`` whose state lives in the database (no result to wait for); a dead
+        broker fails fast with ``QueueUnavailable`` (the API answers 503) rather than hang."""
+        try:
+            self._client.send_task(
+                task,
+                args=args,
+                queue=queue,
+                ignore_result=True,
+                retry=True,
+                retry_policy=FAIL_FAST,
+            )
+        except Exception as exc:
+            raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
 
     def embed_still(self, png: bytes, timeout_s: float) -> StillEmbedding:
         """Send the still to a gpu worker and wait for its embedding, at most ``timeout_s``."""
@@ -151,7 +159,7 @@ class CeleryDispatcher:
                 queue=QUEUE_GPU,
                 expires=timeout_s,
                 retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                retry_policy=FAIL_FAST,
             )
         except Exception as exc:
             raise QueueUnavailable(str(exc) or type(exc).__name__) from exc

@@ -54,6 +54,15 @@ class StageTicket:
     analysis_id: int
     attempt: int
 
+    @classmethod
+    def from_task(
+        cls, job_id: int, analysis_id: int | None, attempt: int | None
+    ) -> StageTicket | None:
+        """The ticket a task message carries; None for a first send (the job is claimed)."""
+        if analysis_id is None or attempt is None:
+            return None
+        return cls(job_id=job_id, analysis_id=analysis_id, attempt=attempt)
+
 
 @dataclass(frozen=True)
 class PropagationInputs:

@@ -54,11 +54,7 @@ def _register(stage: Stage) -> None:
     def stage_task(
         self: Task, job_id: int, analysis_id: int | None = None, attempt: int | None = None
     ) -> None:
-        ticket = (
-            None
-            if analysis_id is None or attempt is None
-            else StageTicket(job_id=job_id, analysis_id=analysis_id, attempt=attempt)
-        )
+        ticket = StageTicket.from_task(job_id, analysis_id, attempt)
         _run(self, stage, job_id, ticket)
 
     stage_task.__doc__ = f"Stage {stage.name} ({stage.queue}): {stage.description}."

@@ -19,11 +19,7 @@ def propagate_task(
     self: Task, job_id: int, analysis_id: int | None = None, attempt: int | None = None
 ) -> None:
     """Spread a shot's human masks through it (a job of kind "propagate")."""
-    ticket = (
-        None
-        if analysis_id is None or attempt is None
-        else StageTicket(job_id=job_id, analysis_id=analysis_id, attempt=attempt)
-    )
+    ticket = StageTicket.from_task(job_id, analysis_id, attempt)
     try:
         propagate.run_job(
             get_settings(),
