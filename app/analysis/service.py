@@ -520,6 +520,23 @@ def _resolve(session: Session, analysis_id: int) -> _Resolved:
     return _Resolved(frames, shots, figures)
 
 
+def effective_classes(session: Session, analysis_id: int) -> dict[int, FrameClass] | None:
+    """frame index -> effective class of the analysis's sampled frames, with the film's
+    annotations; None when the film has none (the model's classes stand)."""
+    film_id = repository.film_id_of(session, analysis_id)
+    if film_id is None:
+        raise AnalysisNotFound(analysis_id)
+    if not annotations_repository.has_any(session, film_id):
+        return None
+    rows, _ = repository.list_frames(session, analysis_id, None)
+    resolved = effective.resolve_rows(
+        rows, effective.load(session, film_id), _thresholds(session, analysis_id)
+    )
+    return {
+        int(row.frame_index): frame.frame_class for row, frame in zip(rows, resolved, strict=True)
+    }
+
+
 def film_figures(session: Session, analysis_id: int) -> effective.EffectiveFigures | None:
     """The analysis's film figures recomputed with the film's annotations (shares, hybrid
     ratio, human-checked share); None when the film has none (the stored figures stand)."""

@@ -26,8 +26,9 @@ import numpy as np
 
 from app.core.domain import FrameClass
 
-# A film's current analysis and when it finished: the rows are reloaded when either changes.
-AnalysisToken = tuple[int, Any]
+# A film's current analysis first, then what else its rows depend on (when the analysis
+# finished, the film's latest annotations): the rows are reloaded when any of it changes.
+AnalysisToken = tuple[Any, ...]
 # frame_index, time_s, frame_class, version, float16 vector bytes
 VectorRow = Sequence[Any]
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import Analysis, CollectionFilm, Film, Frame, FrameEmbedding
+from app.models import (
+    Analysis,
+    CollectionFilm,
+    Film,
+    Frame,
+    FrameEmbedding,
+    LabelAnnotation,
+    MaskAnnotation,
+)
 
 
 def insert_embeddings(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -20,23 +28,37 @@ def delete_for_analysis(session: Session, analysis_id: int) -> None:
     session.execute(delete(FrameEmbedding).where(FrameEmbedding.analysis_id == analysis_id))
 
 
-def current_analyses(session: Session) -> dict[int, tuple[int, Any]]:
-    """film id -> (the analysis behind its figures, when that finished), for every film that
-    has one: the token the search index reloads a film's vectors on."""
+def current_analyses(session: Session) -> dict[int, tuple[int, Any, int, int]]:
+    """film id -> (the analysis behind its figures, when that finished, the film's latest
+    mask and label annotation ids), for every film that has one: the token the search index
+    reloads a film's vectors on. Annotations are append-only (a correction or a revert is a
+    new row), so a new latest id means the effective frame classes may have changed."""
+    masks = (
+        select(MaskAnnotation.film_id, func.max(MaskAnnotation.id).label("mark"))
+        .group_by(MaskAnnotation.film_id)
+        .subquery()
+    )
+    labels = (
+        select(LabelAnnotation.film_id, func.max(LabelAnnotation.id).label("mark"))
+        .group_by(LabelAnnotation.film_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(Film.id, Film.last_analysis_id, Analysis.finished_at).join(
-            Analysis, Analysis.id == Film.last_analysis_id
-        )
+        select(Film.id, Film.last_analysis_id, Analysis.finished_at, masks.c.mark, labels.c.mark)
+        .join(Analysis, Analysis.id == Film.last_analysis_id)
+        .outerjoin(masks, masks.c.film_id == Film.id)
+        .outerjoin(labels, labels.c.film_id == Film.id)
     ).all()
     return {
-        int(film_id): (int(analysis_id), finished)
-        for film_id, analysis_id, finished in rows
+        int(film_id): (int(analysis_id), finished, int(mask_mark or 0), int(label_mark or 0))
+        for film_id, analysis_id, finished, mask_mark, label_mark in rows
         if analysis_id is not None
     }
 
 
 def vectors_of(session: Session, analysis_id: int) -> Sequence[Any]:
-    """(frame_index, time_s, frame_class, version, vector) of an analysis's embedded frames."""
+    """(frame_index, time_s, frame_class, version, vector) of an analysis's embedded frames;
+    ``frame_class`` is the model's (``service.index_for`` applies the film's annotations)."""
     return session.execute(
         select(
             FrameEmbedding.frame_index,

@@ -19,7 +19,7 @@ from app.collections.service import CollectionNotFound
 from app.core.domain import FrameClass
 from app.core.errors import InvalidRequestError, NotFoundError
 from app.embeddings import repository
-from app.embeddings.index import EmbeddingIndex, decode_vector
+from app.embeddings.index import EmbeddingIndex, VectorRow, decode_vector
 from app.embeddings.schemas import MAX_K, SimilarFrame
 
 _indexes: dict[str, EmbeddingIndex] = {}
@@ -75,10 +75,22 @@ def index_for(session: Session) -> EmbeddingIndex:
     with _indexes_lock:
         index = _indexes.setdefault(key, EmbeddingIndex())
     index.sync(
-        repository.current_analyses(session),
-        lambda analysis_id: repository.vectors_of(session, analysis_id),
+        repository.current_analyses(session), lambda analysis_id: _rows(session, analysis_id)
     )
     return index
+
+
+def _rows(session: Session, analysis_id: int) -> Sequence[VectorRow]:
+    """An analysis's vector rows with each frame's effective class (corrections applied), so
+    that a search filtered by class agrees with the frame lists and the figures."""
+    rows = repository.vectors_of(session, analysis_id)
+    classes = analysis_service.effective_classes(session, analysis_id)
+    if classes is None:
+        return rows
+    return [
+        (row[0], row[1], classes.get(int(row[0]), FrameClass(row[2])), row[3], row[4])
+        for row in rows
+    ]
 
 
 def check_k(k: int) -> None:

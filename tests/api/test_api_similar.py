@@ -83,6 +83,29 @@ def test_similar_frames_keeps_to_the_collection_and_class_asked_for(
     assert len(hybrids) == 4 and all(hit["frame_index"] // STEP % 3 == 1 for hit in hybrids)
 
 
+def test_the_class_filter_follows_an_archivists_correction_and_its_revert(
+    client: TestClient, films: dict[str, int]
+) -> None:
+    """Frame 0 of film b is P by the model; labelled hybrid, the hybrid filter finds it (the
+    frame lists and figures say hybrid too); reverted, it is P again."""
+    query = {"film_id": films["a"], "frame_index": 0, "k": 20, "frame_class": "hybrid"}
+
+    def hybrid_hits() -> set[tuple[int, int]]:
+        hits = client.get("/frames/similar", params=query).json()
+        return {(hit["film_id"], hit["frame_index"]) for hit in hits}
+
+    before = hybrid_hits()
+    labelled = client.put(f"/films/{films['b']}/frames/0/label", json={"label": "hybrid"})
+    after = hybrid_hits()
+    reverted = client.delete(f"/films/{films['b']}/frames/0/label")
+    again = hybrid_hits()
+
+    assert labelled.status_code == 200 and reverted.status_code == 200
+    assert (films["b"], 0) not in before
+    assert after == before | {(films["b"], 0)}
+    assert again == before
+
+
 @pytest.mark.parametrize(
     ("params", "status"),
     [
