@@ -197,6 +197,32 @@ def revert_mask(
     return version
 
 
+def revert_propagated_shot(
+    session: Session,
+    film_id: int,
+    shot_number: int,
+    *,
+    author: str | None,
+    analysis_id: int | None = None,
+) -> list[MaskVersion]:
+    """Take every propagated mask in force on the shot's sampled frames out of force (a
+    propagation that went wrong, undone in one call); their versions stay. 404 when the
+    shot has none in force."""
+    chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    shot = _shot(session, chosen, shot_number)
+    versions = []
+    for frame_index, _ in shot_frames(session, chosen, shot.shot_index):
+        latest = repository.latest_mask(session, film_id, frame_index, PROPAGATED)
+        if latest is not None and latest.p_fraction is not None:
+            versions.append(
+                _insert_mask(session, film_id, frame_index, PROPAGATED, None, author=author)
+            )
+    if not versions:
+        raise AnnotationNotFound("propagated masks of shot", shot_number)
+    refresh_film_figures(session, film_id)
+    return versions
+
+
 def save_propagated(
     session: Session,
     film_id: int,

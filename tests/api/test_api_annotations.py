@@ -117,6 +117,37 @@ def test_sources_take_precedence_human_then_propagated_then_model(
     assert client.get(path, params={"source": "drawn"}).status_code == 422
 
 
+def test_propagated_masks_are_reverted_one_frame_or_a_whole_shot_at_a_time(
+    client: TestClient, film: int, service_env: Settings
+) -> None:
+    """Shot 1 holds frames 0, 25 and 50; a propagation that went wrong is undone."""
+    with session_scope(service_env.sqlalchemy_url) as session:
+        annotations_service.save_propagated(
+            session,
+            film,
+            {index: np.zeros((60, 80), dtype=bool) for index in (P_FRAME, HYBRID_FRAME, NP_FRAME)},
+            job_id=None,
+        )
+    hybrid = f"/films/{film}/frames/{HYBRID_FRAME}/mask"
+    assert client.get(hybrid).headers["x-mask-source"] == "propagated"
+
+    one = client.delete(f"/films/{film}/frames/{P_FRAME}/mask", params={"source": "propagated"})
+    shot = client.delete(f"/films/{film}/shots/1/propagated")
+
+    assert one.status_code == 200 and one.json()["source"] == "propagated"
+    assert one.json()["reverted"]
+    # The shot revert takes the two still in force; the model's mask is in force again.
+    assert shot.status_code == 200
+    assert sorted(version["frame_index"] for version in shot.json()) == [HYBRID_FRAME, NP_FRAME]
+    assert client.get(hybrid).headers["x-mask-source"] == "model"
+    frames = client.get(f"/films/{film}/frames", params={"shot_number": 1}).json()["items"]
+    assert [frame["mask_source"] for frame in frames] == [None, "model", None]
+    assert client.delete(f"/films/{film}/shots/1/propagated").status_code == 404
+    assert client.delete(f"/films/{film}/shots/9/propagated").status_code == 404
+    wrong_layer = client.delete(f"/films/{film}/frames/{P_FRAME}/mask", params={"source": "model"})
+    assert wrong_layer.status_code == 422
+
+
 def test_a_shot_label_applies_to_its_frames_but_not_over_a_human_mask(
     client: TestClient, film: int
 ) -> None:
@@ -171,6 +202,7 @@ def test_a_read_only_token_cannot_annotate(client: TestClient, film: int, tokens
     for path in (f"/films/{film}/shots/1/label", f"/films/{film}/frames/{P_FRAME}/label"):
         assert client.put(path, json={"label": "P"}, headers=reader).status_code == 403
     assert client.post(f"/films/{film}/shots/1/propagate", headers=reader).status_code == 403
+    assert client.delete(f"/films/{film}/shots/1/propagated", headers=reader).status_code == 403
     assert client.get(f"/films/{film}/frames/{P_FRAME}/mask", headers=reader).status_code == 404
     assert client.get(f"/films/{film}/frames/{P_FRAME}/annotations").json()["masks"] == []
 

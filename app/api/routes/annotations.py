@@ -3,9 +3,9 @@ through a shot. Writes need a write token; each is recorded under the token's na
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.annotations import png as mask_png
@@ -20,6 +20,7 @@ from app.jobs.dispatch import commit_and_enqueue
 
 router = APIRouter(prefix="/films/{film_id}", tags=["annotations"])
 
+RevertibleLayer = Literal["human", "propagated"]
 ShotNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="The shot's number, from 1.")]
 
 PNG_BODY: dict[str, Any] = {
@@ -76,11 +77,20 @@ async def put_frame_mask(
 
 @router.delete("/frames/{frame_index}/mask", response_model=MaskVersion)
 def revert_frame_mask(
-    film_id: FilmId, frame_index: FrameIndex, token: WriterDep, session: SessionDep
+    film_id: FilmId,
+    frame_index: FrameIndex,
+    token: WriterDep,
+    session: SessionDep,
+    source: Annotated[
+        RevertibleLayer, Query(description="The layer to revert: human (default) or propagated.")
+    ] = "human",
 ) -> MaskVersion:
-    """Revert the frame's human mask: the next layer (propagated, else the model's) is in
-    force again. Every version is kept; the answer is the version recording the revert."""
-    return annotations_service.revert_mask(session, film_id, frame_index, author=token.name)
+    """Revert the frame's human (or propagated) mask: the next layer (propagated, else the
+    model's) is in force again. Every version is kept; the answer is the version recording
+    the revert."""
+    return annotations_service.revert_mask(
+        session, film_id, frame_index, author=token.name, source=source
+    )
 
 
 @router.get("/frames/{frame_index}/annotations", response_model=FrameAnnotations)
@@ -145,6 +155,21 @@ def revert_shot_label(
 ) -> LabelVersion:
     return annotations_service.set_shot_label(
         session, film_id, shot_number, None, author=token.name, analysis_id=analysis_id
+    )
+
+
+@router.delete("/shots/{shot_number}/propagated", response_model=list[MaskVersion])
+def revert_propagated_shot(
+    film_id: FilmId,
+    shot_number: ShotNumber,
+    token: WriterDep,
+    session: SessionDep,
+    analysis_id: AnalysisParam = None,
+) -> list[MaskVersion]:
+    """Revert every propagated mask in force on the shot's sampled frames (the model's mask,
+    or a human one, is in force again); 404 when there is none. Versions are kept."""
+    return annotations_service.revert_propagated_shot(
+        session, film_id, shot_number, author=token.name, analysis_id=analysis_id
     )
 
 
