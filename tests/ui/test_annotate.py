@@ -26,8 +26,8 @@ from tests.ui.test_access_and_states import _read_only_token
 
 @pytest.fixture(scope="module")
 def own_film(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> AnalysedFilm:
-    """A film of these tests' own: propagated masks stay (only human ones can be reverted),
-    and the other page tests expect the shared film as the model left it."""
+    """A film of these tests' own: the other page tests expect the shared film as the model
+    left it."""
     path = make_hybrid_film(tmp_path_factory.mktemp("annotate") / "annotate.mp4", seed=5)
     with ui_server.client() as client, path.open("rb") as handle:
         film = (
@@ -112,6 +112,16 @@ def test_a_painted_stroke_is_saved_and_spread_through_the_shot(
 
     page.goto(ui_server.page_url(f"/films/{film_id}/frames/{neighbours[0]}"))
     page.locator("#mask-source[data-source='propagated']").wait_for()
+
+    # The spread is undone in one click: the neighbours fall back to the model's layer.
+    page.locator(".mask-editor[data-ready='true']").wait_for()
+    page.locator("#mask-unspread").click()
+    page.locator("#editor-status", has_text="Undone:").wait_for()
+    with ui_server.client() as client:
+        items = client.get(f"/films/{film_id}/frames", params={"shot_number": shot}).json()
+    sources = {item["frame_index"]: item["mask_source"] for item in items["items"]}
+    assert sources[first] == "human"
+    assert all(sources[neighbour] != "propagated" for neighbour in neighbours), sources
     _revert_all(ui_server, film_id, frames)
 
 

@@ -118,6 +118,10 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
     { type: "button", id: "mask-propagate", class: "button small", disabled: frame.shot_number == null, onclick: () => propagate() },
     frame.shot_number == null ? "Spread through the shot (no shot)" : `Spread through shot ${frame.shot_number}`,
   );
+  const unspreadButton = button("mask-unspread", "Undo the spread", () => unspread(), {
+    disabled: frame.shot_number == null,
+    title: "Drop every propagated mask of this shot: the model's masks are in force again (human masks stay)",
+  });
   const progress = h("progress", { id: "propagate-progress", max: 100, value: 0, hidden: true });
   const shotStrip = h("ul", { class: "frame-grid shot-strip masks-on", id: "shot-strip", "aria-label": "Frames of the shot" });
 
@@ -134,7 +138,7 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
       brushSize,
       brushText,
     ),
-    h("div", { class: "actions wrap" }, undoButton, redoButton, saveButton, revertButton, spreadButton, progress),
+    h("div", { class: "actions wrap" }, undoButton, redoButton, saveButton, revertButton, spreadButton, unspreadButton, progress),
     status,
     shotStrip,
   );
@@ -393,6 +397,23 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
       const others = await showShot();
       const spread = others.filter((item) => item.mask_source === "propagated").length;
       setStatus(`Spread through shot ${frame.shot_number}: ${spread} of its other ${others.length} frames now carry the propagated mask.`);
+      onChanged?.();
+    });
+  }
+
+  function unspread() {
+    return busy(async () => {
+      let reverted;
+      try {
+        reverted = await del(`${filmPath}/shots/${frame.shot_number}/propagated`);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+        setStatus(`Shot ${frame.shot_number} has no propagated mask to undo.`);
+        return;
+      }
+      await showShot();
+      const source = await loadEffective();
+      setStatus(`Undone: ${reverted.length} propagated masks of shot ${frame.shot_number} dropped; this frame's mask now comes from ${source || "no layer"}.`);
       onChanged?.();
     });
   }
