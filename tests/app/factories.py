@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,3 +147,57 @@ def make_analysis(
         error=error,
     )
     return analysis_id
+
+
+def register_all_p_film(
+    session: Session,
+    path: Path,
+    *,
+    size: tuple[int, int],
+    seconds: int,
+    shots: list[ShotRecord],
+    settings: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """A 1 fps film file (lossless, say) registered and analysed as if every sampled frame
+    (one a second, frame ``i`` in the shot holding it) were P: (film id, analysis id). For
+    tests whose annotations, not the model, carry the truth."""
+    film_id = films_service.register_film(
+        session,
+        path,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        {
+            "duration_s": float(seconds),
+            "fps": 1.0,
+            "width": size[0],
+            "height": size[1],
+            "frame_count": seconds,
+            "has_audio": False,
+            "codec": "ffv1",
+        },
+        FilmMetadata(),
+        size_bytes=path.stat().st_size,
+    ).film_id
+    analysis_id = analysis_service.start_analysis(session, film_id, "c", "s", settings or {})
+    analysis_service.save_shots(session, analysis_id, shots)
+    shot_of = {
+        frame: shot.shot_index
+        for shot in shots
+        for frame in range(shot.start_frame, shot.end_frame + 1)
+    }
+    analysis_service.save_frames(
+        session,
+        analysis_id,
+        [FrameRecord(i, float(i), "P", 1.0, 1.0, shot_index=shot_of[i]) for i in range(seconds)],
+    )
+    analysis_service.finish_analysis(
+        session,
+        analysis_id,
+        RunStatus.DONE,
+        summary={
+            "hybrid_ratio": 0.0,
+            "p_time_share": 1.0,
+            "np_time_share": 0.0,
+            "hybrid_time_share": 0.0,
+        },
+    )
+    return film_id, analysis_id

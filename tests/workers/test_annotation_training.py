@@ -15,19 +15,19 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from app.analysis import service as analysis_service
-from app.analysis.schemas import FrameRecord, ShotRecord
+from app.analysis.schemas import ShotRecord
 from app.annotations import service as annotations_service
 from app.annotations import training
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.core.domain import RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
 from app.jobs import service as jobs_service
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.app.factories import register_all_p_film
 from tests.media import make_lossless_video
 from tests.workers.ml.conftest import drawing_like, photo_like
 from workers.ml.checkpoint import DEFAULT_SEGMENTER_DIR, WEIGHTS_NAME, weights_version
@@ -57,43 +57,12 @@ def _annotated_film(url: str, directory: Path) -> int:
     frames, masks = _frames()
     path = make_lossless_video(frames, directory / "film.mkv")
     with session_scope(url) as session:
-        film_id = films_service.register_film(
+        film_id, _ = register_all_p_film(
             session,
             path,
-            hashlib.sha256(path.read_bytes()).hexdigest(),
-            {
-                "duration_s": float(SHOTS),
-                "fps": 1.0,
-                "width": WIDTH,
-                "height": HEIGHT,
-                "frame_count": SHOTS,
-                "has_audio": False,
-                "codec": "ffv1",
-            },
-            FilmMetadata(),
-            size_bytes=path.stat().st_size,
-        ).film_id
-        analysis_id = analysis_service.start_analysis(session, film_id, "c", "s", {})
-        analysis_service.save_shots(
-            session,
-            analysis_id,
-            [ShotRecord(i, i, i, float(i), float(i + 1), "P", 0.0) for i in range(SHOTS)],
-        )
-        analysis_service.save_frames(
-            session,
-            analysis_id,
-            [FrameRecord(i, float(i), "P", 1.0, 1.0, shot_index=i) for i in range(SHOTS)],
-        )
-        analysis_service.finish_analysis(
-            session,
-            analysis_id,
-            RunStatus.DONE,
-            summary={
-                "hybrid_ratio": 0.0,
-                "p_time_share": 1.0,
-                "np_time_share": 0.0,
-                "hybrid_time_share": 0.0,
-            },
+            size=(WIDTH, HEIGHT),
+            seconds=SHOTS,
+            shots=[ShotRecord(i, i, i, float(i), float(i + 1), "P", 0.0) for i in range(SHOTS)],
         )
         for index, mask in enumerate(masks):
             image = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8))

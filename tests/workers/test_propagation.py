@@ -3,7 +3,6 @@ copying the annotation, and as a job it stores every other frame's propagated ma
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -12,16 +11,15 @@ import pytest
 from PIL import Image
 
 from app.analysis import service as analysis_service
-from app.analysis.schemas import FrameRecord, ShotRecord
+from app.analysis.schemas import ShotRecord
 from app.annotations import service as annotations_service
 from app.core.config import ModelSettings, Settings
 from app.core.db import session_scope
 from app.core.domain import RunStatus
-from app.films import service as films_service
-from app.films.schemas import FilmMetadata
 from app.jobs import service as jobs_service
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.app.factories import register_all_p_film
 from tests.media import make_lossless_video
 from workers.ml import propagation
 from workers.ml.inference import Segmenter
@@ -94,45 +92,13 @@ def test_a_propagation_job_stores_the_other_frames_masks(
     path = make_lossless_video(frames, tmp_path / "composite.mkv")
     settings = Settings(database_url=db_url, data_dir=tmp_path / "data")
     with session_scope(db_url) as session:
-        film_id = films_service.register_film(
+        film_id, analysis_id = register_all_p_film(
             session,
             path,
-            hashlib.sha256(path.read_bytes()).hexdigest(),
-            {
-                "duration_s": float(SECONDS),
-                "fps": 1.0,
-                "width": WIDTH,
-                "height": HEIGHT,
-                "frame_count": SECONDS,
-                "has_audio": False,
-                "codec": "ffv1",
-            },
-            FilmMetadata(),
-            size_bytes=path.stat().st_size,
-        ).film_id
-        analysis_id = analysis_service.start_analysis(
-            session, film_id, "clf", "seg", {"pipeline": {"working_size": 320}}
-        )
-        analysis_service.save_shots(
-            session,
-            analysis_id,
-            [ShotRecord(0, 0, SECONDS - 1, 0.0, float(SECONDS), "hybrid", 1.0)],
-        )
-        analysis_service.save_frames(
-            session,
-            analysis_id,
-            [FrameRecord(i, float(i), "P", 1.0, 1.0, shot_index=0) for i in range(SECONDS)],
-        )
-        analysis_service.finish_analysis(
-            session,
-            analysis_id,
-            RunStatus.DONE,
-            summary={
-                "hybrid_ratio": 0.0,
-                "p_time_share": 1.0,
-                "np_time_share": 0.0,
-                "hybrid_time_share": 0.0,
-            },
+            size=(WIDTH, HEIGHT),
+            seconds=SECONDS,
+            shots=[ShotRecord(0, 0, SECONDS - 1, 0.0, float(SECONDS), "hybrid", 1.0)],
+            settings={"pipeline": {"working_size": 320}},
         )
         mask = Image.fromarray(np.where(truth[0], 255, 0).astype(np.uint8))
         buffer = Path(tmp_path / "mask.png")
