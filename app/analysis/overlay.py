@@ -30,21 +30,25 @@ class FilmFileMissing(UnavailableError):
         super().__init__(f"the file of film {film_id} is no longer where it was stored")
 
 
-def draw_overlay(frame: Image.Image, mask_png: bytes) -> bytes:
-    """PNG of ``frame`` with the NP part of ``mask_png`` (1-bit, white = P) tinted."""
+def tinted(frame: Image.Image, mask_png: bytes) -> Image.Image:
+    """``frame`` with the NP part of ``mask_png`` (1-bit, white = P, any size) tinted."""
     with Image.open(io.BytesIO(mask_png)) as stored:
         # Nearest keeps the mask's hard edges at the frame's size.
         p_mask = stored.convert("L").resize(frame.size, Image.Resampling.NEAREST)
     np_mask = ImageChops.invert(p_mask).point(lambda value: 255 if value >= 128 else 0)
     tint = Image.new("RGB", frame.size, NP_TINT)
-    tinted = Image.blend(frame, tint, TINT_ALPHA)
-    result = Image.composite(tinted, frame, np_mask)
+    result = Image.composite(Image.blend(frame, tint, TINT_ALPHA), frame, np_mask)
     outline = ImageChops.difference(
         np_mask.filter(ImageFilter.MaxFilter(3)), np_mask.filter(ImageFilter.MinFilter(3))
     )
     result.paste(tint, mask=outline)
+    return result
+
+
+def draw_overlay(frame: Image.Image, mask_png: bytes) -> bytes:
+    """PNG of ``frame`` with the NP part of ``mask_png`` tinted."""
     buffer = io.BytesIO()
-    result.save(buffer, format="PNG")
+    tinted(frame, mask_png).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -4,8 +4,9 @@ under the data directory, keyed by analysis: ``thumbnails/<analysis_id>/<frame>.
 ffmpeg cut each one from the film on request.
 
 A frame's picture is fixed by the film and the analysis settings, and a new model or new
-settings make a new analysis id, so a thumbnail's address never changes content: it is
-served with a long ``Cache-Control`` and an ``ETag``.
+settings make a new analysis id, so a picture's address never changes content: it is
+served with a long ``Cache-Control`` and an ``ETag``. An overlay follows the mask in force,
+which a person may correct, so it is revalidated by its ``ETag`` on every use.
 """
 
 from __future__ import annotations
@@ -19,19 +20,25 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.analysis.overlay import draw_overlay
+from app.analysis.overlay import tinted
 
 THUMBNAILS_DIR = "thumbnails"
 # The long side of a thumbnail; the page's frame cards show 240 px.
 THUMBNAIL_SIZE = 320
 JPEG_QUALITY = 82
 CACHE_CONTROL = "private, max-age=86400"
+# An overlay changes when a person corrects the frame's mask: revalidated by ETag each time.
+OVERLAY_CACHE_CONTROL = "private, no-cache"
 
 
 @dataclass(frozen=True)
 class StoredThumbnail:
     path: Path
     etag: str
+
+
+def cache_control(*, overlay: bool) -> str:
+    return OVERLAY_CACHE_CONTROL if overlay else CACHE_CONTROL
 
 
 def analysis_dir(data_dir: Path, analysis_id: int) -> Path:
@@ -58,7 +65,7 @@ def write_all(
         picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         picture.save(target / _name(frame_index, False), format="JPEG", quality=JPEG_QUALITY)
         if mask_png is not None:
-            overlay = Image.open(io.BytesIO(draw_overlay(picture, mask_png)))
+            overlay = tinted(picture.convert("RGB"), mask_png)
             overlay.save(target / _name(frame_index, True), format="JPEG", quality=JPEG_QUALITY)
         count += 1
     return count
@@ -80,3 +87,20 @@ def find(
 
 def remove(data_dir: Path, analysis_id: int) -> None:
     shutil.rmtree(analysis_dir(data_dir, analysis_id), ignore_errors=True)
+
+
+def corrected_overlay(
+    data_dir: Path, analysis_id: int, frame_index: int, mask_png: bytes, mask_key: str
+) -> tuple[bytes, str] | None:
+    """The overlay thumbnail of a frame whose mask a person (or a propagation) changed: the
+    stored picture tinted by ``mask_png``, as a JPEG, and its ETag (``mask_key`` names the
+    mask version); None when the picture is not stored."""
+    path = analysis_dir(data_dir, analysis_id) / _name(frame_index, False)
+    try:
+        with Image.open(path) as stored:
+            picture = stored.convert("RGB")
+    except FileNotFoundError:
+        return None
+    buffer = io.BytesIO()
+    tinted(picture, mask_png).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue(), f'"{analysis_id}-{frame_index}-1-{mask_key}"'

@@ -262,6 +262,21 @@ def human_masks(session: Session, film_id: int, frame_indices: list[int]) -> dic
     return found
 
 
+def correction_in_force(
+    session: Session, film_id: int, frame_index: int
+) -> tuple[bytes, str] | None:
+    """The human (else propagated) mask in force on a frame, as stored (a 1-bit PNG), and a
+    key naming that version; None when the model's mask stands."""
+    for layer in (HUMAN, PROPAGATED):
+        latest = repository.latest_mask(session, film_id, frame_index, layer)
+        if latest is None or latest.p_fraction is None:
+            continue
+        data = repository.mask_png(session, latest.id)
+        if data is not None:
+            return data, f"{layer}-{latest.id}"
+    return None
+
+
 def _encode_at(p_mask: np.ndarray, size: tuple[int, int] | None) -> bytes:
     if size is not None:
         p_mask = resize_mask(p_mask, *size)

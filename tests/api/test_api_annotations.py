@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from PIL import Image
 
+from app.analysis import thumbnails
 from app.annotations import service as annotations_service
 from app.core.config import Settings
 from app.core.db import session_scope
@@ -189,6 +190,43 @@ def test_statistics_follow_the_annotations_and_count_human_checked_time(
     assert {f["label_source"] for f in exported["frames"][:3]} == {"human"}
     csv_text = client.get(f"/films/{film}/export", params={"format": "csv"}).text
     assert csv_text.splitlines()[0].endswith("mask_source,label_source,model_class")
+
+
+def test_the_overlay_thumbnail_shows_the_mask_in_force_and_is_revalidated(
+    client: TestClient, service_env: Settings
+) -> None:
+    """Stored at analysis time with the model's mask (left half P); a person's all-NP mask
+    tints the whole stored picture instead, and a revert brings the stored one back."""
+    with session_scope(service_env.sqlalchemy_url) as session:
+        film = make_film(session, title="Overlaid")
+        analysis = make_analysis(session, film_id=film, frames=9, shots=3)
+    picture = np.full((240, 320, 3), 128, dtype=np.uint8)
+    model_mask = png_of(left_p(320, 240, 0.5), mode="1")
+    thumbnails.write_all(service_env.data_dir, analysis, [(HYBRID_FRAME, picture, model_mask)])
+    path = f"/films/{film}/frames/{HYBRID_FRAME}/thumbnail"
+
+    def tinted_share(response: Response) -> float:
+        with Image.open(io.BytesIO(response.content)) as image:
+            pixels = np.asarray(image.convert("RGB")).astype(int)
+        return float((np.abs(pixels[..., 0] - pixels[..., 1]) > 40).mean())
+
+    model = client.get(path, params={"overlay": True})
+    put_mask(client, film, HYBRID_FRAME, png_of(np.zeros((24, 32), dtype=np.uint8)))
+    corrected = client.get(path, params={"overlay": True})
+    unchanged = client.get(
+        path, params={"overlay": True}, headers={"If-None-Match": corrected.headers["etag"]}
+    )
+    client.delete(f"/films/{film}/frames/{HYBRID_FRAME}/mask")
+    reverted = client.get(path, params={"overlay": True})
+
+    assert model.status_code == corrected.status_code == reverted.status_code == 200
+    assert corrected.headers["content-type"] == "image/jpeg"
+    assert tinted_share(model) == pytest.approx(0.5, abs=0.05)
+    assert tinted_share(corrected) > 0.95
+    assert "no-cache" in corrected.headers["cache-control"]
+    assert corrected.headers["etag"] != model.headers["etag"]
+    assert unchanged.status_code == 304
+    assert reverted.content == model.content and reverted.headers["etag"] == model.headers["etag"]
 
 
 def test_a_read_only_token_cannot_annotate(client: TestClient, film: int, tokens: Tokens) -> None:

@@ -168,12 +168,30 @@ def frame_thumbnail(
     overlay: Annotated[bool, Query(description="The frame with its drawn part tinted.")] = False,
 ) -> Response:
     """The frame's small JPEG (at most 320 px), stored when it was analysed: no ffmpeg on
-    the way, cacheable (``ETag``, ``Cache-Control``)."""
+    the way, cacheable (``ETag``, ``Cache-Control``). The overlay shows the mask in force: a
+    person's or a propagated mask once there is one (then made from the stored picture), so
+    it is revalidated on every use (``no-cache``; an unchanged one answers 304)."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
+    correction = (
+        annotations_service.correction_in_force(session, film_id, frame_index) if overlay else None
+    )
+    if correction is not None:
+        # A person's (or a propagated) mask is in force: the stored picture tinted by it,
+        # not the model's overlay stored at analysis time.
+        made = thumbnails.corrected_overlay(
+            settings.data_dir, chosen, frame_index, correction[0], correction[1]
+        )
+        if made is None:
+            raise ThumbnailNotFound(frame_index)
+        jpeg, etag = made
+        headers = {"ETag": etag, "Cache-Control": thumbnails.cache_control(overlay=True)}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(content=jpeg, media_type="image/jpeg", headers=headers)
     stored = thumbnails.find(settings.data_dir, chosen, frame_index, overlay=overlay)
     if stored is None:
         raise ThumbnailNotFound(frame_index)
-    headers = {"ETag": stored.etag, "Cache-Control": thumbnails.CACHE_CONTROL}
+    headers = {"ETag": stored.etag, "Cache-Control": thumbnails.cache_control(overlay=overlay)}
     if stored.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return FileResponse(stored.path, media_type="image/jpeg", headers=headers)
