@@ -28,11 +28,12 @@ def _latest_masks(film_id: int, source: str | None = None) -> Any:
     )
 
 
-def active_mask_fractions(session: Session, film_id: int) -> Sequence[Any]:
-    """(frame_index, source, p_fraction) of every active mask of the film."""
+def _active_masks(film_id: int, *columns: Any) -> Any:
+    """``columns`` of every mask in force on the film's frames (latest version, not a
+    revert)."""
     latest = _latest_masks(film_id)
-    return session.execute(
-        select(MaskAnnotation.frame_index, MaskAnnotation.source, MaskAnnotation.p_fraction)
+    return (
+        select(*columns)
         .join(
             latest,
             and_(
@@ -42,6 +43,15 @@ def active_mask_fractions(session: Session, film_id: int) -> Sequence[Any]:
             ),
         )
         .where(MaskAnnotation.film_id == film_id, MaskAnnotation.p_fraction.is_not(None))
+    )
+
+
+def active_mask_fractions(session: Session, film_id: int) -> Sequence[Any]:
+    """(frame_index, source, p_fraction) of every active mask of the film."""
+    return session.execute(
+        _active_masks(
+            film_id, MaskAnnotation.frame_index, MaskAnnotation.source, MaskAnnotation.p_fraction
+        )
     ).all()
 
 
@@ -162,3 +172,43 @@ def has_any(session: Session, film_id: int) -> bool:
         session.scalar(select(LabelAnnotation.id).where(LabelAnnotation.film_id == film_id))
         is not None
     )
+
+
+def annotation_marks(
+    session: Session, film_ids: Sequence[int] | None = None
+) -> dict[int, tuple[int, int]]:
+    """film id -> (its latest mask annotation id, its latest label annotation id), for the
+    films that have annotations (of ``film_ids``, else all). Annotations are append-only (a
+    correction or a revert is a new row), so a new mark means the effective frames may have
+    changed."""
+    marks: dict[int, tuple[int, int]] = {}
+    columns = (
+        (MaskAnnotation.film_id, MaskAnnotation.id),
+        (LabelAnnotation.film_id, LabelAnnotation.id),
+    )
+    for position, (film_column, id_column) in enumerate(columns):
+        statement = select(film_column, func.max(id_column)).group_by(film_column)
+        if film_ids is not None:
+            statement = statement.where(film_column.in_(film_ids))
+        for film_id, latest in session.execute(statement).all():
+            mark = list(marks.get(int(film_id), (0, 0)))
+            mark[position] = int(latest)
+            marks[int(film_id)] = (mark[0], mark[1])
+    return marks
+
+
+def annotation_mark(session: Session, film_id: int) -> str:
+    """The film's annotation mark as text ("0-0" when it has none)."""
+    masks, labels = annotation_marks(session, [film_id]).get(film_id, (0, 0))
+    return f"{masks}-{labels}"
+
+
+def active_mask_ids(session: Session, film_id: int) -> dict[int, dict[str, int]]:
+    """frame index -> {source: annotation id} of the masks in force on the film's frames."""
+    rows = session.execute(
+        _active_masks(film_id, MaskAnnotation.frame_index, MaskAnnotation.source, MaskAnnotation.id)
+    ).all()
+    found: dict[int, dict[str, int]] = {}
+    for frame_index, source, annotation_id in rows:
+        found.setdefault(int(frame_index), {})[str(source)] = int(annotation_id)
+    return found

@@ -85,17 +85,18 @@ def collection_analyses(session: Session, collection_id: int) -> list[tuple[int,
     return [(int(film_id), int(analysis_id or 0)) for film_id, analysis_id in rows]
 
 
-def element_count(session: Session, analysis_id: int, embedding_version: str) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Element)
+def extracted_marks(session: Session, analysis_id: int, embedding_version: str) -> set[str | None]:
+    """The annotation marks the analysis's elements of that embedding version were extracted
+    with (empty when there are none)."""
+    return set(
+        session.scalars(
+            select(Element.annotation_mark)
             .where(
                 Element.analysis_id == analysis_id,
                 Element.embedding_version == embedding_version,
             )
-        )
-        or 0
+            .distinct()
+        ).all()
     )
 
 
@@ -119,22 +120,19 @@ def set_track_ids(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
         )
 
 
-def frames_with_drawings(session: Session, analysis_id: int) -> Sequence[Any]:
-    """Sampled frames that may hold drawn elements (hybrid and NP), with their masks."""
-    return session.execute(
-        select(
-            Frame.frame_index,
-            Frame.time_s,
-            Frame.shot_index,
-            Frame.frame_class,
-            Frame.mask_png,
-        )
-        .where(
-            Frame.analysis_id == analysis_id,
-            Frame.frame_class.in_((FrameClass.HYBRID, FrameClass.NP)),
-        )
-        .order_by(Frame.frame_index)
-    ).all()
+def frames_with_masks(session: Session, analysis_id: int, *, drawn_only: bool) -> Sequence[Any]:
+    """Sampled frames with the model's classes and masks; ``drawn_only``: those the model
+    called hybrid or NP."""
+    statement = select(
+        Frame.frame_index,
+        Frame.time_s,
+        Frame.shot_index,
+        Frame.frame_class,
+        Frame.mask_png,
+    ).where(Frame.analysis_id == analysis_id)
+    if drawn_only:
+        statement = statement.where(Frame.frame_class.in_((FrameClass.HYBRID, FrameClass.NP)))
+    return session.execute(statement.order_by(Frame.frame_index)).all()
 
 
 def elements_of_analysis(session: Session, analysis_id: int) -> Sequence[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +18,10 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy.orm import Session
 
+from app.analysis import service as analysis_service
+from app.annotations import repository as annotations_repository
 from app.collections import repository as collections_repository
-from app.core.domain import RunStatus
+from app.core.domain import FrameClass, RunStatus
 from app.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from app.core.pagination import PageParams
 from app.elements import head as head_codec
@@ -490,3 +493,51 @@ def label_film(
         for row, choice, similarity in zip(rows, best, score, strict=True)
         if choice >= 0
     ]
+
+
+# -- what extraction reads ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawnFrame:
+    """A sampled frame that may hold drawn elements, as it stands with the film's
+    annotations."""
+
+    frame_index: int
+    time_s: float
+    shot_index: int | None
+    frame_class: FrameClass
+    mask_png: bytes | None
+
+
+_DRAWN = (FrameClass.HYBRID, FrameClass.NP)
+
+
+def drawn_frames(session: Session, film_id: int, analysis_id: int) -> tuple[list[DrawnFrame], str]:
+    """The analysis's hybrid and NP frames by their effective class (an archivist's labels
+    and masks applied), each with the mask in force (a person's, else a propagated one, else
+    the model's), and the film's annotation mark they were read with."""
+    mark = annotations_repository.annotation_mark(session, film_id)
+    classes = analysis_service.effective_classes(session, analysis_id)
+    rows = repository.frames_with_masks(session, analysis_id, drawn_only=classes is None)
+    corrections = annotations_repository.active_mask_ids(session, film_id) if classes else {}
+    found = []
+    for row in rows:
+        index = int(row.frame_index)
+        frame_class = (classes or {}).get(index, FrameClass(row.frame_class))
+        if frame_class not in _DRAWN:
+            continue
+        layers = corrections.get(index, {})
+        chosen = layers.get("human", layers.get("propagated"))
+        mask = row.mask_png if chosen is None else annotations_repository.mask_png(session, chosen)
+        found.append(DrawnFrame(index, float(row.time_s), row.shot_index, frame_class, mask))
+    return found, mark
+
+
+def needs_extraction(
+    session: Session, film_id: int, analysis_id: int, embedding_version: str
+) -> bool:
+    """Whether the analysis has no elements of this embedding version, or has them from
+    before the film's latest correction."""
+    marks = repository.extracted_marks(session, analysis_id, embedding_version)
+    return marks != {annotations_repository.annotation_mark(session, film_id)}

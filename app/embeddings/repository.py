@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import (
-    Analysis,
-    CollectionFilm,
-    Film,
-    Frame,
-    FrameEmbedding,
-    LabelAnnotation,
-    MaskAnnotation,
-)
+from app.annotations import repository as annotations_repository
+from app.models import Analysis, CollectionFilm, Film, Frame, FrameEmbedding
 
 
 def insert_embeddings(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -31,27 +24,16 @@ def delete_for_analysis(session: Session, analysis_id: int) -> None:
 def current_analyses(session: Session) -> dict[int, tuple[int, Any, int, int]]:
     """film id -> (the analysis behind its figures, when that finished, the film's latest
     mask and label annotation ids), for every film that has one: the token the search index
-    reloads a film's vectors on. Annotations are append-only (a correction or a revert is a
-    new row), so a new latest id means the effective frame classes may have changed."""
-    masks = (
-        select(MaskAnnotation.film_id, func.max(MaskAnnotation.id).label("mark"))
-        .group_by(MaskAnnotation.film_id)
-        .subquery()
-    )
-    labels = (
-        select(LabelAnnotation.film_id, func.max(LabelAnnotation.id).label("mark"))
-        .group_by(LabelAnnotation.film_id)
-        .subquery()
-    )
+    reloads a film's vectors on (a new annotation may change the effective classes)."""
     rows = session.execute(
-        select(Film.id, Film.last_analysis_id, Analysis.finished_at, masks.c.mark, labels.c.mark)
-        .join(Analysis, Analysis.id == Film.last_analysis_id)
-        .outerjoin(masks, masks.c.film_id == Film.id)
-        .outerjoin(labels, labels.c.film_id == Film.id)
+        select(Film.id, Film.last_analysis_id, Analysis.finished_at).join(
+            Analysis, Analysis.id == Film.last_analysis_id
+        )
     ).all()
+    marks = annotations_repository.annotation_marks(session)
     return {
-        int(film_id): (int(analysis_id), finished, int(mask_mark or 0), int(label_mark or 0))
-        for film_id, analysis_id, finished, mask_mark, label_mark in rows
+        int(film_id): (int(analysis_id), finished, *marks.get(int(film_id), (0, 0)))
+        for film_id, analysis_id, finished in rows
         if analysis_id is not None
     }
 

@@ -38,6 +38,9 @@ class Element(Base):
     crop_jpeg: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     # Track within the analysis (unique per analysis, not across analyses).
     track_id: Mapped[int | None] = mapped_column(Integer)
+    # The film's annotations the regions were found with (``annotation_mark``): a later
+    # correction means the film's elements are extracted again.
+    annotation_mark: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("analysis_id", "frame_index", "region_index"),

@@ -40,7 +40,7 @@ TABLES = {
 }
 
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _tables(url: str) -> set[str]:

@@ -1,10 +1,12 @@
 """The elements job of one collection: extract, track, refine, cluster (CAST, steps 2-6).
 
 1. **extract**: for the latest analysis of each film that has no elements of this embedding
-   version yet, the candidate regions of its hybrid frames (their masks' NP regions) and NP
-   frames (salient regions), cropped from the frame's stored thumbnail (or the film, when
-   there is none), embedded with the pretrained encoder and linked into tracks within shots;
-   stored per analysis, so a film in several collections, or a second run, is not redone;
+   version yet (or has them from before the film's latest correction), the candidate regions
+   of its hybrid frames (the NP regions of the mask in force: an archivist's, else a
+   propagated one, else the model's) and NP frames (salient regions), classes as corrected;
+   cropped from the frame's stored thumbnail (or the film, when there is none), embedded
+   with the pretrained encoder and linked into tracks within shots; stored per analysis, so
+   a film in several collections, or a second run, is not redone;
 2. **refine**: a projection head trained on the collection's tracks (``refine``);
 3. **cluster**: the refined vectors clustered through their tracks; clusters stored, names
    of the previous run carried over.
@@ -128,24 +130,25 @@ def extract_analysis(
 ) -> dict[str, int]:
     """Regions, crops, embeddings and tracks of one analysis, replacing any stored ones."""
     with session_scope(settings.sqlalchemy_url) as session:
-        frames = repository.frames_with_drawings(session, analysis_id)
+        frames, mark = elements_service.drawn_frames(session, film_id, analysis_id)
         film = films_repository.get(session, film_id)
         film_path = Path(film.stored_path) if film is not None else Path()
         fps = film.fps if film is not None else None
     source = FrameSource(settings, analysis_id, film_path, fps)
-    found: list[tuple[Any, Region, np.ndarray]] = []
+    found: list[tuple[elements_service.DrawnFrame, Region, np.ndarray]] = []
     skipped = 0
     for position, frame in enumerate(frames):
         if tick is not None and position % HEARTBEAT_FRAMES == HEARTBEAT_FRAMES - 1:
             tick()  # a long film: say the run is alive
-        if frame.frame_class is FrameClass.HYBRID and frame.mask_png is None:
+        mask_png = frame.mask_png
+        if frame.frame_class is FrameClass.HYBRID and mask_png is None:
             continue  # a hybrid that was not segmented has no regions to offer
         image = source.image(frame.frame_index, frame.time_s)
         if image is None:
             skipped += 1
             continue
-        if frame.frame_class is FrameClass.HYBRID:
-            drawn = ~decode_mask(frame.mask_png)
+        if mask_png is not None and frame.frame_class is FrameClass.HYBRID:
+            drawn = ~decode_mask(mask_png)
             regions = regions_from_mask(~drawn)
             found.extend((frame, r, masked_crop(image, r.box, drawn)) for r in regions)
         else:
@@ -179,6 +182,7 @@ def extract_analysis(
                 "embedding_version": embedder.version,
                 "crop_jpeg": _jpeg(picture),
                 "track_id": tracks[position],
+                "annotation_mark": mark,
             }
         )
     with session_scope(settings.sqlalchemy_url) as session:
@@ -242,7 +246,7 @@ def _run(
         todo = [
             (film_id, analysis_id)
             for film_id, analysis_id in targets
-            if repository.element_count(session, analysis_id, embedder.version) == 0
+            if elements_service.needs_extraction(session, film_id, analysis_id, embedder.version)
         ]
     skipped = 0
     failed_films: list[int] = []

@@ -62,7 +62,7 @@ def test_reanalysis_drops_the_elements_of_the_previous_run(session: Session) -> 
     collection_id = _collection(session)
     make_clusters(session, collection_id)
     analysis_id = session.scalar(select(Film.last_analysis_id))
-    assert elements_repository.element_count(session, analysis_id, "test-1") == 6
+    assert len(elements_repository.elements_of_analysis(session, analysis_id)) == 6
 
     # The same film re-analysed with the same models and settings: the same analysis row,
     # new frames; elements of the old frames must not be taken for the new run's.

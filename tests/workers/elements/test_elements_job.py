@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.analysis import thumbnails
+from app.annotations import service as annotations_service
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
 from app.core.config import ModelSettings, Settings
@@ -107,6 +110,39 @@ def test_second_run_reuses_elements_and_keeps_names(
         named = [c for c in elements_service.list_clusters(session, collection_id) if c.name]
         assert [c.name for c in named] == ["Hero"]
         assert named[0].size == cluster.size
+
+
+def test_a_correction_sends_its_film_to_be_extracted_again_with_the_corrected_mask(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    embedder: FrameEmbedder,
+) -> None:
+    """An archivist marks one hybrid frame of the first film all photographic: the next run
+    extracts that film again (not the other) and the frame offers no element any more."""
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_scope(db_url) as session:
+        collection_id, analyses = _collection(session, tmp_path)
+        first = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
+    run_elements(settings, first, embedder=embedder)
+    with session_scope(db_url) as session:
+        before = repository.elements_of_analysis(session, analyses[0])
+        frame = before[0].frame_index
+        film_id = repository.collection_analyses(session, collection_id)[0][0]
+        all_p = io.BytesIO()
+        Image.new("L", (32, 24), 255).save(all_p, format="PNG")
+        annotations_service.put_mask(session, film_id, frame, all_p.getvalue(), author="archivist")
+        second = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
+
+    run = run_elements(settings, second, embedder=embedder)
+
+    assert run is not None and run.summary is not None
+    assert run.summary["extracted"] == 1
+    with session_scope(db_url) as session:
+        after = repository.elements_of_analysis(session, analyses[0])
+    on_frame = sum(row.frame_index == frame for row in before)
+    assert on_frame > 0
+    assert len(after) == len(before) - on_frame
+    assert frame not in {row.frame_index for row in after}
 
 
 def test_film_with_a_broken_mask_is_skipped_and_the_run_finishes(
