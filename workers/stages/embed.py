@@ -106,8 +106,8 @@ def _workers(call: StageCall, embedder: FrameEmbedder) -> int:
     process (``hybridlens analyze``, the API's in-process mode): nothing else of the job runs
     then, so each core (or group of ``cpu_threads``) takes chunks of its own. Threads that
     each run their own forward pass, not more threads inside one: torch's intra-op threads
-    wait for each other at every layer, and on a shared 2-core machine any other process
-    stalls them all (bench/bench_pipeline.py)."""
+    wait for each other at every layer, and on a shared 2-core machine two of them embedded
+    1.2-3x slower than one while anything else ran (docs/results.md, issue 9)."""
     if call.early is None or embedder.device.type != "cpu":
         return 1
     import torch
