@@ -219,6 +219,8 @@ def analyze_with_cli(film: Path, work: Path, source: Path = ROOT) -> dict[str, A
         wall_s = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024
+    # CPU time of the process and the children it waited for (ffmpeg, ffprobe).
+    cpu_s = usage.ru_utime + usage.ru_stime
     if process.returncode != 0:
         raise RuntimeError(f"hybridlens analyze {film} failed:\n{err.read_text()[-3000:]}")
     stdout = out.read_text()
@@ -237,15 +239,21 @@ def analyze_with_cli(film: Path, work: Path, source: Path = ROOT) -> dict[str, A
         "timings": json.loads(timings or "{}"),
         "summary": json.loads(summary or "{}"),
         "rss_mb": rss_mb,
+        "cpu_s": cpu_s,
     }
 
 
-def scenedetect_cli_s(film: Path) -> float:
-    """Wall time of ``scenedetect -i FILM detect-adaptive`` (its default backend, no output)."""
+def scenedetect_cli_s(film: Path) -> tuple[float, float]:
+    """Wall and CPU time of ``scenedetect -i FILM detect-adaptive`` (its default backend, no
+    output)."""
     binary = Path(sys.executable).with_name("scenedetect")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     _run([str(binary), "-q", "-i", str(film), "detect-adaptive"])
-    return time.perf_counter() - started
+    wall_s = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall_s, cpu_s
 
 
 def _run(command: list[str]) -> None:
@@ -265,10 +273,11 @@ STAGE_KEYS = ("decode_s", "shots_s", "sampling_s", "spool_s", "prepare_s", "clas
 
 def report_speed(film: Path, minutes: float, source: Path) -> None:
     work = film.parent
-    before_s = scenedetect_cli_s(film)
+    before_s, before_cpu_s = scenedetect_cli_s(film)
     figures = analyze_with_cli(film, work, source)
-    after_s = scenedetect_cli_s(film)
+    after_s, after_cpu_s = scenedetect_cli_s(film)
     scenedetect_s = (before_s + after_s) / 2
+    scenedetect_cpu_s = (before_cpu_s + after_cpu_s) / 2
     summary, timings = figures["summary"], figures["timings"]
     duration_s = summary.get("duration_s") or minutes * 60
     stages_s = timings.get("total_s", 0.0)
@@ -293,6 +302,12 @@ def report_speed(film: Path, minutes: float, source: Path) -> None:
         "per stage: " + ", ".join(f"{k[:-2]} {timings[k]:.1f}" for k in STAGE_KEYS if k in timings)
     )
     print(f"peak RSS {figures['rss_mb']:.0f} MB (the analysing process, models included)")
+    # CPU seconds move less with the machine's other work than wall time does (on a shared
+    # machine the two tools get different shares of its cores: scenedetect uses about one).
+    print(f"CPU time (user + sys, children included): hybridlens {figures['cpu_s']:.1f} s, "
+          f"scenedetect {scenedetect_cpu_s:.1f} s, ratio "
+          f"{figures['cpu_s'] / scenedetect_cpu_s:.2f}; load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def report_truth(film: Path, truth_path: Path, work: Path) -> None:

@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -407,13 +408,17 @@ def analyze_path(
     if not path.is_file():
         reason = "no such file" if not path.exists() else "not a regular file"
         return AnalysisResult(str(path), None, None, RunStatus.FAILED, error=reason)
-    ensure_database(settings.sqlalchemy_url)
-    info: VideoInfo | None
-    try:
-        info = probe(path)
-    except VideoOpenFailure:
-        info = None  # registered anyway: the prepare stage records why it cannot be analysed
-    sha256, size_bytes = sha256_of_file(path)
+    # The film's sha256 (seconds for a long film: hashlib leaves the GIL) is read on a thread
+    # while the database is checked and the film probed.
+    with ThreadPoolExecutor(1, thread_name_prefix="hybridlens-sha256") as hashing:
+        hashed = hashing.submit(sha256_of_file, path)
+        ensure_database(settings.sqlalchemy_url)
+        info: VideoInfo | None
+        try:
+            info = probe(path)
+        except VideoOpenFailure:
+            info = None  # registered anyway: the prepare stage records why it cannot be analysed
+        sha256, size_bytes = hashed.result()
     store = Store(settings.sqlalchemy_url)
     film_id = store.register_film(
         path.resolve(),

@@ -53,7 +53,14 @@ class SampledFrame:
 
 def luma_std(image: np.ndarray) -> float:
     """Standard deviation of the luma (0-255) of an RGB image."""
-    small = np.ascontiguousarray(image[::BLANK_PIXEL_STRIDE, ::BLANK_PIXEL_STRIDE])
+    height, width = image.shape[:2]
+    if height % BLANK_PIXEL_STRIDE == 0 and width % BLANK_PIXEL_STRIDE == 0:
+        # The same pixels as the strided view below (nearest neighbour at an exact integer
+        # factor takes each stride's first), in half the time: this runs on every frame.
+        size = (width // BLANK_PIXEL_STRIDE, height // BLANK_PIXEL_STRIDE)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+    else:
+        small = np.ascontiguousarray(image[::BLANK_PIXEL_STRIDE, ::BLANK_PIXEL_STRIDE])
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     return float(gray.std())
 

@@ -31,9 +31,9 @@ import re
 import shutil
 import subprocess
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from statistics import median
@@ -119,14 +119,36 @@ class DecodedFrame:
     image: np.ndarray  # (H, W, 3) uint8 RGB
 
 
+# Films probed by this process, by file identity (device, inode, size, modification time):
+# ``hybridlens analyze`` registers a film and its ``prepare`` stage then probes it again, a
+# few tenths of a second of ffprobe each time. A file that changed is probed afresh.
+PROBE_CACHE_FILES = 16
+_probed: OrderedDict[tuple[int, int, int, int], VideoInfo] = OrderedDict()
+_probed_lock = threading.Lock()
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Describe a film, or raise ``VideoOpenFailure`` saying why it is not a decodable video."""
     path = Path(path)
     if not path.is_file():
         raise VideoOpenFailure(path, "no such file")
-    size_bytes = path.stat().st_size
-    if size_bytes == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise VideoOpenFailure(path, "the file is empty (0 bytes)")
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _probed_lock:
+        known = _probed.get(key)
+    if known is not None:
+        return known if known.path == str(path) else replace(known, path=str(path))
+    info = _probe(path, stat.st_size)
+    with _probed_lock:
+        _probed[key] = info
+        while len(_probed) > PROBE_CACHE_FILES:
+            _probed.popitem(last=False)
+    return info
+
+
+def _probe(path: Path, size_bytes: int) -> VideoInfo:
     try:
         probed = ffmpeg.probe(
             _ffmpeg_url(path),

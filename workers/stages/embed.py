@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,13 +63,20 @@ def embed(analysis_id: int, call: StageCall) -> StageOutcome:
         meter = Meter(analysis_id, EMBED, call)
         meter.begin(len(manifest.frames))
         embedder = process_embedder(call.settings.model)
+
+        def embed_chunk(chunk: int) -> np.ndarray:
+            return embedder.embed(list(spool.read_frames(chunk)))
+
         chunks: list[np.ndarray] = []
         done = 0
-        for chunk in range(manifest.chunk_count):
-            images = spool.read_frames(chunk)
-            chunks.append(embedder.embed(list(images)))
-            done += len(images)
-            meter.update(done)
+        pool = ThreadPoolExecutor(_workers(call, embedder), thread_name_prefix="hybridlens-embed")
+        try:
+            for vectors in pool.map(embed_chunk, range(manifest.chunk_count)):
+                chunks.append(vectors)
+                done += len(vectors)
+                meter.update(done)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         vectors = (
             np.concatenate(chunks) if chunks else np.zeros((0, embedder.dimension), np.float16)
         )
@@ -90,3 +99,17 @@ def embed(analysis_id: int, call: StageCall) -> StageOutcome:
         call.spool(analysis_id).remove()
         return inactive(analysis_id, EMBED, call.store.context(analysis_id, call.settings), started)
     return StageOutcome(analysis_id, EMBED, RunStatus.RUNNING, time.perf_counter() - started)
+
+
+def _workers(call: StageCall, embedder: FrameEmbedder) -> int:
+    """Chunks embedded at once. One, except on a CPU when every stage of the job runs in this
+    process (``hybridlens analyze``, the API's in-process mode): nothing else of the job runs
+    then, so each core (or group of ``cpu_threads``) takes chunks of its own. Threads that
+    each run their own forward pass, not more threads inside one: torch's intra-op threads
+    wait for each other at every layer, and on a shared 2-core machine two of them embedded
+    1.2-3x slower than one while anything else ran (docs/results.md, issue 9)."""
+    if call.early is None or embedder.device.type != "cpu":
+        return 1
+    import torch
+
+    return max(1, (os.cpu_count() or 1) // max(1, torch.get_num_threads()))

@@ -123,9 +123,19 @@ def test_probe_rejects_picture_when_size_is_absurd(
         return probed
 
     monkeypatch.setattr(video.ffmpeg, "probe", huge_probe)
+    monkeypatch.setattr(video, "_probed", type(video._probed)())  # not what an earlier test saw
 
     with pytest.raises(VideoOpenFailure, match="absurd picture size"):
         probe(cfr_film.path)
+
+
+def test_probe_answers_again_from_memory_until_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "film.mkv"
+    make_video(path, duration_s=1.0)
+    first = probe(path)
+    assert probe(path) is first
+    make_video(path, duration_s=2.0)  # replaced: another size and modification time
+    assert probe(path).frame_count == 2 * first.frame_count
 
 
 def test_decode_yields_every_frame_with_index_and_pts_when_constant_rate(
