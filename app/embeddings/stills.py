@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import InvalidRequestError
 
-# The embedder looks at 192x192: nothing much larger needs to travel.
+# The embedder looks at 224x224: nothing larger needs to travel.
 STILL_SIZE = 448
 # Decompression bombs: refuse pictures with more pixels than this before decoding them. An 8K
 # frame (7680x4320, 33 Mpx) fits; a 32 KB PNG of 100 Mpx took 400 MB of API memory to decode.

