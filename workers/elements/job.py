@@ -315,6 +315,8 @@ def _run(
             "loss_after": result.loss_after,
             "steps": result.steps,
             "device": result.device,
+            "loss": options.loss,
+            "augment_views": options.augment_views if augmented is not None else 0,
         }
     timings["refine_s"] = time.perf_counter() - started
 
