@@ -5,7 +5,8 @@
    frames (salient regions), cropped from the frame's stored thumbnail (or the film, when
    there is none), embedded with the pretrained encoder and linked into tracks within shots;
    stored per analysis, so a film in several collections, or a second run, is not redone;
-2. **refine**: a projection head trained on the collection's tracks (``refine``);
+2. **refine**: a projection head trained on the collection's tracks and on augmented views
+   of the stored crops, re-embedded here (``refine``, ``element_augment``);
 3. **cluster**: the refined vectors clustered through their tracks; clusters stored, names
    of the previous run carried over.
 

@@ -1,12 +1,15 @@
 """Self-supervised refinement of element embeddings for one collection (CAST, step 5).
 
 A small residual MLP (``ProjectionHead``) on the frozen pretrained embeddings is trained with
-a triplet loss: the anchor and the positive are two sightings of the same track (the same
-element within a shot), the negative comes from another track, preferably one of the same
-shot (two tracks of one shot are two different elements for sure; a random other track may
-be the same element seen in another film). The head starts as the identity, so "before" is
-the pretrained space. Seeded; runs on the GPU when there is one, else the CPU, in seconds.
-The weights go out as numpy arrays (``app.elements.head`` applies them without torch).
+InfoNCE (or a triplet hinge): the anchor's positive is another sighting of its track (the
+same element within a shot: what a redrawn figure keeps across poses and line weights) or an
+augmented view of its own crop (``element_augment``: what a print's colour or a mirrored copy
+changes between shots, which no track shows). Its negatives: another track of the same shot
+(two tracks of one shot are two different elements for sure) and the batch's other elements,
+less those of its own track and its pretrained look-alikes (most likely the same element seen
+in another film). The head starts as the identity, so "before" is the pretrained space.
+Seeded; runs on the GPU when there is one, else the CPU, in seconds. The weights go out as
+numpy arrays (``app.elements.head`` applies them without torch).
 """
 
 from __future__ import annotations
