@@ -199,7 +199,7 @@ def redraw(
     )
     mask = cv2.remap(mask, grid_x + dx, grid_y + dy, cv2.INTER_NEAREST)
     # Line weight: a darker-wins (thicker lines) or lighter-wins (thinner) filter.
-    weight = round(float(motion.line[0] * np.sin(angle + motion.line[1])))
+    weight = round(float(motion.line[0] * np.sin(angle + motion.line[1])))  # -2 to 2 px
     if weight:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(weight) + 1,) * 2)
         if weight > 0:
@@ -394,7 +394,7 @@ def extract(
     vectors = embedder.embed(crops).astype(np.float32)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
-    views = augmented_views(
+    view_vectors = augmented_views(
         [stored_crop(picture) for picture in crops],
         embedder.embed,
         views=views,
@@ -411,7 +411,7 @@ def extract(
         [(0, t) for t in track_ids],
         keys,
         seconds + time.perf_counter() - started,
-        views,
+        view_vectors,
         views_seconds,
     )
 
