@@ -4,13 +4,15 @@ example per element, and the time per film minute.
 
 A collection: ``--films`` films of ``--shots`` shots; each shot pastes one or two drawn
 figures (cut out of archive illustrations and cartoon frames from shared/data) over a
-photographic background, moving, scaling and recoloured per shot. One sampled frame per
+photographic background, moving, scaling and recoloured per shot, and redrawn on every
+sampled frame as cel animation is (``redraw``: pose, a smooth warp, line weight, light;
+``--rigid``: not redrawn, the collection measured first). One sampled frame per
 second, as the pipeline samples. The pasted masks, stored as the pipeline stores masks
 (1-bit PNG, 160 px), stand in for the segmenter, so the figures measure the element steps
 (proposals from masks, crops, embeddings, tracks, refinement, clustering), not segmentation.
 
-    HYBRIDLENS_MODEL__CPU_THREADS=1 nice -n 10 .venv/bin/python bench/bench_elements.py \\
-        --split report --seeds 1 2 3
+    HYBRIDLENS_MODEL__CPU_THREADS=1 nice -n 15 .venv/bin/python bench/bench_elements.py \\
+        --split report --seeds 1 2 3 [--hard]
 
 ``--split tune`` uses other source images (even positions of each list) and should get
 other seeds: tune there, report here. ``--proposals`` also compares the salient-region
@@ -20,6 +22,7 @@ methods on figures pasted over drawn backgrounds (recall of figures at IoU >= 0.
 from __future__ import annotations
 
 import argparse
+import io
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +45,7 @@ from app.elements.proposals import (
 )
 from app.elements.tracking import TrackItem, link_tracks
 from app.pipeline.masks import decode_mask, encode_mask
+from workers.ml.element_augment import augmented_views
 from workers.ml.element_refine import RefineSettings, refine
 from workers.ml.embedding import FrameEmbedder
 
@@ -128,6 +132,93 @@ def recolour(image: np.ndarray, hue: float, saturation: float, value: float) -> 
 
 
 @dataclass(frozen=True)
+class Motion:
+    """How one pasted figure is redrawn along a shot, as a cel animator redraws it on every
+    frame: each term varies smoothly with the sampled frame, so consecutive sightings stay
+    alike (and link into a track) while the first and the last differ."""
+
+    rotation: tuple[float, float, float]  # base (deg), amplitude (deg), phase
+    shear: tuple[float, float]  # amplitude, phase
+    squash: tuple[float, float]  # amplitude (x stretch, y squash), phase
+    warp: tuple[np.ndarray, np.ndarray]  # two smooth displacement fields, (2, 4, 4) each
+    warp_strength: float  # of the figure's size
+    line: tuple[float, float]  # line-weight amplitude (px, dilate/erode), phase
+    drift: tuple[float, float]  # value and hue change from the first frame to the last
+    speed: float  # radians per sampled frame of the periodic terms
+    exit_edge: bool  # drifts out through the frame's edge (cut off in the last frames)
+
+
+def random_motion(rng: np.random.Generator) -> Motion:
+    return Motion(
+        rotation=(rng.uniform(-8, 8), rng.uniform(4, 14), rng.uniform(0, 2 * np.pi)),
+        shear=(rng.uniform(0.05, 0.2), rng.uniform(0, 2 * np.pi)),
+        squash=(rng.uniform(0.05, 0.2), rng.uniform(0, 2 * np.pi)),
+        warp=(rng.normal(size=(2, 4, 4)), rng.normal(size=(2, 4, 4))),
+        warp_strength=rng.uniform(0.02, 0.06),
+        line=(rng.uniform(0.0, 1.6), rng.uniform(0, 2 * np.pi)),
+        drift=(rng.uniform(-0.2, 0.2), rng.uniform(-0.04, 0.04)),
+        speed=rng.uniform(0.5, 1.0),
+        exit_edge=bool(rng.random() < 0.3),
+    )
+
+
+def redraw(
+    picture: np.ndarray, mask: np.ndarray, motion: Motion, step: int, frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The figure (resized picture and mask) as drawn on sampled frame ``step``: posed by an
+    affine (rotation, shear, squash and stretch), bent by a smooth warp, its lines thickened
+    or thinned, its light drifting; returned cropped to the figure."""
+    angle = motion.speed * step
+    base, amplitude, phase = motion.rotation
+    rotation = np.deg2rad(base + amplitude * np.sin(angle + phase))
+    shear = motion.shear[0] * np.sin(angle + motion.shear[1])
+    stretch = 1.0 + motion.squash[0] * np.sin(angle + motion.squash[1])
+    height, width = mask.shape
+    pad = int(0.3 * max(height, width)) + 2
+    picture = cv2.copyMakeBorder(picture, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    mask = cv2.copyMakeBorder(mask.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+    centre = np.array([width / 2 + pad, height / 2 + pad])
+    cos, sin = np.cos(rotation), np.sin(rotation)
+    linear = np.array([[cos, -sin], [sin, cos]]) @ np.array([[1, shear], [0, 1]])
+    linear = linear @ np.diag([stretch, 1.0 / stretch])
+    affine = np.hstack([linear, (centre - linear @ centre)[:, None]]).astype(np.float32)
+    size = (picture.shape[1], picture.shape[0])
+    picture = cv2.warpAffine(picture, affine, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpAffine(mask, affine, size, flags=cv2.INTER_NEAREST)
+    # A smooth non-rigid warp: two coarse random fields blended along the shot.
+    blend = 0.5 + 0.5 * np.sin(angle)
+    coarse = (1 - blend) * motion.warp[0] + blend * motion.warp[1]  # (2, 4, 4)
+    amount = motion.warp_strength * max(height, width)
+    dx = cv2.resize(coarse[0].astype(np.float32), size, interpolation=cv2.INTER_CUBIC) * amount
+    dy = cv2.resize(coarse[1].astype(np.float32), size, interpolation=cv2.INTER_CUBIC) * amount
+    grid_x, grid_y = np.meshgrid(
+        np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32)
+    )
+    picture = cv2.remap(
+        picture, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    mask = cv2.remap(mask, grid_x + dx, grid_y + dy, cv2.INTER_NEAREST)
+    # Line weight: a darker-wins (thicker lines) or lighter-wins (thinner) filter.
+    weight = round(float(motion.line[0] * np.sin(angle + motion.line[1])))  # -2 to 2 px
+    if weight:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(weight) + 1,) * 2)
+        if weight > 0:
+            picture = cv2.erode(picture, kernel)
+            mask = cv2.dilate(mask, kernel)
+        else:
+            picture = cv2.dilate(picture, kernel)
+            mask = cv2.erode(mask, kernel)
+    progress = step / max(1, frames - 1)
+    value, hue = motion.drift
+    picture = recolour(picture, hue * progress, 1.0, 1.0 + value * progress)
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return picture[:1, :1], np.zeros((1, 1), bool)
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return picture[top:bottom, left:right], mask[top:bottom, left:right] > 0
+
+
+@dataclass(frozen=True)
 class Sample:
     film: int
     shot: int
@@ -165,7 +256,10 @@ def make_collection(
     shots: int,
     frames: int,
     hard: bool = False,
+    animated: bool = True,
 ) -> list[Sample]:
+    """Shots of figures over photographs; ``animated``: each figure redrawn on every sampled
+    frame (``redraw``), else only moved and grown (the collections measured before)."""
     width, height = SIZE
     samples = []
     for film in range(films):
@@ -185,8 +279,19 @@ def make_collection(
                 )
                 scale = rng.uniform(0.35, 0.6) * height / figure.image.shape[0]
                 half = width // len(shown)
+                motion = random_motion(rng) if animated else None
                 plans.append(
-                    (int(identity), figure, look, scale, slot * half, half, rng.uniform(-1, 1))
+                    (
+                        int(identity),
+                        figure,
+                        look,
+                        scale,
+                        slot * half,
+                        half,
+                        rng.uniform(-1, 1),
+                        motion,
+                        -1 if slot == 0 and len(shown) == 2 else (1 if slot else 0),
+                    )
                 )
             shot_tint = str(rng.choice(list(TINTS))) if hard else "none"
             flip = hard and rng.random() < 0.5
@@ -194,7 +299,7 @@ def make_collection(
                 image = background.copy()
                 p_mask = np.ones((height, width), bool)
                 placed = []
-                for identity, figure, look, scale, left0, span, drift in plans:
+                for identity, figure, look, scale, left0, span, drift, motion, side in plans:
                     grow = scale * (1 + 0.04 * step)
                     h = max(8, int(figure.image.shape[0] * grow))
                     w = max(8, min(span - 4, int(figure.image.shape[1] * grow)))
@@ -202,13 +307,30 @@ def make_collection(
                     mask = cv2.resize(figure.mask.astype(np.uint8), (w, h)) > 0
                     if flip:
                         picture, mask = picture[:, ::-1], mask[:, ::-1]
+                    exit_shift = 0
+                    if motion is not None:
+                        picture, mask = redraw(picture, mask, motion, step, frames)
+                        h, w = mask.shape
+                        fit = min(1.0, (span - 4) / w, (height - 2) / h)
+                        if fit < 1.0:
+                            w, h = max(8, int(w * fit)), max(8, int(h * fit))
+                            picture = cv2.resize(picture, (w, h))
+                            mask = cv2.resize(mask.astype(np.uint8), (w, h)) > 0
+                        if motion.exit_edge:
+                            # Leaves through the frame's edge: up to 40 % cut off at the end.
+                            reach = 0.4 * w * step / max(1, frames - 1)
+                            exit_shift = int(reach) * (side if side else (1 if drift > 0 else -1))
                     free_x = max(0, span - w)
                     x = left0 + int(np.clip(free_x / 2 + drift * 6 * step, 0, free_x))
                     y = int(np.clip((height - h) / 2 + 8 * drift * step, 0, height - h))
-                    region = image[y : y + h, x : x + w]
-                    region[mask] = picture[mask]
+                    x += exit_shift
+                    # The part of the figure inside the frame.
+                    x0, x1 = max(0, x), min(width, x + w)
+                    inside = mask[:, x0 - x : x1 - x]
+                    region = image[y : y + h, x0:x1]
+                    region[inside] = picture[:, x0 - x : x1 - x][inside]
                     full = np.zeros((height, width), bool)
-                    full[y : y + h, x : x + w] = mask
+                    full[y : y + h, x0:x1] = inside
                     p_mask &= ~full
                     placed.append((identity, full))
                 # What the pipeline stores, and reads back.
@@ -224,10 +346,31 @@ class Elements:
     tracks: list[tuple[int, int]]
     shots: list[tuple[int, int]]
     seconds: float
+    # (N, CACHED_VIEWS, D) embeddings of augmented views of the stored crops, and their time.
+    views: np.ndarray
+    views_seconds: float
+
+
+CACHED_VIEWS = 4
+
+
+def stored_crop(picture: np.ndarray) -> np.ndarray:
+    """The crop as the job stores it (128 px JPEG) and reads it back to augment it."""
+    thumbnail = Image.fromarray(picture)
+    thumbnail.thumbnail((128, 128))
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, format="JPEG", quality=85)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB"))
 
 
 def extract(
-    samples: list[Sample], embedder: FrameEmbedder, *, plain_crops: bool = False
+    samples: list[Sample],
+    embedder: FrameEmbedder,
+    *,
+    plain_crops: bool = False,
+    seed: int = 0,
+    views: int = CACHED_VIEWS,
 ) -> Elements:
     started = time.perf_counter()
     crops, truth, items, keys = [], [], [], []
@@ -249,6 +392,16 @@ def extract(
             keys.append((sample.film, sample.shot))
             items.append((sample, region))
     vectors = embedder.embed(crops).astype(np.float32)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    view_vectors = augmented_views(
+        [stored_crop(picture) for picture in crops],
+        embedder.embed,
+        views=views,
+        seed=seed,
+    )
+    views_seconds = time.perf_counter() - started
+    started = time.perf_counter()
     track_ids = link_tracks(
         [TrackItem((s.film, s.shot), s.frame, r.box, vectors[i]) for i, (s, r) in enumerate(items)]
     )
@@ -257,7 +410,9 @@ def extract(
         np.array(truth),
         [(0, t) for t in track_ids],
         keys,
-        time.perf_counter() - started,
+        seconds + time.perf_counter() - started,
+        view_vectors,
+        views_seconds,
     )
 
 
@@ -266,10 +421,11 @@ def cached_extract(
 ) -> Elements:
     """``extract``, kept under ``--cache`` (tuning the refinement need not re-embed)."""
     if args.cache is None:
-        return extract(samples, embedder, plain_crops=args.plain_crops)
+        return extract(samples, embedder, plain_crops=args.plain_crops, seed=seed, views=args.views)
     name = (
         f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
-        f"{'-hard' if args.hard else ''}{'-plain' if args.plain_crops else '-masked'}.npz"
+        f"{'-hard' if args.hard else ''}{'-rigid' if args.rigid else '-animated'}"
+        f"{'-plain' if args.plain_crops else '-masked'}-views{CACHED_VIEWS}.npz"
     )
     path = Path(args.cache) / name
     if path.is_file():
@@ -280,8 +436,10 @@ def cached_extract(
                 [tuple(t) for t in stored["tracks"].tolist()],
                 [tuple(k) for k in stored["shots"].tolist()],
                 float(stored["seconds"]),
+                stored["views"],
+                float(stored["views_seconds"]),
             )
-    elements = extract(samples, embedder, plain_crops=args.plain_crops)
+    elements = extract(samples, embedder, plain_crops=args.plain_crops, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         path,
@@ -290,6 +448,8 @@ def cached_extract(
         tracks=np.array(elements.tracks),
         shots=np.array(elements.shots),
         seconds=elements.seconds,
+        views=elements.views,
+        views_seconds=elements.views_seconds,
     )
     return elements
 
@@ -329,10 +489,22 @@ def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> 
     track_keys = [t for t, k in zip(elements.tracks, keep, strict=True) if k]
     shot_keys = [s for s, k in zip(elements.shots, keep, strict=True) if k]
     raw = elements.vectors[keep]
+    views = refine_settings.augment_views
+    augmented = elements.views[keep][:, :views] if views else None
     track_ints = np.unique([hash(t) for t in track_keys], return_inverse=True)[1].tolist()
     started = time.perf_counter()
-    result = refine(raw, track_keys, shot_keys, settings=refine_settings, seed=seed, device="cpu")
-    refine_s = time.perf_counter() - started
+    result = refine(
+        raw,
+        track_keys,
+        shot_keys,
+        augmented=augmented,
+        settings=refine_settings,
+        seed=seed,
+        device="cpu",
+    )
+    # Embedding the views is part of the refinement's cost (measured for all views made).
+    made = max(1, elements.views.shape[1])
+    refine_s = time.perf_counter() - started + elements.views_seconds * views / made
     figures: dict[str, float] = {"refine_s": refine_s}
     for name, weights in (("before", None), ("after", result.weights)):
         started = time.perf_counter()
@@ -402,10 +574,28 @@ def main() -> None:
     parser.add_argument(
         "--false-negative", type=float, default=RefineSettings.false_negative_similarity
     )
+    parser.add_argument("--hidden", type=int, default=RefineSettings.hidden)
+    parser.add_argument("--loss", choices=("infonce", "triplet"), default=RefineSettings.loss)
+    parser.add_argument("--temperature", type=float, default=RefineSettings.temperature)
+    parser.add_argument("--weight-decay", type=float, default=RefineSettings.weight_decay)
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=RefineSettings.augment_views,
+        help=f"augmented views per element (at most {CACHED_VIEWS})",
+    )
+    parser.add_argument("--aug-positives", type=float, default=RefineSettings.augment_positives)
+    parser.add_argument("--aug-anchors", type=float, default=RefineSettings.augment_anchors)
     parser.add_argument(
         "--hard",
         action="store_true",
         help="archive prints: per-shot tints (grey, sepia, blue, amber), any hue, mirrored",
+    )
+    parser.add_argument(
+        "--rigid",
+        action="store_true",
+        help="figures only moved, grown and recoloured per shot, not redrawn per frame "
+        "(the collections measured before)",
     )
     parser.add_argument(
         "--plain-crops",
@@ -423,6 +613,13 @@ def main() -> None:
         learning_rate=args.lr,
         same_shot_negatives=args.same_shot,
         false_negative_similarity=args.false_negative,
+        hidden=args.hidden,
+        loss=args.loss,
+        temperature=args.temperature,
+        weight_decay=args.weight_decay,
+        augment_views=args.views,
+        augment_positives=args.aug_positives,
+        augment_anchors=args.aug_anchors,
     )
     embedder = FrameEmbedder.load(ModelSettings(device="cpu"))
     figures_pool = load_figures(args.split, args.identities)
@@ -442,6 +639,7 @@ def main() -> None:
             shots=args.shots,
             frames=args.frames,
             hard=args.hard,
+            animated=not args.rigid,
         )
         elements = cached_extract(samples, embedder, args, seed)
         figures = evaluate(elements, settings, seed)

@@ -7,7 +7,8 @@
    cropped from the frame's stored thumbnail (or the film, when there is none), embedded
    with the pretrained encoder and linked into tracks within shots; stored per analysis, so
    a film in several collections, or a second run, is not redone;
-2. **refine**: a projection head trained on the collection's tracks (``refine``);
+2. **refine**: a projection head trained on the collection's tracks and on augmented views
+   of the stored crops, re-embedded here (``refine``, ``element_augment``);
 3. **cluster**: the refined vectors clustered through their tracks; clusters stored, names
    of the previous run carried over.
 
@@ -56,6 +57,7 @@ CROP_SIZE = 128
 HEARTBEAT_FRAMES = 100
 EXTRACT_SHARE = 0.6  # of the run's progress
 REFINE_SHARE = 0.3
+AUGMENT_CHUNK = 512
 
 
 class Embedder(Protocol):
@@ -284,16 +286,30 @@ def _run(
     if run.options.get("refine", True) and rows:
         report("refine", EXTRACT_SHARE)
         options = refine_settings or RefineSettings()
+        seed = int(run.options.get("seed", 0))
         if run.options.get("steps"):
             from dataclasses import replace
 
             options = replace(options, steps=int(run.options["steps"]))
+        augmented = None
+        if options.augment_views > 0:
+            augmented = _augmented_views(
+                settings,
+                element_ids,
+                embeddings,
+                embedder,
+                options.augment_views,
+                seed,
+                tick=lambda: report("refine", EXTRACT_SHARE),
+            )
+            timings["augment_s"] = time.perf_counter() - started
         result = refine(
             embeddings,
             track_keys,
             shot_keys,
+            augmented=augmented,
             settings=options,
-            seed=int(run.options.get("seed", 0)),
+            seed=seed,
             device=settings.model.device,
             progress=lambda share: report("refine", EXTRACT_SHARE + REFINE_SHARE * share),
         )
@@ -304,6 +320,8 @@ def _run(
             "loss_after": result.loss_after,
             "steps": result.steps,
             "device": result.device,
+            "loss": options.loss,
+            "augment_views": options.augment_views if augmented is not None else 0,
         }
     timings["refine_s"] = time.perf_counter() - started
 
@@ -336,6 +354,46 @@ def _run(
             session.rollback()
             raise RunGone
     return summary
+
+
+def _augmented_views(
+    settings: Settings,
+    element_ids: list[int],
+    embeddings: np.ndarray,
+    embedder: Embedder,
+    views: int,
+    seed: int,
+    tick: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """(N, views, D) embeddings of augmented views of the stored crops; an element without a
+    readable crop gets its own embedding as its views (a positive that teaches nothing)."""
+    from workers.ml.element_augment import augmented_views
+
+    out = np.repeat(np.asarray(embeddings, np.float32)[:, None, :], views, axis=1)
+    # In chunks: a large collection's crops need not all be in memory at once.
+    for chunk, first in enumerate(range(0, len(element_ids), AUGMENT_CHUNK)):
+        ids = element_ids[first : first + AUGMENT_CHUNK]
+        if tick is not None:
+            tick()  # says the run is alive (and stops it when it is gone)
+        with session_scope(settings.sqlalchemy_url) as session:
+            stored = repository.crops(session, ids)
+        pictures: list[np.ndarray] = []
+        readable: list[int] = []
+        for position, element_id in enumerate(ids, start=first):
+            data = stored.get(element_id)
+            if data is None:
+                continue
+            try:
+                with Image.open(io.BytesIO(data)) as opened:
+                    pictures.append(np.asarray(opened.convert("RGB")))
+            except OSError:
+                continue
+            readable.append(position)
+        if pictures:
+            out[readable] = augmented_views(
+                pictures, embedder.embed, views=views, seed=seed + 1000 * chunk
+            )
+    return out
 
 
 def track_keys_as_ints(track_keys: list[tuple[int, int | None]]) -> list[int]:

@@ -1,12 +1,15 @@
 """Self-supervised refinement of element embeddings for one collection (CAST, step 5).
 
 A small residual MLP (``ProjectionHead``) on the frozen pretrained embeddings is trained with
-a triplet loss: the anchor and the positive are two sightings of the same track (the same
-element within a shot), the negative comes from another track, preferably one of the same
-shot (two tracks of one shot are two different elements for sure; a random other track may
-be the same element seen in another film). The head starts as the identity, so "before" is
-the pretrained space. Seeded; runs on the GPU when there is one, else the CPU, in seconds.
-The weights go out as numpy arrays (``app.elements.head`` applies them without torch).
+InfoNCE (or a triplet hinge): the anchor's positive is another sighting of its track (the
+same element within a shot: what a redrawn figure keeps across poses and line weights) or an
+augmented view of its own crop (``element_augment``: what a print's colour or a mirrored copy
+changes between shots, which no track shows). Its negatives: another track of the same shot
+(two tracks of one shot are two different elements for sure) and the batch's other elements,
+less those of its own track and its pretrained look-alikes (most likely the same element seen
+in another film). The head starts as the identity, so "before" is the pretrained space.
+Seeded; runs on the GPU when there is one, else the CPU, in seconds. The weights go out as
+numpy arrays (``app.elements.head`` applies them without torch).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from app.elements.head import KEYS
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """Defaults tuned with ``bench/bench_elements.py --split tune --seeds 10 11`` (plain and
-    ``--hard``); the reported figures come from the other split and seeds. A 16-unit hidden
-    layer: wider heads (32, 256) learn the tracks themselves and split elements into more
-    clusters (NMI fell by up to 0.1); negatives from the anchor's own shot, and random ones
-    only below 0.7 pretrained similarity, for the same reason."""
+    """Defaults tuned with ``bench/bench_elements.py --split tune`` (seeds 10 to 13, the
+    animated collection, plain and ``--hard``; docs/elements.md); the reported figures come
+    from the other split and seeds. InfoNCE at temperature 0.3 with two augmented views per
+    element and a 32-unit hidden layer had the best mean NMI gain there (+0.004 plain,
+    +0.028 hard); the triplet hinge barely moved the space (+0.001, +0.003), most triplets
+    meeting the margin from the start. Negatives from the anchor's own shot, and look-alikes
+    (0.7 pretrained similarity) left out: a wider space of negatives splits elements."""
 
     steps: int = 150
     batch_size: int = 256
@@ -42,11 +47,23 @@ class RefineSettings:
     partner_similarity: float | None = None
     # Negatives at least this similar to the anchor (pretrained) are taken for the same element.
     false_negative_similarity: float = 0.7
-    hidden: int = 16
+    hidden: int = 32
     # Share of negatives drawn from another track of the anchor's shot, when it has one.
     same_shot_negatives: float = 1.0
     # Triplets held fixed to report the loss before and after.
     eval_triplets: int = 2048
+    # Augmented views embedded per element (``element_augment``; 0: none), and the share of
+    # triplets whose positive is a view of the anchor instead of another sighting of its
+    # track, and of those whose anchor is a view (so that track pairs span a colour change).
+    augment_views: int = 2
+    # "triplet" (hinge on cosine distances, ``margin``) or "infonce": each anchor against its
+    # positive, its same-shot negative and the other positives of the batch (minus those of
+    # its own track and pretrained look-alikes, ``false_negative_similarity``), at
+    # ``temperature``: unlike the hinge, it keeps learning once the margin is met.
+    loss: str = "infonce"
+    temperature: float = 0.3
+    augment_positives: float = 0.5
+    augment_anchors: float = 0.5
 
 
 class ProjectionHead(nn.Module):
@@ -215,6 +232,57 @@ def triplet_loss(
     return torch.relu(d_positive - d_negative + margin).mean()
 
 
+def base_rows(rows: np.ndarray, count: int, views: int) -> np.ndarray:
+    """The element a row of the table stands for (a view's row -> its element's row)."""
+    rows = np.asarray(rows)
+    if views <= 0:
+        return rows
+    return np.where(rows < count, rows, (rows - count) // max(views, 1))
+
+
+def info_nce_loss(
+    head: ProjectionHead,
+    vectors: torch.Tensor,
+    triplets: Triplets,
+    temperature: float,
+    blocked: torch.Tensor,
+) -> torch.Tensor:
+    """Cross-entropy of each anchor picking its positive among the batch's positives and
+    negatives; ``blocked`` (B, 2B): candidates left out (probably the anchor's element)."""
+    index = torch.as_tensor(
+        np.concatenate([triplets.anchor, triplets.positive, triplets.negative]),
+        device=vectors.device,
+    )
+    projected = head(vectors[index])  # (3B, D)
+    anchor, candidates = projected[: len(triplets)], projected[len(triplets) :]
+    logits = anchor @ candidates.T / temperature  # (B, 2B): positives, then negatives
+    logits = logits.masked_fill(blocked, float("-inf"))
+    target = torch.arange(len(triplets), device=vectors.device)
+    return functional.cross_entropy(logits, target)
+
+
+def blocked_candidates(
+    triplets: Triplets,
+    track_number: np.ndarray,
+    pretrained: np.ndarray,
+    count: int,
+    views: int,
+    look_alike: float,
+) -> np.ndarray:
+    """(B, 2B) bool: candidate j is left out of anchor i's denominator when it is of i's
+    track or a pretrained look-alike of it (not i's own positive or own negative)."""
+    size = len(triplets)
+    anchors = base_rows(triplets.anchor, count, views)
+    candidates = base_rows(np.concatenate([triplets.positive, triplets.negative]), count, views)
+    same_track = track_number[anchors][:, None] == track_number[candidates][None, :]
+    similar = pretrained[anchors] @ pretrained[candidates].T >= look_alike
+    blocked = same_track | similar
+    own = np.arange(size)
+    blocked[own, own] = False
+    blocked[own, size + own] = False
+    return blocked
+
+
 @dataclass(frozen=True)
 class RefineResult:
     weights: dict[str, np.ndarray] | None  # None: nothing to learn from (no track seen twice)
@@ -224,17 +292,41 @@ class RefineResult:
     device: str
 
 
+def with_views(
+    triplets: Triplets,
+    rng: np.random.Generator,
+    count: int,
+    views: int,
+    positive_share: float,
+    anchor_share: float,
+) -> Triplets:
+    """Triplets over a table of the ``count`` embeddings followed by their ``views`` views
+    each (row ``count + i * views + v``: view v of element i): some positives become a view
+    of the anchor, some anchors a view of themselves."""
+    if views <= 0:
+        return triplets
+    size = len(triplets)
+    anchors, positives = triplets.anchor.copy(), triplets.positive.copy()
+    own = rng.random(size) < positive_share
+    positives[own] = count + anchors[own] * views + rng.integers(views, size=int(own.sum()))
+    moved = rng.random(size) < anchor_share
+    anchors[moved] = count + anchors[moved] * views + rng.integers(views, size=int(moved.sum()))
+    return Triplets(anchors, positives, triplets.negative)
+
+
 def refine(
     embeddings: np.ndarray,
     track_keys: Sequence[Hashable],
     shot_keys: Sequence[Hashable],
     *,
+    augmented: np.ndarray | None = None,
     settings: RefineSettings | None = None,
     seed: int = 0,
     device: str = "auto",
     progress: Callable[[float], None] | None = None,
 ) -> RefineResult:
-    """Train a projection head on (N, D) pretrained embeddings and their tracks."""
+    """Train a projection head on (N, D) pretrained embeddings and their tracks;
+    ``augmented``: (N, V, D) embeddings of V augmented views of each element, or None."""
     settings = settings or RefineSettings()
     from workers.ml.inference import select_device
 
@@ -250,22 +342,60 @@ def refine(
         return RefineResult(None, None, None, 0, target.type)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    vectors = torch.as_tensor(np.asarray(embeddings, np.float32), device=target)
+    count = len(embeddings)
+    table = np.asarray(embeddings, np.float32)
+    views = 0
+    if augmented is not None and augmented.size:
+        if augmented.shape[0] != count:
+            raise ValueError(f"{augmented.shape[0]} elements of views for {count} elements")
+        views = augmented.shape[1]
+        table = np.concatenate([table, augmented.reshape(count * views, -1).astype(np.float32)])
+    vectors = torch.as_tensor(table, device=target)
+
+    def draw(size: int) -> Triplets:
+        triplets = sampler.sample(rng, size, settings.same_shot_negatives)
+        return with_views(
+            triplets,
+            rng,
+            count,
+            views,
+            settings.augment_positives,
+            settings.augment_anchors,
+        )
+
+    pretrained = table[:count] / np.maximum(
+        np.linalg.norm(table[:count], axis=1, keepdims=True), 1e-8
+    )
+
+    def loss_of(triplets: Triplets) -> torch.Tensor:
+        if settings.loss == "infonce":
+            blocked = blocked_candidates(
+                triplets,
+                sampler.track_number,
+                pretrained,
+                count,
+                views,
+                settings.false_negative_similarity,
+            )
+            mask = torch.as_tensor(blocked, device=target)
+            return info_nce_loss(head, vectors, triplets, settings.temperature, mask)
+        return triplet_loss(head, vectors, triplets, settings.margin)
+
     head = ProjectionHead(vectors.shape[1], settings.hidden).to(target)
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
-    held_out = sampler.sample(rng, settings.eval_triplets, settings.same_shot_negatives)
+    held_out = draw(settings.eval_triplets)
     with torch.no_grad():
-        before = float(triplet_loss(head, vectors, held_out, settings.margin))
+        before = float(loss_of(held_out))
     for step in range(settings.steps):
-        batch = sampler.sample(rng, settings.batch_size, settings.same_shot_negatives)
-        loss = triplet_loss(head, vectors, batch, settings.margin)
+        batch = draw(settings.batch_size)
+        loss = loss_of(batch)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         if progress is not None and (step % 25 == 0 or step == settings.steps - 1):
             progress((step + 1) / settings.steps)
     with torch.no_grad():
-        after = float(triplet_loss(head, vectors, held_out, settings.margin))
+        after = float(loss_of(held_out))
     return RefineResult(head.export(), before, after, settings.steps, target.type)

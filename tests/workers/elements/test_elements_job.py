@@ -68,6 +68,8 @@ def test_run_gives_one_cluster_per_figure_when_figures_recur_across_films(
     )  # (2 + 1) figures x 3 frames x 2 films
     # One track per figure per shot: 2 films x (2 + 1) figures.
     assert run.summary["tracks"] == 6
+    # The head also learnt from augmented views of the stored crops.
+    assert run.summary["augment_views"] == 2 and "augment_s" in run.summary["timings"]
     with session_scope(db_url) as session:
         clusters = elements_service.list_clusters(session, collection_id)
         # Each cluster holds one figure: the same (film, shot, track) triples never split.
