@@ -48,6 +48,21 @@ def _collection(session: Session, tmp_path: Path) -> tuple[int, list[int]]:
     return collection_id, [film.analysis_id for film in films]
 
 
+def _run_once(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    embedder: FrameEmbedder,
+) -> tuple[Settings, int, list[int]]:
+    """The two-film collection after one run without refinement: (settings, collection id,
+    analysis ids)."""
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_scope(db_url) as session:
+        collection_id, analyses = _collection(session, tmp_path)
+        first = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
+    run_elements(settings, first, embedder=embedder)
+    return settings, collection_id, analyses
+
+
 def test_run_gives_one_cluster_per_figure_when_figures_recur_across_films(
     db_url: str,  # noqa: F811
     tmp_path: Path,
@@ -92,11 +107,7 @@ def test_second_run_reuses_elements_and_keeps_names(
     tmp_path: Path,
     embedder: FrameEmbedder,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=db_url)
-    with session_scope(db_url) as session:
-        collection_id, _ = _collection(session, tmp_path)
-        first = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
-    run_elements(settings, first, embedder=embedder)
+    settings, collection_id, _ = _run_once(db_url, tmp_path, embedder)
     with session_scope(db_url) as session:
         cluster = elements_service.list_clusters(session, collection_id)[0]
         elements_service.name_cluster(session, collection_id, cluster.cluster_id, "Hero")
@@ -121,11 +132,7 @@ def test_a_correction_sends_its_film_to_be_extracted_again_with_the_corrected_ma
 ) -> None:
     """An archivist marks one hybrid frame of the first film all photographic: the next run
     extracts that film again (not the other) and the frame offers no element any more."""
-    settings = Settings(data_dir=tmp_path, database_url=db_url)
-    with session_scope(db_url) as session:
-        collection_id, analyses = _collection(session, tmp_path)
-        first = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
-    run_elements(settings, first, embedder=embedder)
+    settings, collection_id, analyses = _run_once(db_url, tmp_path, embedder)
     with session_scope(db_url) as session:
         before = repository.elements_of_analysis(session, analyses[0])
         frame = before[0].frame_index
