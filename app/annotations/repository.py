@@ -197,8 +197,11 @@ def annotation_marks(
     return marks
 
 
+NO_ANNOTATIONS = "0-0"
+
+
 def annotation_mark(session: Session, film_id: int) -> str:
-    """The film's annotation mark as text ("0-0" when it has none)."""
+    """The film's annotation mark as text (``NO_ANNOTATIONS`` when it has none)."""
     masks, labels = annotation_marks(session, [film_id]).get(film_id, (0, 0))
     return f"{masks}-{labels}"
 

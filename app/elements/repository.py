@@ -100,8 +100,57 @@ def extracted_marks(session: Session, analysis_id: int, embedding_version: str) 
     )
 
 
-def delete_elements(session: Session, analysis_id: int) -> None:
-    session.execute(delete(Element).where(Element.analysis_id == analysis_id))
+def replace_elements(session: Session, analysis_id: int, rows: list[dict[str, Any]]) -> int:
+    """Make ``rows`` the analysis's elements, keeping the row (and id) of every region found
+    again unchanged (same frame, rank, source, box and embedding): clusters of any collection
+    and the names carried between runs point at element ids, so a re-extraction after one
+    corrected frame must not renumber the whole film. Returns how many rows were new."""
+    existing = session.execute(
+        select(
+            Element.id,
+            Element.frame_index,
+            Element.region_index,
+            Element.source,
+            Element.box,
+            Element.embedding,
+            Element.embedding_version,
+        ).where(Element.analysis_id == analysis_id)
+    ).all()
+
+    def key(row: Any) -> tuple[Any, ...]:
+        return (
+            int(row["frame_index"]),
+            int(row["region_index"]),
+            str(row["source"]),
+            tuple(float(value) for value in row["box"]),
+            bytes(row["embedding"]),
+            str(row["embedding_version"]),
+        )
+
+    stale = {key(row._mapping): int(row.id) for row in existing}
+    kept: list[tuple[int, dict[str, Any]]] = []
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        element_id = stale.pop(key(row), None)
+        if element_id is None:
+            fresh.append(row)
+        else:
+            kept.append((element_id, row))
+    if stale:
+        session.execute(delete(Element).where(Element.id.in_(list(stale.values()))))
+    for element_id, row in kept:
+        session.execute(
+            update(Element)
+            .where(Element.id == element_id)
+            .values(
+                shot_index=row["shot_index"],
+                track_id=row["track_id"],
+                annotation_mark=row["annotation_mark"],
+            )
+            .execution_options(synchronize_session=False)
+        )
+    insert_elements(session, fresh)
+    return len(fresh)
 
 
 def insert_elements(session: Session, rows: list[dict[str, Any]]) -> None:

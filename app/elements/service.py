@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis import service as analysis_service
 from app.annotations import repository as annotations_repository
+from app.annotations.repository import NO_ANNOTATIONS
 from app.collections import repository as collections_repository
 from app.core.domain import FrameClass, RunStatus
 from app.core.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -540,4 +541,7 @@ def needs_extraction(
     """Whether the analysis has no elements of this embedding version, or has them from
     before the film's latest correction."""
     marks = repository.extracted_marks(session, analysis_id, embedding_version)
-    return marks != {annotations_repository.annotation_mark(session, film_id)}
+    # Elements stored before marks were (migration 0008) were found without corrections:
+    # what a film without annotations ("0-0") gives.
+    found = {NO_ANNOTATIONS if mark is None else mark for mark in marks}
+    return found != {annotations_repository.annotation_mark(session, film_id)}

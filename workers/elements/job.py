@@ -188,8 +188,7 @@ def extract_analysis(
             }
         )
     with session_scope(settings.sqlalchemy_url) as session:
-        repository.delete_elements(session, analysis_id)
-        repository.insert_elements(session, rows)
+        repository.replace_elements(session, analysis_id, rows)
     return {"elements": len(rows), "tracks": len(set(tracks)), "frames_skipped": skipped}
 
 

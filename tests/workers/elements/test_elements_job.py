@@ -21,7 +21,7 @@ from app.core.pagination import PageParams
 from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.schemas import ElementRunCreate
-from app.models import Frame
+from app.models import Element, Frame
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
 from tests.app.factories import make_analysis, make_film
 from tests.elements_factories import make_figure_film
@@ -152,6 +152,27 @@ def test_a_correction_sends_its_film_to_be_extracted_again_with_the_corrected_ma
     assert on_frame > 0
     assert len(after) == len(before) - on_frame
     assert frame not in {row.frame_index for row in after}
+    # The regions found again keep their rows: clusters and names point at element ids.
+    kept = {row.id for row in before if row.frame_index != frame}
+    assert {row.id for row in after} == kept
+
+
+def test_elements_stored_before_annotation_marks_are_not_extracted_again(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    embedder: FrameEmbedder,
+) -> None:
+    """Upgrading to migration 0008 leaves every element's mark NULL: films without
+    annotations must not be re-extracted (that would cost the archive a full re-embedding)."""
+    settings, collection_id, _ = _run_once(db_url, tmp_path, embedder)
+    with session_scope(db_url) as session:
+        session.execute(update(Element).values(annotation_mark=None))
+        second = elements_service.start_run(session, collection_id, ElementRunCreate(refine=False))
+
+    run = run_elements(settings, second, embedder=embedder)
+
+    assert run is not None and run.summary is not None
+    assert run.summary["extracted"] == 0
 
 
 def test_film_with_a_broken_mask_is_skipped_and_the_run_finishes(
