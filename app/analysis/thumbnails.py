@@ -89,12 +89,16 @@ def remove(data_dir: Path, analysis_id: int) -> None:
     shutil.rmtree(analysis_dir(data_dir, analysis_id), ignore_errors=True)
 
 
+def corrected_overlay_etag(analysis_id: int, frame_index: int, mask_key: str) -> str:
+    """The ETag of a corrected overlay (``mask_key`` names the mask version in force)."""
+    return f'"{analysis_id}-{frame_index}-1-{mask_key}"'
+
+
 def corrected_overlay(
-    data_dir: Path, analysis_id: int, frame_index: int, mask_png: bytes, mask_key: str
-) -> tuple[bytes, str] | None:
+    data_dir: Path, analysis_id: int, frame_index: int, mask_png: bytes
+) -> bytes | None:
     """The overlay thumbnail of a frame whose mask a person (or a propagation) changed: the
-    stored picture tinted by ``mask_png``, as a JPEG, and its ETag (``mask_key`` names the
-    mask version); None when the picture is not stored."""
+    stored picture tinted by ``mask_png``, as a JPEG; None when the picture is not stored."""
     path = analysis_dir(data_dir, analysis_id) / _name(frame_index, False)
     try:
         with Image.open(path) as stored:
@@ -103,4 +107,4 @@ def corrected_overlay(
         return None
     buffer = io.BytesIO()
     tinted(picture, mask_png).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue(), f'"{analysis_id}-{frame_index}-1-{mask_key}"'
+    return buffer.getvalue()

@@ -302,6 +302,7 @@ def _run(
                 tick=lambda: report("refine", EXTRACT_SHARE),
             )
             timings["augment_s"] = time.perf_counter() - started
+            started = time.perf_counter()  # refine_s is the training alone
         result = refine(
             embeddings,
             track_keys,

@@ -112,4 +112,4 @@ def _workers(call: StageCall, embedder: FrameEmbedder) -> int:
         return 1
     import torch
 
-    return max(1, (os.cpu_count() or 1) // max(1, torch.get_num_threads()))
+    return max(1, len(os.sched_getaffinity(0)) // max(1, torch.get_num_threads()))

@@ -178,15 +178,15 @@ def frame_thumbnail(
     if correction is not None:
         # A person's (or a propagated) mask is in force: the stored picture tinted by it,
         # not the model's overlay stored at analysis time.
-        made = thumbnails.corrected_overlay(
-            settings.data_dir, chosen, frame_index, correction[0], correction[1]
-        )
-        if made is None:
-            raise ThumbnailNotFound(frame_index)
-        jpeg, etag = made
+        # The ETag names the mask version: a client holding it is answered before any
+        # picture work.
+        etag = thumbnails.corrected_overlay_etag(chosen, frame_index, correction[1])
         headers = {"ETag": etag, "Cache-Control": thumbnails.cache_control(overlay=True)}
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
+        jpeg = thumbnails.corrected_overlay(settings.data_dir, chosen, frame_index, correction[0])
+        if jpeg is None:
+            raise ThumbnailNotFound(frame_index)
         return Response(content=jpeg, media_type="image/jpeg", headers=headers)
     stored = thumbnails.find(settings.data_dir, chosen, frame_index, overlay=overlay)
     if stored is None:
