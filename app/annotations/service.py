@@ -210,6 +210,8 @@ def revert_propagated_shot(
     shot has none in force."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     shot = _shot(session, chosen, shot_number)
+    if jobs_service.propagation_in_progress(session, film_id, shot.shot_index):
+        raise PropagationRunning(shot_number)
     versions = []
     for frame_index, _ in shot_frames(session, chosen, shot.shot_index):
         latest = repository.latest_mask(session, film_id, frame_index, PROPAGATED)
@@ -499,6 +501,14 @@ def refresh_film_figures(session: Session, film_id: int) -> None:
 
 
 # -- propagation -------------------------------------------------------------------------------
+
+
+class PropagationRunning(ConflictError):
+    def __init__(self, shot_number: int) -> None:
+        super().__init__(
+            f"a propagation of shot {shot_number} is still queued or running: its masks would "
+            "land after the undo; wait for it to finish, then undo"
+        )
 
 
 class NothingToPropagate(ConflictError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.collections import repository as collections_repository
@@ -85,6 +86,19 @@ def create_propagation_job(
         progress=0.0,
     )
     return repository.insert_jobs(session, [values])[0]
+
+
+def propagation_in_progress(session: Session, film_id: int, shot_index: int) -> bool:
+    """Whether a propagation of the film's shot (``shot_index`` from 0) is queued or running:
+    its results would land after anything done to the shot's propagated masks now."""
+    jobs = session.scalars(
+        select(Job).where(
+            Job.film_id == film_id,
+            Job.kind == KIND_PROPAGATE,
+            Job.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+        )
+    ).all()
+    return any((job.params or {}).get("shot_index") == shot_index for job in jobs)
 
 
 def job_kind(session: Session, job_id: int) -> tuple[str, dict[str, Any]] | None:

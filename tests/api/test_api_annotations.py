@@ -17,6 +17,7 @@ from app.analysis import thumbnails
 from app.annotations import service as annotations_service
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.jobs import service as jobs_service
 from tests.app.factories import make_analysis, make_film
 from tests.service_harness import Tokens
 
@@ -145,6 +146,12 @@ def test_propagated_masks_are_reverted_one_frame_or_a_whole_shot_at_a_time(
     assert [frame["mask_source"] for frame in frames] == [None, "model", None]
     assert client.delete(f"/films/{film}/shots/1/propagated").status_code == 404
     assert client.delete(f"/films/{film}/shots/9/propagated").status_code == 404
+    # While a propagation of the shot is queued, an undo would be overwritten: 409.
+    with session_scope(service_env.sqlalchemy_url) as session:
+        analysis = client.get(f"/films/{film}/stats").json()["analysis_id"]
+        jobs_service.create_propagation_job(session, film, analysis, 0)
+    busy = client.delete(f"/films/{film}/shots/1/propagated")
+    assert busy.status_code == 409 and "still queued or running" in busy.json()["detail"]
     wrong_layer = client.delete(f"/films/{film}/frames/{P_FRAME}/mask", params={"source": "model"})
     assert wrong_layer.status_code == 422
 

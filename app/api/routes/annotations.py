@@ -158,7 +158,11 @@ def revert_shot_label(
     )
 
 
-@router.delete("/shots/{shot_number}/propagated", response_model=list[MaskVersion])
+@router.delete(
+    "/shots/{shot_number}/propagated",
+    response_model=list[MaskVersion],
+    responses={409: {"description": "A propagation of the shot is still queued or running."}},
+)
 def revert_propagated_shot(
     film_id: FilmId,
     shot_number: ShotNumber,
