@@ -206,11 +206,17 @@ def annotation_mark(session: Session, film_id: int) -> str:
     return f"{masks}-{labels}"
 
 
-def active_mask_ids(session: Session, film_id: int) -> dict[int, dict[str, int]]:
-    """frame index -> {source: annotation id} of the masks in force on the film's frames."""
-    rows = session.execute(
-        _active_masks(film_id, MaskAnnotation.frame_index, MaskAnnotation.source, MaskAnnotation.id)
-    ).all()
+def active_mask_ids(
+    session: Session, film_id: int, frame_indices: Sequence[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """frame index -> {source: annotation id} of the masks in force on the film's frames (of
+    ``frame_indices``, else all)."""
+    statement = _active_masks(
+        film_id, MaskAnnotation.frame_index, MaskAnnotation.source, MaskAnnotation.id
+    )
+    if frame_indices is not None:
+        statement = statement.where(MaskAnnotation.frame_index.in_(list(frame_indices)))
+    rows = session.execute(statement).all()
     found: dict[int, dict[str, int]] = {}
     for frame_index, source, annotation_id in rows:
         found.setdefault(int(frame_index), {})[str(source)] = int(annotation_id)

@@ -212,13 +212,13 @@ def revert_propagated_shot(
     shot = _shot(session, chosen, shot_number)
     if jobs_service.propagation_in_progress(session, film_id, shot.shot_index):
         raise PropagationRunning(shot_number)
-    versions = []
-    for frame_index, _ in shot_frames(session, chosen, shot.shot_index):
-        latest = repository.latest_mask(session, film_id, frame_index, PROPAGATED)
-        if latest is not None and latest.p_fraction is not None:
-            versions.append(
-                _insert_mask(session, film_id, frame_index, PROPAGATED, None, author=author)
-            )
+    frames = [frame_index for frame_index, _ in shot_frames(session, chosen, shot.shot_index)]
+    in_force = repository.active_mask_ids(session, film_id, frames)
+    versions = [
+        _insert_mask(session, film_id, frame_index, PROPAGATED, None, author=author)
+        for frame_index in frames
+        if PROPAGATED in in_force.get(frame_index, {})
+    ]
     if not versions:
         raise AnnotationNotFound("propagated masks of shot", shot_number)
     refresh_film_figures(session, film_id)
@@ -264,19 +264,26 @@ def human_masks(session: Session, film_id: int, frame_indices: list[int]) -> dic
     return found
 
 
+def correction_layer(layers: Mapping[str, int]) -> tuple[str, int] | None:
+    """Of a frame's masks in force (source -> annotation id, as ``active_mask_ids`` gives),
+    the person's or propagated one that takes precedence over the model's, or None."""
+    for layer in MASK_LAYERS:
+        if layer != "model" and layer in layers:
+            return layer, layers[layer]
+    return None
+
+
 def correction_in_force(
     session: Session, film_id: int, frame_index: int
 ) -> tuple[bytes, str] | None:
     """The human (else propagated) mask in force on a frame, as stored (a 1-bit PNG), and a
     key naming that version; None when the model's mask stands."""
-    for layer in (HUMAN, PROPAGATED):
-        latest = repository.latest_mask(session, film_id, frame_index, layer)
-        if latest is None or latest.p_fraction is None:
-            continue
-        data = repository.mask_png(session, latest.id)
-        if data is not None:
-            return data, f"{layer}-{latest.id}"
-    return None
+    layers = repository.active_mask_ids(session, film_id, [frame_index]).get(frame_index, {})
+    chosen = correction_layer(layers)
+    if chosen is None:
+        return None
+    data = repository.mask_png(session, chosen[1])
+    return None if data is None else (data, f"{chosen[0]}-{chosen[1]}")
 
 
 def _encode_at(p_mask: np.ndarray, size: tuple[int, int] | None) -> bytes:

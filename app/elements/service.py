@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.analysis import service as analysis_service
 from app.annotations import repository as annotations_repository
+from app.annotations import service as annotations_service
 from app.annotations.repository import NO_ANNOTATIONS
 from app.collections import repository as collections_repository
 from app.core.domain import FrameClass, RunStatus
@@ -528,9 +529,10 @@ def drawn_frames(session: Session, film_id: int, analysis_id: int) -> tuple[list
         frame_class = (classes or {}).get(index, FrameClass(row.frame_class))
         if frame_class not in _DRAWN:
             continue
-        layers = corrections.get(index, {})
-        chosen = layers.get("human", layers.get("propagated"))
-        mask = row.mask_png if chosen is None else annotations_repository.mask_png(session, chosen)
+        chosen = annotations_service.correction_layer(corrections.get(index, {}))
+        mask = (
+            row.mask_png if chosen is None else annotations_repository.mask_png(session, chosen[1])
+        )
         found.append(DrawnFrame(index, float(row.time_s), row.shot_index, frame_class, mask))
     return found, mark
 
