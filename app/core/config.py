@@ -129,6 +129,11 @@ class PipelineSettings(BaseModel):
     grid_cols: int = Field(default=4, ge=1, le=32)
     # Segment only hybrid frames (the SegFormer is the costly stage) unless this is set.
     segment_all: bool = False
+    # Whether the segmenter may turn a frame the classifier calls hybrid into P or NP. Off by
+    # measurement (bench/bench_decision.py, cross-validated on the calibration sources): the
+    # segmenter misses small drawn or photographic areas the frame head finds, and overruling
+    # cost more composite frames than it saved homogeneous ones.
+    segmenter_overrules: bool = False
     shots: ShotSettings = ShotSettings()
     sampling: SamplingSettings = SamplingSettings()
     scenes: SceneSettings = SceneSettings()

@@ -3,6 +3,7 @@ that turns a P fraction into a class (``ClassThresholds.classify``), where a run
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -33,6 +34,14 @@ class ClassThresholds(BaseModel):
         if p_fraction <= self.min_area:
             return FrameClass.NP
         return FrameClass.HYBRID
+
+    def within_hybrid(self, p_fraction: float) -> float:
+        """``p_fraction`` moved just inside the hybrid range, for a frame called hybrid on other
+        evidence (a frame head) whose pixels or patches fall outside it: ``classify`` of the
+        result is hybrid again (the range's ends themselves classify as homogeneous)."""
+        low = math.nextafter(self.min_area, 1.0)
+        high = math.nextafter(1.0 - self.min_area, 0.0)
+        return min(max(p_fraction, low), high)
 
 
 class RunStatus(StrEnum):

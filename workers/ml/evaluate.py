@@ -216,28 +216,30 @@ def evaluate_models(
         }
         cascade_seg = cascade_seg or verdicts
     if cascade_clf and cascade_seg:
-        # The analysis pipeline's decision: the classifier sends a frame it calls hybrid to the
-        # segmenter, whose verdict then gives the frame's P fraction, class, mask and confidence
-        # (and may overrule "hybrid"); a frame the classifier calls homogeneous keeps its
-        # verdict and a uniform mask.
-        report["cascade"] = {
-            "classifier": str(classifiers[0] or "default"),
-            "segmenter": str(segmenters[0] or "default"),
-        }
-        for name, samples in sets.items():
-            final = [
-                cascade(clf, seg)
-                for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
-            ]
-            report["cascade"][name] = _verdict_accuracy(final, samples, thresholds)
-            if name == "composites":
-                report["cascade"]["composites_masks"] = mask_metrics(
-                    [
-                        full_size_mask(v.p_mask, *s.p_mask.shape)
-                        for v, s in zip(final, samples, strict=True)
-                    ],
-                    samples,
-                )
+        # The analysis pipeline's decision (``cascade``): the classifier sends a frame it calls
+        # hybrid to the segmenter for its mask; a frame it calls homogeneous keeps its verdict
+        # and a uniform mask. Measured both ways: the segmenter overruling "hybrid" or not.
+        for key, overrule in (("cascade", False), ("cascade_overrule", True)):
+            entry = {
+                "classifier": str(classifiers[0] or "default"),
+                "segmenter": str(segmenters[0] or "default"),
+                "overrule": overrule,
+            }
+            for name, samples in sets.items():
+                final = [
+                    cascade(clf, seg, thresholds, overrule=overrule)
+                    for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
+                ]
+                entry[name] = _verdict_accuracy(final, samples, thresholds)
+                if name == "composites":
+                    entry["composites_masks"] = mask_metrics(
+                        [
+                            full_size_mask(v.p_mask, *s.p_mask.shape)
+                            for v, s in zip(final, samples, strict=True)
+                        ],
+                        samples,
+                    )
+            report[key] = entry
     return report
 
 
@@ -347,10 +349,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  composite frame-class accuracy:   {entry['composites_class']['accuracy']:.3f}"
         )
-    if "cascade" in report:
-        c = report["cascade"]
+    for key in ("cascade", "cascade_overrule"):
+        if key not in report:
+            continue
+        c = report[key]
         lines.append(
-            f"\npipeline cascade ({c['classifier']} -> {c['segmenter']} on frames it calls hybrid)"
+            f"\npipeline cascade ({c['classifier']} -> {c['segmenter']} on frames it calls hybrid"
+            f"{', the segmenter may overrule hybrid' if c['overrule'] else ''})"
         )
         lines.append(f"  homogeneous frame-class accuracy: {_accuracy(c['homogeneous'])}")
         lines.append(f"  composite frame-class accuracy:   {_accuracy(c['composites'])}")
@@ -492,12 +497,16 @@ def markdown_report(report: dict[str, Any], names: dict[str, str] | None = None)
         ]
         for style, m in first["composites"]["by_style"].items():
             out.append(f"| {style} | {m['mIoU']:.3f} | {m['P_IoU']:.3f} | {m['NP_IoU']:.3f} |")
-    if "cascade" in report:
-        c = report["cascade"]
+    for key in ("cascade", "cascade_overrule"):
+        if key not in report:
+            continue
+        c = report[key]
         h, cm = c["homogeneous"], c["composites_masks"]["overall"]
+        overrule = ", the segmenter may overrule hybrid" if c["overrule"] else ""
         out += [
             "",
-            "### The analysis pipeline's decision (classifier, then segmenter on frames called hybrid)",
+            "### The analysis pipeline's decision "
+            f"(classifier, then segmenter on frames called hybrid{overrule})",
             "",
             f"- homogeneous frame-class accuracy: {h['accuracy']:.3f} "
             f"(P {h['per_class'].get('P', 0):.3f}, NP {h['per_class'].get('NP', 0):.3f}); "

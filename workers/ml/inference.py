@@ -9,7 +9,7 @@ nothing is ever downloaded.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -111,6 +111,8 @@ class MaskVerdict:
     # The calibrator's inputs: raw certainty and the P fraction's distance to a threshold.
     raw_certainty: float = 1.0
     margin: float = 0.5
+    # The mask as the model drew it (``p_mask`` before a homogeneous verdict made it uniform).
+    drawn_mask: np.ndarray | None = None
 
 
 def _calibrated(calibration: Calibration | None, raw: float, margin: float, hybrid: bool) -> float:
@@ -125,13 +127,14 @@ def judge_map(
     A frame called homogeneous gets a uniform mask: the stray pixels that fell under the
     class threshold are what it was judged to be, not content to report or draw.
     """
-    p_mask = p_map >= 0.5
-    p_fraction = float(p_mask.mean())
+    drawn = p_map >= 0.5
+    p_fraction = float(drawn.mean())
     frame_class = thresholds.classify(p_fraction)
+    p_mask = drawn
     if frame_class is FrameClass.P:
-        p_mask = np.ones_like(p_mask)
+        p_mask = np.ones_like(drawn)
     elif frame_class is FrameClass.NP:
-        p_mask = np.zeros_like(p_mask)
+        p_mask = np.zeros_like(drawn)
     raw = certainty(p_map)
     margin = threshold_margin(p_fraction, thresholds)
     return MaskVerdict(
@@ -141,15 +144,37 @@ def judge_map(
         p_mask,
         raw,
         margin,
+        drawn,
     )
 
 
-def cascade(classifier_verdict: MaskVerdict, segmenter_verdict: MaskVerdict | None) -> MaskVerdict:
-    """The pipeline's decision for one frame: a frame the classifier calls hybrid takes the
-    segmenter's verdict (which may overrule "hybrid"); any other keeps the classifier's."""
-    if classifier_verdict.frame_class is FrameClass.HYBRID and segmenter_verdict is not None:
+def cascade(
+    classifier_verdict: MaskVerdict,
+    segmenter_verdict: MaskVerdict | None,
+    thresholds: ClassThresholds,
+    *,
+    overrule: bool = False,
+) -> MaskVerdict:
+    """The pipeline's decision for one frame. A frame the classifier calls homogeneous keeps
+    its verdict. One it calls hybrid gets the segmenter's mask; with ``overrule`` the
+    segmenter's verdict also decides the class (it may turn "hybrid" into P or NP), without it
+    the frame stays hybrid, with the classifier's confidence (docs/results.md measures both:
+    the overruling segmenter missed small drawn or photographic areas the frame head found)."""
+    if classifier_verdict.frame_class is not FrameClass.HYBRID or segmenter_verdict is None:
+        return classifier_verdict
+    if overrule or segmenter_verdict.frame_class is FrameClass.HYBRID:
         return segmenter_verdict
-    return classifier_verdict
+    drawn = segmenter_verdict.drawn_mask
+    if drawn is None or not 0 < int(drawn.sum()) < drawn.size:
+        # The segmenter saw one kind only: the classifier's patches show where the other is.
+        shape = segmenter_verdict.p_mask.shape
+        drawn = full_size_mask(classifier_verdict.p_mask, *shape)
+    return replace(
+        classifier_verdict,
+        p_fraction=thresholds.within_hybrid(float(drawn.mean())),
+        p_mask=drawn,
+        drawn_mask=drawn,
+    )
 
 
 def full_size_mask(p_mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -264,8 +289,7 @@ class Classifier(_Runner):
         raw = float(probs.max())
         if frame_class is FrameClass.HYBRID:
             # Hybrid by the head: the patch count, kept inside the hybrid range.
-            low = thresholds.min_area
-            p_fraction = min(max(counted, low), 1.0 - low)
+            p_fraction = thresholds.within_hybrid(counted)
             p_mask = patch_mask
         else:
             p_fraction = 1.0 if frame_class is FrameClass.P else 0.0

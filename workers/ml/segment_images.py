@@ -124,6 +124,7 @@ def segment_paths(
     except OSError as exc:
         raise SegmentError(f"cannot create output folder {out}: {exc}") from exc
     settings = (settings or get_settings().model).model_copy(update={"device": device})
+    pipeline = get_settings().pipeline
     segmenter = Segmenter.load(settings, segmenter_path)
     classifier = Classifier.load(settings, classifier_path)
     results: list[SegmentResult] = []
@@ -143,7 +144,9 @@ def segment_paths(
             if first.frame_class is FrameClass.HYBRID
             else None
         )
-        verdict = cascade(first, second)
+        verdict = cascade(
+            first, second, settings.thresholds, overrule=pipeline.segmenter_overrules
+        )
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value

@@ -43,8 +43,9 @@ INFER_TIMINGS = ("load_s", "classify_s", "segment_s", "masks_s")
 def infer(analysis_id: int, call: StageCall) -> StageOutcome:
     """Classify every spooled frame; segment the hybrids (all frames with ``segment_all``).
 
-    A segmented frame takes its P fraction, class and confidence from the segmenter's mask
-    (the segmenter may overrule the classifier's "hybrid") and keeps that mask as a 1-bit PNG.
+    A segmented frame keeps the segmenter's mask as a 1-bit PNG and takes its P fraction from
+    it; a frame the classifier calls hybrid stays hybrid unless ``segmenter_overrules`` (see
+    ``cascade``), one segmented only because of ``segment_all`` takes the segmenter's verdict.
     Other frames keep the classifier's figures and no mask (``has_mask`` means "segmented");
     their NP grid comes from the classifier's patch map. Raises ``ModelMismatch`` when the
     models are not the ones the analysis was started with, ``SpoolMissing`` before
@@ -153,14 +154,20 @@ def infer_chunk(
         if pipeline.segment_all or result.frame_class is FrameClass.HYBRID
     ]
     if chosen:
+        from workers.ml.inference import cascade  # torch: loaded with the models already
+
         mark = time.perf_counter()
         masks = models.segmenter.segment([images[number] for number in chosen])
         timings["segment_s"] += lap(mark)
         mark = time.perf_counter()
         for number, mask in zip(chosen, masks, strict=True):
-            results[number] = _segmented(
-                results[number], models.segmenter.judge(mask, thresholds), pipeline
-            )
+            verdict = models.segmenter.judge(mask, thresholds)
+            if verdicts[number].frame_class is FrameClass.HYBRID:
+                # With segment_all, a frame called homogeneous takes the segmenter's verdict.
+                verdict = cascade(
+                    verdicts[number], verdict, thresholds, overrule=pipeline.segmenter_overrules
+                )
+            results[number] = _segmented(results[number], verdict, pipeline)
         timings["masks_s"] += lap(mark)
     return results
 

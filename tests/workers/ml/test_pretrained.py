@@ -28,7 +28,7 @@ from workers.ml.efficientnet import (
     imagenet_weights_path,
     load_imagenet_weights,
 )
-from workers.ml.inference import Classifier, Segmenter, judge_map
+from workers.ml.inference import Classifier, MaskVerdict, Segmenter, cascade, judge_map
 from workers.ml.models import (
     CONFIG_NAME,
     ClassifierConfig,
@@ -194,6 +194,57 @@ def test_a_hybrid_frame_keeps_its_mask() -> None:
     verdict = judge_map(p_map, ClassThresholds(min_area=0.08), None)
     assert verdict.frame_class is FrameClass.HYBRID
     assert verdict.p_mask[:, :30].all() and not verdict.p_mask[:, 30:].any()
+
+
+def _hybrid_by_head(patches: np.ndarray) -> MaskVerdict:
+    return MaskVerdict(0.5, FrameClass.HYBRID, 0.7, patches, raw_certainty=0.6, margin=0.2)
+
+
+def test_the_segmenter_overrules_hybrid_only_when_configured() -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    patches = np.zeros((4, 4), bool)
+    patches[:, :2] = True
+    p_map = np.full((40, 60), 0.9, np.float32)
+    p_map[:2, :6] = 0.1  # 0.5 % drawn: the segmenter alone would call the frame P
+    segmenter = judge_map(p_map, thresholds, None)
+    assert segmenter.frame_class is FrameClass.P
+
+    overruled = cascade(_hybrid_by_head(patches), segmenter, thresholds, overrule=True)
+    assert overruled is segmenter
+
+    kept = cascade(_hybrid_by_head(patches), segmenter, thresholds)
+    assert kept.frame_class is FrameClass.HYBRID
+    assert thresholds.classify(kept.p_fraction) is FrameClass.HYBRID
+    # The segmenter's own mask (not the uniform one of its P verdict), the head's confidence.
+    assert not kept.p_mask[:2, :6].any() and kept.p_mask[2:].all()
+    assert (kept.confidence, kept.raw_certainty) == (0.7, 0.6)
+
+
+def test_a_kept_hybrid_that_the_segmenter_saw_as_one_kind_shows_the_classifier_patches() -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    patches = np.zeros((4, 4), bool)
+    patches[:, :2] = True
+    segmenter = judge_map(np.full((40, 60), 0.95, np.float32), thresholds, None)
+    kept = cascade(_hybrid_by_head(patches), segmenter, thresholds)
+    assert kept.frame_class is FrameClass.HYBRID and kept.p_mask.shape == (40, 60)
+    assert kept.p_mask[:, :30].all() and not kept.p_mask[:, 30:].any()
+    assert kept.p_fraction == pytest.approx(0.5)
+
+
+def test_a_homogeneous_classifier_verdict_is_final() -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    first = MaskVerdict(1.0, FrameClass.P, 0.9, np.ones((4, 4), bool))
+    second = judge_map(np.full((8, 8), 0.2, np.float32), thresholds, None)
+    assert cascade(first, second, thresholds) is first
+    assert cascade(first, None, thresholds, overrule=True) is first
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.08, 0.5, 0.92, 1.0])
+def test_within_hybrid_always_classifies_as_hybrid(fraction: float) -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    moved = thresholds.within_hybrid(fraction)
+    assert thresholds.classify(moved) is FrameClass.HYBRID
+    assert moved == fraction or fraction in (0.0, 0.08, 0.92, 1.0)
 
 
 def test_calibration_is_applied_to_the_classifier_confidence(tmp_path: Path) -> None:
