@@ -186,12 +186,20 @@ def revert_mask(
     session: Session, film_id: int, frame_index: int, *, author: str | None, source: str = HUMAN
 ) -> MaskVersion:
     """Take a frame's human (or propagated) mask out of force; its versions stay. 404 when
-    there is none in force."""
+    there is none in force; 409 for a propagated mask while a propagation of its shot is
+    queued or running (its mask would land after the undo)."""
     latest = repository.latest_mask(session, film_id, frame_index, source)
     if latest is None or latest.p_fraction is None:
         if not films_repository.exists_by_id(session, film_id):
             raise films_service.FilmNotFound(film_id)
         raise AnnotationNotFound(f"{source} mask of frame", frame_index)
+    if source == PROPAGATED:
+        chosen = analysis_service.resolve_analysis_id(session, film_id, None)
+        shot_index = analysis_repository.frame_shot_index(session, chosen, frame_index)
+        if shot_index is not None and jobs_service.propagation_in_progress(
+            session, film_id, shot_index
+        ):
+            raise PropagationRunning(shot_index + 1)
     version = _insert_mask(session, film_id, frame_index, source, None, author=author)
     refresh_film_figures(session, film_id)
     return version

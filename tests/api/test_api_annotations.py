@@ -149,9 +149,16 @@ def test_propagated_masks_are_reverted_one_frame_or_a_whole_shot_at_a_time(
     # While a propagation of the shot is queued, an undo would be overwritten: 409.
     with session_scope(service_env.sqlalchemy_url) as session:
         analysis = client.get(f"/films/{film}/stats").json()["analysis_id"]
+        annotations_service.save_propagated(
+            session, film, {NP_FRAME: np.zeros((60, 80), dtype=bool)}, job_id=None
+        )
         jobs_service.create_propagation_job(session, film, analysis, 0)
     busy = client.delete(f"/films/{film}/shots/1/propagated")
     assert busy.status_code == 409 and "still queued or running" in busy.json()["detail"]
+    busy_frame = client.delete(
+        f"/films/{film}/frames/{NP_FRAME}/mask", params={"source": "propagated"}
+    )
+    assert busy_frame.status_code == 409 and "shot 1" in busy_frame.json()["detail"]
     wrong_layer = client.delete(f"/films/{film}/frames/{P_FRAME}/mask", params={"source": "model"})
     assert wrong_layer.status_code == 422
 
