@@ -345,6 +345,7 @@ class Elements:
     truth: np.ndarray
     tracks: list[tuple[int, int]]
     shots: list[tuple[int, int]]
+    frames: list[int]  # each element's sampled frame in its shot
     seconds: float
     # (N, CACHED_VIEWS, D) embeddings of augmented views of the stored crops, and their time.
     views: np.ndarray
@@ -373,7 +374,7 @@ def extract(
     views: int = CACHED_VIEWS,
 ) -> Elements:
     started = time.perf_counter()
-    crops, truth, items, keys = [], [], [], []
+    crops, truth, items, keys, frames = [], [], [], [], []
     for sample in samples:
         height, width = sample.image.shape[:2]
         for region in regions_from_mask(sample.p_mask):
@@ -390,6 +391,7 @@ def extract(
             else:
                 crops.append(masked_crop(sample.image, region.box, ~sample.p_mask))
             keys.append((sample.film, sample.shot))
+            frames.append(sample.frame)
             items.append((sample, region))
     vectors = embedder.embed(crops).astype(np.float32)
     seconds = time.perf_counter() - started
@@ -410,6 +412,7 @@ def extract(
         np.array(truth),
         [(0, t) for t in track_ids],
         keys,
+        frames,
         seconds + time.perf_counter() - started,
         view_vectors,
         views_seconds,
@@ -425,7 +428,7 @@ def cached_extract(
     name = (
         f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
         f"{'-hard' if args.hard else ''}{'-rigid' if args.rigid else '-animated'}"
-        f"{'-plain' if args.plain_crops else '-masked'}-views{CACHED_VIEWS}.npz"
+        f"{'-plain' if args.plain_crops else '-masked'}-views{CACHED_VIEWS}-frames.npz"
     )
     path = Path(args.cache) / name
     if path.is_file():
@@ -435,6 +438,7 @@ def cached_extract(
                 stored["truth"],
                 [tuple(t) for t in stored["tracks"].tolist()],
                 [tuple(k) for k in stored["shots"].tolist()],
+                stored["frames"].tolist(),
                 float(stored["seconds"]),
                 stored["views"],
                 float(stored["views_seconds"]),
@@ -447,6 +451,7 @@ def cached_extract(
         truth=elements.truth,
         tracks=np.array(elements.tracks),
         shots=np.array(elements.shots),
+        frames=np.array(elements.frames),
         seconds=elements.seconds,
         views=elements.views,
         views_seconds=elements.views_seconds,
@@ -488,6 +493,8 @@ def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> 
     truth = elements.truth[keep]
     track_keys = [t for t, k in zip(elements.tracks, keep, strict=True) if k]
     shot_keys = [s for s, k in zip(elements.shots, keep, strict=True) if k]
+    frames = [f for f, k in zip(elements.frames, keep, strict=True) if k]
+    moments = [(*shot, frame) for shot, frame in zip(shot_keys, frames, strict=True)]
     raw = elements.vectors[keep]
     views = refine_settings.augment_views
     augmented = elements.views[keep][:, :views] if views else None
@@ -509,7 +516,7 @@ def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> 
     for name, weights in (("before", None), ("after", result.weights)):
         started = time.perf_counter()
         vectors = project(raw, weights)
-        clustering = cluster_elements(vectors, track_ints)
+        clustering = cluster_elements(vectors, track_ints, moments=moments)
         figures[f"cluster_s_{name}"] = time.perf_counter() - started
         figures[f"clusters_{name}"] = len(clustering.exemplars)
         figures[f"purity_{name}"] = purity(clustering.labels, truth)

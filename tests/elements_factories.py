@@ -117,7 +117,11 @@ def make_clusters(session: Session, collection_id: int, *, clusters: int = 2) ->
     elements_service.claim_run(session, run_id)
     stored = elements_repository.elements_of_analyses(session, [analysis_id], "test-1")
     vectors = np.stack([np.frombuffer(row.embedding, np.float16) for row in stored])
-    clustering = cluster_elements(vectors.astype(np.float32), [row.track_id for row in stored])
+    clustering = cluster_elements(
+        vectors.astype(np.float32),
+        [row.track_id for row in stored],
+        moments=[(row.analysis_id, row.frame_index) for row in stored],
+    )
     ids = elements_service.save_clusters(
         session, collection_id, run_id, [row.id for row in stored], clustering
     )

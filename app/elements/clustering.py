@@ -1,17 +1,23 @@
 """Clusters of elements across a collection, the number chosen automatically.
 
 Tracks are clustered, not single elements: a track is one element seen several times, and
-its mean refined embedding is steadier than any one crop. Agglomerative clustering (average
-linkage on cosine distance, scikit-learn) is cut at every cluster count from 2 up to a cap,
-and the count with the best silhouette wins; a collection whose best silhouette stays under
+its mean refined embedding is steadier than any one crop. Agglomerative clustering (Ward
+linkage on the unit vectors, scikit-learn) is cut at every cluster count up to a cap. The
+tracks themselves say which counts are too few: two tracks seen together in the same frames
+are two elements (cannot-link), so no cut below the fewest clusters that keep (all but
+``cannot_link_tolerance`` of) those pairs apart is considered; among the rest the best
+silhouette wins. Without such pairs, a collection whose best silhouette stays under
 ``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each
-cluster's exemplar is the member nearest its centroid.
+cluster's exemplar is the member nearest its centroid. The rule was chosen on the bench's
+tune split (``bench/bench_cluster_count.py``, docs/elements.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
@@ -26,6 +32,14 @@ class ClusterSettings:
     min_silhouette: float = 0.05
     # Vectors all within this cosine distance of each other are one element.
     min_spread: float = 0.05
+    linkage: Literal["average", "complete", "ward"] = "ward"
+    # Two tracks seen together in this many frames are two elements (cannot-link).
+    cannot_link_moments: int = 2
+    # Share of the cannot-link pairs the chosen cut may still put in one cluster.
+    cannot_link_tolerance: float = 0.05
+    # "fewest": the fewest clusters that keep the cannot-link pairs apart; "silhouette":
+    # the best silhouette from that count up.
+    cannot_link_rule: Literal["fewest", "silhouette"] = "silhouette"
 
 
 @dataclass(frozen=True)
@@ -45,10 +59,36 @@ def track_vectors(vectors: np.ndarray, track_ids: Sequence[int]) -> tuple[np.nda
     return normalise(sums), rows
 
 
+def cannot_link_pairs(
+    track_rows: np.ndarray, moments: Sequence[Hashable], *, min_moments: int = 2
+) -> np.ndarray:
+    """(P, 2) pairs of track rows (smaller first) seen together in at least ``min_moments``
+    moments (one frame of one film each): two regions of one frame are two elements. A
+    single shared frame is not enough: a figure the mask cuts in two for one frame gives
+    a one-sighting fragment beside its own track."""
+    seen: dict[Hashable, set[int]] = {}
+    for row, moment in zip(np.asarray(track_rows).tolist(), moments, strict=True):
+        seen.setdefault(moment, set()).add(row)
+    together: Counter[tuple[int, int]] = Counter()
+    for rows in seen.values():
+        ordered = sorted(rows)
+        together.update(
+            (first, second)
+            for position, first in enumerate(ordered)
+            for second in ordered[position + 1 :]
+        )
+    pairs = sorted(pair for pair, times in together.items() if times >= min_moments)
+    return np.array(pairs, int).reshape(-1, 2)
+
+
 def choose_labels(
-    vectors: np.ndarray, settings: ClusterSettings | None = None
+    vectors: np.ndarray,
+    settings: ClusterSettings | None = None,
+    *,
+    cannot_link: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float | None]:
-    """Cluster labels of L2-normalised rows, and the silhouette of the chosen cut."""
+    """Cluster labels of L2-normalised rows, and the silhouette of the chosen cut;
+    ``cannot_link``: (P, 2) pairs of rows known to be different elements."""
     settings = settings or ClusterSettings()
     count = len(vectors)
     if count < 3:
@@ -57,19 +97,49 @@ def choose_labels(
     np.fill_diagonal(distance, 0.0)
     if float(distance.max()) < settings.min_spread:
         return np.zeros(count, int), None
-    model = AgglomerativeClustering(
-        metric="precomputed", linkage="average", compute_full_tree=True, n_clusters=1
-    )
-    model.fit(distance)
+    children = merge_tree(vectors, distance, settings.linkage)
+    cap = min(settings.max_clusters, count - 1)
+    pairs = cannot_link if cannot_link is not None and len(cannot_link) else None
+    first = 2
+    if pairs is not None:
+        allowed = settings.cannot_link_tolerance * len(pairs)
+        first = cap
+        for clusters in range(2, cap + 1):
+            labels = cut_tree(children, count, clusters)
+            if np.sum(labels[pairs[:, 0]] == labels[pairs[:, 1]]) <= allowed:
+                first = clusters
+                break
+        if settings.cannot_link_rule == "fewest":
+            labels = cut_tree(children, count, first)
+            return labels, _silhouette(distance, labels)
     best_labels, best_score = np.zeros(count, int), None
-    for k in range(2, min(settings.max_clusters, count - 1) + 1):
-        labels = cut_tree(model.children_, count, k)
-        score = float(silhouette_score(distance, labels, metric="precomputed"))
-        if best_score is None or score > best_score:
+    for clusters in range(first, cap + 1):
+        labels = cut_tree(children, count, clusters)
+        score = _silhouette(distance, labels)
+        if score is not None and (best_score is None or score > best_score):
             best_labels, best_score = labels, score
-    if best_score is None or best_score < settings.min_silhouette:
+    if pairs is None and (best_score is None or best_score < settings.min_silhouette):
         return np.zeros(count, int), best_score
     return best_labels, best_score
+
+
+def _silhouette(distance: np.ndarray, labels: np.ndarray) -> float | None:
+    if not 1 < len(np.unique(labels)) < len(labels):
+        return None
+    return float(silhouette_score(distance, labels, metric="precomputed"))
+
+
+def merge_tree(vectors: np.ndarray, distance: np.ndarray, linkage: str) -> np.ndarray:
+    """(N - 1, 2) merges of agglomerative clustering, first merge first. Ward works on the
+    unit vectors themselves (squared Euclidean distance is twice the cosine distance)."""
+    model = AgglomerativeClustering(
+        metric="euclidean" if linkage == "ward" else "precomputed",
+        linkage=linkage,
+        compute_full_tree=True,
+        n_clusters=1,
+    )
+    model.fit(vectors if linkage == "ward" else distance)
+    return model.children_
 
 
 def cut_tree(children: np.ndarray, count: int, clusters: int) -> np.ndarray:
@@ -89,14 +159,24 @@ def cut_tree(children: np.ndarray, count: int, clusters: int) -> np.ndarray:
 
 
 def cluster_elements(
-    vectors: np.ndarray, track_ids: Sequence[int], settings: ClusterSettings | None = None
+    vectors: np.ndarray,
+    track_ids: Sequence[int],
+    settings: ClusterSettings | None = None,
+    *,
+    moments: Sequence[Hashable] | None = None,
 ) -> Clustering:
-    """Cluster refined element vectors (N, D) through their tracks."""
+    """Cluster refined element vectors (N, D) through their tracks; ``moments``: each
+    element's frame (any key naming one frame of one film), whose shared frames tell which
+    tracks are different elements."""
+    settings = settings or ClusterSettings()
     vectors = normalise(vectors)
     if len(vectors) == 0:
         return Clustering(np.zeros(0, int), np.zeros((0, vectors.shape[1])), [], np.zeros(0), None)
     tracks, row_of = track_vectors(vectors, track_ids)
-    track_labels, silhouette = choose_labels(tracks, settings)
+    cannot_link = None
+    if moments is not None:
+        cannot_link = cannot_link_pairs(row_of, moments, min_moments=settings.cannot_link_moments)
+    track_labels, silhouette = choose_labels(tracks, settings, cannot_link=cannot_link)
     labels = track_labels[row_of]
     # Largest cluster first, so cluster 0 is what recurs most.
     sizes = np.bincount(labels)

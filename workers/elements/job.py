@@ -328,7 +328,11 @@ def _run(
     started = time.perf_counter()
     report("cluster", EXTRACT_SHARE + REFINE_SHARE)
     vectors = head_codec.project(embeddings, weights)
-    clustering = cluster_elements(vectors, track_keys_as_ints(track_keys))
+    clustering = cluster_elements(
+        vectors,
+        track_keys_as_ints(track_keys),
+        moments=[(row.analysis_id, row.frame_index) for row in rows],
+    )
     timings["cluster_s"] = time.perf_counter() - started
     summary = {
         "films": len(targets),

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from app.elements import head
-from app.elements.clustering import choose_labels, cluster_elements, nearest_centroid
+from app.elements.clustering import (
+    cannot_link_pairs,
+    choose_labels,
+    cluster_elements,
+    nearest_centroid,
+)
 
 
 def _blobs(groups: int, per_group: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +28,38 @@ def test_count_of_clusters_is_found_when_groups_are_clear() -> None:
     assert len(set(labels)) == 5 and silhouette is not None
     for group in range(5):
         assert len(set(labels[truth == group])) == 1
+
+
+def _families(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Six groups of five in two families of three: the silhouette alone sees two."""
+    rng = np.random.default_rng(seed)
+    families = rng.normal(size=(2, 32))
+    centres = np.concatenate([f + 0.15 * rng.normal(size=(3, 32)) for f in families])
+    vectors = np.concatenate([c + 0.05 * rng.normal(size=(5, 32)) for c in centres])
+    return head.normalise(vectors), np.repeat(np.arange(6), 5)
+
+
+def test_cannot_link_pairs_set_the_count_when_groups_come_in_families() -> None:
+    vectors, truth = _families()
+    # Groups seen together in some shot: within each family, and across one pair of them.
+    pairs = np.array([[0, 5], [5, 10], [0, 10], [15, 20], [20, 25], [0, 15]])
+
+    alone, _ = choose_labels(vectors)
+    labels, _ = choose_labels(vectors, cannot_link=pairs)
+
+    assert len(set(alone)) == 2
+    assert len(set(labels)) == 6
+    for group in range(6):
+        assert len(set(labels[truth == group])) == 1
+
+
+def test_tracks_seen_together_twice_cannot_link_and_a_one_frame_fragment_does_not() -> None:
+    track_rows = np.array([0, 1, 0, 1, 0, 2])
+    moments = [("a", 1), ("a", 1), ("a", 2), ("a", 2), ("a", 3), ("a", 3)]
+
+    pairs = cannot_link_pairs(track_rows, moments)
+
+    assert pairs.tolist() == [[0, 1]]
 
 
 def test_tracks_are_never_split_and_clusters_come_largest_first() -> None:
