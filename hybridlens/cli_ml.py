@@ -419,6 +419,13 @@ def evaluate_cmd(
         list[Path] | None, typer.Option(help="Segmenter directories (default: shipped).")
     ] = None,
     per_style: Annotated[int, typer.Option(help="Validation composites per style.")] = 60,
+    sources: Annotated[
+        str,
+        typer.Option(
+            help="validation (report) or calibration (compare runs and choose there, so that "
+            "validation stays a measurement)."
+        ),
+    ] = "validation",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     device: DeviceOpt = "auto",
     cache: CacheOpt = Path("runs/cache"),
@@ -426,6 +433,8 @@ def evaluate_cmd(
     """Measure models on held-out sources: composite mIoU per style and class, homogeneous accuracy."""
     from workers.ml.evaluate import evaluate_models, format_report
 
+    if sources not in ("validation", "calibration"):
+        raise typer.BadParameter("validation or calibration", param_hint="--sources")
     report = evaluate_models(
         data,
         cache,
@@ -433,6 +442,7 @@ def evaluate_cmd(
         segmenters=segmenter or [None],
         per_style=per_style,
         device=device,
+        sources=sources,
     )
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 

@@ -35,6 +35,7 @@ from workers.ml.train import IGNORE_LABEL, ProxySet
 VAL_HEIGHT, VAL_WIDTH = 240, 320
 # The strict frame-class rule: P above 95 % photographic pixels, NP below 5 %, hybrid between.
 STRICT_THRESHOLDS = ClassThresholds(min_area=0.05)
+CALIBRATION_SEED = 777
 
 
 def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) -> list[Sample]:
@@ -158,14 +159,24 @@ def evaluate_models(
     segmenters: Sequence[Path | None],
     per_style: int = 60,
     device: str = "auto",
+    sources: str = "validation",
 ) -> dict[str, Any]:
+    """The models measured on the validation sources, or on the calibration sources (where
+    runs are compared and chosen, so that validation stays a measurement only)."""
     splits = load_splits(data, cache)
-    composites = validation_composites(splits, per_style)
-    homogeneous = validation_homogeneous(splits)
+    if sources == "validation":
+        composites = validation_composites(splits, per_style)
+        homogeneous = validation_homogeneous(splits)
+    elif sources == "calibration":
+        composites = _composites(splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED)
+        homogeneous = _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1)
+    else:
+        raise ValueError(f"unknown sources {sources!r}: validation or calibration")
     settings = ModelSettings(device=device)  # type: ignore[arg-type]
     thresholds = settings.thresholds
     report: dict[str, Any] = {
         "validation": {
+            "sources": sources,
             "composites": len(composites),
             "homogeneous": len(homogeneous),
             "thresholds": thresholds.model_dump(),
@@ -259,9 +270,9 @@ def _verdict_accuracy(
 
 def calibration_samples(splits: DataSplits, per_style: int = 25) -> list[Sample]:
     """Degraded composites and homogeneous frames from the calibration sources only."""
-    return _composites(splits.calib_p, splits.calib_np, per_style, seed=777) + _homogeneous(
-        splits.calib_p, splits.calib_np, seed=778
-    )
+    return _composites(
+        splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED
+    ) + _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1)
 
 
 def _fit(
