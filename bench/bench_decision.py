@@ -9,7 +9,9 @@ frames called hybrid against the true share (what a film's hybrid ratio is made 
 Rules:
 - ``overrule``: the classifier's frame head; a frame it calls hybrid takes the segmenter's
   class from its mask (the pipeline before this bench; ``segmenter_overrules=true``);
-- ``keep``: the frame head decides, the segmenter only draws the mask (the default);
+- ``keep``: the frame head decides, the segmenter only draws the mask (the default; a
+  "hybrid" that neither the segmenter's mask nor the classifier's patches draw takes the
+  segmenter's class);
 - ``segmenter``: the class from the segmenter's mask alone (every frame segmented);
 - ``overrule-if``: as ``keep``, but the segmenter overrules when its minority share is
   under a threshold fitted on the calibration frames;
@@ -80,7 +82,11 @@ def predict(
     head = x[:, HEAD].argmax(1)
     seg = np.array([CLASSES.index(thresholds.classify(float(f))) for f in x[:, SEG_P]])
     if name == "keep":
-        return head
+        # As ``cascade``: a hybrid that neither mask draws (minority under min_area / 2)
+        # takes the segmenter's class.
+        least = thresholds.min_area / 2
+        unseen = (x[:, SEG_MINORITY] < least) & (x[:, PATCH_MINORITY] < least)
+        return np.where((head == HYBRID) & unseen, seg, head)
     if name == "segmenter":
         return seg
     if name == "overrule":

@@ -204,15 +204,6 @@ def frame_mask(session: Session, analysis_id: int, frame_index: int) -> tuple[bo
     return True, row[0]
 
 
-def frame_shot_index(session: Session, analysis_id: int, frame_index: int) -> int | None:
-    """The shot (from 0) of a stored frame, or None when there is no such frame."""
-    return session.scalar(
-        select(Frame.shot_index).where(
-            Frame.analysis_id == analysis_id, Frame.frame_index == frame_index
-        )
-    )
-
-
 def frame_time(session: Session, analysis_id: int, frame_index: int) -> float | None:
     """The presentation time of a stored frame, or None when there is no such frame."""
     return session.scalar(

@@ -193,13 +193,10 @@ def revert_mask(
         if not films_repository.exists_by_id(session, film_id):
             raise films_service.FilmNotFound(film_id)
         raise AnnotationNotFound(f"{source} mask of frame", frame_index)
-    if source == PROPAGATED:
-        chosen = analysis_service.resolve_analysis_id(session, film_id, None)
-        shot_index = analysis_repository.frame_shot_index(session, chosen, frame_index)
-        if shot_index is not None and jobs_service.propagation_in_progress(
-            session, film_id, shot_index
-        ):
-            raise PropagationRunning(shot_index + 1)
+    if source == PROPAGATED and jobs_service.propagation_in_progress(
+        session, film_id, [frame_index]
+    ):
+        raise PropagationRunning(f"frame {frame_index}")
     version = _insert_mask(session, film_id, frame_index, source, None, author=author)
     refresh_film_figures(session, film_id)
     return version
@@ -218,9 +215,9 @@ def revert_propagated_shot(
     shot has none in force."""
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     shot = _shot(session, chosen, shot_number)
-    if jobs_service.propagation_in_progress(session, film_id, shot.shot_index):
-        raise PropagationRunning(shot_number)
     frames = [frame_index for frame_index, _ in shot_frames(session, chosen, shot.shot_index)]
+    if jobs_service.propagation_in_progress(session, film_id, frames):
+        raise PropagationRunning(f"shot {shot_number}")
     in_force = repository.active_mask_ids(session, film_id, frames)
     versions = [
         _insert_mask(session, film_id, frame_index, PROPAGATED, None, author=author)
@@ -519,10 +516,10 @@ def refresh_film_figures(session: Session, film_id: int) -> None:
 
 
 class PropagationRunning(ConflictError):
-    def __init__(self, shot_number: int) -> None:
+    def __init__(self, what: str) -> None:
         super().__init__(
-            f"a propagation of shot {shot_number} is still queued or running: its masks would "
-            "land after the undo; wait for it to finish, then undo"
+            f"a propagation over {what} is still queued or running: its masks would land "
+            "after the undo; wait for it to finish, then undo"
         )
 
 

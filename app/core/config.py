@@ -127,7 +127,9 @@ class PipelineSettings(BaseModel):
     # Coarse grid (rows x cols) of NP share stored per frame.
     grid_rows: int = Field(default=4, ge=1, le=32)
     grid_cols: int = Field(default=4, ge=1, le=32)
-    # Segment only hybrid frames (the SegFormer is the costly stage) unless this is set.
+    # Segment only hybrid frames (the SegFormer is the costly stage) unless this is set. With
+    # it, a frame the classifier calls P or NP takes the segmenter's verdict (class, mask):
+    # a diagnostic mode whose hybrid ratios are the segmenter's, not the cascade's.
     segment_all: bool = False
     # Whether the segmenter may turn a frame the classifier calls hybrid into P or NP. Off by
     # measurement (bench/bench_decision.py, cross-validated on the calibration sources): the

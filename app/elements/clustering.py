@@ -91,25 +91,28 @@ def choose_labels(
     ``cannot_link``: (P, 2) pairs of rows known to be different elements."""
     settings = settings or ClusterSettings()
     count = len(vectors)
+    pairs = cannot_link if cannot_link is not None and len(cannot_link) else None
     if count < 3:
-        return np.zeros(count, int), None
+        # Two tracks seen together are two elements, however alike they look.
+        return (np.arange(count) if pairs is not None else np.zeros(count, int)), None
     distance = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
-    if float(distance.max()) < settings.min_spread:
+    if pairs is None and float(distance.max()) < settings.min_spread:
         return np.zeros(count, int), None
     children = merge_tree(vectors, distance, settings.linkage)
+    # Silhouette needs a cluster with two members; the pairs may still ask for every track
+    # to stand alone (every figure on screen with every other).
     cap = min(settings.max_clusters, count - 1)
-    pairs = cannot_link if cannot_link is not None and len(cannot_link) else None
     first = 2
     if pairs is not None:
         allowed = settings.cannot_link_tolerance * len(pairs)
-        first = cap
-        for clusters in range(2, cap + 1):
+        first = min(settings.max_clusters, count)
+        for clusters in range(2, first + 1):
             labels = cut_tree(children, count, clusters)
             if np.sum(labels[pairs[:, 0]] == labels[pairs[:, 1]]) <= allowed:
                 first = clusters
                 break
-        if settings.cannot_link_rule == "fewest":
+        if settings.cannot_link_rule == "fewest" or first > cap:
             labels = cut_tree(children, count, first)
             return labels, _silhouette(distance, labels)
     best_labels, best_score = np.zeros(count, int), None

@@ -32,7 +32,7 @@ from app.jobs.schemas import (
     JobClaim,
     JobPublic,
 )
-from app.models import Job
+from app.models import Frame, Job
 from app.models.base import utcnow
 
 _ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -88,9 +88,13 @@ def create_propagation_job(
     return repository.insert_jobs(session, [values])[0]
 
 
-def propagation_in_progress(session: Session, film_id: int, shot_index: int) -> bool:
-    """Whether a propagation of the film's shot (``shot_index`` from 0) is queued or running:
-    its results would land after anything done to the shot's propagated masks now."""
+def propagation_in_progress(session: Session, film_id: int, frame_indices: Sequence[int]) -> bool:
+    """Whether a queued or running propagation of the film spreads masks to any of these
+    frames: its results would land after anything done to their propagated masks now. Each
+    propagation covers one shot of the analysis it was started on, which need not be the
+    film's latest (shots may be cut differently there)."""
+    if not frame_indices:
+        return False
     jobs = session.scalars(
         select(Job).where(
             Job.film_id == film_id,
@@ -98,7 +102,20 @@ def propagation_in_progress(session: Session, film_id: int, shot_index: int) -> 
             Job.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
         )
     ).all()
-    return any((job.params or {}).get("shot_index") == shot_index for job in jobs)
+    for job in jobs:
+        params = job.params or {}
+        covered = session.scalar(
+            select(Frame.frame_index)
+            .where(
+                Frame.analysis_id == params.get("analysis_id"),
+                Frame.shot_index == params.get("shot_index"),
+                Frame.frame_index.in_(list(frame_indices)),
+            )
+            .limit(1)
+        )
+        if covered is not None:
+            return True
+    return False
 
 
 def job_kind(session: Session, job_id: int) -> tuple[str, dict[str, Any]] | None:

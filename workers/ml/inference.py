@@ -156,25 +156,30 @@ def cascade(
     overrule: bool = False,
 ) -> MaskVerdict:
     """The pipeline's decision for one frame. A frame the classifier calls homogeneous keeps
-    its verdict. One it calls hybrid gets the segmenter's mask; with ``overrule`` the
-    segmenter's verdict also decides the class (it may turn "hybrid" into P or NP), without it
-    the frame stays hybrid, with the classifier's confidence (docs/results.md measures both:
-    the overruling segmenter missed small drawn or photographic areas the frame head found)."""
+    its verdict. One it calls hybrid is segmented: when the segmenter agrees, its verdict
+    (mask, P fraction, confidence) is the frame's. When it calls the frame P or NP, with
+    ``overrule`` its verdict stands; without it (the default: docs/results.md, the overruling
+    segmenter missed small drawn or photographic areas the frame head found) the frame stays
+    hybrid with the classifier's confidence, drawn by whichever mask shows the minority
+    (the segmenter's where it covers at least half of ``min_area``, else the classifier's
+    patches). When neither mask shows any, nothing supports "hybrid": the segmenter's
+    verdict stands."""
     if classifier_verdict.frame_class is not FrameClass.HYBRID or segmenter_verdict is None:
         return classifier_verdict
     if overrule or segmenter_verdict.frame_class is FrameClass.HYBRID:
         return segmenter_verdict
-    drawn = segmenter_verdict.drawn_mask
-    if drawn is None or not 0 < int(drawn.sum()) < drawn.size:
-        # The segmenter saw one kind only: the classifier's patches show where the other is.
-        shape = segmenter_verdict.p_mask.shape
-        drawn = full_size_mask(classifier_verdict.p_mask, *shape)
-    return replace(
-        classifier_verdict,
-        p_fraction=thresholds.within_hybrid(float(drawn.mean())),
-        p_mask=drawn,
-        drawn_mask=drawn,
-    )
+    shape = segmenter_verdict.p_mask.shape
+    least = thresholds.min_area / 2
+    candidates = (segmenter_verdict.drawn_mask, full_size_mask(classifier_verdict.p_mask, *shape))
+    for drawn in candidates:
+        if drawn is not None and least <= float(drawn.mean()) <= 1.0 - least:
+            return replace(
+                classifier_verdict,
+                p_fraction=thresholds.within_hybrid(float(drawn.mean())),
+                p_mask=drawn,
+                drawn_mask=drawn,
+            )
+    return segmenter_verdict
 
 
 def full_size_mask(p_mask: np.ndarray, height: int, width: int) -> np.ndarray:

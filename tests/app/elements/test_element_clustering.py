@@ -106,3 +106,19 @@ def test_head_round_trips_and_is_identity_when_second_layer_is_zero() -> None:
     restored = head.from_bytes(head.to_bytes(weights))
 
     np.testing.assert_allclose(head.project(vectors, restored), vectors, atol=1e-6)
+
+
+def test_two_tracks_seen_together_are_two_clusters_however_alike() -> None:
+    vectors = head.normalise(np.ones((2, 8), np.float32))
+    labels, _ = choose_labels(vectors, cannot_link=np.array([[0, 1]]))
+    assert labels.tolist() == [0, 1]
+    alone, _ = choose_labels(vectors)
+    assert alone.tolist() == [0, 0]
+
+
+def test_every_track_stands_alone_when_every_pair_is_seen_together() -> None:
+    rng = np.random.default_rng(3)
+    vectors = head.normalise(rng.normal(size=(3, 8)).astype(np.float32) * 0.01 + 1.0)
+    pairs = np.array([[0, 1], [0, 2], [1, 2]])
+    labels, silhouette = choose_labels(vectors, cannot_link=pairs)
+    assert sorted(labels.tolist()) == [0, 1, 2] and silhouette is None

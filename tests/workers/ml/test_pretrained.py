@@ -216,8 +216,17 @@ def test_the_segmenter_overrules_hybrid_only_when_configured() -> None:
     assert kept.frame_class is FrameClass.HYBRID
     assert thresholds.classify(kept.p_fraction) is FrameClass.HYBRID
     # The segmenter's own mask (not the uniform one of its P verdict), the head's confidence.
-    assert not kept.p_mask[:2, :6].any() and kept.p_mask[2:].all()
+    # 0.5 % drawn is too little to show: the classifier's patches draw the frame.
+    assert kept.p_mask[:, :30].all() and not kept.p_mask[:, 30:].any()
     assert (kept.confidence, kept.raw_certainty) == (0.7, 0.6)
+
+    p_map[:, 3:6] = 0.1  # a strip, 5 % drawn: P by the 8 % rule, but enough to draw
+    segmenter = judge_map(p_map, thresholds, None)
+    assert segmenter.frame_class is FrameClass.P
+    kept = cascade(_hybrid_by_head(patches), segmenter, thresholds)
+    assert kept.frame_class is FrameClass.HYBRID
+    assert not kept.p_mask[:, 3:6].any() and kept.p_mask[:, 6:].all()
+    assert kept.p_fraction == pytest.approx(0.92, abs=1e-6) and kept.p_fraction < 0.92
 
 
 def test_a_kept_hybrid_that_the_segmenter_saw_as_one_kind_shows_the_classifier_patches() -> None:
@@ -229,6 +238,13 @@ def test_a_kept_hybrid_that_the_segmenter_saw_as_one_kind_shows_the_classifier_p
     assert kept.frame_class is FrameClass.HYBRID and kept.p_mask.shape == (40, 60)
     assert kept.p_mask[:, :30].all() and not kept.p_mask[:, 30:].any()
     assert kept.p_fraction == pytest.approx(0.5)
+
+
+def test_a_hybrid_that_neither_mask_shows_takes_the_segmenter_verdict() -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    segmenter = judge_map(np.full((40, 60), 0.95, np.float32), thresholds, None)
+    uniform_patches = np.ones((4, 4), bool)
+    assert cascade(_hybrid_by_head(uniform_patches), segmenter, thresholds) is segmenter
 
 
 def test_a_homogeneous_classifier_verdict_is_final() -> None:
