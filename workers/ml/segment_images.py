@@ -144,9 +144,7 @@ def segment_paths(
             if first.frame_class is FrameClass.HYBRID
             else None
         )
-        verdict = cascade(
-            first, second, settings.thresholds, overrule=pipeline.segmenter_overrules
-        )
+        verdict = cascade(first, second, settings.thresholds, overrule=pipeline.segmenter_overrules)
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value
