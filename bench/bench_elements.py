@@ -553,6 +553,7 @@ def evaluate(
         seed=seed,
         device="cpu",
     ).weights
+    head_s = time.perf_counter() - started
     if stage is not None and elements.maps is not None and elements.view_maps is not None:
         # Then the encoder's last block(s) with that head, on the cached maps
         # (``--stage-blocks``): the figures after are the stage's, the head's in "head_".
@@ -575,12 +576,13 @@ def evaluate(
     # Embedding the views is part of the refinement's cost (measured for all views made).
     made = max(1, elements.views.shape[1])
     refine_s = time.perf_counter() - started + elements.views_seconds * views / made
-    figures: dict[str, float] = {"refine_s": refine_s}
+    figures: dict[str, float] = {"refine_s": refine_s, "head_s": head_s}
     for name, head in (("before", None), ("after", weights)):
         vectors = refined if name == "after" and refined is not None else project(raw, head)
         for key, value in _cluster_figures(vectors, truth, track_ints, moments, seed).items():
             figures[f"{key}_{name}"] = value
     if refined is not None:
+        figures["stage_s"] = refine_s - head_s - elements.views_seconds * views / made
         head_figures = _cluster_figures(project(raw, weights), truth, track_ints, moments, seed)
         figures.update({f"{key}_head": value for key, value in head_figures.items()})
     return figures
@@ -769,7 +771,8 @@ def main() -> None:
             print(
                 f"  head alone: clusters {figures['clusters_head']:.0f}, purity "
                 f"{figures['purity_head']:.3f}, NMI {figures['nmi_head']:.3f}, label acc "
-                f"{figures['label_acc_head']:.3f}"
+                f"{figures['label_acc_head']:.3f}; training: head {figures['head_s']:.1f} s, "
+                f"then blocks {figures['stage_s']:.1f} s"
             )
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
     if "nmi_head" in mean:
