@@ -6,7 +6,9 @@ Lite0) is computed once per crop and per augmented view (``StageRecorder``), so 
 runs only the trained blocks, the pooling and the head. The sampler, the positives (another
 sighting of the track, an augmented view) and the InfoNCE loss are ``element_refine``'s.
 A bench option (``bench/bench_elements.py --stage-blocks``), run after the head alone and
-starting from it; the elements job does not use it (docs/elements.md has the measurements).
+starting from it. It did not beat the head alone on the tune split (NMI +0.007 plain,
+-0.004 ``--hard``: purer but over-split clusters; docs/elements.md), so the elements job
+does not use it.
 """
 
 from __future__ import annotations
