@@ -47,6 +47,12 @@ from app.elements.tracking import TrackItem, link_tracks
 from app.pipeline.masks import decode_mask, encode_mask
 from workers.ml.element_augment import augmented_views
 from workers.ml.element_refine import RefineSettings, refine
+from workers.ml.element_stage_refine import (
+    StageRecorder,
+    StageSettings,
+    apply_stage,
+    refine_stage,
+)
 from workers.ml.embedding import FrameEmbedder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -350,9 +356,14 @@ class Elements:
     # (N, CACHED_VIEWS, D) embeddings of augmented views of the stored crops, and their time.
     views: np.ndarray
     views_seconds: float
+    # ``--stage-blocks``: the last blocks' input maps of each crop (N, C, 7, 7) and of its
+    # views (N, V, C, 7, 7), float16; None without.
+    maps: np.ndarray | None = None
+    view_maps: np.ndarray | None = None
 
 
 CACHED_VIEWS = 4
+STAGE_VIEWS = 2  # views kept with maps (the maps take 18 kB each)
 
 
 def stored_crop(picture: np.ndarray) -> np.ndarray:
@@ -372,8 +383,11 @@ def extract(
     plain_crops: bool = False,
     seed: int = 0,
     views: int = CACHED_VIEWS,
+    stage: bool = False,
 ) -> Elements:
     started = time.perf_counter()
+    recorder = StageRecorder(embedder) if stage else None
+    embed = recorder.embed if recorder is not None else embedder.embed
     crops, truth, items, keys, frames = [], [], [], [], []
     for sample in samples:
         height, width = sample.image.shape[:2]
@@ -393,12 +407,12 @@ def extract(
             keys.append((sample.film, sample.shot))
             frames.append(sample.frame)
             items.append((sample, region))
-    vectors = embedder.embed(crops).astype(np.float32)
+    vectors = embed(crops).astype(np.float32)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
     view_vectors = augmented_views(
         [stored_crop(picture) for picture in crops],
-        embedder.embed,
+        embed,
         views=views,
         seed=seed,
     )
@@ -407,6 +421,10 @@ def extract(
     track_ids = link_tracks(
         [TrackItem((s.film, s.shot), s.frame, r.box, vectors[i]) for i, (s, r) in enumerate(items)]
     )
+    maps = view_maps = None
+    if recorder is not None:
+        maps = recorder.features[0]
+        view_maps = recorder.features[1].reshape(len(crops), views, *maps.shape[1:])
     return Elements(
         vectors,
         np.array(truth),
@@ -416,6 +434,8 @@ def extract(
         seconds + time.perf_counter() - started,
         view_vectors,
         views_seconds,
+        maps,
+        view_maps,
     )
 
 
@@ -423,12 +443,17 @@ def cached_extract(
     samples: list[Sample], embedder: FrameEmbedder, args: argparse.Namespace, seed: int
 ) -> Elements:
     """``extract``, kept under ``--cache`` (tuning the refinement need not re-embed)."""
+    stage = args.stage_blocks > 0
     if args.cache is None:
-        return extract(samples, embedder, plain_crops=args.plain_crops, seed=seed, views=args.views)
+        views = STAGE_VIEWS if stage else CACHED_VIEWS
+        return extract(
+            samples, embedder, plain_crops=args.plain_crops, seed=seed, views=views, stage=stage
+        )
     name = (
         f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
         f"{'-hard' if args.hard else ''}{'-rigid' if args.rigid else '-animated'}"
-        f"{'-plain' if args.plain_crops else '-masked'}-views{CACHED_VIEWS}-frames.npz"
+        f"{'-plain' if args.plain_crops else '-masked'}"
+        f"{f'-views{STAGE_VIEWS}-maps' if stage else f'-views{CACHED_VIEWS}'}-frames.npz"
     )
     path = Path(args.cache) / name
     if path.is_file():
@@ -442,8 +467,18 @@ def cached_extract(
                 float(stored["seconds"]),
                 stored["views"],
                 float(stored["views_seconds"]),
+                stored["maps"] if stage else None,
+                stored["view_maps"] if stage else None,
             )
-    elements = extract(samples, embedder, plain_crops=args.plain_crops, seed=seed)
+    elements = extract(
+        samples,
+        embedder,
+        plain_crops=args.plain_crops,
+        seed=seed,
+        views=STAGE_VIEWS if stage else CACHED_VIEWS,
+        stage=stage,
+    )
+    extra = {"maps": elements.maps, "view_maps": elements.view_maps} if stage else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         path,
@@ -455,6 +490,7 @@ def cached_extract(
         seconds=elements.seconds,
         views=elements.views,
         views_seconds=elements.views_seconds,
+        **extra,
     )
     return elements
 
@@ -488,7 +524,14 @@ def track_purity(elements: Elements) -> float:
     return purity(np.unique(keys, return_inverse=True)[1], elements.truth)
 
 
-def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> dict[str, float]:
+def evaluate(
+    elements: Elements,
+    refine_settings: RefineSettings,
+    seed: int,
+    *,
+    stage: StageSettings | None = None,
+    encoder: object = None,
+) -> dict[str, float]:
     keep = elements.truth >= 0
     truth = elements.truth[keep]
     track_keys = [t for t, k in zip(elements.tracks, keep, strict=True) if k]
@@ -500,7 +543,8 @@ def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> 
     augmented = elements.views[keep][:, :views] if views else None
     track_ints = np.unique([hash(t) for t in track_keys], return_inverse=True)[1].tolist()
     started = time.perf_counter()
-    result = refine(
+    refined: np.ndarray | None = None
+    weights = refine(
         raw,
         track_keys,
         shot_keys,
@@ -508,23 +552,60 @@ def evaluate(elements: Elements, refine_settings: RefineSettings, seed: int) -> 
         settings=refine_settings,
         seed=seed,
         device="cpu",
-    )
+    ).weights
+    head_s = time.perf_counter() - started
+    if stage is not None and elements.maps is not None and elements.view_maps is not None:
+        # Then the encoder's last block(s) with that head, on the cached maps
+        # (``--stage-blocks``): the figures after are the stage's, the head's in "head_".
+        maps = elements.maps[keep]
+        view_maps = elements.view_maps[keep][:, :views] if views else None
+        staged = refine_stage(
+            encoder,  # type: ignore[arg-type]
+            maps,
+            raw,
+            track_keys,
+            shot_keys,
+            view_maps=view_maps,
+            settings=refine_settings,
+            stage=stage,
+            head=weights,
+            seed=seed,
+        )
+        if staged.model is not None:
+            refined = apply_stage(encoder, staged.model, maps, stage.blocks)  # type: ignore[arg-type]
     # Embedding the views is part of the refinement's cost (measured for all views made).
     made = max(1, elements.views.shape[1])
     refine_s = time.perf_counter() - started + elements.views_seconds * views / made
-    figures: dict[str, float] = {"refine_s": refine_s}
-    for name, weights in (("before", None), ("after", result.weights)):
-        started = time.perf_counter()
-        vectors = project(raw, weights)
-        clustering = cluster_elements(vectors, track_ints, moments=moments)
-        figures[f"cluster_s_{name}"] = time.perf_counter() - started
-        figures[f"clusters_{name}"] = len(clustering.exemplars)
-        figures[f"purity_{name}"] = purity(clustering.labels, truth)
-        figures[f"nmi_{name}"] = normalized_mutual_info_score(truth, clustering.labels)
-        figures[f"label_acc_{name}"] = labelling_accuracy(
-            vectors, clustering.labels, truth, np.random.default_rng(seed)
-        )
+    figures: dict[str, float] = {"refine_s": refine_s, "head_s": head_s}
+    for name, head in (("before", None), ("after", weights)):
+        vectors = refined if name == "after" and refined is not None else project(raw, head)
+        for key, value in _cluster_figures(vectors, truth, track_ints, moments, seed).items():
+            figures[f"{key}_{name}"] = value
+    if refined is not None:
+        figures["stage_s"] = refine_s - head_s - elements.views_seconds * views / made
+        head_figures = _cluster_figures(project(raw, weights), truth, track_ints, moments, seed)
+        figures.update({f"{key}_head": value for key, value in head_figures.items()})
     return figures
+
+
+def _cluster_figures(
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    track_ints: list[int],
+    moments: list[tuple[int, int, int]],
+    seed: int,
+) -> dict[str, float]:
+    started = time.perf_counter()
+    clustering = cluster_elements(vectors, track_ints, moments=moments)
+    return {
+        "cluster_s": time.perf_counter() - started,
+        "clusters": len(clustering.exemplars),
+        "purity": purity(clustering.labels, truth),
+        "nmi": normalized_mutual_info_score(truth, clustering.labels),
+        "label_acc": labelling_accuracy(
+            vectors, clustering.labels, truth, np.random.default_rng(seed)
+        ),
+    }
 
 
 def bench_proposals(figures: list[Figure], rng: np.random.Generator, count: int) -> None:
@@ -609,6 +690,15 @@ def main() -> None:
         action="store_true",
         help="embed the whole box (the job greys the photographic part of a hybrid's box)",
     )
+    parser.add_argument(
+        "--stage-blocks",
+        type=int,
+        default=0,
+        help="also train the encoder's last 1 or 2 blocks with the head (0: the head alone)",
+    )
+    parser.add_argument("--stage-lr", type=float, default=StageSettings.block_learning_rate)
+    parser.add_argument("--stage-steps", type=int, default=StageSettings.steps)
+    parser.add_argument("--stage-batch", type=int, default=StageSettings.batch_size)
     parser.add_argument("--proposals", action="store_true")
     parser.add_argument("--cache", help="keep extracted elements here (for tuning)")
     args = parser.parse_args()
@@ -628,12 +718,23 @@ def main() -> None:
         augment_positives=args.aug_positives,
         augment_anchors=args.aug_anchors,
     )
+    stage = None
+    if args.stage_blocks:
+        if args.views > STAGE_VIEWS:
+            parser.error(f"--stage-blocks keeps {STAGE_VIEWS} views per element")
+        stage = StageSettings(
+            blocks=args.stage_blocks,
+            block_learning_rate=args.stage_lr,
+            steps=args.stage_steps,
+            batch_size=args.stage_batch,
+        )
     embedder = FrameEmbedder.load(ModelSettings(device="cpu"))
     figures_pool = load_figures(args.split, args.identities)
     backgrounds = load_backgrounds(args.split)
     print(
         f"split {args.split}: {len(figures_pool)} identities, {len(backgrounds)} backgrounds, "
         f"{args.films} films x {args.shots} shots x {args.frames} s; refine {settings}"
+        f"{f'; {stage}' if stage else ''}"
     )
     rows = []
     for seed in args.seeds:
@@ -649,7 +750,7 @@ def main() -> None:
             animated=not args.rigid,
         )
         elements = cached_extract(samples, embedder, args, seed)
-        figures = evaluate(elements, settings, seed)
+        figures = evaluate(elements, settings, seed, stage=stage, encoder=embedder.encoder)
         minutes = len(samples) / 60.0  # one sampled frame per second of film
         total_s = elements.seconds + figures["refine_s"] + figures["cluster_s_after"]
         figures["s_per_film_min"] = total_s / minutes
@@ -666,7 +767,20 @@ def main() -> None:
             f"{figures['s_per_film_min']:.1f} s per film minute "
             f"(extract {elements.seconds:.1f} s, refine {figures['refine_s']:.1f} s)"
         )
+        if "nmi_head" in figures:
+            print(
+                f"  head alone: clusters {figures['clusters_head']:.0f}, purity "
+                f"{figures['purity_head']:.3f}, NMI {figures['nmi_head']:.3f}, label acc "
+                f"{figures['label_acc_head']:.3f}; training: head {figures['head_s']:.1f} s, "
+                f"then blocks {figures['stage_s']:.1f} s"
+            )
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    if "nmi_head" in mean:
+        print(
+            f"\nhead alone (mean): purity {mean['purity_head']:.3f}, NMI {mean['nmi_head']:.3f} "
+            f"(gain {mean['nmi_head'] - mean['nmi_before']:+.3f}), labelling accuracy "
+            f"{mean['label_acc_head']:.3f}"
+        )
     print(
         f"\nmean over {len(rows)} seeds: purity {mean['purity_before']:.3f} -> "
         f"{mean['purity_after']:.3f}, NMI {mean['nmi_before']:.3f} -> {mean['nmi_after']:.3f} "

@@ -15,7 +15,7 @@ numpy arrays (``app.elements.head`` applies them without torch).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +79,13 @@ class ProjectionHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, D)
         x = functional.normalize(x, dim=1)
         return functional.normalize(x + self.w2(torch.relu(self.w1(x))), dim=1)
+
+    def load(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Weights as ``export`` gives them."""
+        arrays = (self.w1.weight, self.w1.bias, self.w2.weight, self.w2.bias)
+        with torch.no_grad():
+            for key, value in zip(KEYS, arrays, strict=True):
+                value.copy_(torch.as_tensor(np.asarray(weights[key], np.float32)))
 
     def export(self) -> dict[str, np.ndarray]:
         arrays = (self.w1.weight, self.w1.bias, self.w2.weight, self.w2.bias)
