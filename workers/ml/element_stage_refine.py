@@ -48,7 +48,7 @@ class StageRecorder:
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         encoder = self.embedder.encoder
-        blocks = list(encoder._blocks)  # type: ignore[union-attr, arg-type]
+        blocks = list(encoder._blocks)  # type: ignore[arg-type]
         vectors, maps = [], []
         size = self.embedder.batch_size
         for start in range(0, len(images), size):
@@ -102,7 +102,7 @@ class StageRefineResult:
 def _prepare(encoder: nn.Module, maps: np.ndarray, trained: int) -> torch.Tensor:
     """Cached maps through the frozen blocks between the cache and the trained ones."""
     tensor = torch.as_tensor(np.asarray(maps, np.float32))
-    frozen = list(encoder._blocks)[-CACHED_BLOCKS : len(encoder._blocks) - trained]  # type: ignore[arg-type, union-attr]
+    frozen = list(encoder._blocks)[-CACHED_BLOCKS : len(encoder._blocks) - trained]  # type: ignore[arg-type]
     with torch.no_grad():
         for block in frozen:
             tensor = block(tensor)
@@ -167,7 +167,7 @@ def refine_stage(
     pretrained = np.asarray(embeddings, np.float32)
     pretrained /= np.maximum(np.linalg.norm(pretrained, axis=1, keepdims=True), 1e-8)
 
-    blocks = list(encoder._blocks)[-stage.blocks :]  # type: ignore[union-attr, arg-type]
+    blocks = list(encoder._blocks)[-stage.blocks :]  # type: ignore[arg-type]
     model = StageModel(blocks, settings.hidden, pretrained.shape[1])
     if head is not None:
         model.head.load(head)
