@@ -168,8 +168,7 @@ def evaluate_models(
         composites = validation_composites(splits, per_style)
         homogeneous = validation_homogeneous(splits)
     elif sources == "calibration":
-        composites = _composites(splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED)
-        homogeneous = _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1)
+        composites, homogeneous = calibration_sets(splits, per_style)
     else:
         raise ValueError(f"unknown sources {sources!r}: validation or calibration")
     settings = ModelSettings(device=device)  # type: ignore[arg-type]
@@ -268,11 +267,18 @@ def _verdict_accuracy(
     return result
 
 
+def calibration_sets(splits: DataSplits, per_style: int) -> tuple[list[Sample], list[Sample]]:
+    """(degraded composites, degraded homogeneous frames) from the calibration sources only."""
+    return (
+        _composites(splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED),
+        _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1),
+    )
+
+
 def calibration_samples(splits: DataSplits, per_style: int = 25) -> list[Sample]:
     """Degraded composites and homogeneous frames from the calibration sources only."""
-    return _composites(
-        splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED
-    ) + _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1)
+    composites, homogeneous = calibration_sets(splits, per_style)
+    return composites + homogeneous
 
 
 def _fit(
