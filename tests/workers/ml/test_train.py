@@ -16,6 +16,7 @@ from workers.ml.train import (
     classifier_loss,
     patch_targets,
     segmenter_loss,
+    source_weights,
     train_classifier,
 )
 
@@ -61,6 +62,29 @@ def test_homogeneous_batches_label_every_pixel_with_the_frame_class(
     _, labels = batches.batch()
     per_image = labels.view(16, -1)
     assert torch.all(per_image.min(dim=1).values == per_image.max(dim=1).values)
+
+
+def test_source_balance_draws_small_sources_as_often_as_big_ones() -> None:
+    # One big source of 90 images, two small ones of 5: 90 % of uniform draws hit the big one.
+    sources = ["big"] * 90 + ["small"] * 5 + ["tiny"] * 5
+    assert source_weights(sources, 0.0) is None
+    even = source_weights(sources, 1.0)
+    assert even is not None and np.isclose(even.sum(), 1.0)
+    assert np.isclose(even[:90].sum(), 1 / 3) and np.isclose(even[90:95].sum(), 1 / 3)
+    half = source_weights(sources, 0.5)
+    assert half is not None and 1 / 3 < half[:90].sum() < 0.9
+
+    # The batches follow the weights: images of each source are marked by their colour.
+    colours = {"big": 10, "small": 128, "tiny": 250}
+    pool = ImagePool([np.full((24, 24, 3), colours[s], np.uint8) for s in sources], sources)
+
+    def share_of_big(balance: float) -> float:
+        config = TrainConfig(composite_ratio=0.0, degrade=False, seed=4, source_balance=balance)
+        batches = BatchMaker((pool, pool), 8, config)
+        return float(np.mean([batches.sample()[0][4, 4, 0] == 10 for _ in range(600)]))
+
+    assert share_of_big(0.0) > 0.85
+    assert 0.25 < share_of_big(1.0) < 0.42
 
 
 def test_patch_targets_average_the_mask_over_each_patch() -> None:
