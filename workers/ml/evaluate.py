@@ -235,12 +235,15 @@ def evaluate_models(
                 "segmenter": str(segmenters[0] or "default"),
                 "overrule": overrule,
             }
+            pooled: tuple[list[MaskVerdict], list[Sample]] = ([], [])
             for name, samples in sets.items():
                 final = [
                     cascade(clf, seg, thresholds, overrule=overrule)
                     for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
                 ]
                 entry[name] = _verdict_accuracy(final, samples, thresholds)
+                pooled[0].extend(final)
+                pooled[1].extend(samples)
                 if name == "composites":
                     entry["composites_masks"] = mask_metrics(
                         [
@@ -249,6 +252,9 @@ def evaluate_models(
                         ],
                         samples,
                     )
+            # Both sets together: a calibrator fitted on one mix of frames is over- or
+            # under-confident on each set alone when their accuracies differ (the base rates).
+            entry["pooled"] = _verdict_accuracy(*pooled, thresholds)
             report[key] = entry
     return report
 
@@ -376,6 +382,8 @@ def format_report(report: dict[str, Any]) -> str:
         )
         lines.append(f"  homogeneous frame-class accuracy: {_accuracy(c['homogeneous'])}")
         lines.append(f"  composite frame-class accuracy:   {_accuracy(c['composites'])}")
+        if "pooled" in c:
+            lines.append(f"  both sets together:               {_accuracy(c['pooled'])}")
         lines.append(
             f"  composite masks as stored:        {_ious(c['composites_masks']['overall'])}"
         )
