@@ -125,15 +125,20 @@ def class_accuracy(
     under the configured rule and the strict 95 %/5 % rule; ECE when confidences are given."""
     hits = class_hits(p_fractions, samples, thresholds)
     per_class = {c.value: [0, 0] for c in FrameClass}
-    for hit, sample in zip(hits, samples, strict=True):
+    # truth -> called -> frames: which way the errors go (a P/NP swap leaves the hybrid ratio
+    # alone; a homogeneous frame called hybrid raises it).
+    confusion = {c.value: {d.value: 0 for d in FrameClass} for c in FrameClass}
+    for hit, sample, p_fraction in zip(hits, samples, p_fractions, strict=True):
         truth = thresholds.classify(float(sample.p_mask.mean()))
         per_class[truth.value][1] += 1
         per_class[truth.value][0] += int(hit)
+        confusion[truth.value][thresholds.classify(p_fraction).value] += 1
     strict = class_hits(p_fractions, samples, STRICT_THRESHOLDS)
     result: dict[str, Any] = {
         "accuracy": sum(hits) / max(1, len(samples)),
         "strict_accuracy": sum(strict) / max(1, len(samples)),
         "per_class": {k: v[0] / v[1] for k, v in per_class.items() if v[1]},
+        "confusion": {k: v for k, v in confusion.items() if per_class[k][1]},
         "n": len(samples),
     }
     if confidences is not None:
@@ -345,6 +350,14 @@ def _accuracy(entry: dict[str, Any]) -> str:
     text = f"{entry['accuracy']:.3f} (strict 95/5 rule {entry['strict_accuracy']:.3f}) {per_class}"
     if "ece" in entry:
         text += f"  ECE {entry['ece']:.3f}"
+    errors = [
+        f"{truth}->{called} {count}"
+        for truth, row in entry.get("confusion", {}).items()
+        for called, count in row.items()
+        if called != truth and count
+    ]
+    if errors:
+        text += f"  errors: {', '.join(errors)}"
     return text
 
 

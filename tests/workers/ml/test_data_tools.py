@@ -113,3 +113,17 @@ def test_class_accuracy_uses_the_configured_thresholds() -> None:
     result = class_accuracy([0.95, 0.5], samples, thresholds)
     assert result["accuracy"] == 0.5
     assert thresholds.classify(0.95).value == "P" and thresholds.classify(0.5).value == "hybrid"
+
+
+def test_class_accuracy_counts_which_way_the_errors_go() -> None:
+    from workers.ml.composites import Sample
+
+    thresholds = ClassThresholds(min_area=0.1)
+    photo = Sample(np.zeros((2, 2, 3), np.uint8), np.ones((2, 2), bool), "P")
+    drawing = Sample(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool), "NP")
+    # Photographs called P, NP and hybrid; a drawing called P.
+    result = class_accuracy([1.0, 0.0, 0.5, 1.0], [photo, photo, photo, drawing], thresholds)
+    assert result["confusion"] == {
+        "P": {"P": 1, "NP": 1, "hybrid": 1},
+        "NP": {"P": 1, "NP": 0, "hybrid": 0},
+    }
