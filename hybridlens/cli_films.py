@@ -431,8 +431,10 @@ def _setup_logging(settings: Settings) -> None:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # Migration chatter on every first use says nothing a user of `analyze` needs.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
+    # Migration chatter on every first use, and torch's cache statistics at exit, say nothing
+    # a user of `analyze` needs.
+    for library in ("alembic", "torch"):
+        logging.getLogger(library).setLevel(max(logging.WARNING, logging.root.level))
 
 
 def _report(film_id: int, analysis_id: int | None, db: str | None) -> FilmReport:

@@ -127,6 +127,24 @@ def test_analyze_reports_bad_film_and_goes_on_when_one_of_several_is_not_a_video
     assert f"error: {script}: not a readable media file" in result.stderr
 
 
+def test_a_bad_film_fails_with_its_reason_and_no_library_chatter_when_run_as_a_command(
+    tmp_path: Path,
+) -> None:
+    script = make_text_file(tmp_path / "script.mp4")
+    environment = {**os.environ, "HYBRIDLENS_DATA_DIR": str(tmp_path / "data")}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "hybridlens", "analyze", str(script)],
+        capture_output=True, text=True, env=environment, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 1
+    assert "failed" in completed.stdout and "not a readable media file" in completed.stdout
+    assert f"error: {script}: not a readable media file" in completed.stderr
+    # torch logs its cache statistics at exit when INFO logging is on: not for a user.
+    assert "INFO torch" not in completed.stderr, completed.stderr[-500:]
+
+
 def test_analyze_prints_a_human_summary_when_json_is_not_asked(
     film: GeneratedVideo, sqlite_url: str
 ) -> None:
