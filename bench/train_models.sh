@@ -40,6 +40,8 @@ stage() {
     # The same with sources balanced (each image drawn with weight n_source ** -0.5): measured beside
     # lclf_cont2 on the calibration sources, worse there, not shipped (docs/results.md); ran as runs/clf_bal_0.5.
     lclf_bal) $HL train classifier --data "$DATA" --out runs/lclf_bal --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --source-balance 0.5 ;;
+    # Proxy masks of the training hybrids from the shipped classifier (what lseg_cont and lseg_cont2 ran with).
+    lproxy_ship) $HL train proxy-masks --data "$DATA" --classifier workers/ml/weights/classifier --images "$DATA/hybrid" --out runs/lproxy_ship ;;
     # lseg_cont + 600 steps at lr 1e-4, seed 5 (2026-12-03; measured, NOT shipped: calibration mIoU 0.513 ->
     # 0.518, lettering 0.744 -> 0.691, within noise). Ran from the fp16 copy of lseg_cont with proxy masks of
     # the shipped classifier (`hybridlens train proxy-masks ... --classifier workers/ml/weights/classifier`).

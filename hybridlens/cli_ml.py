@@ -49,9 +49,12 @@ PretrainedOpt = Annotated[
 ]
 
 
-def _check_balance(source_balance: float) -> None:
+def _check_balance(source_balance: float, annotations: bool) -> None:
     if not 0.0 <= source_balance <= 1.0:
         raise _fail("--source-balance must be between 0 and 1")
+    if source_balance and annotations:
+        # The archive's frames form one source, so balancing would undo --repeat.
+        raise _fail("--source-balance and --annotations do not go together: use --repeat")
 
 
 AnnotationsOpt = Annotated[
@@ -147,7 +150,7 @@ def train_classifier_cmd(
         raise _fail("--encoder must be lite0, lite1, lite2 or vit")
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
-    _check_balance(source_balance)
+    _check_balance(source_balance, annotations)
     splits = _pools(data, cache)
     if annotations:
         _add_labelled_frames(splits, db, film, collection, repeat)
@@ -303,6 +306,12 @@ def train_segmenter_cmd(
     from workers.ml.models import SegmenterConfig
     from workers.ml.train import TrainConfig, train_segmenter
 
+    if encoder not in ("mit", "lite0", "lite1", "lite2"):
+        raise _fail("--encoder must be lite0, lite1, lite2 or mit")
+    if image_size % 32:
+        raise _fail("--image-size must be a multiple of 32")
+    # The archive's masks join the proxy share, not the pools: balancing leaves them alone.
+    _check_balance(source_balance, annotations=False)
     splits = _pools(data, cache)
     proxy_set = read_proxy_set(proxy) if proxy else None
     held_out = None
@@ -313,11 +322,6 @@ def train_segmenter_cmd(
         proxy_ratio = annotation_ratio
     if proxy_ratio > 0 and not proxy_set:
         raise _fail("--proxy-ratio needs --proxy with at least one image")
-    if encoder not in ("mit", "lite0", "lite1", "lite2"):
-        raise _fail("--encoder must be lite0, lite1, lite2 or mit")
-    if image_size % 32:
-        raise _fail("--image-size must be a multiple of 32")
-    _check_balance(source_balance)
     model_config = SegmenterConfig(
         encoder=encoder,
         pretrained=pretrained,

@@ -38,11 +38,14 @@ def test_evaluation_reports_each_set_and_both_together(tmp_path: Path) -> None:
         assert homogeneous["n"] == 12 and composites["n"] == report["validation"]["composites"]
         pooled = cascade["pooled"]
         assert pooled["n"] == homogeneous["n"] + composites["n"]
-        # Pooled accuracy is the frame-weighted mean of the two sets'.
-        expected = (
-            homogeneous["accuracy"] * homogeneous["n"] + composites["accuracy"] * composites["n"]
-        ) / pooled["n"]
-        assert np.isclose(pooled["accuracy"], expected)
+        # Every frame is counted once in the confusion, under its true class; the pooled
+        # counts are the two sets' added up, and its accuracy their diagonal.
+        for entry in (homogeneous, composites, pooled):
+            assert sum(sum(row.values()) for row in entry["confusion"].values()) == entry["n"]
+        assert set(homogeneous["confusion"]) == {"P", "NP"}
+        assert sum(homogeneous["confusion"]["P"].values()) == 6
+        right = sum(pooled["confusion"][c].get(c, 0) for c in pooled["confusion"])
+        assert np.isclose(pooled["accuracy"], right / pooled["n"])
         assert 0.0 <= pooled["ece"] <= 1.0
         text = format_report(report)
         assert "both sets together" in text and f"'sources': '{sources}'" in text

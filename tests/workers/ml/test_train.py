@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from typer.testing import CliRunner
 
+from hybridlens.cli import build_app
 from tests.workers.ml.conftest import tiny_classifier_config, tiny_segmenter_config
 from workers.ml.data import ImagePool
 from workers.ml.models import build_classifier, build_segmenter, load_model
@@ -85,6 +88,28 @@ def test_source_balance_draws_small_sources_as_often_as_big_ones() -> None:
 
     assert share_of_big(0.0) > 0.85
     assert 0.25 < share_of_big(1.0) < 0.42
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "message"),
+    [
+        ("classifier", ["--source-balance", "1.5"], "between 0 and 1"),
+        ("segmenter", ["--source-balance", "-0.1"], "between 0 and 1"),
+        ("classifier", ["--source-balance", "0.5", "--annotations"], "--repeat"),
+    ],
+)
+def test_train_refuses_a_source_balance_it_cannot_honour_before_reading_data(
+    tmp_path: Path, command: str, arguments: list[str], message: str
+) -> None:
+    # The data folder does not exist: the refusal comes first, not a missing-data error.
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", command, "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"),
+         *arguments],
+    )  # fmt: skip
+
+    assert result.exit_code != 0
+    assert message in result.output
 
 
 def test_patch_targets_average_the_mask_over_each_patch() -> None:
