@@ -96,8 +96,11 @@ class ModelLoader:
         self._classifier: Future[Classifier] = Future()
         self._lock = threading.Lock()
         self._models: Models | None = None
-        # A daemon: a process that exits before it needs the models does not wait for them.
-        threading.Thread(target=self._load, name="hybridlens-models", daemon=True).start()
+        # Not a daemon: a process that ends while this thread is inside torch's import or
+        # its thread pools aborts ("terminate called without an active exception", exit 134:
+        # `hybridlens analyze` of a file that is not a video did so 4 times in 6). Exiting
+        # waits for the load instead, a few seconds on that path only.
+        threading.Thread(target=self._load, name="hybridlens-models").start()
 
     def _load(self) -> None:
         try:
