@@ -420,11 +420,13 @@ def extract(
     vectors = embed(crops).astype(np.float32)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
+    # Untoned, whatever the default: ``--tone`` views are embedded apart (``toned_views``).
     view_vectors = augmented_views(
         [stored_crop(picture) for picture in crops],
         embed,
         views=views,
         seed=seed,
+        settings=replace(AugmentSettings(), tone=0.0),
     )
     views_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -726,8 +728,8 @@ def main() -> None:
         "--tone",
         type=float,
         default=AugmentSettings.tone,
-        help="probability that a view is toned (monochrome, tinted); other than the default "
-        "the views are embedded again",
+        help="probability that a view is toned (monochrome, tinted); above 0 the views are "
+        "embedded again (the cached ones are untoned)",
     )
     parser.add_argument("--aug-positives", type=float, default=RefineSettings.augment_positives)
     parser.add_argument("--aug-anchors", type=float, default=RefineSettings.augment_anchors)
@@ -808,7 +810,7 @@ def main() -> None:
             animated=not args.rigid,
         )
         elements = cached_extract(samples, embedder, args, seed)
-        if args.tone != AugmentSettings.tone:
+        if args.tone > 0:
             views, views_seconds = toned_views(samples, embedder, args, seed)
             elements = replace(elements, views=views, views_seconds=views_seconds)
         figures = evaluate(elements, settings, seed, stage=stage, encoder=embedder.encoder)

@@ -181,7 +181,7 @@ def test_toned_views_are_tinted_monochrome_prints() -> None:
     crop[:, :10] = (200, 40, 40)
     crop[:, 10:] = (40, 40, 200)
     plain = AugmentSettings(
-        crop_scale=(1.0, 1.0), flip=0.0, jitter=0.0, rotation_deg=0.0, greyscale=0.0
+        crop_scale=(1.0, 1.0), flip=0.0, jitter=0.0, rotation_deg=0.0, greyscale=0.0, tone=0.0
     )
 
     toned = augment(crop, np.random.default_rng(3), replace(plain, tone=1.0)).astype(float)
@@ -195,3 +195,21 @@ def test_toned_views_are_tinted_monochrome_prints() -> None:
     assert np.ptp(ratio(kept)) > 1.0
     assert np.ptp(ratio(toned)) < 0.05
     assert not np.allclose(toned[..., 0], toned[..., 2], atol=2.0)
+
+
+def test_default_views_include_toned_prints() -> None:
+    crop = np.zeros((24, 24, 3), np.uint8)
+    crop[:, :12] = (200, 40, 40)
+    crop[:, 12:] = (40, 40, 200)
+    rng = np.random.default_rng(0)
+
+    views = [augment(crop, rng).astype(float) for _ in range(60)]
+
+    # Tinted monochrome: one channel ratio over the whole view, but not a grey one.
+    toned = [
+        view
+        for view in views
+        if np.ptp(view[4:-4, 4:-4, 0] / np.maximum(view[4:-4, 4:-4, 2], 1.0)) < 0.05
+        and not np.allclose(view[..., 0], view[..., 2], atol=2.0)
+    ]
+    assert 5 <= len(toned) <= 35
