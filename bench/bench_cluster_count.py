@@ -69,6 +69,7 @@ def collect(args: argparse.Namespace, identities: int, seed: int) -> Path:
         rigid=args.rigid,
         plain_crops=False,
         views=RefineSettings.augment_views,
+        stage_blocks=0,
     )
     elements = bench.cached_extract(samples, embedder, options, seed)
     keep = elements.truth >= 0

@@ -37,6 +37,7 @@ from app.elements.clustering import cluster_elements, nearest_centroid
 from app.elements.head import project
 from app.elements.proposals import (
     SALIENT_METHODS,
+    Region,
     box_iou,
     crop,
     masked_crop,
@@ -45,7 +46,7 @@ from app.elements.proposals import (
 )
 from app.elements.tracking import TrackItem, link_tracks
 from app.pipeline.masks import decode_mask, encode_mask
-from workers.ml.element_augment import augmented_views
+from workers.ml.element_augment import AugmentSettings, augmented_views
 from workers.ml.element_refine import RefineSettings, refine
 from workers.ml.element_stage_refine import (
     StageRecorder,
@@ -376,19 +377,12 @@ def stored_crop(picture: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
-def extract(
-    samples: list[Sample],
-    embedder: FrameEmbedder,
-    *,
-    plain_crops: bool = False,
-    seed: int = 0,
-    views: int = CACHED_VIEWS,
-    stage: bool = False,
-) -> Elements:
-    started = time.perf_counter()
-    recorder = StageRecorder(embedder) if stage else None
-    embed = recorder.embed if recorder is not None else embedder.embed
-    crops, truth, items, keys, frames = [], [], [], [], []
+def element_crops(
+    samples: list[Sample], *, plain_crops: bool = False
+) -> tuple[list[np.ndarray], list[int], list[tuple[Sample, Region]]]:
+    """Each region's crop (masked as the job masks it), its figure (-1: none) and where
+    it was found."""
+    crops, truth, items = [], [], []
     for sample in samples:
         height, width = sample.image.shape[:2]
         for region in regions_from_mask(sample.p_mask):
@@ -404,17 +398,35 @@ def extract(
                 crops.append(crop(sample.image, region.box))
             else:
                 crops.append(masked_crop(sample.image, region.box, ~sample.p_mask))
-            keys.append((sample.film, sample.shot))
-            frames.append(sample.frame)
             items.append((sample, region))
+    return crops, truth, items
+
+
+def extract(
+    samples: list[Sample],
+    embedder: FrameEmbedder,
+    *,
+    plain_crops: bool = False,
+    seed: int = 0,
+    views: int = CACHED_VIEWS,
+    stage: bool = False,
+) -> Elements:
+    started = time.perf_counter()
+    recorder = StageRecorder(embedder) if stage else None
+    embed = recorder.embed if recorder is not None else embedder.embed
+    crops, truth, items = element_crops(samples, plain_crops=plain_crops)
+    keys = [(sample.film, sample.shot) for sample, _ in items]
+    frames = [sample.frame for sample, _ in items]
     vectors = embed(crops).astype(np.float32)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
+    # Untoned, whatever the default: ``--tone`` views are embedded apart (``toned_views``).
     view_vectors = augmented_views(
         [stored_crop(picture) for picture in crops],
         embed,
         views=views,
         seed=seed,
+        settings=replace(AugmentSettings(), tone=0.0),
     )
     views_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -439,6 +451,41 @@ def extract(
     )
 
 
+def collection_name(args: argparse.Namespace, seed: int) -> str:
+    return (
+        f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
+        f"{'-hard' if args.hard else ''}{'-rigid' if args.rigid else '-animated'}"
+        f"{'-plain' if args.plain_crops else '-masked'}"
+    )
+
+
+def toned_views(
+    samples: list[Sample], embedder: FrameEmbedder, args: argparse.Namespace, seed: int
+) -> tuple[np.ndarray, float]:
+    """(N, views, D) embeddings of views that may be toned (``--tone``: the probability),
+    and the seconds they took; kept under ``--cache`` apart from the extracted elements."""
+    path = (
+        Path(args.cache or "")
+        / f"{collection_name(args, seed)}-tone{args.tone}-views{args.views}.npz"
+    )
+    if args.cache is not None and path.is_file():
+        with np.load(path) as stored:
+            return stored["views"], float(stored["seconds"])
+    started = time.perf_counter()
+    crops, _, _ = element_crops(samples, plain_crops=args.plain_crops)
+    views = augmented_views(
+        [stored_crop(picture) for picture in crops],
+        embedder.embed,
+        views=args.views,
+        seed=seed,
+        settings=AugmentSettings(tone=args.tone),
+    )
+    seconds = time.perf_counter() - started
+    if args.cache is not None:
+        np.savez(path, views=views, seconds=seconds)
+    return views, seconds
+
+
 def cached_extract(
     samples: list[Sample], embedder: FrameEmbedder, args: argparse.Namespace, seed: int
 ) -> Elements:
@@ -450,9 +497,7 @@ def cached_extract(
             samples, embedder, plain_crops=args.plain_crops, seed=seed, views=views, stage=stage
         )
     name = (
-        f"{args.split}-{seed}-{args.identities}-{args.films}-{args.shots}-{args.frames}"
-        f"{'-hard' if args.hard else ''}{'-rigid' if args.rigid else '-animated'}"
-        f"{'-plain' if args.plain_crops else '-masked'}"
+        f"{collection_name(args, seed)}"
         f"{f'-views{STAGE_VIEWS}-maps' if stage else f'-views{CACHED_VIEWS}'}-frames.npz"
     )
     path = Path(args.cache) / name
@@ -672,6 +717,20 @@ def main() -> None:
         default=RefineSettings.augment_views,
         help=f"augmented views per element (at most {CACHED_VIEWS})",
     )
+    parser.add_argument(
+        "--second-round-partners",
+        type=float,
+        default=RefineSettings.second_round_partners,
+        help="a second round with positives across shots from mutual nearest tracks of the "
+        "first round's space at this similarity (default: one round)",
+    )
+    parser.add_argument(
+        "--tone",
+        type=float,
+        default=AugmentSettings.tone,
+        help="probability that a view is toned (monochrome, tinted); above 0 the views are "
+        "embedded again (the cached ones are untoned)",
+    )
     parser.add_argument("--aug-positives", type=float, default=RefineSettings.augment_positives)
     parser.add_argument("--aug-anchors", type=float, default=RefineSettings.augment_anchors)
     parser.add_argument(
@@ -717,6 +776,7 @@ def main() -> None:
         augment_views=args.views,
         augment_positives=args.aug_positives,
         augment_anchors=args.aug_anchors,
+        second_round_partners=args.second_round_partners,
     )
     stage = None
     if args.stage_blocks:
@@ -750,6 +810,9 @@ def main() -> None:
             animated=not args.rigid,
         )
         elements = cached_extract(samples, embedder, args, seed)
+        if args.tone > 0:
+            views, views_seconds = toned_views(samples, embedder, args, seed)
+            elements = replace(elements, views=views, views_seconds=views_seconds)
         figures = evaluate(elements, settings, seed, stage=stage, encoder=embedder.encoder)
         minutes = len(samples) / 60.0  # one sampled frame per second of film
         total_s = elements.seconds + figures["refine_s"] + figures["cluster_s_after"]

@@ -45,6 +45,14 @@ class RefineSettings:
     # positives across shots (None: positives only within a track, CAST's rule; 0.8 did
     # not help in the bench).
     partner_similarity: float | None = None
+    # A second round of ``steps``, continuing the first head, whose positives across shots
+    # come from tracks that are mutual nearest neighbours in the first head's space at this
+    # similarity or more (None: one round). The first round tightens each figure's tracks;
+    # the second teaches that two shots' sightings of one figure are one element.
+    second_round_partners: float | None = None
+    # Partners are mutual nearest tracks (True), or each track's nearest track of another
+    # shot (False: more pairs across shots, as NNCLR takes its positives).
+    partner_mutual: bool = True
     # Negatives at least this similar to the anchor (pretrained) are taken for the same element.
     false_negative_similarity: float = 0.7
     hidden: int = 32
@@ -105,6 +113,23 @@ class Triplets:
         return len(self.anchor)
 
 
+def _joined(numbers: np.ndarray, links: Sequence[tuple[int, int]]) -> np.ndarray:
+    """``numbers`` with every linked pair of numbers (and what they link to) made one:
+    each connected group takes its smallest number."""
+    parent = {int(number): int(number) for number in np.unique(numbers)}
+
+    def root(number: int) -> int:
+        while parent[number] != number:
+            parent[number] = parent[parent[number]]
+            number = parent[number]
+        return number
+
+    for first, second in links:
+        low, high = sorted((root(first), root(second)))
+        parent[high] = low
+    return np.array([root(int(number)) for number in numbers], int)
+
+
 def _flatten(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ragged groups as (flat values, start of each group, size of each group)."""
     sizes = np.array([len(group) for group in groups], int)
@@ -132,6 +157,8 @@ class TripletSampler:
         *,
         false_negative: float = 0.9,
         partner_similarity: float | None = None,
+        partner_vectors: np.ndarray | None = None,
+        partner_mutual: bool = True,
     ) -> None:
         members: dict[Hashable, list[int]] = defaultdict(list)
         for position, key in enumerate(track_keys):
@@ -150,8 +177,17 @@ class TripletSampler:
         self.members = _flatten([np.array(members[key]) for key in usable])
         self.same_shot = _flatten(same_shot)
         self.vectors = np.asarray(embeddings, np.float32)
-        partners = self._partners(members, shot_keys, partner_similarity)
+        partner_space = self.vectors if partner_vectors is None else partner_vectors
+        partners = self._partners(
+            members, shot_keys, partner_similarity, partner_space, mutual=partner_mutual
+        )
         self.partners = _flatten([np.array(partners.get(key, []), int) for key in usable])
+        # Tracks joined by a partner link count as one element when leaving candidates out
+        # of an anchor's denominator (``blocked_candidates``).
+        self.group_number = _joined(
+            self.track_number,
+            [(numbering[key], int(self.track_number[rows[0]])) for key, rows in partners.items()],
+        )
         self.false_negative = false_negative
         self.count = len(track_keys)
         self.track_total = len(members)
@@ -161,14 +197,18 @@ class TripletSampler:
         members: dict[Hashable, list[int]],
         shot_keys: Sequence[Hashable],
         threshold: float | None,
+        space: np.ndarray,
+        *,
+        mutual: bool = True,
     ) -> dict[Hashable, list[int]]:
         """Members of each track's partner: the track of another shot that is its mutual
-        nearest neighbour (track means, pretrained) at ``threshold`` or more. Such pairs
-        are taken for the same element seen twice, and give positives across shots."""
+        (``mutual``, else plain) nearest neighbour (track means in ``space``) at
+        ``threshold`` or more. Such pairs are taken for the same element seen twice, and
+        give positives across shots."""
         if threshold is None or len(members) < 2:
             return {}
         keys = list(members)
-        means = np.stack([self.vectors[rows].mean(axis=0) for rows in members.values()])
+        means = np.stack([space[rows].mean(axis=0) for rows in members.values()])
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-8)
         similarity = means @ means.T
         shots = [shot_keys[rows[0]] for rows in members.values()]
@@ -178,7 +218,7 @@ class TripletSampler:
         nearest = similarity.argmax(axis=1)
         found: dict[Hashable, list[int]] = {}
         for row, column in enumerate(nearest):
-            if nearest[column] == row and similarity[row, column] >= threshold:
+            if (nearest[column] == row or not mutual) and similarity[row, column] >= threshold:
                 found[keys[row]] = members[keys[column]]
         return found
 
@@ -344,6 +384,7 @@ def refine(
         embeddings,
         false_negative=settings.false_negative_similarity,
         partner_similarity=settings.partner_similarity,
+        partner_mutual=settings.partner_mutual,
     )
     if not sampler or len(embeddings) == 0:
         return RefineResult(None, None, None, 0, target.type)
@@ -359,8 +400,8 @@ def refine(
         table = np.concatenate([table, augmented.reshape(count * views, -1).astype(np.float32)])
     vectors = torch.as_tensor(table, device=target)
 
-    def draw(size: int) -> Triplets:
-        triplets = sampler.sample(rng, size, settings.same_shot_negatives)
+    def draw(size: int, source: TripletSampler) -> Triplets:
+        triplets = source.sample(rng, size, settings.same_shot_negatives)
         return with_views(
             triplets,
             rng,
@@ -374,11 +415,11 @@ def refine(
         np.linalg.norm(table[:count], axis=1, keepdims=True), 1e-8
     )
 
-    def loss_of(triplets: Triplets) -> torch.Tensor:
+    def loss_of(triplets: Triplets, source: TripletSampler) -> torch.Tensor:
         if settings.loss == "infonce":
             blocked = blocked_candidates(
                 triplets,
-                sampler.track_number,
+                source.group_number,
                 pretrained,
                 count,
                 views,
@@ -392,17 +433,34 @@ def refine(
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
-    held_out = draw(settings.eval_triplets)
+    rounds = [sampler]
+    if settings.second_round_partners is not None:
+        rounds.append(sampler)  # replaced by one with partners once the first round is done
+    total = settings.steps * len(rounds)
+    held_out = draw(settings.eval_triplets, sampler)
     with torch.no_grad():
-        before = float(loss_of(held_out))
-    for step in range(settings.steps):
-        batch = draw(settings.batch_size)
-        loss = loss_of(batch)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        if progress is not None and (step % 25 == 0 or step == settings.steps - 1):
-            progress((step + 1) / settings.steps)
+        before = float(loss_of(held_out, sampler))
+    for round_number in range(len(rounds)):
+        if round_number:
+            with torch.no_grad():
+                first = head(vectors[:count]).cpu().numpy()
+            rounds[round_number] = TripletSampler(
+                track_keys,
+                shot_keys,
+                embeddings,
+                false_negative=settings.false_negative_similarity,
+                partner_similarity=settings.second_round_partners,
+                partner_vectors=first,
+                partner_mutual=settings.partner_mutual,
+            )
+        for step in range(settings.steps):
+            loss = loss_of(draw(settings.batch_size, rounds[round_number]), rounds[round_number])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            done = round_number * settings.steps + step + 1
+            if progress is not None and (step % 25 == 0 or step == settings.steps - 1):
+                progress(done / total)
     with torch.no_grad():
-        after = float(loss_of(held_out))
-    return RefineResult(head.export(), before, after, settings.steps, target.type)
+        after = float(loss_of(held_out, sampler))
+    return RefineResult(head.export(), before, after, total, target.type)

@@ -3,11 +3,13 @@ loss; seeded runs agree; views are positives of their own element."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from app.elements import head as head_codec
-from workers.ml.element_augment import augment, augmented_views
+from workers.ml.element_augment import AugmentSettings, augment, augmented_views
 from workers.ml.element_refine import (
     ProjectionHead,
     RefineSettings,
@@ -136,3 +138,78 @@ def test_augmented_views_are_seeded_and_keep_the_crop_size() -> None:
     assert first.shape == crop.shape and first.dtype == np.uint8
     np.testing.assert_array_equal(first, second)
     assert embedded.shape == (3, 2, 8)
+
+
+def _chain() -> tuple[np.ndarray, list[int], list[int]]:
+    """Three tracks of two sightings, each in its own shot, along a line: A's nearest is B,
+    B's and C's are each other (so only B and C are mutual nearest neighbours)."""
+    points = {0: 0.0, 1: 0.5, 2: 0.8}
+    vectors, tracks, shots = [], [], []
+    for track, angle in points.items():
+        for wobble in (-0.01, 0.01):
+            vectors.append([np.cos(angle + wobble), np.sin(angle + wobble)])
+            tracks.append(track)
+            shots.append(track)
+    return np.array(vectors), tracks, shots
+
+
+def test_partners_are_mutual_nearest_tracks_unless_asked_otherwise() -> None:
+    vectors, tracks, shots = _chain()
+
+    mutual = TripletSampler(tracks, shots, vectors, partner_similarity=0.0)
+    nearest = TripletSampler(tracks, shots, vectors, partner_similarity=0.0, partner_mutual=False)
+
+    # Only B and C join when partners must be mutual; A joins them through B otherwise.
+    assert mutual.group_number.tolist() == [0, 0, 1, 1, 1, 1]
+    assert nearest.group_number.tolist() == [0] * 6
+    assert len(mutual.partners[0]) == 4 and len(nearest.partners[0]) == 6
+
+
+def test_second_round_partners_run_a_second_round() -> None:
+    vectors, tracks, shots = _tracks()
+    settings = RefineSettings(steps=20, batch_size=64, eval_triplets=128, second_round_partners=0.0)
+
+    result = refine(vectors, tracks, shots, settings=settings, seed=2, device="cpu")
+
+    assert result.weights is not None and result.steps == 40
+    assert result.loss_before is not None and result.loss_after is not None
+    assert result.loss_after < result.loss_before
+
+
+def test_toned_views_are_tinted_monochrome_prints() -> None:
+    crop = np.zeros((20, 20, 3), np.uint8)
+    crop[:, :10] = (200, 40, 40)
+    crop[:, 10:] = (40, 40, 200)
+    plain = AugmentSettings(
+        crop_scale=(1.0, 1.0), flip=0.0, jitter=0.0, rotation_deg=0.0, greyscale=0.0, tone=0.0
+    )
+
+    toned = augment(crop, np.random.default_rng(3), replace(plain, tone=1.0)).astype(float)
+    kept = augment(crop, np.random.default_rng(3), plain).astype(float)
+
+    # One tint over one grey image: the channels keep the same ratio on every pixel (the
+    # untoned view keeps its red and its blue half).
+    def ratio(view: np.ndarray) -> np.ndarray:
+        return view[..., 0] / np.maximum(view[..., 2], 1.0)
+
+    assert np.ptp(ratio(kept)) > 1.0
+    assert np.ptp(ratio(toned)) < 0.05
+    assert not np.allclose(toned[..., 0], toned[..., 2], atol=2.0)
+
+
+def test_default_views_include_toned_prints() -> None:
+    crop = np.zeros((24, 24, 3), np.uint8)
+    crop[:, :12] = (200, 40, 40)
+    crop[:, 12:] = (40, 40, 200)
+    rng = np.random.default_rng(0)
+
+    views = [augment(crop, rng).astype(float) for _ in range(60)]
+
+    # Tinted monochrome: one channel ratio over the whole view, but not a grey one.
+    toned = [
+        view
+        for view in views
+        if np.ptp(view[4:-4, 4:-4, 0] / np.maximum(view[4:-4, 4:-4, 2], 1.0)) < 0.05
+        and not np.allclose(view[..., 0], view[..., 2], atol=2.0)
+    ]
+    assert 5 <= len(toned) <= 35
