@@ -142,7 +142,7 @@ def train_classifier_cmd(
     --annotations (and --init), also from the frames people labelled P or NP (frame, shot
     and imported range labels, human masks)."""
     from workers.ml.models import ClassifierConfig
-    from workers.ml.train import TrainConfig, train_classifier
+    from workers.ml.train import ResumeMismatch, TrainConfig, train_classifier
 
     if head not in ("centroid", "cls"):
         raise _fail("--head must be centroid or cls")
@@ -175,9 +175,17 @@ def train_classifier_cmd(
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
     )
-    result = train_classifier(
-        (splits.train_p, splits.train_np), model_config, config, out, resume=resume, init_from=init
-    )
+    try:
+        result = train_classifier(
+            (splits.train_p, splits.train_np),
+            model_config,
+            config,
+            out,
+            resume=resume,
+            init_from=init,
+        )
+    except ResumeMismatch as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(
         f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
     )
@@ -304,7 +312,7 @@ def train_segmenter_cmd(
     archive's own human and propagated masks."""
     from workers.ml.evaluate import read_proxy_set
     from workers.ml.models import SegmenterConfig
-    from workers.ml.train import TrainConfig, train_segmenter
+    from workers.ml.train import ResumeMismatch, TrainConfig, train_segmenter
 
     if encoder not in ("mit", "lite0", "lite1", "lite2"):
         raise _fail("--encoder must be lite0, lite1, lite2 or mit")
@@ -344,15 +352,18 @@ def train_segmenter_cmd(
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
     )
-    result = train_segmenter(
-        (splits.train_p, splits.train_np),
-        model_config,
-        config,
-        out,
-        proxy=proxy_set,
-        resume=resume,
-        init_from=init,
-    )
+    try:
+        result = train_segmenter(
+            (splits.train_p, splits.train_np),
+            model_config,
+            config,
+            out,
+            proxy=proxy_set,
+            resume=resume,
+            init_from=init,
+        )
+    except ResumeMismatch as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(
         f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
     )

@@ -245,6 +245,32 @@ class TrainResult:
     losses: list[float]
 
 
+# Settings that change where a run goes; device, threads and checkpointing do not.
+_NOT_RECIPE = ("device", "threads", "checkpoint_every")
+
+
+class ResumeMismatch(ValueError):
+    """A checkpoint made with other training settings than the run asked to resume it."""
+
+
+def _recipe(config: TrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(config).items() if k not in _NOT_RECIPE}
+
+
+def _check_same_recipe(saved: dict[str, Any] | None, asked: dict[str, Any], path: Path) -> None:
+    """Resuming with other settings would silently mix two runs (a schedule, sampling or
+    loss that changes half way); checkpoints from before settings were saved pass."""
+    if saved is None:
+        return
+    changed = sorted(k for k in asked if k in saved and saved[k] != asked[k])
+    if changed:
+        details = ", ".join(f"{k}: {saved[k]!r} -> {asked[k]!r}" for k in changed)
+        raise ResumeMismatch(
+            f"the checkpoint in {path.parent.name}/ was made with other settings ({details}); "
+            "start over with --no-resume, or use another --out"
+        )
+
+
 def run_training(
     model: torch.nn.Module,
     loss_fn: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor],
@@ -285,6 +311,7 @@ def run_training(
     start_step, losses, wall_before = 0, [], 0.0
     if resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        _check_same_recipe(state.get("recipe"), _recipe(config), checkpoint_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         batches.rng = pickle.loads(state["rng"])
@@ -332,6 +359,7 @@ def run_training(
                     "step": done,
                     "losses": losses,
                     "wall_s": wall,
+                    "recipe": _recipe(config),
                 },
                 checkpoint_path,
             )

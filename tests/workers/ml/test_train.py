@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from workers.ml.data import ImagePool
 from workers.ml.models import build_classifier, build_segmenter, load_model
 from workers.ml.train import (
     BatchMaker,
+    ResumeMismatch,
     TrainConfig,
     classifier_loss,
     patch_targets,
@@ -137,6 +139,23 @@ def test_training_resumes_to_the_same_weights_as_an_uninterrupted_run(
     resumed = load_model(tmp_path / "resumed" / "model", "classifier").state_dict()
     for name, weights in straight.items():
         assert torch.equal(weights, resumed[name]), name
+
+
+def test_resuming_with_other_settings_is_refused_and_other_threads_are_not(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    config = TrainConfig(steps=4, batch_size=4, checkpoint_every=2, warmup_steps=1, seed=5)
+    run = tmp_path / "run"
+    train_classifier(pools, tiny_classifier_config(), config, run, progress=False, stop_after=2)
+
+    other = replace(config, source_balance=0.5)
+    with pytest.raises(ResumeMismatch, match=r"source_balance: 0\.0 -> 0\.5"):
+        train_classifier(pools, tiny_classifier_config(), other, run, progress=False)
+    # Where it runs is not part of the recipe: the run resumes and finishes.
+    finished = train_classifier(
+        pools, tiny_classifier_config(), replace(config, threads=1), run, progress=False
+    )
+    assert finished.steps == 4 and (run / "model").exists()
 
 
 def test_training_is_reproducible_with_the_same_seed(
