@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
 
 @dataclass(frozen=True)
 class AugmentSettings:
@@ -63,8 +65,7 @@ def augment(
     if rng.random() < settings.jitter:
         picture = _jitter(picture, rng, settings)
     if rng.random() < settings.greyscale:
-        grey = picture @ np.array([0.299, 0.587, 0.114], np.float32)
-        picture = np.repeat(grey[..., None], 3, axis=2)
+        picture = np.repeat(_luma(picture)[..., None], 3, axis=2)
     if settings.tone > 0 and rng.random() < settings.tone:
         picture = _tone(picture, rng, settings.tone_gain)
     return np.ascontiguousarray(np.clip(picture, 0, 255).astype(np.uint8))
@@ -72,9 +73,13 @@ def augment(
 
 def _tone(picture: np.ndarray, rng: np.random.Generator, gain: tuple[float, float]) -> np.ndarray:
     """The picture in grey, each channel scaled by its own random gain (a tinted print)."""
-    grey = picture @ np.array([0.299, 0.587, 0.114], np.float32)
     colour = rng.uniform(*gain, size=3).astype(np.float32)
-    return grey[..., None] * colour
+    return _luma(picture)[..., None] * colour
+
+
+def _luma(picture: np.ndarray) -> np.ndarray:
+    """(H, W) float32 grey of an (H, W, 3) RGB float picture (ITU-R BT.601 weights)."""
+    return picture @ _LUMA
 
 
 def _jitter(picture: np.ndarray, rng: np.random.Generator, settings: AugmentSettings) -> np.ndarray:
@@ -84,12 +89,12 @@ def _jitter(picture: np.ndarray, rng: np.random.Generator, settings: AugmentSett
         return x * rng.uniform(1 - settings.brightness, 1 + settings.brightness)
 
     def contrast(x: np.ndarray) -> np.ndarray:
-        mean = float((x @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+        mean = float(_luma(x).mean())
         factor = rng.uniform(1 - settings.contrast, 1 + settings.contrast)
         return (x - mean) * factor + mean
 
     def saturation(x: np.ndarray) -> np.ndarray:
-        grey = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+        grey = _luma(x)[..., None]
         factor = rng.uniform(1 - settings.saturation, 1 + settings.saturation)
         return (x - grey) * factor + grey
 
