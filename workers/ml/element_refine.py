@@ -15,7 +15,7 @@ numpy arrays (``app.elements.head`` applies them without torch).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -433,18 +433,16 @@ def refine(
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
-    rounds = [sampler]
-    if settings.second_round_partners is not None:
-        rounds.append(sampler)  # replaced by one with partners once the first round is done
-    total = settings.steps * len(rounds)
-    held_out = draw(settings.eval_triplets, sampler)
-    with torch.no_grad():
-        before = float(loss_of(held_out, sampler))
-    for round_number in range(len(rounds)):
-        if round_number:
+    second_round = settings.second_round_partners is not None
+    total = settings.steps * (2 if second_round else 1)
+
+    def rounds() -> Iterator[TripletSampler]:
+        yield sampler
+        if second_round:
+            # Built after the first round: its partners are nearest in the head's space.
             with torch.no_grad():
                 first = head(vectors[:count]).cpu().numpy()
-            rounds[round_number] = TripletSampler(
+            yield TripletSampler(
                 track_keys,
                 shot_keys,
                 embeddings,
@@ -453,8 +451,13 @@ def refine(
                 partner_vectors=first,
                 partner_mutual=settings.partner_mutual,
             )
+
+    held_out = draw(settings.eval_triplets, sampler)
+    with torch.no_grad():
+        before = float(loss_of(held_out, sampler))
+    for round_number, source in enumerate(rounds()):
         for step in range(settings.steps):
-            loss = loss_of(draw(settings.batch_size, rounds[round_number]), rounds[round_number])
+            loss = loss_of(draw(settings.batch_size, source), source)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
