@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -92,6 +94,18 @@ def _pools(data: Path, cache: Path) -> DataSplits:
         raise _fail(str(exc)) from exc
 
 
+@contextmanager
+def _resuming() -> Iterator[None]:
+    """A run directory whose checkpoint was made with other settings is the user's mistake:
+    say which settings differ, without a traceback."""
+    from workers.ml.train import ResumeMismatch
+
+    try:
+        yield
+    except ResumeMismatch as exc:
+        raise _fail(str(exc)) from exc
+
+
 @train_app.command("classifier")
 def train_classifier_cmd(
     out: Annotated[
@@ -142,7 +156,7 @@ def train_classifier_cmd(
     --annotations (and --init), also from the frames people labelled P or NP (frame, shot
     and imported range labels, human masks)."""
     from workers.ml.models import ClassifierConfig
-    from workers.ml.train import ResumeMismatch, TrainConfig, train_classifier
+    from workers.ml.train import TrainConfig, train_classifier
 
     if head not in ("centroid", "cls"):
         raise _fail("--head must be centroid or cls")
@@ -175,7 +189,7 @@ def train_classifier_cmd(
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
     )
-    try:
+    with _resuming():
         result = train_classifier(
             (splits.train_p, splits.train_np),
             model_config,
@@ -184,8 +198,6 @@ def train_classifier_cmd(
             resume=resume,
             init_from=init,
         )
-    except ResumeMismatch as exc:
-        raise _fail(str(exc)) from exc
     typer.echo(
         f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
     )
@@ -312,7 +324,7 @@ def train_segmenter_cmd(
     archive's own human and propagated masks."""
     from workers.ml.evaluate import read_proxy_set
     from workers.ml.models import SegmenterConfig
-    from workers.ml.train import ResumeMismatch, TrainConfig, train_segmenter
+    from workers.ml.train import TrainConfig, train_segmenter
 
     if encoder not in ("mit", "lite0", "lite1", "lite2"):
         raise _fail("--encoder must be lite0, lite1, lite2 or mit")
@@ -352,7 +364,7 @@ def train_segmenter_cmd(
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
     )
-    try:
+    with _resuming():
         result = train_segmenter(
             (splits.train_p, splits.train_np),
             model_config,
@@ -362,8 +374,6 @@ def train_segmenter_cmd(
             resume=resume,
             init_from=init,
         )
-    except ResumeMismatch as exc:
-        raise _fail(str(exc)) from exc
     typer.echo(
         f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
     )

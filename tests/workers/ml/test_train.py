@@ -18,6 +18,7 @@ from workers.ml.train import (
     BatchMaker,
     ResumeMismatch,
     TrainConfig,
+    _recipe,
     classifier_loss,
     patch_targets,
     segmenter_loss,
@@ -156,6 +157,34 @@ def test_resuming_with_other_settings_is_refused_and_other_threads_are_not(
         pools, tiny_classifier_config(), replace(config, threads=1), run, progress=False
     )
     assert finished.steps == 4 and (run / "model").exists()
+
+
+def test_train_command_names_the_settings_a_checkpoint_was_made_with(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.workers.ml.conftest import drawing_like, photo_like
+
+    rng = np.random.default_rng(2)
+    for folder, make in (("photographic", photo_like), ("nonphotographic", drawing_like)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for index in range(2):
+            Image.fromarray(make(rng)).save(tmp_path / "data" / folder / f"gen_{index}.png")
+    run = tmp_path / "run"
+    run.mkdir()
+    # A checkpoint of a run at another learning rate (the check comes before its weights load).
+    recipe = {**_recipe(TrainConfig()), "lr": 0.1}
+    torch.save({"recipe": recipe}, run / "checkpoint.pt")
+
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "classifier", "--data", str(tmp_path / "data"), "--out", str(run),
+         "--cache", str(tmp_path / "cache"), "--steps", "2", "--batch-size", "2",
+         "--lr", "2e-4", "--threads", "1", "--device", "cpu"],
+    )  # fmt: skip
+
+    assert result.exit_code != 0
+    assert "lr: 0.1 -> 0.0002" in result.output and "--no-resume" in result.output
+    assert not isinstance(result.exception, ResumeMismatch)  # a message, not a traceback
 
 
 def test_training_is_reproducible_with_the_same_seed(
