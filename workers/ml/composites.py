@@ -46,11 +46,18 @@ def _font(size: int, rng: np.random.Generator) -> ImageFont.FreeTypeFont | Image
     return ImageFont.load_default(size=size)
 
 
-def random_crop(img: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A random crop of ``img`` with the target aspect ratio, resized to ``height`` x ``width``."""
+def random_crop(
+    img: np.ndarray,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    min_crop: float = 0.55,
+) -> np.ndarray:
+    """A random crop of ``img`` with the target aspect ratio, resized to ``height`` x ``width``;
+    its side is between ``min_crop`` and all of the largest such crop's."""
     h, w = img.shape[:2]
     target_aspect = width / height
-    scale = rng.uniform(0.55, 1.0)
+    scale = rng.uniform(min_crop, 1.0)
     crop_h = max(8, int(min(h, w / target_aspect) * scale))
     crop_w = max(8, min(w, int(crop_h * target_aspect * rng.uniform(0.85, 1.18))))
     y = int(rng.integers(0, h - crop_h + 1))
@@ -248,9 +255,15 @@ def make_composite(
 
 
 def homogeneous(
-    img: np.ndarray, is_photographic: bool, *, height: int, width: int, rng: np.random.Generator
+    img: np.ndarray,
+    is_photographic: bool,
+    *,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    min_crop: float = 0.55,
 ) -> Sample:
-    crop = random_crop(img, height, width, rng)
+    crop = random_crop(img, height, width, rng, min_crop)
     return Sample(crop, np.full((height, width), is_photographic), "P" if is_photographic else "NP")
 
 

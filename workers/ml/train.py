@@ -29,6 +29,7 @@ from app.core.config import ClassThresholds
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
 from workers.ml.degrade import degrade
+from workers.ml.drawn_renders import render_drawn
 from workers.ml.efficientnet import EfficientNetLiteEncoder
 from workers.ml.inference import half_dtype, select_device
 from workers.ml.models import (
@@ -75,6 +76,12 @@ class TrainConfig:
     # n the number of images of its source (0 = every image alike, the big sources dominate;
     # 1 = every source alike). Training sources differ by two orders of magnitude in size.
     source_balance: float = 0.0
+    # Share of NP draws that are drawn-looking renders of training photographs (pencil,
+    # cartoon, watercolour: ``drawn_renders``); 0 = the labelled drawings only.
+    drawn_renders: float = 0.0
+    # Smallest crop of a homogeneous training image, as a share of its side (close-ups below
+    # the default 0.55 show textures such as facades that whole photographs rarely do).
+    min_crop: float = 0.55
 
 
 @dataclass
@@ -121,6 +128,10 @@ class BatchMaker:
         self.np_weights = source_weights(self.np_pool.sources, config.source_balance)
 
     def _pick(self, photographic: bool) -> np.ndarray:
+        share = self.config.drawn_renders
+        # The extra draw only when renders are asked for: share 0 keeps batches as before.
+        if not photographic and share and self.p_pool.images and self.rng.random() < share:
+            return render_drawn(self._pick(True), self.rng)
         pool, weights = (
             (self.p_pool, self.p_weights) if photographic else (self.np_pool, self.np_weights)
         )
@@ -159,7 +170,14 @@ class BatchMaker:
                 )
             else:
                 is_p = rng.random() < 0.5
-                sample = homogeneous(self._pick(is_p), is_p, height=height, width=width, rng=rng)
+                sample = homogeneous(
+                    self._pick(is_p),
+                    is_p,
+                    height=height,
+                    width=width,
+                    rng=rng,
+                    min_crop=self.config.min_crop,
+                )
             image = cv2.resize(sample.image, (size, size), interpolation=cv2.INTER_AREA)
             label = cv2.resize(
                 sample.p_mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST

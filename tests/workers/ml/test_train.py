@@ -99,6 +99,8 @@ def test_source_balance_draws_small_sources_as_often_as_big_ones() -> None:
         ("classifier", ["--source-balance", "1.5"], "between 0 and 1"),
         ("segmenter", ["--source-balance", "-0.1"], "between 0 and 1"),
         ("classifier", ["--source-balance", "0.5", "--annotations"], "--repeat"),
+        ("classifier", ["--drawn-renders", "1.2"], "between 0 and 1"),
+        ("segmenter", ["--min-crop", "0.05"], "between 0.1 and 1"),
     ],
 )
 def test_train_refuses_a_source_balance_it_cannot_honour_before_reading_data(
@@ -113,6 +115,41 @@ def test_train_refuses_a_source_balance_it_cannot_honour_before_reading_data(
 
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_drawn_renders_turn_photographs_into_np_draws() -> None:
+    # Photographs are noise; the drawings are one flat grey that no render of noise gives.
+    rng = np.random.default_rng(0)
+    photos = ImagePool([rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(4)],
+                       ["p"] * 4)  # fmt: skip
+    drawings = ImagePool([np.full((48, 64, 3), 77, np.uint8)] * 4, ["d"] * 4)
+
+    def flat_np_share(share: float) -> float:
+        config = TrainConfig(composite_ratio=0.0, degrade=False, seed=5, drawn_renders=share)
+        batches = BatchMaker((photos, drawings), 32, config)
+        flat = []
+        for _ in range(300):
+            image, label = batches.sample()
+            if label[0, 0] == 0:  # an NP draw
+                flat.append(bool(np.all(image == 77)))
+        return float(np.mean(flat))
+
+    assert flat_np_share(0.0) == 1.0
+    assert 0.35 < flat_np_share(0.6) < 0.5
+
+
+def test_min_crop_one_keeps_the_whole_image() -> None:
+    from workers.ml.composites import random_crop
+
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[:20] = 255  # top half white
+    rng = np.random.default_rng(1)
+    crops = [random_crop(image, 40, 40, rng, min_crop=1.0) for _ in range(20)]
+    # The whole height (the width is jittered): always half white.
+    assert all(abs(float(c.mean()) / 255 - 0.5) < 0.03 for c in crops)
+    close = [random_crop(image, 40, 40, rng, min_crop=0.2) for _ in range(200)]
+    assert min(abs(float(c.mean()) / 255 - 0.5) for c in close) < 0.03
+    assert max(abs(float(c.mean()) / 255 - 0.5) for c in close) > 0.45  # one colour only
 
 
 def test_patch_targets_average_the_mask_over_each_patch() -> None:
