@@ -9,15 +9,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from app.analysis import service as analysis_service
 from app.core.config import get_settings
 from app.core.db import (
     current_revision,
     downgrade_database,
     ensure_database,
     get_engine,
+    get_sessionmaker,
     upgrade_database,
 )
-from app.models import Base
+from app.models import Analysis, Base
+from tests.app.factories import make_film
 
 TABLES = {
     "analyses",
@@ -40,7 +43,7 @@ TABLES = {
 }
 
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _tables(url: str) -> set[str]:
@@ -89,3 +92,37 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
 def test_upgrade_to_named_revision_records_it(empty_db_url: str, revision: str) -> None:
     upgrade_database(empty_db_url, revision)
     assert current_revision(empty_db_url) == revision
+
+
+def test_analyses_from_before_the_overrule_setting_read_back_the_rule_they_ran_with(
+    empty_db_url: str,
+) -> None:
+    upgrade_database(empty_db_url, "0008")
+    old = {"pipeline": {"working_size": 320}, "thresholds": {"min_area": 0.08}}
+    new = {"pipeline": {"working_size": 320, "segmenter_overrules": False}, "thresholds": {}}
+    with get_sessionmaker(empty_db_url)() as session:
+        film = make_film(session)
+        before = analysis_service.start_analysis(session, film, "c1", "s1", old)
+        # The same old settings run since with the rule written in: that row wins the key.
+        clash_film = make_film(session)
+        analysis_service.start_analysis(session, clash_film, "c1", "s1", old)
+        analysis_service.start_analysis(
+            session, clash_film, "c1", "s1",
+            {**old, "pipeline": {"working_size": 320, "segmenter_overrules": True}},
+        )  # fmt: skip
+        kept = analysis_service.start_analysis(session, film, "c1", "s1", new)
+        session.commit()
+
+    upgrade_database(empty_db_url)
+
+    with get_sessionmaker(empty_db_url)() as session:
+        rows = {a.id: a for a in session.query(Analysis).all()}
+    moved = rows[before]
+    assert moved.settings["pipeline"] == {"working_size": 320, "segmenter_overrules": True}
+    assert moved.settings_hash == analysis_service.settings_hash(moved.settings)
+    assert rows[kept].settings == new  # had the key: untouched
+    clashing = [a for a in rows.values() if a.film_id == clash_film]
+    assert sorted("segmenter_overrules" in a.settings["pipeline"] for a in clashing) == [
+        False,
+        True,
+    ]
