@@ -28,7 +28,7 @@ stage() {
     # `hybridlens train calibrate --classifier runs/lclf_cont/model`. The shipped run started from the fp16 copy
     # of lclf_main (`--init workers/ml/weights/classifier` at commit 1349631); from a fresh clone, lclf_main's run.
     lclf_cont) $HL train classifier --data "$DATA" --out runs/lclf_cont --init runs/lclf_main/model --encoder lite0 --composites 0.5 --steps 1200 --batch-size 16 --lr 1e-4 --threads "$T" --seed 2 ;;
-    # lseg_long + 800 steps at lr 1e-4 (shipped since 2026-12-02; likewise started from the fp16 copy of
+    # lseg_long + 800 steps at lr 1e-4 (shipped from 2026-12-02 until lseg_npr on 2026-12-03; likewise started from the fp16 copy of
     # lseg_long, `--init workers/ml/weights/segmenter`, with proxy masks made by the fp16 lclf_main), then
     # `hybridlens train calibrate --segmenter runs/lseg_cont/model`.
     lseg_cont) $HL train segmenter --data "$DATA" --out runs/lseg_cont --init runs/lseg_long/model --composites 0.6 --proxy runs/lproxy_main --proxy-ratio 0.05 --steps 800 --batch-size 8 --lr 1e-4 --threads "$T" --seed 3 ;;
@@ -40,7 +40,8 @@ stage() {
     # The same with sources balanced (each image drawn with weight n_source ** -0.5): measured beside
     # lclf_cont2 on the calibration sources, worse there, not shipped (docs/results.md); ran as runs/clf_bal_0.5.
     lclf_bal) $HL train classifier --data "$DATA" --out runs/lclf_bal --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --source-balance 0.5 ;;
-    # Proxy masks of the training hybrids from the shipped classifier (what lseg_cont and lseg_cont2 ran with).
+    # Proxy masks of the training hybrids from the shipped classifier (what lseg_cont2 and lseg_npr ran with; lseg_cont
+    # ran with the same masks made by the fp16 lclf_main).
     lproxy_ship) $HL train proxy-masks --data "$DATA" --classifier workers/ml/weights/classifier --images "$DATA/hybrid" --out runs/lproxy_ship ;;
     # lseg_cont + 600 steps at lr 1e-4, seed 5 (2026-12-03; measured, NOT shipped: calibration mIoU 0.513 ->
     # 0.518, lettering 0.744 -> 0.691, within noise). Ran from the fp16 copy of lseg_cont with proxy masks of
@@ -49,7 +50,7 @@ stage() {
     # Shipped segmenter since 2026-12-03 (second round): lseg_cont + 600 steps at lr 1e-4, seed 5, with a quarter
     # of the NP draws drawn-looking renders of training photographs (`--drawn-renders 0.25`); the control without
     # renders is lseg_cont2. Ran from the fp16 copy of lseg_cont (`--init workers/ml/weights/segmenter` at commit
-    # 0669338) with proxy masks from lproxy_ship; then `hybridlens train calibrate --segmenter runs/lseg_npr/model`
+    # 0669338, render code of 3aae1a1: its cartoon filter wrapped white round in 8 bits, fixed since) with proxy masks from lproxy_ship; then `hybridlens train calibrate --segmenter runs/lseg_npr/model`
     # and `python bench/ship_weights.py --segmenter runs/lseg_npr/model`. 1,695 s on one thread beside two other runs.
     lseg_npr) $HL train segmenter --data "$DATA" --out runs/lseg_npr --init runs/lseg_cont/model --composites 0.6 --proxy runs/lproxy_ship --proxy-ratio 0.05 --steps 600 --batch-size 8 --lr 1e-4 --threads "$T" --seed 5 --drawn-renders 0.25 ;;
     # The same for the classifier, beside lclf_cont2 (its control), from the fp16 copy of lclf_cont

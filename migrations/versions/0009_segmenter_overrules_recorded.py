@@ -4,7 +4,8 @@ key, so reading them back gave the new default (false): a resumed old analysis w
 switched rules half way, and its settings said the wrong thing. The key is written in, true,
 and the settings hash recomputed (canonical JSON, as ``app.analysis.service.settings_hash``).
 An analysis whose new key would collide with one run since with the same models and settings
-is left as it was (its row keeps the old hash, and is reported in the log).
+is left as it was (its row keeps the old hash, and is reported in the log); so is one whose
+settings have no pipeline or an empty one (those read back as the configured settings).
 
 Revision ID: 0009
 Revises: 0008
@@ -57,13 +58,21 @@ def upgrade() -> None:
     for row in rows:
         settings = row["settings"]
         pipeline = settings.get("pipeline") if isinstance(settings, dict) else None
-        if not isinstance(pipeline, dict) or "segmenter_overrules" in pipeline:
+        # No pipeline or an empty one reads back as the configured settings: left alone.
+        if not isinstance(pipeline, dict) or not pipeline or "segmenter_overrules" in pipeline:
             continue
         updated = {**settings, "pipeline": {**pipeline, "segmenter_overrules": True}}
         new_hash = _hash(updated)
         key = (row["film_id"], row["classifier_version"], row["segmenter_version"], new_hash)
         if key in keys:
-            log.warning("analysis %s left as it was: the same settings were run since", row["id"])
+            log.warning(
+                "analysis %s (film %s, classifier %s, segmenter %s) left as it was: an analysis "
+                "of the same film, models and settings with the rule written in exists",
+                row["id"],
+                row["film_id"],
+                row["classifier_version"],
+                row["segmenter_version"],
+            )
             continue
         keys.discard(
             (

@@ -111,7 +111,11 @@ def test_analyses_from_before_the_overrule_setting_read_back_the_rule_they_ran_w
             {**old, "pipeline": {"working_size": 320, "segmenter_overrules": True}},
         )  # fmt: skip
         kept = analysis_service.start_analysis(session, film, "c1", "s1", new)
+        # Settings without a pipeline, or with an empty one, read back as configured: kept.
+        bare = analysis_service.start_analysis(session, film, "c2", "s1", {"thresholds": {}})
+        empty = analysis_service.start_analysis(session, film, "c3", "s1", {"pipeline": {}})
         session.commit()
+        hashes = {a.id: a.settings_hash for a in session.query(Analysis).all()}
 
     upgrade_database(empty_db_url)
 
@@ -121,8 +125,12 @@ def test_analyses_from_before_the_overrule_setting_read_back_the_rule_they_ran_w
     assert moved.settings["pipeline"] == {"working_size": 320, "segmenter_overrules": True}
     assert moved.settings_hash == analysis_service.settings_hash(moved.settings)
     assert rows[kept].settings == new  # had the key: untouched
+    for untouched in (kept, bare, empty):
+        assert rows[untouched].settings_hash == hashes[untouched]
+    assert rows[empty].settings == {"pipeline": {}}
     clashing = [a for a in rows.values() if a.film_id == clash_film]
     assert sorted("segmenter_overrules" in a.settings["pipeline"] for a in clashing) == [
         False,
         True,
     ]
+    assert all(a.settings_hash == hashes[a.id] for a in clashing)

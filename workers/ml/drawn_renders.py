@@ -39,7 +39,9 @@ def _cartoon(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     )
     levels = int(rng.integers(3, 8))
     step = 256 // levels
-    flat = (smooth // step) * step + step // 2
+    # In int16: the top level's middle lies above 255 for most level counts (uint8 would wrap
+    # white to black).
+    flat = np.minimum((smooth.astype(np.int16) // step) * step + step // 2, 255).astype(np.uint8)
     # Inked outlines where the smoothed luminance changes; a blurred guide and a margin keep
     # textures (grass, water) from turning into black blots.
     grey = cv2.medianBlur(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), 7)

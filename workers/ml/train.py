@@ -83,6 +83,13 @@ class TrainConfig:
     # the default 0.55 show textures such as facades that whole photographs rarely do).
     min_crop: float = 0.55
 
+    def __post_init__(self) -> None:
+        for name in ("source_balance", "drawn_renders"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
+        if not 0.1 <= self.min_crop <= 1.0:
+            raise ValueError(f"min_crop must be between 0.1 and 1, not {self.min_crop}")
+
 
 @dataclass
 class ProxySet:
@@ -280,9 +287,11 @@ def _check_same_recipe(saved: dict[str, Any] | None, asked: dict[str, Any], path
     loss that changes half way); checkpoints from before settings were saved pass."""
     if saved is None:
         return
-    changed = sorted(k for k in asked if k in saved and saved[k] != asked[k])
+    # A setting added since the checkpoint was made ran at its default then.
+    before = {**_recipe(TrainConfig()), **saved}
+    changed = sorted(k for k in asked if k in before and before[k] != asked[k])
     if changed:
-        details = ", ".join(f"{k}: {saved[k]!r} -> {asked[k]!r}" for k in changed)
+        details = ", ".join(f"{k}: {before[k]!r} -> {asked[k]!r}" for k in changed)
         raise ResumeMismatch(
             f"the checkpoint in {path.parent.name}/ was made with other settings ({details}); "
             "start over with --no-resume, or use another --out"

@@ -26,6 +26,16 @@ def test_each_render_gives_an_rgb_image_unlike_the_photograph(kind: str) -> None
     assert len(np.unique(out.reshape(-1, 3), axis=0)) < len(np.unique(photo.reshape(-1, 3), axis=0))
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_cartoon_keeps_white_paper_white_at_every_number_of_colour_levels(seed: int) -> None:
+    # The flat colours are the middles of 3-7 levels; the top one lies above 255 for most
+    # level counts, which must not wrap round to black.
+    photo = _photo(90, 120)
+    photo[:, 60:] = 255
+    out = render_drawn(photo, np.random.default_rng(seed), "cartoon")
+    assert float(out[10:80, 75:110].mean()) > 200
+
+
 def test_large_photographs_are_shrunk_before_rendering() -> None:
     out = render_drawn(_photo(400, 800), np.random.default_rng(2))
     assert max(out.shape[:2]) == RENDER_LONG_SIDE and out.shape[2] == 3

@@ -103,7 +103,7 @@ def test_source_balance_draws_small_sources_as_often_as_big_ones() -> None:
         ("segmenter", ["--min-crop", "0.05"], "between 0.1 and 1"),
     ],
 )
-def test_train_refuses_a_source_balance_it_cannot_honour_before_reading_data(
+def test_train_refuses_sampling_settings_it_cannot_honour_before_reading_data(
     tmp_path: Path, command: str, arguments: list[str], message: str
 ) -> None:
     # The data folder does not exist: the refusal comes first, not a missing-data error.
@@ -152,6 +152,30 @@ def test_min_crop_one_keeps_the_whole_image() -> None:
     assert max(abs(float(c.mean()) / 255 - 0.5) for c in close) > 0.45  # one colour only
 
 
+def test_min_crop_reaches_the_homogeneous_training_crops() -> None:
+    # Photographs white on the left, black on the right: whole crops are grey on average,
+    # close-ups often one colour.
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :32] = 255
+    pool = ImagePool([image] * 3, ["a"] * 3)
+
+    def one_colour_share(min_crop: float) -> float:
+        config = TrainConfig(composite_ratio=0.0, degrade=False, seed=6, min_crop=min_crop)
+        batches = BatchMaker((pool, pool), 32, config)
+        means = [float(batches.sample()[0].mean()) / 255 for _ in range(200)]
+        return float(np.mean([m < 0.05 or m > 0.95 for m in means]))
+
+    assert one_colour_share(1.0) == 0.0
+    assert one_colour_share(0.2) > 0.1
+
+
+def test_training_settings_out_of_range_are_refused_by_the_config_too() -> None:
+    with pytest.raises(ValueError, match="drawn_renders"):
+        TrainConfig(drawn_renders=1.5)
+    with pytest.raises(ValueError, match="min_crop"):
+        TrainConfig(min_crop=0.0)
+
+
 def test_patch_targets_average_the_mask_over_each_patch() -> None:
     labels = torch.zeros(1, 16, 16, dtype=torch.long)
     labels[0, :8, :4] = 1  # half of the top-left 8x8 patch is P
@@ -194,6 +218,18 @@ def test_resuming_with_other_settings_is_refused_and_other_threads_are_not(
         pools, tiny_classifier_config(), replace(config, threads=1), run, progress=False
     )
     assert finished.steps == 4 and (run / "model").exists()
+
+
+def test_a_checkpoint_from_before_a_setting_existed_ran_at_its_default() -> None:
+    from workers.ml.train import _check_same_recipe
+
+    saved = _recipe(TrainConfig())
+    del saved["drawn_renders"]  # a checkpoint made before the option existed
+    _check_same_recipe(saved, _recipe(TrainConfig()), Path("run/checkpoint.pt"))
+    with pytest.raises(ResumeMismatch, match=r"drawn_renders: 0\.0 -> 0\.25"):
+        _check_same_recipe(
+            saved, _recipe(TrainConfig(drawn_renders=0.25)), Path("run/checkpoint.pt")
+        )
 
 
 def test_train_command_names_the_settings_a_checkpoint_was_made_with(tmp_path: Path) -> None:
