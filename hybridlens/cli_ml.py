@@ -65,19 +65,17 @@ PretrainedOpt = Annotated[
 ]
 
 
-def _check_balance(source_balance: float, annotations: bool) -> None:
-    if not 0.0 <= source_balance <= 1.0:
-        raise _fail("--source-balance must be between 0 and 1")
-    if source_balance and annotations:
+def _check_sampling(annotations: bool, **values: float) -> None:
+    """Refuse sampling options out of range (``SAMPLING_BOUNDS``) before any data is read."""
+    from workers.ml.train import SAMPLING_BOUNDS, out_of_bounds
+
+    name = out_of_bounds(values)
+    if name is not None:
+        low, high = SAMPLING_BOUNDS[name]
+        raise _fail(f"--{name.replace('_', '-')} must be between {low:g} and {high:g}")
+    if values["source_balance"] and annotations:
         # The archive's frames form one source, so balancing would undo --repeat.
         raise _fail("--source-balance and --annotations do not go together: use --repeat")
-
-
-def _check_sampling(drawn_renders: float, min_crop: float) -> None:
-    if not 0.0 <= drawn_renders <= 1.0:
-        raise _fail("--drawn-renders must be between 0 and 1")
-    if not 0.1 <= min_crop <= 1.0:
-        raise _fail("--min-crop must be between 0.1 and 1")
 
 
 AnnotationsOpt = Annotated[
@@ -187,8 +185,9 @@ def train_classifier_cmd(
         raise _fail("--encoder must be lite0, lite1, lite2 or vit")
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
-    _check_balance(source_balance, annotations)
-    _check_sampling(drawn_renders, min_crop)
+    _check_sampling(
+        annotations, source_balance=source_balance, drawn_renders=drawn_renders, min_crop=min_crop
+    )
     splits = _pools(data, cache)
     if annotations:
         _add_labelled_frames(splits, db, film, collection, repeat)
@@ -359,8 +358,9 @@ def train_segmenter_cmd(
     if image_size % 32:
         raise _fail("--image-size must be a multiple of 32")
     # The archive's masks join the proxy share, not the pools: balancing leaves them alone.
-    _check_balance(source_balance, annotations=False)
-    _check_sampling(drawn_renders, min_crop)
+    _check_sampling(
+        False, source_balance=source_balance, drawn_renders=drawn_renders, min_crop=min_crop
+    )
     splits = _pools(data, cache)
     proxy_set = read_proxy_set(proxy) if proxy else None
     held_out = None

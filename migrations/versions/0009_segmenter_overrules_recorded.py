@@ -51,10 +51,11 @@ def _hash(settings: dict[str, Any]) -> str:
 def upgrade() -> None:
     connection = op.get_bind()
     rows = connection.execute(sa.select(_analyses)).mappings().all()
-    keys = {
-        (r["film_id"], r["classifier_version"], r["segmenter_version"], r["settings_hash"])
-        for r in rows
-    }
+
+    def models(row: Any) -> tuple[Any, ...]:
+        return (row["film_id"], row["classifier_version"], row["segmenter_version"])
+
+    keys = {(*models(r), r["settings_hash"]) for r in rows}
     for row in rows:
         settings = row["settings"]
         pipeline = settings.get("pipeline") if isinstance(settings, dict) else None
@@ -63,26 +64,16 @@ def upgrade() -> None:
             continue
         updated = {**settings, "pipeline": {**pipeline, "segmenter_overrules": True}}
         new_hash = _hash(updated)
-        key = (row["film_id"], row["classifier_version"], row["segmenter_version"], new_hash)
-        if key in keys:
+        if (*models(row), new_hash) in keys:
             log.warning(
                 "analysis %s (film %s, classifier %s, segmenter %s) left as it was: an analysis "
                 "of the same film, models and settings with the rule written in exists",
                 row["id"],
-                row["film_id"],
-                row["classifier_version"],
-                row["segmenter_version"],
+                *models(row),
             )
             continue
-        keys.discard(
-            (
-                row["film_id"],
-                row["classifier_version"],
-                row["segmenter_version"],
-                row["settings_hash"],
-            )
-        )
-        keys.add(key)
+        keys.discard((*models(row), row["settings_hash"]))
+        keys.add((*models(row), new_hash))
         connection.execute(
             sa.update(_analyses)
             .where(_analyses.c.id == row["id"])

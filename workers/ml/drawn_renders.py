@@ -74,12 +74,12 @@ def render_drawn(
     None); images longer than ``RENDER_LONG_SIDE`` are shrunk first."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an RGB image, got shape {image.shape}")
+    name = kind if kind is not None else str(rng.choice(sorted(RENDERS)))
+    if name not in RENDERS:
+        raise ValueError(f"unknown render {name!r}; choose from {sorted(RENDERS)}")
     height, width = image.shape[:2]
     scale = RENDER_LONG_SIDE / max(height, width)
     if scale < 1.0:
         size = (max(8, round(width * scale)), max(8, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    name = kind if kind is not None else str(rng.choice(sorted(RENDERS)))
-    if name not in RENDERS:
-        raise ValueError(f"unknown render {name!r}; choose from {sorted(RENDERS)}")
     return RENDERS[name](np.ascontiguousarray(image), rng)

@@ -84,11 +84,29 @@ class TrainConfig:
     min_crop: float = 0.55
 
     def __post_init__(self) -> None:
-        for name in ("source_balance", "drawn_renders"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
-        if not 0.1 <= self.min_crop <= 1.0:
-            raise ValueError(f"min_crop must be between 0.1 and 1, not {self.min_crop}")
+        name = out_of_bounds({k: getattr(self, k) for k in SAMPLING_BOUNDS})
+        if name is not None:
+            low, high = SAMPLING_BOUNDS[name]
+            raise ValueError(
+                f"{name} must be between {low:g} and {high:g}, not {getattr(self, name)}"
+            )
+
+
+# The allowed ranges of the sampling settings, for TrainConfig and the train commands' options.
+SAMPLING_BOUNDS: dict[str, tuple[float, float]] = {
+    "source_balance": (0.0, 1.0),
+    "drawn_renders": (0.0, 1.0),
+    "min_crop": (0.1, 1.0),
+}
+
+
+def out_of_bounds(values: dict[str, float]) -> str | None:
+    """The first of these sampling settings outside its range in ``SAMPLING_BOUNDS``."""
+    for name, value in values.items():
+        low, high = SAMPLING_BOUNDS[name]
+        if not low <= value <= high:
+            return name
+    return None
 
 
 @dataclass
