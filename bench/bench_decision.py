@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,16 +128,29 @@ def line(pred: np.ndarray, y: np.ndarray, strict: np.ndarray, homog: np.ndarray)
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the benches that run both models on the two sets (this one and
+    ``bench_ratio.py``)."""
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--classifier", type=Path, default=None)
     parser.add_argument("--segmenter", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
     parser.add_argument("--calibration-per-style", type=int, default=40)
-    args = parser.parse_args()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Both models' figures (``features``) on the calibration and validation frames."""
+
+    classifier: Classifier
+    segmenter: Segmenter
+    thresholds: ClassThresholds
+    sets: dict[str, tuple[np.ndarray, list[Sample]]]  # name -> (features, frames)
+
+
+def measure(args: argparse.Namespace) -> Measured:
+    """Load the models and the two sets; their features, cached per model pair and set."""
     settings = ModelSettings(cpu_threads=1)
-    thresholds = settings.thresholds
     classifier = Classifier.load(settings, args.classifier)
     segmenter = Segmenter.load(settings, args.segmenter)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -146,12 +160,23 @@ def main() -> None:
         "calibration": calibration_samples(splits, per_style=args.calibration_per_style),
         "validation": validation_composites(splits, 60) + validation_homogeneous(splits),
     }
-    data = {}
+    measured = {}
     for name, samples in sets.items():
         x = cached(
             args.cache / f"decision-{name}-{tag}-{len(samples)}.npy",
             lambda samples=samples: features(classifier, segmenter, samples),
         )
+        measured[name] = (x, samples)
+    return Measured(classifier, segmenter, settings.thresholds, measured)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    measured = measure(parser.parse_args())
+    thresholds = measured.thresholds
+    data = {}
+    for name, (x, samples) in measured.sets.items():
         homog = np.array([s.style in ("P", "NP") for s in samples])
         data[name] = (x, truth(samples, thresholds), truth(samples, STRICT_THRESHOLDS), homog)
         print(f"{name}: {len(samples)} frames, {homog.sum()} homogeneous")

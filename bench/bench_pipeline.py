@@ -177,6 +177,7 @@ def child_analyze(film: Path, data_dir: Path, truth_path: Path | None) -> None:
             "p_fraction_mae": float(np.mean(p_errors)) if p_errors else None,
             "true_hybrid_ratio": true_ratio,
             "hybrid_ratio": (report.analysis.summary or {}).get("hybrid_ratio"),
+            "adjusted_hybrid_ratio": (report.analysis.summary or {}).get("adjusted_hybrid_ratio"),
             "cut_recall": matched / max(1, len(starts) - 1),
             "cut_precision": sum(any(abs(f - c) <= 2 for c in starts[1:]) for f in found)
             / max(1, len(found)),
@@ -318,6 +319,11 @@ def report_truth(film: Path, truth_path: Path, work: Path) -> None:
     print(f"hybrid ratio             {truth['hybrid_ratio']:.3f} found, "
           f"{truth['true_hybrid_ratio']:.3f} true: abs error "
           f"{abs(truth['hybrid_ratio'] - truth['true_hybrid_ratio']):.3f}")  # fmt: skip
+    adjusted = truth.get("adjusted_hybrid_ratio")
+    if adjusted is not None:
+        print(f"adjusted hybrid ratio    {adjusted:.3f} found, "
+              f"{truth['true_hybrid_ratio']:.3f} true: abs error "
+              f"{abs(adjusted - truth['true_hybrid_ratio']):.3f}")  # fmt: skip
     print(f"P fraction MAE           {truth['p_fraction_mae']:.3f}")
     print(f"cuts within 2 frames     recall {truth['cut_recall']:.3f}, "
           f"precision {truth['cut_precision']:.3f}")  # fmt: skip

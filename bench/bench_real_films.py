@@ -57,6 +57,7 @@ def shares(document: dict[str, object]) -> dict[str, object]:
         "P": summary.get("p_time_share"),
         "NP": summary.get("np_time_share"),
         "hybrid": summary.get("hybrid_time_share"),
+        "adjusted": summary.get("adjusted_hybrid_ratio"),
         "frames": summary.get("sampled_frames"),
     }
 
@@ -69,7 +70,8 @@ def main() -> None:
     if not films:
         sys.exit(f"no .mp4 clips under {args.videos}")
     print(
-        f"{'film':30s} {'expected':11s} {'P':>6s} {'NP':>6s} {'hybrid':>7s} {'frames':>7s}  what it is"
+        f"{'film':30s} {'expected':11s} {'P':>6s} {'NP':>6s} {'hybrid':>7s} {'adj.':>6s} "
+        f"{'frames':>7s}  what it is"
     )
     for film in films:
         with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +87,7 @@ def main() -> None:
 
         print(
             f"{film.stem:30s} {expected:11s} {fmt(figures['P']):>6s} "
-            f"{fmt(figures['NP']):>6s} {fmt(figures['hybrid']):>7s} "
+            f"{fmt(figures['NP']):>6s} {fmt(figures['hybrid']):>7s} {fmt(figures['adjusted']):>6s} "
             f"{fmt(figures['frames']):>7s}  {description}"
         )
 

@@ -2,7 +2,9 @@
 
 python bench/ship_weights.py --classifier runs/lclf_main/model --segmenter runs/lseg_long/model
 
-The calibration fitted by ``hybridlens train calibrate`` travels with the weights.
+The calibration fitted by ``hybridlens train calibrate`` travels with the weights. The
+classifier's hybrid rates do not (they hold for one segmenter's exact weights, and shipping
+turns weights to fp16): measure them again on the shipped pair, as printed at the end.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from app.pipeline.quantify import HybridRates
+from workers.ml.checkpoint import weights_version
 from workers.ml.inference import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR
 from workers.ml.models import ModelKind, load_model, read_meta, save_model
 
@@ -53,6 +57,13 @@ def main() -> None:
     print(json.dumps({"shipped_bytes": sizes, "total_mb": round(sum(sizes.values()) / 1e6, 2)}))
     if sum(sizes.values()) > LIMIT_BYTES:
         raise SystemExit("shipped weights exceed 25 MB")
+    rates = HybridRates.from_meta(read_meta(DEFAULT_CLASSIFIER_DIR).get("hybrid_rates"))
+    if rates is None or rates.segmenter_version != weights_version(DEFAULT_SEGMENTER_DIR):
+        print(
+            "the shipped classifier has no hybrid rates for the shipped segmenter: films get no "
+            "adjusted hybrid ratio until you run\n  hybridlens train rates --classifier "
+            f"{DEFAULT_CLASSIFIER_DIR} --segmenter {DEFAULT_SEGMENTER_DIR}"
+        )
 
 
 if __name__ == "__main__":

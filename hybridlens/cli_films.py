@@ -323,13 +323,20 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _adjusted(summary: dict[str, Any]) -> str:
+    adjusted = summary.get("adjusted_hybrid_ratio")
+    if adjusted is None:
+        return ""
+    return f" ({_share(adjusted)} adjusted for the models' measured error rates)"
+
+
 def _summary_text(summary: dict[str, Any]) -> str:
     return (
         f"  {summary.get('duration_s', 0.0):.1f} s, {summary.get('shot_count', 0)} shots "
         f"({summary.get('hybrid_shot_count', 0)} hybrid), "
         f"{summary.get('sampled_frames', 0)} frames sampled "
         f"({summary.get('segmented_frames', 0)} segmented)\n"
-        f"  hybrid ratio {_share(summary.get('hybrid_ratio'))}; running time P "
+        f"  hybrid ratio {_share(summary.get('hybrid_ratio'))}{_adjusted(summary)}; running time P "
         f"{_share(summary.get('p_time_share'))}, NP {_share(summary.get('np_time_share'))}, "
         f"hybrid {_share(summary.get('hybrid_time_share'))}; mean P area "
         f"{_share(summary.get('mean_p_fraction'))}; longest hybrid run "

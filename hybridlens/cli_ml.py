@@ -484,6 +484,32 @@ def calibrate_cmd(
     typer.echo(json.dumps(fitted, indent=2))
 
 
+@train_app.command("rates")
+def rates_cmd(
+    classifier: Annotated[Path, typer.Option(help="Classifier model directory.")],
+    segmenter: Annotated[Path, typer.Option(help="Segmenter model directory.")],
+    data: DataOpt = Path("../shared/data"),
+    device: DeviceOpt = "auto",
+    cache: CacheOpt = Path("runs/cache"),
+) -> None:
+    """Measure how often the pipeline calls hybrid and homogeneous frames hybrid, on the
+    calibration sources, and store it with the classifier: films analysed with this pair
+    get a hybrid ratio adjusted for it (``train calibrate`` does this too, with both models)."""
+    from app.core.config import ModelSettings
+    from workers.ml.evaluate import store_hybrid_rates
+    from workers.ml.models import CheckpointError
+
+    splits = _pools(data, cache)
+    if not splits.calib_p.images or not splits.calib_np.images:
+        raise _fail(f"{data} has no images from the calibration sources")
+    settings = ModelSettings(device=device)  # type: ignore[arg-type]
+    try:
+        rates = store_hybrid_rates(splits, settings, classifier=classifier, segmenter=segmenter)
+    except (ValueError, CheckpointError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(json.dumps(rates.as_meta(), indent=2))
+
+
 def evaluate_cmd(
     data: DataOpt = Path("../shared/data"),
     classifier: Annotated[

@@ -56,7 +56,8 @@ class FrameRecord:
 
 
 class AnalysisSummary(BaseModel):
-    """Film-level figures of one analysis; the first six are cached on the film for queries.
+    """Film-level figures of one analysis; those declared here are cached on the film for
+    queries.
 
     Other keys the pipeline computes (longest hybrid run, counts...) are kept as given. The
     shares are null when no frame could be analysed (not 0: such a film matches no ratio query).
@@ -70,6 +71,9 @@ class AnalysisSummary(BaseModel):
     hybrid_time_share: float | None = Field(ge=0.0, le=1.0)
     mean_p_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
     hybrid_shot_count: int = Field(default=0, ge=0)
+    # The hybrid ratio adjusted for the models' measured error rates (``quantify``); null
+    # when the models carry none for the analysis's settings.
+    adjusted_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class AnalysisPublic(BaseModel):

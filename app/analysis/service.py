@@ -41,6 +41,7 @@ from app.core.pagination import Page
 from app.films import repository as films_repository
 from app.films import service as films_service
 from app.models.base import utcnow
+from app.pipeline.quantify import HybridRates
 from app.scenes import repository as scenes_repository
 from app.scenes.schemas import ScenePublic
 
@@ -491,7 +492,10 @@ def _resolve(session: Session, analysis_id: int) -> _Resolved:
             for shot in shot_rows
         ]
         return _Resolved(frames, shots, None)
-    resolved = effective.resolve_rows(rows, annotations, _thresholds(session, analysis_id))
+    analysis = repository.get(session, analysis_id)
+    if analysis is None:
+        raise AnalysisNotFound(analysis_id)
+    resolved = effective.resolve_rows(rows, annotations, effective.thresholds_of(analysis.settings))
     film = films_repository.get(session, film_id)
     figures = effective.figures(
         rows,
@@ -499,6 +503,8 @@ def _resolve(session: Session, analysis_id: int) -> _Resolved:
         shot_rows,
         annotations,
         duration_s=float(film.duration_s or 0.0) if film is not None else 0.0,
+        # The rates the stored ratio was adjusted by: corrections adjust the same way.
+        rates=HybridRates.from_meta((analysis.summary or {}).get("hybrid_rates")),
     )
     frames = [_frame_public(row, frame) for row, frame in zip(rows, resolved, strict=True)]
     shots = []

@@ -24,6 +24,7 @@ from app.annotations.resolve import (
 )
 from app.core.domain import ClassThresholds, FrameClass
 from app.pipeline import stats
+from app.pipeline.quantify import HybridRates
 from app.pipeline.shots import Shot
 
 
@@ -124,6 +125,7 @@ def figures(
     annotations: FilmAnnotations,
     *,
     duration_s: float,
+    rates: HybridRates | None = None,
 ) -> EffectiveFigures:
     """Shot and film statistics recomputed from the effective frames (``rows`` are the
     stored frame rows, ``effective`` their resolution, in the same order)."""
@@ -134,6 +136,7 @@ def figures(
             frame_class=frame.frame_class,
             p_fraction=frame.p_fraction,
             weight_s=float(row.weight_s),
+            checked=frame.human_checked,
         )
         for row, frame in zip(rows, effective, strict=True)
     ]
@@ -172,7 +175,9 @@ def figures(
                 label_source=LabelSource(label_source).value,
             )
         )
-    film = stats.film_stats(results, [shot.stats for shot in shots], duration_s=duration_s)
+    film = stats.film_stats(
+        results, [shot.stats for shot in shots], duration_s=duration_s, rates=rates
+    )
     checked_s = sum(
         float(row.weight_s)
         for row, frame in zip(rows, effective, strict=True)

@@ -117,6 +117,10 @@ def stats_row(session: Session, collection_id: int) -> Row[Any]:
             ),
             func.avg(Film.hybrid_ratio).label("mean_hybrid_ratio"),
             func.sum(Film.hybrid_ratio * duration).label("weighted_hybrid"),
+            func.sum(Film.adjusted_hybrid_ratio * duration).label("weighted_adjusted"),
+            func.sum(duration)
+            .filter(Film.adjusted_hybrid_ratio.is_not(None))
+            .label("adjusted_duration_s"),
             func.sum(Film.p_time_share * duration).label("weighted_p"),
             func.sum(Film.np_time_share * duration).label("weighted_np"),
             func.min(Film.hybrid_ratio).label("min_hybrid_ratio"),

@@ -126,6 +126,12 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         hybrid_duration_s=float(row.hybrid_duration_s),
         mean_hybrid_ratio=None if row.mean_hybrid_ratio is None else float(row.mean_hybrid_ratio),
         time_weighted_hybrid_ratio=weighted(row.weighted_hybrid),
+        # Over the films whose ratio was adjusted (analysed with models that carry rates).
+        time_weighted_adjusted_hybrid_ratio=(
+            float(row.weighted_adjusted) / float(row.adjusted_duration_s)
+            if row.weighted_adjusted is not None and (row.adjusted_duration_s or 0.0) > 0.0
+            else None
+        ),
         time_weighted_p_share=weighted(row.weighted_p),
         time_weighted_np_share=weighted(row.weighted_np),
         min_hybrid_ratio=row.min_hybrid_ratio,

@@ -57,6 +57,7 @@ FILM_COLUMNS = (
     "sha256",
     "duration_s",
     "hybrid_ratio",
+    "adjusted_hybrid_ratio",
     "p_time_share",
     "np_time_share",
     "hybrid_time_share",

@@ -14,6 +14,7 @@ from app.models import CollectionFilm, Film
 
 SUMMARY_COLUMNS = (
     "hybrid_ratio",
+    "adjusted_hybrid_ratio",
     "p_time_share",
     "np_time_share",
     "hybrid_time_share",
@@ -86,6 +87,11 @@ def _conditions(query: FilmQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     ranges: tuple[tuple[Any, Any, Any], ...] = (
         (Film.hybrid_ratio, query.min_hybrid_ratio, query.max_hybrid_ratio),
+        (
+            Film.adjusted_hybrid_ratio,
+            query.min_adjusted_hybrid_ratio,
+            query.max_adjusted_hybrid_ratio,
+        ),
         (Film.p_time_share, query.min_p_time_share, query.max_p_time_share),
         (Film.np_time_share, query.min_np_time_share, query.max_np_time_share),
         (Film.hybrid_shot_count, query.min_hybrid_shots, query.max_hybrid_shots),

@@ -18,6 +18,7 @@ FILM_SORT_FIELDS = (
     "year",
     "duration_s",
     "hybrid_ratio",
+    "adjusted_hybrid_ratio",
     "p_time_share",
     "np_time_share",
     "hybrid_time_share",
@@ -62,6 +63,9 @@ class FilmSummary(BaseModel):
     extra: dict[str, Any]
     created_at: datetime
     hybrid_ratio: float | None
+    # The hybrid ratio adjusted for the models' measured error rates (null: not adjusted,
+    # see ``app.pipeline.quantify``).
+    adjusted_hybrid_ratio: float | None = None
     p_time_share: float | None
     np_time_share: float | None
     hybrid_time_share: float | None
@@ -102,6 +106,8 @@ class FilmQuery(PageParams):
 
     min_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     max_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_adjusted_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_adjusted_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     min_p_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
     max_p_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
     min_np_time_share: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -130,6 +136,11 @@ class FilmQuery(PageParams):
     def _ordered_ranges(self) -> FilmQuery:
         pairs = (
             ("hybrid_ratio", self.min_hybrid_ratio, self.max_hybrid_ratio),
+            (
+                "adjusted_hybrid_ratio",
+                self.min_adjusted_hybrid_ratio,
+                self.max_adjusted_hybrid_ratio,
+            ),
             ("p_time_share", self.min_p_time_share, self.max_p_time_share),
             ("np_time_share", self.min_np_time_share, self.max_np_time_share),
             ("hybrid_shots", self.min_hybrid_shots, self.max_hybrid_shots),

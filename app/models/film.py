@@ -42,6 +42,9 @@ class Film(Base):
 
     # Cached from the latest finished analysis (NULL until one finishes).
     hybrid_ratio: Mapped[float | None] = mapped_column(Float, index=True)
+    # The same, adjusted for the models' measured error rates (``app.pipeline.quantify``);
+    # NULL where the models carried no rates for the analysis's settings.
+    adjusted_hybrid_ratio: Mapped[float | None] = mapped_column(Float, index=True)
     p_time_share: Mapped[float | None] = mapped_column(Float, index=True)
     np_time_share: Mapped[float | None] = mapped_column(Float, index=True)
     hybrid_time_share: Mapped[float | None] = mapped_column(Float)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.domain import FrameClass
+from app.pipeline.quantify import HybridRates, adjusted_ratio
 
 # When two classes hold a shot for exactly the same time, the shot takes the first of these:
 # a tie means the shot does show both kinds of content.
@@ -28,6 +29,7 @@ class FrameResult:
     frame_class: FrameClass
     p_fraction: float
     weight_s: float
+    checked: bool = False  # its class was checked by a person (not adjusted, see quantify)
 
 
 class ShotSpan(Protocol):
@@ -80,6 +82,9 @@ class FilmStats:
     shot_count: int
     hybrid_shot_count: int
     longest_hybrid_run_s: float  # longest stretch of consecutive hybrid samples
+    # The hybrid ratio adjusted for the models' measured error rates (``quantify``); None
+    # when the models carry no rates for these settings, or nothing was classified.
+    adjusted_hybrid_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +137,17 @@ def shot_stats(frames: Sequence[FrameResult], shots: Sequence[ShotSpan]) -> list
 
 
 def film_stats(
-    frames: Sequence[FrameResult], shots: Sequence[ShotStats], *, duration_s: float
+    frames: Sequence[FrameResult],
+    shots: Sequence[ShotStats],
+    *,
+    duration_s: float,
+    rates: HybridRates | None = None,
 ) -> FilmStats:
-    """Whole-film figures from its classified frames and its shots' statistics."""
+    """Whole-film figures from its classified frames and its shots' statistics; with
+    ``rates``, the hybrid ratio adjusted for them too (checked frames count as they are)."""
     times = _class_times(frames)
     classified_s = sum(times.values())
+    checked = _class_times([frame for frame in frames if frame.checked])
 
     def share(frame_class: FrameClass) -> float | None:
         return _share(times, frame_class) if classified_s > 0 else None
@@ -156,6 +167,13 @@ def film_stats(
         shot_count=len(shots),
         hybrid_shot_count=sum(1 for s in shots if s.frame_class == FrameClass.HYBRID),
         longest_hybrid_run_s=longest_run_s,
+        adjusted_hybrid_ratio=adjusted_ratio(
+            times[FrameClass.HYBRID],
+            classified_s,
+            checked[FrameClass.HYBRID],
+            sum(checked.values()),
+            rates,
+        ),
     )
 
 

@@ -123,9 +123,10 @@ def make_analysis(
     segmenter_version: str = "segformer-1",
     job_id: int | None = None,
     error: str | None = None,
+    summary_extra: dict[str, Any] | None = None,
 ) -> int:
     """A finished analysis with ``frames`` frames and ``shots`` shots (None ratio: no summary);
-    ``error`` is why a partial analysis is partial."""
+    ``error`` is why a partial analysis is partial; ``summary_extra`` is added to its summary."""
     analysis_id = analysis_service.start_analysis(
         session,
         film_id,
@@ -140,7 +141,9 @@ def make_analysis(
         session,
         analysis_id,
         status,
-        summary=None if hybrid_ratio is None else summary(hybrid_ratio=hybrid_ratio),
+        summary=None
+        if hybrid_ratio is None
+        else {**summary(hybrid_ratio=hybrid_ratio), **(summary_extra or {})},
         timeline={"time_s": [0.0, 1.0], "hybrid": [0.0, 1.0]},
         timings={"decode_s": 1.5},
         detector={"name": "adaptive", "threshold": 3.0},

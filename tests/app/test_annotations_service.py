@@ -88,3 +88,34 @@ def test_reanalysis_keeps_the_films_figures_those_of_its_annotations(session: Se
     film = films_repository.get(session, film_id)
     assert figures is not None and figures.summary["hybrid_ratio"] == pytest.approx(1.0)
     assert film is not None and film.hybrid_ratio == pytest.approx(1.0)
+
+
+def test_a_checked_frame_counts_as_labelled_and_the_models_frames_stay_adjusted(
+    session: Session,
+) -> None:
+    from app.films import repository as films_repository
+    from app.pipeline.quantify import HybridRates
+
+    rates = HybridRates(
+        tpr=0.8,
+        fpr=0.05,
+        hybrid_frames=100,
+        homogeneous_frames=100,
+        segmenter_version="segformer-1",
+        min_area=0.08,
+    )
+    film_id = make_film(session)
+    # Six 1-second frames: P, hybrid, NP, P, hybrid, NP.
+    analysis_id = make_analysis(
+        session, film_id=film_id, frames=6, summary_extra={"hybrid_rates": rates.as_meta()}
+    )
+
+    annotations_service.set_frame_label(session, film_id, 0, "hybrid", author="me")
+
+    figures = analysis_service.film_figures(session, analysis_id)
+    assert figures is not None and figures.summary["hybrid_ratio"] == pytest.approx(3 / 6)
+    # The checked second counts as hybrid; the models' five seconds (2 called hybrid) adjusted.
+    expected = (1.0 + rates.adjust(2 / 5) * 5.0) / 6.0
+    assert figures.summary["adjusted_hybrid_ratio"] == pytest.approx(expected)
+    film = films_repository.get(session, film_id)
+    assert film is not None and film.adjusted_hybrid_ratio == pytest.approx(expected)

@@ -43,7 +43,7 @@ TABLES = {
 }
 
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _tables(url: str) -> set[str]:

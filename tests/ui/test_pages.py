@@ -4,7 +4,9 @@ of its analysis, and errors shown instead of a blank page."""
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,31 @@ def test_film_timeline_shows_the_scenes_above_the_shots(
     scene_top = float(page.locator(".timeline .scene-block").first.get_attribute("y"))
     shot_top = float(page.locator(".timeline .shot-block").first.get_attribute("y"))
     assert scene_top < shot_top
+
+
+def test_film_page_shows_the_adjusted_hybrid_ratio_only_when_the_analysis_has_one(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    # The server segments every frame (segment_all), for which no hybrid rates hold.
+    page.goto(ui_server.page_url(f"/films/{analysed_film.film_id}"))
+    page.locator(".stat-card", has_text="Hybrid ratio").first.wait_for()
+    assert page.locator(".stat-card", has_text="Hybrid ratio, adjusted").count() == 0
+
+    # The same analysis as one made with rates would store it (with its rates, so that
+    # figures recomputed with annotations other tests made adjust too).
+    rates = {"tpr": 0.8, "fpr": 0.05, "hybrid_frames": 100, "homogeneous_frames": 100,
+             "segmenter_version": "x", "min_area": 0.08, "segmenter_overrules": False}  # fmt: skip
+    with sqlite3.connect(ui_server.data_dir / "hybridlens.sqlite3") as database:
+        database.execute(
+            "UPDATE analyses SET summary = json_set(summary, '$.adjusted_hybrid_ratio', 0.4251,"
+            " '$.hybrid_rates', json(?)) WHERE film_id = ?",
+            (json.dumps(rates), analysed_film.film_id),
+        )
+    with ui_server.client() as client:
+        stats = client.get(f"/films/{analysed_film.film_id}/stats").raise_for_status().json()
+    adjusted = stats["summary"]["adjusted_hybrid_ratio"]
+    assert adjusted is not None
+    page.reload()
+    card = page.locator(".stat-card", has_text="Hybrid ratio, adjusted")
+    card.wait_for()
+    assert f"{100 * adjusted:.1f} %" in card.inner_text()

@@ -118,6 +118,12 @@ def test_analyze_path_stores_shots_frames_and_summary_when_film_is_whole(
     shares = summary["p_time_share"] + summary["np_time_share"] + summary["hybrid_time_share"]
     assert shares == pytest.approx(1.0)
     assert summary["duration_s"] == pytest.approx(6.0, abs=0.05)
+    # The shipped classifier carries hybrid rates for the shipped segmenter: the ratio is
+    # adjusted by them, the rates are kept with the summary and the film caches the result.
+    rates = models.classifier.hybrid_rates
+    assert rates is not None and summary["hybrid_rates"] == rates.as_meta()
+    assert summary["adjusted_hybrid_ratio"] == pytest.approx(rates.adjust(summary["hybrid_ratio"]))
+    assert report.film.adjusted_hybrid_ratio == summary["adjusted_hybrid_ratio"]
     assert all(frame.shot_index is not None for frame in report.frames)
     assert report.film.sha256 and report.film.frame_count == 150
     assert report.analysis.detector and report.analysis.detector["detector"] == "transnetv2"
@@ -264,6 +270,9 @@ def test_analyze_path_segments_every_frame_when_segment_all_is_set(
     frames = _frames(settings, result.analysis_id)
     assert frames and all(frame.has_mask for frame in frames)
     assert (result.summary or {})["segmented_frames"] == len(frames)
+    # The segmenter decides every frame here: the classifier's rates do not hold.
+    assert (result.summary or {})["hybrid_rates"] is None
+    assert (result.summary or {})["adjusted_hybrid_ratio"] is None
     with session_scope(settings.sqlalchemy_url) as session:
         mask = decode_mask(
             analysis_service.get_frame_mask(session, result.analysis_id, frames[0].frame_index)

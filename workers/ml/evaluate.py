@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.pipeline.quantify import HybridRates, measure_rates
 from workers.ml.calibration import (
     Calibration,
     expected_calibration_error,
@@ -36,6 +37,8 @@ VAL_HEIGHT, VAL_WIDTH = 240, 320
 # The strict frame-class rule: P above 95 % photographic pixels, NP below 5 %, hybrid between.
 STRICT_THRESHOLDS = ClassThresholds(min_area=0.05)
 CALIBRATION_SEED = 777
+# Composites per style of the calibration frames the cascade's hybrid rates are measured on.
+RATES_PER_STYLE = 40
 
 
 def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) -> list[Sample]:
@@ -332,12 +335,63 @@ def calibrate_models(
         )
         _write_calibration(segmenter, calibration)
         fitted["segmenter"] = calibration.as_meta()
+    if classifier is not None and segmenter is not None:
+        fitted["hybrid_rates"] = store_hybrid_rates(
+            splits, settings, classifier=classifier, segmenter=segmenter
+        ).as_meta()
     return fitted
 
 
+def store_hybrid_rates(
+    splits: DataSplits, settings: ModelSettings, *, classifier: Path, segmenter: Path
+) -> HybridRates:
+    """The cascade's hybrid rates on the calibration sources, written into the classifier's
+    ``hybridlens.json`` (they hold with this segmenter only). Measured on more composites
+    than the calibrators need (``RATES_PER_STYLE``: ``bench/bench_ratio.py``'s frames)."""
+    rates = measure_hybrid_rates(
+        Classifier.load(settings, classifier),
+        Segmenter.load(settings, segmenter),
+        calibration_samples(splits, per_style=RATES_PER_STYLE),
+        settings.thresholds,
+    )
+    _write_meta(classifier, "hybrid_rates", rates.as_meta())
+    return rates
+
+
+def measure_hybrid_rates(
+    classifier: Classifier,
+    segmenter: Segmenter,
+    samples: Sequence[Sample],
+    thresholds: ClassThresholds,
+    *,
+    overrules: bool = False,
+) -> HybridRates:
+    """How often the pipeline's decision (``cascade``: the classifier's verdict, the
+    segmenter on the frames it calls hybrid) calls hybrid and homogeneous frames hybrid."""
+    images = [s.image for s in samples]
+    verdicts = list(classifier.classify(images, thresholds))
+    chosen = [i for i, v in enumerate(verdicts) if v.frame_class is FrameClass.HYBRID]
+    for i, p_map in zip(chosen, segmenter.segment([images[i] for i in chosen]), strict=True):
+        verdicts[i] = cascade(
+            verdicts[i], segmenter.judge(p_map, thresholds), thresholds, overrule=overrules
+        )
+    return measure_rates(
+        [v.frame_class is FrameClass.HYBRID for v in verdicts],
+        [thresholds.classify(float(s.p_mask.mean())) is FrameClass.HYBRID for s in samples],
+        [s.style in ("P", "NP") for s in samples],
+        segmenter_version=segmenter.version,
+        min_area=thresholds.min_area,
+        segmenter_overrules=overrules,
+    )
+
+
 def _write_calibration(directory: Path, calibration: Calibration) -> None:
+    _write_meta(directory, "calibration", calibration.as_meta())
+
+
+def _write_meta(directory: Path, key: str, value: dict[str, Any]) -> None:
     meta = read_meta(directory)
-    meta["calibration"] = calibration.as_meta()
+    meta[key] = value
     (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True))
 
 

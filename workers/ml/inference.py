@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
     DEFAULT_CLASSIFIER_DIR,
@@ -202,7 +203,11 @@ class _Runner:
         self.thresholds: ClassThresholds = settings.thresholds
         self.directory = directory
         self.version = weights_version(directory)
-        self.calibration = Calibration.from_meta(read_meta(directory).get("calibration"))
+        meta = read_meta(directory)
+        self.calibration = Calibration.from_meta(meta.get("calibration"))
+        # The cascade's measured hybrid rates (a classifier's, with the segmenter they were
+        # measured with; ``hybridlens train calibrate``): a film's adjusted hybrid ratio.
+        self.hybrid_rates = HybridRates.from_meta(meta.get("hybrid_rates"))
 
     def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:
         """This model's verdict on one P probability map (see :func:`judge_map`), by the given

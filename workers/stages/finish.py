@@ -13,6 +13,7 @@ import numpy as np
 from app.analysis import thumbnails
 from app.analysis.schemas import FrameRecord
 from app.core.domain import RunStatus
+from app.pipeline.quantify import HybridRates
 from app.pipeline.shots import Shot
 from app.pipeline.stats import FrameResult, film_stats, shot_stats, timeline
 from workers.stages.base import AnalysisStopped, Meter, StageCall, StageOutcome, inactive, lap
@@ -67,7 +68,8 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
     shots = [Shot(**shot.model_dump()) for shot in manifest.shots]
     per_shot = shot_stats(results, shots)
     duration_s = max(manifest.duration_s, shots[-1].end_time if shots else 0.0)
-    film = film_stats(results, per_shot, duration_s=duration_s)
+    rates = HybridRates.from_meta(inference.hybrid_rates)
+    film = film_stats(results, per_shot, duration_s=duration_s, rates=rates)
     bins = timeline(results, duration_s=duration_s, bins=TIMELINE_BINS)
     summary = {
         **dataclasses.asdict(film),
@@ -75,6 +77,9 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "blank_frames": manifest.blank_frames,
         "sampled_frames": len(results),
         "segmented_frames": inference.segmented,
+        # What the adjusted ratio was adjusted by (null: not adjusted); kept so that figures
+        # recomputed with an archivist's corrections adjust the same way.
+        "hybrid_rates": inference.hybrid_rates,
     }
     stats_s = lap(mark)
     mark = time.perf_counter()

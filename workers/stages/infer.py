@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -82,6 +82,7 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
                 frames=len(manifest.frames),
                 segmented=segmented,
                 timings=timings,
+                hybrid_rates=_rates_for(models, context),
             )
         )
         meter.end()
@@ -94,6 +95,19 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
         if early is not None:
             early.cancel()  # a no-op once its work is done and used
     return StageOutcome(analysis_id, INFER, RunStatus.RUNNING, time.perf_counter() - started)
+
+
+def _rates_for(models: Models, context: AnalysisContext) -> dict[str, Any] | None:
+    """The classifier's hybrid rates, if they were measured as this analysis decides frames."""
+    rates = models.classifier.hybrid_rates
+    if rates is None or not rates.applies_to(
+        context.segmenter_version,
+        context.thresholds.min_area,
+        overrules=context.pipeline.segmenter_overrules,
+        segment_all=context.pipeline.segment_all,
+    ):
+        return None
+    return rates.as_meta()
 
 
 def _infer_spool(

@@ -122,6 +122,9 @@ class InferenceDone(BaseModel):
     frames: int
     segmented: int
     timings: dict[str, float]
+    # The classifier's hybrid rates when they hold for this analysis's segmenter and settings
+    # (``HybridRates.as_meta``); ``finish`` adjusts the film's hybrid ratio by them.
+    hybrid_rates: dict[str, Any] | None = None
 
 
 class EmbeddingsDone(BaseModel):

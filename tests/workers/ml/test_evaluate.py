@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from app.pipeline.quantify import HybridRates
+from hybridlens.cli import build_app
 from tests.workers.ml.conftest import drawing_like, photo_like
+from workers.ml import evaluate
+from workers.ml.checkpoint import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR, weights_version
 from workers.ml.evaluate import evaluate_models, format_report
+from workers.ml.models import read_meta
 
 
 def _data_folder(root: Path) -> Path:
@@ -49,3 +58,46 @@ def test_evaluation_reports_each_set_and_both_together(tmp_path: Path) -> None:
         assert 0.0 <= pooled["ece"] <= 1.0
         text = format_report(report)
         assert "both sets together" in text and f"'sources': '{sources}'" in text
+
+
+def test_train_rates_stores_the_cascades_hybrid_rates_with_the_classifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data_folder(tmp_path / "data")
+    classifier = tmp_path / "classifier"
+    shutil.copytree(DEFAULT_CLASSIFIER_DIR, classifier)
+    before = read_meta(classifier)
+    before.pop("hybrid_rates", None)
+    monkeypatch.setattr(evaluate, "RATES_PER_STYLE", 2)  # 12 composites, not 240
+
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "rates", "--classifier", str(classifier), "--segmenter",
+         str(DEFAULT_SEGMENTER_DIR), "--data", str(data), "--cache", str(tmp_path / "cache")],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    after = read_meta(classifier)
+    rates = HybridRates.from_meta(after.pop("hybrid_rates"))
+    assert after == before  # the calibration and everything else as they were
+    assert rates is not None and rates.segmenter_version == weights_version(DEFAULT_SEGMENTER_DIR)
+    # Two calibration sources per class, three images each; a composite whose drawn or
+    # photographed area is under the class threshold is neither hybrid nor homogeneous.
+    assert rates.homogeneous_frames == 12 and 0 < rates.hybrid_frames <= 12
+    assert json.loads(result.output) == rates.as_meta()
+
+
+def test_train_rates_says_when_the_data_has_no_calibration_sources(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for folder in ("photographic", "nonphotographic"):
+        (data / folder).mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / folder / "train_000.png")
+
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "rates", "--classifier", str(DEFAULT_CLASSIFIER_DIR), "--segmenter",
+         str(DEFAULT_SEGMENTER_DIR), "--data", str(data), "--cache", str(tmp_path / "cache")],
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "no images from the calibration sources" in result.output

@@ -13,6 +13,7 @@ const SORTS = [
   ["created_at", "Oldest first"],
   ["-hybrid_ratio", "Hybrid ratio, highest first"],
   ["hybrid_ratio", "Hybrid ratio, lowest first"],
+  ["-adjusted_hybrid_ratio", "Adjusted hybrid ratio, highest first"],
   ["-p_time_share", "P share, highest first"],
   ["-np_time_share", "NP share, highest first"],
   ["-hybrid_shot_count", "Most hybrid shots"],
@@ -24,6 +25,7 @@ const SORTS = [
 // Figure filters are typed as percentages and sent as fractions.
 const SHARE_FILTERS = [
   ["hybrid_ratio", "Hybrid ratio"],
+  ["adjusted_hybrid_ratio", "Adjusted hybrid ratio"],
   ["p_time_share", "P time share"],
   ["np_time_share", "NP time share"],
 ];
@@ -199,6 +201,9 @@ export async function renderArchive(main, params, context) {
         statCard("Films", `${stats.film_count}`, `${stats.analyzed_count} analysed`),
         statCard("Running time", seconds(stats.total_duration_s), `${seconds(stats.hybrid_duration_s)} hybrid`),
         statCard("Hybrid ratio", percent(stats.time_weighted_hybrid_ratio, 1), `mean per film ${percent(stats.mean_hybrid_ratio, 1)}`),
+        stats.time_weighted_adjusted_hybrid_ratio === null || stats.time_weighted_adjusted_hybrid_ratio === undefined
+          ? null
+          : statCard("Hybrid ratio, adjusted", percent(stats.time_weighted_adjusted_hybrid_ratio, 1), "for the models' measured error rates"),
         statCard("P / NP time", `${percent(stats.time_weighted_p_share)} / ${percent(stats.time_weighted_np_share)}`, "time-weighted"),
         statCard("Hybrid shots", `${stats.hybrid_shot_count}`, ""),
       ),
