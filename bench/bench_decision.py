@@ -15,8 +15,11 @@ Rules:
 - ``segmenter``: the class from the segmenter's mask alone (every frame segmented);
 - ``overrule-if``: as ``keep``, but the segmenter overrules when its minority share is
   under a threshold fitted on the calibration frames;
+- ``unsure``: as ``keep``, but a frame whose frame head is less sure than a level fitted on
+  the calibration frames takes the segmenter's class;
 - ``stacked``, ``stacked-head``: a logistic regression on both models' figures, or on the
-  classifier's alone, fitted on the calibration frames.
+  classifier's alone, fitted on the calibration frames; ``stacked-balanced``: the first with
+  every class weighed the same (no prior learnt from the calibration set's mix).
 
     nice .venv/bin/python bench/bench_decision.py [--classifier DIR] [--segmenter DIR]
 """
@@ -49,8 +52,21 @@ HYBRID = CLASSES.index(FrameClass.HYBRID)
 # Feature columns: frame-head probabilities (NP, hybrid, P), the classifier's patch P share,
 # the segmenter's pixel P share, its mean certainty, its minority share, the patches' minority.
 HEAD, PATCH_P, SEG_P, SEG_SURE, SEG_MINORITY, PATCH_MINORITY = slice(0, 3), 3, 4, 5, 6, 7
-STACKED_COLUMNS = {"stacked": list(range(8)), "stacked-head": [0, 1, 2, PATCH_P, PATCH_MINORITY]}
-RULES = ("overrule", "keep", "segmenter", "overrule-if", "stacked", "stacked-head")
+STACKED_COLUMNS = {
+    "stacked": list(range(8)),
+    "stacked-head": [0, 1, 2, PATCH_P, PATCH_MINORITY],
+    "stacked-balanced": list(range(8)),
+}
+RULES = (
+    "overrule",
+    "keep",
+    "segmenter",
+    "overrule-if",
+    "unsure",
+    "stacked",
+    "stacked-head",
+    "stacked-balanced",
+)
 
 
 def frame_features(head: np.ndarray, patch_p: np.ndarray, seg: np.ndarray) -> list[float]:
@@ -94,6 +110,11 @@ def predict(
         return np.where(head == HYBRID, seg, head)
     if name == "overrule-if":
         return np.where((head == HYBRID) & (x[:, SEG_MINORITY] < fitted), seg, head)
+    if name == "unsure":
+        # As ``keep``, but a frame whose head is less sure than the fitted level takes the
+        # segmenter's class (the segmenter runs on those frames too).
+        kept = predict("keep", x, thresholds)
+        return np.where(x[:, HEAD].max(1) < fitted, seg, kept)
     model = fitted
     return model.predict(x[:, STACKED_COLUMNS[name]])
 
@@ -103,8 +124,16 @@ def fit(name: str, x: np.ndarray, y: np.ndarray, thresholds: ClassThresholds) ->
         return max(
             np.linspace(0.0, 0.08, 17), key=lambda t: np.mean(predict(name, x, thresholds, t) == y)
         )
+    if name == "unsure":
+        return max(
+            np.linspace(0.3, 1.0, 15), key=lambda t: np.mean(predict(name, x, thresholds, t) == y)
+        )
     if name in STACKED_COLUMNS:
-        return LogisticRegression(max_iter=2000).fit(x[:, STACKED_COLUMNS[name]], y)
+        # "balanced": every class weighs the same, so the fit learns no prior from the mix.
+        weight = "balanced" if name == "stacked-balanced" else None
+        return LogisticRegression(max_iter=2000, class_weight=weight).fit(
+            x[:, STACKED_COLUMNS[name]], y
+        )
     return None
 
 
@@ -188,13 +217,13 @@ def main() -> None:
         for k in range(5):
             fitted = fit(name, x_cal[folds != k], y_cal[folds != k], thresholds)
             pred[folds == k] = predict(name, x_cal[folds == k], thresholds, fitted)
-        print(f"  {name:<13} {line(pred, y_cal, strict_cal, homog_cal)}")
+        print(f"  {name:<16} {line(pred, y_cal, strict_cal, homog_cal)}")
     print("\nvalidation sources (fitted on all calibration frames; measured, never chosen here):")
     x_val, y_val, strict_val, homog_val = data["validation"]
     for name in RULES:
         fitted = fit(name, x_cal, y_cal, thresholds)
         print(
-            f"  {name:<13} {line(predict(name, x_val, thresholds, fitted), y_val, strict_val, homog_val)}"
+            f"  {name:<16} {line(predict(name, x_val, thresholds, fitted), y_val, strict_val, homog_val)}"
         )
 
 

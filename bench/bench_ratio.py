@@ -92,7 +92,11 @@ def main() -> None:
         true_hybrid = truth(samples, thresholds) == HYBRID
         homogeneous = np.array([s.style in ("P", "NP") for s in samples])
         data[name] = (called, true_hybrid, homogeneous)
-    context = {"segmenter_version": segmenter.version, "min_area": thresholds.min_area}
+    context = {
+        "classifier_version": classifier.version,
+        "segmenter_version": segmenter.version,
+        "min_area": thresholds.min_area,
+    }
     rng = np.random.default_rng(0)
     called, true_hybrid, homogeneous = data["calibration"]
     folds = rng.permutation(len(called)) % 5

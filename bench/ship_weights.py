@@ -58,7 +58,10 @@ def main() -> None:
     if sum(sizes.values()) > LIMIT_BYTES:
         raise SystemExit("shipped weights exceed 25 MB")
     rates = HybridRates.from_meta(read_meta(DEFAULT_CLASSIFIER_DIR).get("hybrid_rates"))
-    if rates is None or rates.segmenter_version != weights_version(DEFAULT_SEGMENTER_DIR):
+    if rates is None or (rates.classifier_version, rates.segmenter_version) != (
+        weights_version(DEFAULT_CLASSIFIER_DIR),
+        weights_version(DEFAULT_SEGMENTER_DIR),
+    ):
         print(
             "the shipped classifier has no hybrid rates for the shipped segmenter: films get no "
             "adjusted hybrid ratio until you run\n  hybridlens train rates --classifier "

@@ -491,20 +491,39 @@ def rates_cmd(
     data: DataOpt = Path("../shared/data"),
     device: DeviceOpt = "auto",
     cache: CacheOpt = Path("runs/cache"),
+    min_area: Annotated[
+        float,
+        typer.Option(
+            help="The class threshold analyses run with (HYBRIDLENS_MODEL__THRESHOLDS__MIN_AREA)."
+        ),
+    ] = 0.08,
+    overrules: Annotated[
+        bool,
+        typer.Option(
+            "--overrules/--no-overrules",
+            help="Measure the rule where the segmenter overrules the classifier's hybrid "
+            "(HYBRIDLENS_PIPELINE__SEGMENTER_OVERRULES).",
+        ),
+    ] = False,
 ) -> None:
     """Measure how often the pipeline calls hybrid and homogeneous frames hybrid, on the
-    calibration sources, and store it with the classifier: films analysed with this pair
-    get a hybrid ratio adjusted for it (``train calibrate`` does this too, with both models)."""
-    from app.core.config import ModelSettings
+    calibration sources, and store it with the classifier: films analysed with this pair,
+    threshold and rule get a hybrid ratio adjusted for it (``train calibrate`` does this
+    too, with both models, at the defaults)."""
+    from app.core.config import ClassThresholds, ModelSettings
     from workers.ml.evaluate import store_hybrid_rates
     from workers.ml.models import CheckpointError
 
+    if not 0.0 < min_area < 0.5:
+        raise typer.BadParameter("between 0 and 0.5, both excluded", param_hint="--min-area")
     splits = _pools(data, cache)
     if not splits.calib_p.images or not splits.calib_np.images:
         raise _fail(f"{data} has no images from the calibration sources")
-    settings = ModelSettings(device=device)  # type: ignore[arg-type]
+    settings = ModelSettings(device=device, thresholds=ClassThresholds(min_area=min_area))  # type: ignore[arg-type]
     try:
-        rates = store_hybrid_rates(splits, settings, classifier=classifier, segmenter=segmenter)
+        rates = store_hybrid_rates(
+            splits, settings, classifier=classifier, segmenter=segmenter, overrules=overrules
+        )
     except (ValueError, CheckpointError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(json.dumps(rates.as_meta(), indent=2))

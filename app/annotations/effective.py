@@ -136,7 +136,6 @@ def figures(
             frame_class=frame.frame_class,
             p_fraction=frame.p_fraction,
             weight_s=float(row.weight_s),
-            checked=frame.human_checked,
         )
         for row, frame in zip(rows, effective, strict=True)
     ]
@@ -175,8 +174,14 @@ def figures(
                 label_source=LabelSource(label_source).value,
             )
         )
+    # The adjustment holds for the models' calls only: once any frame's class comes from a
+    # person (or their propagated labels), the counted ratio with the corrections stands.
+    only_model = all(frame.label_source is LabelSource.MODEL for frame in effective)
     film = stats.film_stats(
-        results, [shot.stats for shot in shots], duration_s=duration_s, rates=rates
+        results,
+        [shot.stats for shot in shots],
+        duration_s=duration_s,
+        rates=rates if only_model else None,
     )
     checked_s = sum(
         float(row.weight_s)

@@ -110,6 +110,7 @@ def stats_row(session: Session, collection_id: int) -> Row[Any]:
         select(
             func.count(Film.id).label("film_count"),
             func.count(Film.hybrid_ratio).label("analyzed_count"),
+            func.count(Film.adjusted_hybrid_ratio).label("adjusted_count"),
             func.coalesce(func.sum(duration), 0.0).label("total_duration_s"),
             func.coalesce(analysed_duration, 0.0).label("analyzed_duration_s"),
             func.coalesce(func.sum(Film.hybrid_time_share * duration), 0.0).label(

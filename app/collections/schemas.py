@@ -45,8 +45,9 @@ class CollectionStats(BaseModel):
     hybrid_duration_s: float
     mean_hybrid_ratio: float | None
     time_weighted_hybrid_ratio: float | None
-    # The same from the films' adjusted ratios (``app.pipeline.quantify``), over the films
-    # that have one; null when none has.
+    # The same from the films' adjusted ratios (``app.pipeline.quantify``), over the
+    # ``adjusted_count`` films that have one; null when none has.
+    adjusted_count: int = 0
     time_weighted_adjusted_hybrid_ratio: float | None = None
     time_weighted_p_share: float | None
     time_weighted_np_share: float | None

@@ -126,7 +126,9 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         hybrid_duration_s=float(row.hybrid_duration_s),
         mean_hybrid_ratio=None if row.mean_hybrid_ratio is None else float(row.mean_hybrid_ratio),
         time_weighted_hybrid_ratio=weighted(row.weighted_hybrid),
-        # Over the films whose ratio was adjusted (analysed with models that carry rates).
+        # Over the films whose ratio was adjusted (``adjusted_count``: analysed with models
+        # that carry rates, and not corrected by people since).
+        adjusted_count=int(row.adjusted_count),
         time_weighted_adjusted_hybrid_ratio=(
             float(row.weighted_adjusted) / float(row.adjusted_duration_s)
             if row.weighted_adjusted is not None and (row.adjusted_duration_s or 0.0) > 0.0

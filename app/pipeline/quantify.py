@@ -6,9 +6,14 @@ out, in expectation, at ``fpr + (tpr - fpr) * h``, where ``tpr`` is the share of
 frames the cascade calls hybrid and ``fpr`` the share of homogeneous frames it calls hybrid.
 Both are measured on frames of known truth from the calibration sources (``hybridlens train
 calibrate``, stored with the classifier), and the count is inverted:
-``(q - fpr) / (tpr - fpr)``, clipped to [0, 1]. Frames an archivist has checked are truth
-and are not adjusted. The adjustment is right in expectation over a film's frames, not per
-frame: the frame classes, the shots and the timeline stay as the models called them.
+``(q - fpr) / (tpr - fpr)``, clipped to [0, 1]. The adjustment is right in expectation over
+a film's frames, not per frame: the frame classes, the shots and the timeline stay as the
+models called them.
+
+It assumes every frame is the models' call. Once people have labelled or masked frames of a
+film (or their labels were propagated), it is not applied: the frames they chose to correct
+are not a random sample (the page lists the least sure first), so the rates no longer
+describe the frames left, and the counted ratio with their corrections stands.
 
 Pure arithmetic; ``bench/bench_ratio.py`` measures it on held-out sources.
 """
@@ -35,6 +40,7 @@ class HybridRates:
     fpr: float  # P(called hybrid | homogeneous)
     hybrid_frames: int
     homogeneous_frames: int
+    classifier_version: str
     segmenter_version: str
     min_area: float
     segmenter_overrules: bool = False
@@ -48,13 +54,20 @@ class HybridRates:
         return self.tpr - self.fpr >= MIN_RATE_GAP
 
     def applies_to(
-        self, segmenter_version: str, min_area: float, *, overrules: bool, segment_all: bool
+        self,
+        classifier_version: str,
+        segmenter_version: str,
+        min_area: float,
+        *,
+        overrules: bool,
+        segment_all: bool,
     ) -> bool:
-        """Whether an analysis made with these settings decides frames as the rates were
-        measured (``segment_all`` lets the segmenter decide every frame: never)."""
+        """Whether an analysis made with these models and settings decides frames as the
+        rates were measured (``segment_all`` lets the segmenter decide every frame: never)."""
         return (
             self.usable
             and not segment_all
+            and classifier_version == self.classifier_version
             and segmenter_version == self.segmenter_version
             and overrules == self.segmenter_overrules
             and abs(min_area - self.min_area) < 1e-9
@@ -62,18 +75,22 @@ class HybridRates:
 
     def adjust(self, counted: float) -> float:
         """The true hybrid share that, in expectation, gives the ``counted`` share."""
+        if not self.usable:
+            raise ValueError("these rates cannot separate hybrid from homogeneous frames")
         return float(min(1.0, max(0.0, (counted - self.fpr) / (self.tpr - self.fpr))))
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any] | None) -> HybridRates | None:
         """Rates as stored (a model's ``hybridlens.json``, an analysis summary); None when
-        absent or not readable as rates (an older or hand-edited file adjusts nothing)."""
+        absent, not readable as rates or not usable (an older or hand-edited file adjusts
+        nothing)."""
         if not meta:
             return None
         try:
-            return cls(**meta)
+            rates = cls(**meta)
         except (TypeError, ValueError):
             return None
+        return rates if rates.usable else None
 
     def as_meta(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +107,7 @@ def measure_rates(
     true_hybrid: Sequence[bool] | np.ndarray,
     homogeneous: Sequence[bool] | np.ndarray,
     *,
+    classifier_version: str,
     segmenter_version: str,
     min_area: float,
     segmenter_overrules: bool = False,
@@ -107,24 +125,8 @@ def measure_rates(
         fpr=float(called[homog].mean()),
         hybrid_frames=int(hybrids.sum()),
         homogeneous_frames=int(homog.sum()),
+        classifier_version=classifier_version,
         segmenter_version=segmenter_version,
         min_area=min_area,
         segmenter_overrules=segmenter_overrules,
     )
-
-
-def adjusted_ratio(
-    hybrid_s: float,
-    classified_s: float,
-    checked_hybrid_s: float,
-    checked_s: float,
-    rates: HybridRates | None,
-) -> float | None:
-    """The film's hybrid share of classified time with the models' part adjusted: time an
-    archivist checked counts as it is, the rest by ``rates``. None without rates or time."""
-    if rates is None or classified_s <= 0:
-        return None
-    model_s = classified_s - checked_s
-    model_hybrid_s = hybrid_s - checked_hybrid_s
-    adjusted_s = rates.adjust(model_hybrid_s / model_s) * model_s if model_s > 1e-12 else 0.0
-    return float(min(1.0, max(0.0, (checked_hybrid_s + adjusted_s) / classified_s)))

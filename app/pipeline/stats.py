@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.domain import FrameClass
-from app.pipeline.quantify import HybridRates, adjusted_ratio
+from app.pipeline.quantify import HybridRates
 
 # When two classes hold a shot for exactly the same time, the shot takes the first of these:
 # a tie means the shot does show both kinds of content.
@@ -29,7 +29,6 @@ class FrameResult:
     frame_class: FrameClass
     p_fraction: float
     weight_s: float
-    checked: bool = False  # its class was checked by a person (not adjusted, see quantify)
 
 
 class ShotSpan(Protocol):
@@ -144,10 +143,9 @@ def film_stats(
     rates: HybridRates | None = None,
 ) -> FilmStats:
     """Whole-film figures from its classified frames and its shots' statistics; with
-    ``rates``, the hybrid ratio adjusted for them too (checked frames count as they are)."""
+    ``rates``, the hybrid ratio adjusted for them too (``quantify``)."""
     times = _class_times(frames)
     classified_s = sum(times.values())
-    checked = _class_times([frame for frame in frames if frame.checked])
 
     def share(frame_class: FrameClass) -> float | None:
         return _share(times, frame_class) if classified_s > 0 else None
@@ -167,12 +165,10 @@ def film_stats(
         shot_count=len(shots),
         hybrid_shot_count=sum(1 for s in shots if s.frame_class == FrameClass.HYBRID),
         longest_hybrid_run_s=longest_run_s,
-        adjusted_hybrid_ratio=adjusted_ratio(
-            times[FrameClass.HYBRID],
-            classified_s,
-            checked[FrameClass.HYBRID],
-            sum(checked.values()),
-            rates,
+        adjusted_hybrid_ratio=(
+            rates.adjust(_share(times, FrameClass.HYBRID))
+            if rates is not None and classified_s > 0
+            else None
         ),
     )
 

@@ -90,9 +90,7 @@ def test_reanalysis_keeps_the_films_figures_those_of_its_annotations(session: Se
     assert film is not None and film.hybrid_ratio == pytest.approx(1.0)
 
 
-def test_a_checked_frame_counts_as_labelled_and_the_models_frames_stay_adjusted(
-    session: Session,
-) -> None:
+def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Session) -> None:
     from app.films import repository as films_repository
     from app.pipeline.quantify import HybridRates
 
@@ -101,21 +99,31 @@ def test_a_checked_frame_counts_as_labelled_and_the_models_frames_stay_adjusted(
         fpr=0.05,
         hybrid_frames=100,
         homogeneous_frames=100,
+        classifier_version="vit-proxy-1",
         segmenter_version="segformer-1",
         min_area=0.08,
     )
     film_id = make_film(session)
-    # Six 1-second frames: P, hybrid, NP, P, hybrid, NP.
+    # Six 1-second frames (0, 25, 50, ...): P, hybrid, NP, P, hybrid, NP. A range label
+    # between two sampled frames recomputes the figures with the models' calls only.
     analysis_id = make_analysis(
         session, film_id=film_id, frames=6, summary_extra={"hybrid_rates": rates.as_meta()}
     )
+    annotations_service.add_range_label(
+        session, film_id, start_frame=1, end_frame=10, start_time=0.04, end_time=0.4,
+        label="NP", source="elan", author="import", detail={},
+    )  # fmt: skip
+    figures = analysis_service.film_figures(session, analysis_id)
+    assert figures is not None
+    assert figures.summary["adjusted_hybrid_ratio"] == pytest.approx(rates.adjust(2 / 6))
 
+    # A person labels a frame: the frames left are not a random sample of the models'
+    # calls any more, so the counted ratio with the correction stands alone.
     annotations_service.set_frame_label(session, film_id, 0, "hybrid", author="me")
 
     figures = analysis_service.film_figures(session, analysis_id)
     assert figures is not None and figures.summary["hybrid_ratio"] == pytest.approx(3 / 6)
-    # The checked second counts as hybrid; the models' five seconds (2 called hybrid) adjusted.
-    expected = (1.0 + rates.adjust(2 / 5) * 5.0) / 6.0
-    assert figures.summary["adjusted_hybrid_ratio"] == pytest.approx(expected)
+    assert figures.summary["adjusted_hybrid_ratio"] is None
     film = films_repository.get(session, film_id)
-    assert film is not None and film.adjusted_hybrid_ratio == pytest.approx(expected)
+    assert film is not None and film.hybrid_ratio == pytest.approx(3 / 6)
+    assert film.adjusted_hybrid_ratio is None

@@ -55,7 +55,10 @@ def test_collection_stats_weights_by_duration_and_bins_ratios(session: Session) 
     long = make_film(session, duration_s=180.0)
     unanalysed = make_film(session, duration_s=100.0)
     make_analysis(session, film_id=short, hybrid_ratio=0.1)
-    make_analysis(session, film_id=long, hybrid_ratio=1.0)
+    # Only the long film's analysis carries an adjusted ratio.
+    make_analysis(
+        session, film_id=long, hybrid_ratio=1.0, summary_extra={"adjusted_hybrid_ratio": 0.9}
+    )
     collection = collections_service.create_collection(session, CollectionCreate(name="S"))
     collections_service.add_films(session, collection.id, [short, long, unanalysed])
     session.commit()
@@ -66,6 +69,8 @@ def test_collection_stats_weights_by_duration_and_bins_ratios(session: Session) 
     assert stats.total_duration_s == 340.0 and stats.analyzed_duration_s == 240.0
     assert stats.mean_hybrid_ratio == pytest.approx(0.55)
     assert stats.time_weighted_hybrid_ratio == pytest.approx((6 + 180) / 240)
+    assert stats.adjusted_count == 1
+    assert stats.time_weighted_adjusted_hybrid_ratio == pytest.approx(0.9)
     assert stats.hybrid_duration_s == pytest.approx(186.0)
     assert (stats.min_hybrid_ratio, stats.max_hybrid_ratio) == (0.1, 1.0)
     assert stats.hybrid_shot_count == 4
@@ -79,6 +84,7 @@ def test_collection_stats_of_empty_collection_has_no_ratios(session: Session) ->
 
     assert stats.film_count == 0 and stats.mean_hybrid_ratio is None
     assert stats.time_weighted_hybrid_ratio is None
+    assert stats.adjusted_count == 0 and stats.time_weighted_adjusted_hybrid_ratio is None
     assert sum(b.count for b in stats.hybrid_ratio_histogram) == 0
 
 

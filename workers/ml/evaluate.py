@@ -343,16 +343,23 @@ def calibrate_models(
 
 
 def store_hybrid_rates(
-    splits: DataSplits, settings: ModelSettings, *, classifier: Path, segmenter: Path
+    splits: DataSplits,
+    settings: ModelSettings,
+    *,
+    classifier: Path,
+    segmenter: Path,
+    overrules: bool = False,
 ) -> HybridRates:
-    """The cascade's hybrid rates on the calibration sources, written into the classifier's
-    ``hybridlens.json`` (they hold with this segmenter only). Measured on more composites
-    than the calibrators need (``RATES_PER_STYLE``: ``bench/bench_ratio.py``'s frames)."""
+    """The cascade's hybrid rates on the calibration sources, by ``settings.thresholds`` and
+    the ``overrules`` rule, written into the classifier's ``hybridlens.json`` (they hold with
+    this segmenter, threshold and rule only). Measured on more composites than the
+    calibrators need (``RATES_PER_STYLE``: ``bench/bench_ratio.py``'s frames)."""
     rates = measure_hybrid_rates(
         Classifier.load(settings, classifier),
         Segmenter.load(settings, segmenter),
         calibration_samples(splits, per_style=RATES_PER_STYLE),
         settings.thresholds,
+        overrules=overrules,
     )
     _write_meta(classifier, "hybrid_rates", rates.as_meta())
     return rates
@@ -379,6 +386,7 @@ def measure_hybrid_rates(
         [v.frame_class is FrameClass.HYBRID for v in verdicts],
         [thresholds.classify(float(s.p_mask.mean())) is FrameClass.HYBRID for s in samples],
         [s.style in ("P", "NP") for s in samples],
+        classifier_version=classifier.version,
         segmenter_version=segmenter.version,
         min_area=thresholds.min_area,
         segmenter_overrules=overrules,

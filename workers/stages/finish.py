@@ -79,7 +79,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "segmented_frames": inference.segmented,
         # What the adjusted ratio was adjusted by (null: not adjusted); kept so that figures
         # recomputed with an archivist's corrections adjust the same way.
-        "hybrid_rates": inference.hybrid_rates,
+        "hybrid_rates": rates.as_meta() if rates is not None else None,
     }
     stats_s = lap(mark)
     mark = time.perf_counter()

@@ -101,6 +101,7 @@ def _rates_for(models: Models, context: AnalysisContext) -> dict[str, Any] | Non
     """The classifier's hybrid rates, if they were measured as this analysis decides frames."""
     rates = models.classifier.hybrid_rates
     if rates is None or not rates.applies_to(
+        context.classifier_version,
         context.segmenter_version,
         context.thresholds.min_area,
         overrules=context.pipeline.segmenter_overrules,

@@ -14,6 +14,7 @@ const SORTS = [
   ["-hybrid_ratio", "Hybrid ratio, highest first"],
   ["hybrid_ratio", "Hybrid ratio, lowest first"],
   ["-adjusted_hybrid_ratio", "Adjusted hybrid ratio, highest first"],
+  ["adjusted_hybrid_ratio", "Adjusted hybrid ratio, lowest first"],
   ["-p_time_share", "P share, highest first"],
   ["-np_time_share", "NP share, highest first"],
   ["-hybrid_shot_count", "Most hybrid shots"],
@@ -91,6 +92,9 @@ function ratioCell(film) {
     { class: "ratio-cell" },
     h("span", { class: "ratio-value" }, percent(film.hybrid_ratio, 1)),
     h("span", { class: "ratio-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * film.hybrid_ratio).toFixed(2)}%` })),
+    film.adjusted_hybrid_ratio === null || film.adjusted_hybrid_ratio === undefined
+      ? null
+      : h("small", { class: "muted ratio-adjusted", title: "adjusted for the models' measured error rates" }, `adjusted ${percent(film.adjusted_hybrid_ratio, 1)}`),
   );
 }
 
@@ -203,7 +207,7 @@ export async function renderArchive(main, params, context) {
         statCard("Hybrid ratio", percent(stats.time_weighted_hybrid_ratio, 1), `mean per film ${percent(stats.mean_hybrid_ratio, 1)}`),
         stats.time_weighted_adjusted_hybrid_ratio === null || stats.time_weighted_adjusted_hybrid_ratio === undefined
           ? null
-          : statCard("Hybrid ratio, adjusted", percent(stats.time_weighted_adjusted_hybrid_ratio, 1), "for the models' measured error rates"),
+          : statCard("Hybrid ratio, adjusted", percent(stats.time_weighted_adjusted_hybrid_ratio, 1), `for the models' error rates, over ${stats.adjusted_count} of ${stats.analyzed_count} analysed films`),
         statCard("P / NP time", `${percent(stats.time_weighted_p_share)} / ${percent(stats.time_weighted_np_share)}`, "time-weighted"),
         statCard("Hybrid shots", `${stats.hybrid_shot_count}`, ""),
       ),
