@@ -260,12 +260,72 @@ class LiteSegformer(nn.Module):
             decoder_hidden_size=config.decoder_hidden_size,
             classifier_dropout_prob=0.1,
         )
-        self.decode_head = SegformerDecodeHead(head_config)
+        self.decode_head: nn.Module = SegformerDecodeHead(head_config)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # (B, 3, H, W) -> (B, 2, ceil(H/4), ceil(W/4))
         logits: torch.Tensor = self.decode_head(self.encoder(pixel_values))
         return logits
+
+
+class FoldedDecodeHead(nn.Module):
+    """``SegformerDecodeHead`` in eval mode with its linear layers multiplied out: the same
+    function, for inference only.
+
+    The head maps each encoder level through a linear layer ``M_i``, upsamples it to the
+    first level's size, concatenates (last level first), mixes with a 1x1 convolution ``W``
+    and a batch norm, then ReLU and the classifier. Bilinear upsampling is linear per channel
+    and keeps constants, so ``W [up(M_i x_i + b_i)]_i`` equals ``sum_i up(W_i M_i x_i) +
+    sum_i W_i b_i``: each level takes one 1x1 convolution at its own resolution (the batch
+    norm folded in), and the 1x1 convolution over the concatenation at the first level's
+    resolution, the head's costliest layer (4 x 128 -> 128 channels at 64x64 for a 256 px
+    frame), is gone.
+    """
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        linear_c, fuse_conv, bn, classifier = (
+            head.linear_c,
+            head.linear_fuse,
+            head.batch_norm,
+            head.classifier,
+        )
+        assert isinstance(linear_c, nn.ModuleList) and isinstance(fuse_conv, nn.Conv2d)
+        assert isinstance(bn, nn.BatchNorm2d) and isinstance(classifier, nn.Conv2d)
+        assert bn.running_var is not None and bn.running_mean is not None
+        projections = [mlp.proj for mlp in linear_c]
+        count, width = len(projections), fuse_conv.out_channels
+        with torch.no_grad():
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bias = bn.bias - bn.running_mean * scale
+            fuse = fuse_conv.weight[:, :, 0, 0]  # (width, count * width), last level first
+            self.levels = nn.ModuleList()
+            for level, proj in enumerate(projections):
+                assert isinstance(proj, nn.Linear)
+                block = fuse[:, (count - 1 - level) * width : (count - level) * width]
+                conv = nn.Conv2d(proj.in_features, width, kernel_size=1, bias=False)
+                conv.weight.copy_((scale[:, None] * (block @ proj.weight))[:, :, None, None])
+                self.levels.append(conv)
+                bias = bias + scale * (block @ proj.bias)
+        self.bias = nn.Parameter(bias.view(1, width, 1, 1), requires_grad=False)
+        self.classifier = classifier
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        size = features[0].shape[2:]
+        mixed = self.levels[0](features[0]) + self.bias
+        for conv, feature in zip(list(self.levels)[1:], features[1:], strict=True):
+            mixed = mixed + F.interpolate(
+                conv(feature), size=size, mode="bilinear", align_corners=False
+            )
+        logits: torch.Tensor = self.classifier(F.relu(mixed))
+        return logits
+
+
+def fold_decode_head(model: LiteSegformer) -> None:
+    """Replace ``model``'s decode head by its :class:`FoldedDecodeHead` (inference only: the
+    folded head has no batch norm or dropout left to train)."""
+    if not isinstance(model.decode_head, FoldedDecodeHead):
+        model.decode_head = FoldedDecodeHead(model.decode_head.eval())
 
 
 class Segmenter(nn.Module):

@@ -32,9 +32,12 @@ from workers.ml.inference import Classifier, MaskVerdict, Segmenter, cascade, ju
 from workers.ml.models import (
     CONFIG_NAME,
     ClassifierConfig,
+    FoldedDecodeHead,
+    LiteSegformer,
     SegmenterConfig,
     build_classifier,
     build_segmenter,
+    fold_decode_head,
     save_model,
 )
 from workers.ml.train import BatchMaker, TrainConfig, segmenter_loss
@@ -99,6 +102,30 @@ def test_folding_the_batch_norms_keeps_the_function_of_the_eval_encoder() -> Non
     # Float32 rounding only: the deepest maps reach a few hundred.
     for a, b in zip(before, after, strict=True):
         assert (a - b).abs().max() <= 1e-3 * a.abs().max()
+
+
+def test_folded_decode_head_gives_the_heads_logits_at_odd_sizes() -> None:
+    model = build_segmenter(SegmenterConfig(encoder="lite0", pretrained=False)).model
+    assert isinstance(model, LiteSegformer)
+    head = model.decode_head
+    with torch.no_grad():
+        for module in head.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                assert module.running_mean is not None and module.running_var is not None
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.3, 0.3)
+    model.eval()
+    pixels = torch.randn(2, 3, 97, 131)
+    with torch.inference_mode():
+        before = model(pixels)
+        fold_decode_head(model)
+        after = model(pixels.contiguous(memory_format=torch.channels_last))
+    assert isinstance(model.decode_head, FoldedDecodeHead)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.decode_head.modules())
+    assert after.shape == before.shape == (2, 2, 25, 33)
+    assert (after - before).abs().max() <= 1e-4 * before.abs().max()
 
 
 def test_unknown_encoder_is_refused() -> None:
