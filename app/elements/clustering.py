@@ -9,7 +9,9 @@ are two elements (cannot-link), so no cut below the fewest clusters that keep (a
 silhouette wins. Without such pairs, a collection whose best silhouette stays under
 ``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each
 cluster's exemplar is the member nearest its centroid. The rule was chosen on the bench's
-tune split (``bench/bench_cluster_count.py``, docs/elements.md).
+tune split (``bench/bench_cluster_count.py``, docs/elements.md). A collection of more than
+``max_tracks`` tracks is clustered on a seeded sample of them, the rest joining their
+nearest cluster, so memory and time stay bounded however large the collection.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class ClusterSettings:
     # "fewest": the fewest clusters that keep the cannot-link pairs apart; "silhouette":
     # the best silhouette from that count up.
     cannot_link_rule: Literal["fewest", "silhouette"] = "silhouette"
+    # Agglomerative clustering and the silhouettes need every pair of tracks (memory and time
+    # grow with the square of their number): a collection with more tracks is clustered on a
+    # seeded sample of this many, and every other track joins its nearest cluster.
+    max_tracks: int = 4000
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,7 @@ def cluster_elements(
     cannot_link = None
     if moments is not None:
         cannot_link = cannot_link_pairs(row_of, moments, min_moments=settings.cannot_link_moments)
-    track_labels, silhouette = choose_labels(tracks, settings, cannot_link=cannot_link)
+    track_labels, silhouette = _track_labels(tracks, settings, cannot_link)
     labels = track_labels[row_of]
     # Largest cluster first, so cluster 0 is what recurs most.
     sizes = np.bincount(labels)
@@ -196,6 +203,31 @@ def cluster_elements(
         members = np.flatnonzero(labels == cluster)
         exemplars.append(int(members[np.argmax(similarity[members])]))
     return Clustering(labels, centroids, exemplars, similarity, silhouette)
+
+
+def _track_labels(
+    tracks: np.ndarray, settings: ClusterSettings, cannot_link: np.ndarray | None
+) -> tuple[np.ndarray, float | None]:
+    """``choose_labels`` on every track, or on a seeded sample of ``settings.max_tracks``
+    of them (with the cannot-link pairs inside the sample) when there are more, the others
+    then labelled by their nearest cluster centroid."""
+    count = len(tracks)
+    if count <= settings.max_tracks:
+        return choose_labels(tracks, settings, cannot_link=cannot_link)
+    rng = np.random.default_rng(settings.seed)
+    sample = np.sort(rng.choice(count, settings.max_tracks, replace=False))
+    position = np.full(count, -1)
+    position[sample] = np.arange(len(sample))
+    pairs = None
+    if cannot_link is not None and len(cannot_link):
+        inside = cannot_link[(position[cannot_link] >= 0).all(axis=1)]
+        pairs = position[inside]
+    sample_labels, silhouette = choose_labels(tracks[sample], settings, cannot_link=pairs)
+    centroids = np.zeros((int(sample_labels.max()) + 1, tracks.shape[1]), np.float32)
+    np.add.at(centroids, sample_labels, tracks[sample])
+    labels, _ = nearest_centroid(tracks, centroids, min_similarity=-2.0)  # every track joins
+    labels[sample] = sample_labels
+    return labels, silhouette
 
 
 def nearest_centroid(

@@ -6,6 +6,7 @@ import numpy as np
 
 from app.elements import head
 from app.elements.clustering import (
+    ClusterSettings,
     cannot_link_pairs,
     choose_labels,
     cluster_elements,
@@ -122,3 +123,24 @@ def test_every_track_stands_alone_when_every_pair_is_seen_together() -> None:
     pairs = np.array([[0, 1], [0, 2], [1, 2]])
     labels, silhouette = choose_labels(vectors, cannot_link=pairs)
     assert sorted(labels.tolist()) == [0, 1, 2] and silhouette is None
+
+
+def test_a_collection_over_max_tracks_is_clustered_on_a_sample_and_every_track_joins() -> None:
+    vectors, truth = _blobs(4, 30)
+    track_ids = list(range(len(truth)))
+    moments: list[tuple[str, int]] = [("film", index) for index in range(len(truth))]
+    # Tracks 0 and 30 (two groups) seen together in two frames: a cannot-link pair, kept
+    # when both fall in the sample.
+    vectors = np.concatenate([vectors, vectors[[0, 30]]])
+    track_ids += [0, 30]
+    moments[30] = moments[0]
+    moments += [("film", 1000), ("film", 1000)]
+
+    sampled = cluster_elements(vectors, track_ids, ClusterSettings(max_tracks=40), moments=moments)
+    whole = cluster_elements(vectors, track_ids, ClusterSettings(), moments=moments)
+
+    for clustering in (sampled, whole):
+        labels = clustering.labels[: len(truth)]
+        assert len(set(labels)) == 4 and (labels >= 0).all()
+        for group in range(4):
+            assert len(set(labels[truth == group])) == 1
