@@ -10,8 +10,9 @@ silhouette wins. Without such pairs, a collection whose best silhouette stays un
 ``min_silhouette``, or whose vectors all lie within ``min_spread``, is one cluster. Each
 cluster's exemplar is the member nearest its centroid. The rule was chosen on the bench's
 tune split (``bench/bench_cluster_count.py``, docs/elements.md). A collection of more than
-``max_tracks`` tracks is clustered on a seeded sample of them, the rest joining their
-nearest cluster, so memory and time stay bounded however large the collection.
+``max_tracks`` tracks is clustered on a seeded sample of them (the tracks of cannot-link
+pairs first), the rest joining their nearest cluster, so memory and time stay bounded
+however large the collection.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class ClusterSettings:
     max_tracks: int = 4000
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.max_tracks < 2:
+            raise ValueError("max_tracks must be at least 2")
+
 
 @dataclass(frozen=True)
 class Clustering:
@@ -56,6 +61,9 @@ class Clustering:
     exemplars: list[int]  # per cluster, the position of its exemplar element
     similarity: np.ndarray  # (N,) each element's cosine similarity to its centroid
     silhouette: float | None
+    # Tracks the clustering was cut on when the collection had more than ``max_tracks``
+    # (the others joined their nearest cluster); None: every track.
+    sampled_tracks: int | None = None
 
 
 def track_vectors(vectors: np.ndarray, track_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +195,7 @@ def cluster_elements(
     if moments is not None:
         cannot_link = cannot_link_pairs(row_of, moments, min_moments=settings.cannot_link_moments)
     track_labels, silhouette = _track_labels(tracks, settings, cannot_link)
+    sampled = settings.max_tracks if len(tracks) > settings.max_tracks else None
     labels = track_labels[row_of]
     # Largest cluster first, so cluster 0 is what recurs most.
     sizes = np.bincount(labels)
@@ -202,20 +211,32 @@ def cluster_elements(
     for cluster in range(len(order)):
         members = np.flatnonzero(labels == cluster)
         exemplars.append(int(members[np.argmax(similarity[members])]))
-    return Clustering(labels, centroids, exemplars, similarity, silhouette)
+    return Clustering(labels, centroids, exemplars, similarity, silhouette, sampled)
 
 
 def _track_labels(
     tracks: np.ndarray, settings: ClusterSettings, cannot_link: np.ndarray | None
 ) -> tuple[np.ndarray, float | None]:
     """``choose_labels`` on every track, or on a seeded sample of ``settings.max_tracks``
-    of them (with the cannot-link pairs inside the sample) when there are more, the others
-    then labelled by their nearest cluster centroid."""
+    of them when there are more, the others then labelled by their nearest cluster
+    centroid. The tracks of cannot-link pairs come first in the sample (the pairs are what
+    tells elements that look alike apart), the rest are drawn at random; an element seen in
+    few tracks may then go unsampled and join the cluster it looks most like."""
     count = len(tracks)
     if count <= settings.max_tracks:
         return choose_labels(tracks, settings, cannot_link=cannot_link)
     rng = np.random.default_rng(settings.seed)
-    sample = np.sort(rng.choice(count, settings.max_tracks, replace=False))
+    paired = (
+        np.unique(cannot_link) if cannot_link is not None and len(cannot_link) else np.zeros(0, int)
+    )
+    if len(paired) >= settings.max_tracks:
+        sample = rng.choice(paired, settings.max_tracks, replace=False)
+    else:
+        rest = np.setdiff1d(np.arange(count), paired)
+        sample = np.concatenate(
+            [paired, rng.choice(rest, settings.max_tracks - len(paired), replace=False)]
+        )
+    sample = np.sort(sample)
     position = np.full(count, -1)
     position[sample] = np.arange(len(sample))
     pairs = None

@@ -341,6 +341,9 @@ def _run(
         "tracks": len(set(track_keys)),
         "clusters": len(clustering.exemplars),
         "silhouette": clustering.silhouette,
+        # Set when the collection had more tracks than the clustering takes at once: the cut
+        # was made on this many, the other tracks joined their nearest cluster.
+        "sampled_tracks": clustering.sampled_tracks,
         "frames_skipped": skipped,
         "films_skipped": failed_films,
         **refined,

@@ -53,8 +53,8 @@ def for_inference(module: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     """``module`` in eval mode on ``device``, its EfficientNet-Lite encoders' batch norms
     folded into their convolutions, its SegFormer decode head's linear layers multiplied out
     (``FoldedDecodeHead``) and its weights laid out channels-last (the layout ``to_batch``
-    gives): the same function, in about half the time on a CPU. Not for training: a folded
-    encoder or head has no batch norms left to train or save."""
+    gives): the same function, in about 0.5-0.6x the time on a CPU (docs/results.md). Not for
+    training: a folded encoder or head has no batch norms left to train or save."""
     module.eval()
     for part in list(module.modules()):
         if isinstance(part, EfficientNetLiteEncoder):

@@ -307,12 +307,14 @@ class FoldedDecodeHead(nn.Module):
                 conv.weight.copy_((scale[:, None] * (block @ proj.weight))[:, :, None, None])
                 self.levels.append(conv)
                 bias = bias + scale * (block @ proj.bias)
-        self.bias = nn.Parameter(bias.view(1, width, 1, 1), requires_grad=False)
+        self.bias: torch.Tensor
+        self.register_buffer("bias", bias.view(1, width, 1, 1))
         self.classifier = classifier
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         size = features[0].shape[2:]
-        mixed = self.levels[0](features[0]) + self.bias
+        mixed = self.levels[0](features[0])
+        mixed = mixed + self.bias.to(mixed.dtype)  # half precision stays half under autocast
         for conv, feature in zip(list(self.levels)[1:], features[1:], strict=True):
             mixed = mixed + F.interpolate(
                 conv(feature), size=size, mode="bilinear", align_corners=False

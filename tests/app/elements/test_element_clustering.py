@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from app.elements import head
 from app.elements.clustering import (
@@ -128,19 +129,32 @@ def test_every_track_stands_alone_when_every_pair_is_seen_together() -> None:
 def test_a_collection_over_max_tracks_is_clustered_on_a_sample_and_every_track_joins() -> None:
     vectors, truth = _blobs(4, 30)
     track_ids = list(range(len(truth)))
-    moments: list[tuple[str, int]] = [("film", index) for index in range(len(truth))]
-    # Tracks 0 and 30 (two groups) seen together in two frames: a cannot-link pair, kept
-    # when both fall in the sample.
-    vectors = np.concatenate([vectors, vectors[[0, 30]]])
-    track_ids += [0, 30]
-    moments[30] = moments[0]
-    moments += [("film", 1000), ("film", 1000)]
 
-    sampled = cluster_elements(vectors, track_ids, ClusterSettings(max_tracks=40), moments=moments)
-    whole = cluster_elements(vectors, track_ids, ClusterSettings(), moments=moments)
+    sampled = cluster_elements(vectors, track_ids, ClusterSettings(max_tracks=40))
+    whole = cluster_elements(vectors, track_ids, ClusterSettings())
 
+    assert (sampled.sampled_tracks, whole.sampled_tracks) == (40, None)
     for clustering in (sampled, whole):
-        labels = clustering.labels[: len(truth)]
-        assert len(set(labels)) == 4 and (labels >= 0).all()
+        assert len(set(clustering.labels)) == 4 and (clustering.labels >= 0).all()
         for group in range(4):
-            assert len(set(labels[truth == group])) == 1
+            assert len(set(clustering.labels[truth == group])) == 1
+
+
+def test_a_sample_keeps_the_cannot_link_pairs_it_is_given() -> None:
+    # Two tracks of one group seen together in two frames: only the pair can split them,
+    # and at a sample of 40 tracks of 120 a random draw would keep it one time in nine.
+    vectors, truth = _blobs(4, 30)
+    track_ids = [*range(len(truth)), 0, 1]
+    vectors = np.concatenate([vectors, vectors[[0, 1]]])
+    moments = [("film", index) for index in range(len(truth))] + [("film", 500)] * 2
+    moments[1] = moments[0]
+
+    for seed in range(3):
+        settings = ClusterSettings(max_tracks=40, seed=seed)
+        clustering = cluster_elements(vectors, track_ids, settings, moments=moments)
+        assert clustering.labels[0] != clustering.labels[1]
+
+
+def test_cluster_settings_refuse_a_sample_too_small_to_cluster() -> None:
+    with pytest.raises(ValueError, match="max_tracks"):
+        ClusterSettings(max_tracks=1)
