@@ -527,6 +527,12 @@ def rates_cmd(
     except (ValueError, CheckpointError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(json.dumps(rates.as_meta(), indent=2))
+    if not rates.usable:
+        typer.echo(
+            "warning: these models call hybrid and homogeneous frames hybrid at rates too "
+            "close to tell apart; films will get no adjusted hybrid ratio",
+            err=True,
+        )
 
 
 def evaluate_cmd(

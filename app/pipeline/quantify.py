@@ -34,7 +34,7 @@ MIN_RATE_GAP = 0.3
 @dataclass(frozen=True)
 class HybridRates:
     """How often the cascade calls a frame hybrid, per true kind of frame, and what it was
-    measured with: rates hold only for the same segmenter, decision rule and threshold."""
+    measured with: rates hold only for the same models, decision rule and threshold."""
 
     tpr: float  # P(called hybrid | hybrid)
     fpr: float  # P(called hybrid | homogeneous)

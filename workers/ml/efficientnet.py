@@ -86,8 +86,14 @@ class SameConv2d(nn.Conv2d):
         s_h, s_w = self.stride
         pad_h = max((math.ceil(in_h / s_h) - 1) * s_h + k_h - in_h, 0)
         pad_w = max((math.ceil(in_w / s_w) - 1) * s_w + k_w - in_w, 0)
-        if pad_h or pad_w:
-            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        if pad_h % 2 == 0 and pad_w % 2 == 0:
+            # Even on both sides (every stride-1 convolution): the convolution pads itself,
+            # without F.pad's copy of the feature map (the same zeros, the same result).
+            padding = (pad_h // 2, pad_w // 2)
+            return F.conv2d(
+                x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+            )
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 

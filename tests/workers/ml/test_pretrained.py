@@ -24,6 +24,7 @@ from workers.ml.data import ImagePool
 from workers.ml.efficientnet import (
     EfficientNetLiteEncoder,
     PretrainedWeightsError,
+    SameConv2d,
     fold_batchnorm,
     imagenet_weights_path,
     load_imagenet_weights,
@@ -102,6 +103,25 @@ def test_folding_the_batch_norms_keeps_the_function_of_the_eval_encoder() -> Non
     # Float32 rounding only: the deepest maps reach a few hundred.
     for a, b in zip(before, after, strict=True):
         assert (a - b).abs().max() <= 1e-3 * a.abs().max()
+
+
+def test_same_padding_matches_tensorflows_at_every_size_stride_and_kernel() -> None:
+    torch.manual_seed(0)
+    for kernel, stride, groups in ((3, 1, 8), (5, 1, 8), (3, 2, 8), (5, 2, 8), (3, 2, 1)):
+        conv = SameConv2d(8, 8, kernel, stride=stride, groups=groups, bias=False)
+        for height, width in ((16, 16), (17, 23), (9, 10)):
+            x = torch.randn(2, 8, height, width)
+            # TensorFlow's SAME: output ceil(size / stride), the odd pixel of padding at the
+            # bottom and right.
+            pad_h = max((math.ceil(height / stride) - 1) * stride + kernel - height, 0)
+            pad_w = max((math.ceil(width / stride) - 1) * stride + kernel - width, 0)
+            padded = torch.nn.functional.pad(
+                x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2]
+            )
+            expected = torch.nn.functional.conv2d(padded, conv.weight, None, stride, 0, 1, groups)
+            got = conv(x)
+            assert got.shape[-2:] == (math.ceil(height / stride), math.ceil(width / stride))
+            assert torch.allclose(got, expected, atol=1e-6)
 
 
 def test_folded_decode_head_gives_the_heads_logits_at_odd_sizes() -> None:
