@@ -16,6 +16,7 @@ from app.core.domain import FrameClass, RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata
 from app.pipeline.masks import encode_mask
+from app.pipeline.quantify import HybridRates
 
 _counter = itertools.count(1)
 
@@ -204,3 +205,18 @@ def register_all_p_film(
         },
     )
     return film_id, analysis_id
+
+
+def hybrid_rates(**overrides: Any) -> HybridRates:
+    """Usable hybrid rates (tpr 0.8, fpr 0.05) for the models ``make_analysis`` names."""
+    values: dict[str, Any] = {
+        "tpr": 0.8,
+        "fpr": 0.05,
+        "hybrid_frames": 200,
+        "homogeneous_frames": 100,
+        "classifier_version": "vit-proxy-1",
+        "segmenter_version": "segformer-1",
+        "min_area": 0.08,
+    }
+    values.update(overrides)
+    return HybridRates(**values)

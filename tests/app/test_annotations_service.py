@@ -14,7 +14,7 @@ from app.analysis import service as analysis_service
 from app.analysis.schemas import FrameQuery
 from app.annotations import repository
 from app.annotations import service as annotations_service
-from tests.app.factories import make_analysis, make_film
+from tests.app.factories import hybrid_rates, make_analysis, make_film
 
 
 def _png(value: int) -> bytes:
@@ -92,17 +92,8 @@ def test_reanalysis_keeps_the_films_figures_those_of_its_annotations(session: Se
 
 def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Session) -> None:
     from app.films import repository as films_repository
-    from app.pipeline.quantify import HybridRates
 
-    rates = HybridRates(
-        tpr=0.8,
-        fpr=0.05,
-        hybrid_frames=100,
-        homogeneous_frames=100,
-        classifier_version="vit-proxy-1",
-        segmenter_version="segformer-1",
-        min_area=0.08,
-    )
+    rates = hybrid_rates()
     film_id = make_film(session)
     # Six 1-second frames (0, 25, 50, ...): P, hybrid, NP, P, hybrid, NP. A range label
     # between two sampled frames recomputes the figures with the models' calls only.

@@ -11,16 +11,9 @@ from app.core.domain import FrameClass
 from app.pipeline.quantify import HybridRates, measure_rates
 from app.pipeline.shots import Shot
 from app.pipeline.stats import FrameResult, film_stats, shot_stats
+from tests.app.factories import hybrid_rates
 
-RATES = HybridRates(
-    tpr=0.8,
-    fpr=0.05,
-    hybrid_frames=200,
-    homogeneous_frames=100,
-    classifier_version="clf",
-    segmenter_version="abc",
-    min_area=0.08,
-)
+RATES = hybrid_rates(classifier_version="clf", segmenter_version="abc")
 
 
 def test_adjust_inverts_the_expected_count() -> None:
