@@ -119,15 +119,13 @@ def predict(
     return model.predict(x[:, STACKED_COLUMNS[name]])
 
 
+# Rules with one fitted level: the grid it is chosen from (the most accurate on the fit set).
+LEVELS = {"overrule-if": np.linspace(0.0, 0.08, 17), "unsure": np.linspace(0.3, 1.0, 15)}
+
+
 def fit(name: str, x: np.ndarray, y: np.ndarray, thresholds: ClassThresholds) -> Any:
-    if name == "overrule-if":
-        return max(
-            np.linspace(0.0, 0.08, 17), key=lambda t: np.mean(predict(name, x, thresholds, t) == y)
-        )
-    if name == "unsure":
-        return max(
-            np.linspace(0.3, 1.0, 15), key=lambda t: np.mean(predict(name, x, thresholds, t) == y)
-        )
+    if name in LEVELS:
+        return max(LEVELS[name], key=lambda t: np.mean(predict(name, x, thresholds, t) == y))
     if name in STACKED_COLUMNS:
         # "balanced": every class weighs the same, so the fit learns no prior from the mix.
         weight = "balanced" if name == "stacked-balanced" else None

@@ -40,6 +40,7 @@ from app.core.errors import InvalidRequestError, NotFoundError
 from app.core.pagination import Page
 from app.films import repository as films_repository
 from app.films import service as films_service
+from app.models import Analysis
 from app.models.base import utcnow
 from app.pipeline.quantify import HybridRates
 from app.scenes import repository as scenes_repository
@@ -433,11 +434,15 @@ def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None 
     return chosen
 
 
-def _thresholds(session: Session, analysis_id: int) -> ClassThresholds:
+def _analysis_row(session: Session, analysis_id: int) -> Analysis:
     analysis = repository.get(session, analysis_id)
     if analysis is None:
         raise AnalysisNotFound(analysis_id)
-    return effective.thresholds_of(analysis.settings)
+    return analysis
+
+
+def _thresholds(session: Session, analysis_id: int) -> ClassThresholds:
+    return effective.thresholds_of(_analysis_row(session, analysis_id).settings)
 
 
 @dataclass(frozen=True)
@@ -492,9 +497,7 @@ def _resolve(session: Session, analysis_id: int) -> _Resolved:
             for shot in shot_rows
         ]
         return _Resolved(frames, shots, None)
-    analysis = repository.get(session, analysis_id)
-    if analysis is None:
-        raise AnalysisNotFound(analysis_id)
+    analysis = _analysis_row(session, analysis_id)
     resolved = effective.resolve_rows(rows, annotations, effective.thresholds_of(analysis.settings))
     film = films_repository.get(session, film_id)
     figures = effective.figures(

@@ -112,10 +112,10 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
     row = repository.stats_row(session, collection_id)
     analysed_duration = float(row.analyzed_duration_s)
 
-    def weighted(total: float | None) -> float | None:
-        if total is None or analysed_duration <= 0.0:
+    def weighted(total: float | None, over_s: float | None = analysed_duration) -> float | None:
+        if total is None or over_s is None or over_s <= 0.0:
             return None
-        return float(total) / analysed_duration
+        return float(total) / over_s
 
     return CollectionStats(
         collection_id=collection_id,
@@ -129,10 +129,8 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         # Over the films whose ratio was adjusted (``adjusted_count``: analysed with models
         # that carry rates, and not corrected by people since).
         adjusted_count=int(row.adjusted_count),
-        time_weighted_adjusted_hybrid_ratio=(
-            float(row.weighted_adjusted) / float(row.adjusted_duration_s)
-            if row.weighted_adjusted is not None and (row.adjusted_duration_s or 0.0) > 0.0
-            else None
+        time_weighted_adjusted_hybrid_ratio=weighted(
+            row.weighted_adjusted, row.adjusted_duration_s
         ),
         time_weighted_p_share=weighted(row.weighted_p),
         time_weighted_np_share=weighted(row.weighted_np),

@@ -226,9 +226,8 @@ def _track_labels(
     if count <= settings.max_tracks:
         return choose_labels(tracks, settings, cannot_link=cannot_link)
     rng = np.random.default_rng(settings.seed)
-    paired = (
-        np.unique(cannot_link) if cannot_link is not None and len(cannot_link) else np.zeros(0, int)
-    )
+    given = cannot_link if cannot_link is not None else np.zeros((0, 2), int)
+    paired = np.unique(given)
     if len(paired) >= settings.max_tracks:
         sample = rng.choice(paired, settings.max_tracks, replace=False)
     else:
@@ -239,10 +238,7 @@ def _track_labels(
     sample = np.sort(sample)
     position = np.full(count, -1)
     position[sample] = np.arange(len(sample))
-    pairs = None
-    if cannot_link is not None and len(cannot_link):
-        inside = cannot_link[(position[cannot_link] >= 0).all(axis=1)]
-        pairs = position[inside]
+    pairs = position[given[(position[given] >= 0).all(axis=1)]]
     sample_labels, silhouette = choose_labels(tracks[sample], settings, cannot_link=pairs)
     centroids = np.zeros((int(sample_labels.max()) + 1, tracks.shape[1]), np.float32)
     np.add.at(centroids, sample_labels, tracks[sample])
