@@ -28,7 +28,14 @@ from workers.ml.calibration import (
 from workers.ml.composites import STYLES, Sample, make_composite, pick
 from workers.ml.data import DataSplits, ImagePool, list_images, load_rgb, load_splits
 from workers.ml.degrade import degrade
-from workers.ml.inference import Classifier, MaskVerdict, Segmenter, cascade, full_size_mask
+from workers.ml.inference import (
+    Classifier,
+    MaskVerdict,
+    Segmenter,
+    cascade,
+    decide_frames,
+    full_size_mask,
+)
 from workers.ml.models import CONFIG_NAME, read_meta
 from workers.ml.proxy import UNSURE, Refinement, proxy_labels, proxy_probability
 from workers.ml.train import IGNORE_LABEL, ProxySet
@@ -375,15 +382,11 @@ def measure_hybrid_rates(
 ) -> HybridRates:
     """How often the pipeline's decision (``cascade``: the classifier's verdict, the
     segmenter on the frames it calls hybrid) calls hybrid and homogeneous frames hybrid."""
-    images = [s.image for s in samples]
-    verdicts = list(classifier.classify(images, thresholds))
-    chosen = [i for i, v in enumerate(verdicts) if v.frame_class is FrameClass.HYBRID]
-    for i, p_map in zip(chosen, segmenter.segment([images[i] for i in chosen]), strict=True):
-        verdicts[i] = cascade(
-            verdicts[i], segmenter.judge(p_map, thresholds), thresholds, overrule=overrules
-        )
+    decisions = decide_frames(
+        classifier, segmenter, [s.image for s in samples], thresholds, overrule=overrules
+    )
     return measure_rates(
-        [v.frame_class is FrameClass.HYBRID for v in verdicts],
+        [d.verdict.frame_class is FrameClass.HYBRID for d in decisions],
         [thresholds.classify(float(s.p_mask.mean())) is FrameClass.HYBRID for s in samples],
         [s.style in ("P", "NP") for s in samples],
         classifier_version=classifier.version,

@@ -8,7 +8,8 @@ nothing is ever downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -186,6 +187,59 @@ def cascade(
                 drawn_mask=drawn,
             )
     return segmenter_verdict
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """One frame's verdict as the pipeline stores it, and whether the segmenter made it."""
+
+    verdict: MaskVerdict
+    segmented: bool
+
+
+def decide_frames(
+    classifier: Classifier,
+    segmenter: Segmenter | Callable[[], Segmenter],
+    images: Sequence[np.ndarray],
+    thresholds: ClassThresholds,
+    *,
+    overrule: bool = False,
+    segment_all: bool = False,
+    verdicts: Sequence[MaskVerdict] | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[FrameDecision]:
+    """The pipeline's decision for a batch of frames: the classifier's verdicts (``verdicts``
+    when it already ran on them), the frames it calls hybrid (every frame with
+    ``segment_all``) segmented together and decided by :func:`cascade`; a frame segmented only
+    because of ``segment_all`` takes the segmenter's verdict. ``segmenter`` may be a function
+    that loads it, called only when a frame needs it. Adds its seconds to ``timings`` under
+    ``classify_s``, ``segment_s`` and ``masks_s`` when given."""
+    spent = timings if timings is not None else {}
+    mark = time.perf_counter()
+    if verdicts is None:
+        verdicts = classifier.classify(images, thresholds)
+        spent["classify_s"] = spent.get("classify_s", 0.0) + time.perf_counter() - mark
+    decisions = [FrameDecision(verdict, segmented=False) for verdict in verdicts]
+    chosen = [
+        number
+        for number, verdict in enumerate(verdicts)
+        if segment_all or verdict.frame_class is FrameClass.HYBRID
+    ]
+    if not chosen:
+        return decisions
+    if not isinstance(segmenter, Segmenter):
+        segmenter = segmenter()
+    mark = time.perf_counter()
+    masks = segmenter.segment([images[number] for number in chosen])
+    spent["segment_s"] = spent.get("segment_s", 0.0) + time.perf_counter() - mark
+    mark = time.perf_counter()
+    for number, mask in zip(chosen, masks, strict=True):
+        verdict = segmenter.judge(mask, thresholds)
+        if verdicts[number].frame_class is FrameClass.HYBRID:
+            verdict = cascade(verdicts[number], verdict, thresholds, overrule=overrule)
+        decisions[number] = FrameDecision(verdict, segmented=True)
+    spent["masks_s"] = spent.get("masks_s", 0.0) + time.perf_counter() - mark
+    return decisions
 
 
 def full_size_mask(p_mask: np.ndarray, height: int, width: int) -> np.ndarray:

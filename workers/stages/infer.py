@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.core.config import PipelineSettings
-from app.core.domain import FrameClass, RunStatus
+from app.core.domain import RunStatus
 from app.pipeline.masks import encode_mask, np_grid
 from workers.stages.base import (
     AnalysisStopped,
@@ -146,54 +146,45 @@ def infer_chunk(
     """The results of one spool chunk: its frames classified (unless ``verdicts`` already
     holds the classifier's verdict on each, computed in the same batches), the hybrids (every
     frame with ``segment_all``) segmented together. Adds its seconds to ``timings``."""
-    pipeline, thresholds = context.pipeline, context.thresholds
-    if verdicts is None:
-        mark = time.perf_counter()
-        verdicts = models.classifier.classify(images, thresholds)
-        timings["classify_s"] += lap(mark)
+    from workers.ml.inference import decide_frames  # torch: loaded with the models already
+
+    pipeline = context.pipeline
+    decisions = decide_frames(
+        models.classifier,
+        lambda: models.segmenter,  # loaded on first use
+        images,
+        context.thresholds,
+        overrule=pipeline.segmenter_overrules,
+        segment_all=pipeline.segment_all,
+        verdicts=verdicts,
+        timings=timings,
+    )
+    mark = time.perf_counter()
     results = [
-        FrameInference(
+        _segmented(frame.frame_index, decision.verdict, pipeline)
+        if decision.segmented
+        else FrameInference(
             frame_index=frame.frame_index,
-            frame_class=verdict.frame_class,
-            p_fraction=verdict.p_fraction,
-            confidence=verdict.confidence,
+            frame_class=decision.verdict.frame_class,
+            p_fraction=decision.verdict.p_fraction,
+            confidence=decision.verdict.confidence,
             segmented=False,
             # The classifier's patch mask, uniform when it calls the frame homogeneous.
-            np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
+            np_grid=np_grid(decision.verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
         )
-        for frame, verdict in zip(spooled, verdicts, strict=True)
+        for frame, decision in zip(spooled, decisions, strict=True)
     ]
-    chosen = [
-        number
-        for number, result in enumerate(results)
-        if pipeline.segment_all or result.frame_class is FrameClass.HYBRID
-    ]
-    if chosen:
-        from workers.ml.inference import cascade  # torch: loaded with the models already
-
-        mark = time.perf_counter()
-        masks = models.segmenter.segment([images[number] for number in chosen])
-        timings["segment_s"] += lap(mark)
-        mark = time.perf_counter()
-        for number, mask in zip(chosen, masks, strict=True):
-            verdict = models.segmenter.judge(mask, thresholds)
-            if verdicts[number].frame_class is FrameClass.HYBRID:
-                # With segment_all, a frame called homogeneous takes the segmenter's verdict.
-                verdict = cascade(
-                    verdicts[number], verdict, thresholds, overrule=pipeline.segmenter_overrules
-                )
-            results[number] = _segmented(results[number], verdict, pipeline)
-        timings["masks_s"] += lap(mark)
+    timings["masks_s"] += lap(mark)
     return results
 
 
 def _segmented(
-    result: FrameInference, verdict: MaskVerdict, pipeline: PipelineSettings
+    frame_index: int, verdict: MaskVerdict, pipeline: PipelineSettings
 ) -> FrameInference:
     # The segmenter's verdict: P fraction and class from its mask (uniform when the frame is
     # homogeneous), calibrated confidence.
     return FrameInference(
-        frame_index=result.frame_index,
+        frame_index=frame_index,
         frame_class=verdict.frame_class,
         p_fraction=verdict.p_fraction,
         confidence=verdict.confidence,
