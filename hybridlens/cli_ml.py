@@ -154,6 +154,13 @@ def train_classifier_cmd(
         bool, typer.Option(help="Continue from the run directory's checkpoint.")
     ] = True,
     init: InitOpt = None,
+    encoder_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start the encoder from this segmenter's (with --freeze-encoder the two "
+            "models share one encoder's features)."
+        ),
+    ] = None,
     freeze_encoder: FreezeOpt = False,
     source_balance: SourceBalanceOpt = 0.0,
     drawn_renders: DrawnRendersOpt = 0.0,
@@ -222,6 +229,7 @@ def train_classifier_cmd(
             out,
             resume=resume,
             init_from=init,
+            encoder_from=encoder_from,
         )
     typer.echo(
         f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"

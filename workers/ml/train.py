@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from app.core.config import ClassThresholds
+from workers.ml.checkpoint import weights_version
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
 from workers.ml.degrade import degrade
@@ -457,11 +458,16 @@ def train_classifier(
     progress: bool = True,
     stop_after: int | None = None,
     init_from: Path | None = None,
+    encoder_from: Path | None = None,
 ) -> TrainResult:
-    """Train a classifier; ``init_from`` continues from saved weights (fine-tuning) instead of scratch."""
+    """Train a classifier; ``init_from`` continues from saved weights (fine-tuning) instead of
+    scratch; ``encoder_from`` starts the encoder from a segmenter's (to share one encoder)."""
     torch.manual_seed(config.seed)  # before init, so the initial weights are reproducible too
     model = _initial(init_from, "classifier") or build_classifier(model_config)
     assert isinstance(model, PatchCentroidClassifier)
+    meta = None
+    if encoder_from is not None:
+        meta = {"encoder_from": copy_segmenter_encoder(model, encoder_from)}
     batches = BatchMaker(pools, model.config.image_size, config)
     return run_training(
         model,
@@ -470,9 +476,26 @@ def train_classifier(
         config,
         out_dir,
         resume=resume,
+        meta=meta,
         progress=progress,
         stop_after=stop_after,
     )
+
+
+def copy_segmenter_encoder(model: PatchCentroidClassifier, segmenter_dir: Path) -> dict[str, Any]:
+    """Load a segmenter's EfficientNet-Lite encoder weights into the classifier's encoder; with
+    ``--freeze-encoder`` the two models then compute the same features. Returns what was copied."""
+    segmenter = load_model(segmenter_dir, "segmenter")
+    source = _pretrained_encoder(segmenter)
+    target = _pretrained_encoder(model)
+    if source is None or target is None:
+        raise ValueError("--encoder-from needs EfficientNet-Lite encoders in both models")
+    if source.variant != target.variant:
+        raise ValueError(
+            f"the segmenter's encoder is {source.variant}, the classifier's {target.variant}"
+        )
+    target.load_state_dict(source.state_dict())
+    return {"segmenter_version": weights_version(segmenter_dir), "variant": source.variant}
 
 
 def train_segmenter(

@@ -29,7 +29,14 @@ from workers.ml.efficientnet import (
     imagenet_weights_path,
     load_imagenet_weights,
 )
-from workers.ml.inference import Classifier, MaskVerdict, Segmenter, cascade, judge_map
+from workers.ml.inference import (
+    Classifier,
+    MaskVerdict,
+    Segmenter,
+    cascade,
+    decide_frames,
+    judge_map,
+)
 from workers.ml.models import (
     CONFIG_NAME,
     ClassifierConfig,
@@ -41,7 +48,7 @@ from workers.ml.models import (
     fold_decode_head,
     save_model,
 )
-from workers.ml.train import BatchMaker, TrainConfig, segmenter_loss
+from workers.ml.train import BatchMaker, TrainConfig, copy_segmenter_encoder, segmenter_loss
 
 
 def test_imagenet_weights_of_every_variant_load_tensor_by_tensor() -> None:
@@ -292,6 +299,84 @@ def test_a_hybrid_that_neither_mask_shows_takes_the_segmenter_verdict() -> None:
     segmenter = judge_map(np.full((40, 60), 0.95, np.float32), thresholds, None)
     uniform_patches = np.ones((4, 4), bool)
     assert cascade(_hybrid_by_head(uniform_patches), segmenter, thresholds) is segmenter
+
+
+def test_decide_frames_segments_only_the_hybrids_and_loads_the_segmenter_only_for_them(
+    tmp_path: Path,
+) -> None:
+    thresholds = ClassThresholds(min_area=0.08)
+    segmenter = Segmenter.load(ModelSettings(device="cpu"), _tiny_lite_segmenter(tmp_path))
+    loads: list[int] = []
+
+    def load() -> Segmenter:
+        loads.append(1)
+        return segmenter
+
+    frames = [np.random.default_rng(n).integers(0, 256, (48, 64, 3), np.uint8) for n in range(3)]
+    photographic = MaskVerdict(1.0, FrameClass.P, 0.9, np.ones((4, 4), bool))
+    patches = np.zeros((4, 4), bool)
+    patches[:, :2] = True
+    # The classifier is not run when its verdicts are given.
+    homogeneous = decide_frames(None, load, frames[:2], thresholds, verdicts=[photographic] * 2)  # type: ignore[arg-type]
+    assert loads == [] and [d.segmented for d in homogeneous] == [False, False]
+    assert all(d.verdict is photographic for d in homogeneous)
+
+    timings: dict[str, float] = {}
+    mixed = decide_frames(
+        None,  # type: ignore[arg-type]
+        load,
+        frames,
+        thresholds,
+        verdicts=[photographic, _hybrid_by_head(patches), photographic],
+        timings=timings,
+    )
+    assert loads == [1] and [d.segmented for d in mixed] == [False, True, False]
+    expected = cascade(
+        _hybrid_by_head(patches),
+        segmenter.judge(segmenter.segment([frames[1]])[0], thresholds),
+        thresholds,
+    )
+    assert mixed[1].verdict.frame_class is expected.frame_class
+    assert mixed[1].verdict.p_fraction == pytest.approx(expected.p_fraction)
+    assert set(timings) == {"segment_s", "masks_s"}
+
+    every = decide_frames(
+        None,
+        segmenter,
+        frames,
+        thresholds,
+        verdicts=[photographic] * 3,
+        segment_all=True,  # type: ignore[arg-type]
+    )
+    assert all(d.segmented for d in every)
+    # Segmented only because of segment_all: the segmenter's verdict, mask at the frame's size.
+    assert every[0].verdict.p_mask.shape == (48, 64)
+
+
+def test_a_classifier_can_start_from_a_segmenters_encoder(tmp_path: Path) -> None:
+    segmenter = build_segmenter(
+        SegmenterConfig(encoder="lite0", image_size=64, decoder_hidden_size=32)
+    )
+    with torch.no_grad():  # fine-tuned: no longer the ImageNet weights
+        for parameter in segmenter.model.encoder.parameters():
+            parameter.add_(0.01)
+    save_model(segmenter.eval(), tmp_path / "seg")
+    classifier = build_classifier(
+        ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32)
+    )
+    copied = copy_segmenter_encoder(classifier, tmp_path / "seg")
+    assert copied["variant"] == "lite0" and len(copied["segmenter_version"]) == 12
+    pixels = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ours = classifier.backbone.encoder.eval()(pixels)
+        theirs = segmenter.model.encoder.eval()(pixels)
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+    other = build_classifier(
+        ClassifierConfig(encoder="lite1", image_size=64, embedding_dim=32, pretrained=False)
+    )
+    with pytest.raises(ValueError, match="segmenter's encoder is lite0"):
+        copy_segmenter_encoder(other, tmp_path / "seg")
 
 
 def test_a_homogeneous_classifier_verdict_is_final() -> None:
