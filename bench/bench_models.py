@@ -5,7 +5,9 @@
     python bench/bench_models.py --quality --classifier runs/clf_cls_homog/model ...
 
 Speed is printed in images/s at batch 1 and batched, with each model's peak RSS (and for
-"both": the classifier and the segmenter each run on every frame), and as a
+"both": the classifier and the segmenter each run on every frame; "decide": the same through
+the pipeline's decision, ``decide_frames`` with ``segment_all``, which runs the encoder once for
+both models when the classifier was trained on the segmenter's encoder), and as a
 ratio against a stock SegFormer-B0 at 512x512 (the size SegFormer-B0 is usually run at), timed
 in the same run so machine noise cancels. Each model is measured in its own subprocess so
 peak memory is its own.
@@ -27,13 +29,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, float]:
+def _measure(
+    kind: str, batch: int, threads: int, seconds: float, classifier: str, segmenter: str
+) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(threads)
-    from app.core.config import ModelSettings
+    from app.core.config import ClassThresholds, ModelSettings
 
-    settings = ModelSettings(device="cpu", batch_size=batch)
+    settings = ModelSettings(
+        device="cpu",
+        batch_size=batch,
+        classifier_path=Path(classifier) if classifier != "-" else None,
+        segmenter_path=Path(segmenter) if segmenter != "-" else None,
+    )
     frames = [
         np.random.default_rng(i).integers(0, 256, (240, 320, 3), dtype=np.uint8)
         for i in range(batch)
@@ -63,6 +72,15 @@ def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, f
         def run() -> None:
             both[0].classify(frames)
             both[1].segment(frames)
+    elif kind == "decide":
+        # The same through the pipeline's decision (judging and cascade included).
+        from workers.ml.inference import Classifier, Segmenter, decide_frames
+
+        pair = (Classifier.load(settings), Segmenter.load(settings))
+        thresholds = ClassThresholds()
+
+        def run() -> None:
+            decide_frames(pair[0], pair[1], frames, thresholds, segment_all=True)
     else:
         from workers.ml.inference import Segmenter
 
@@ -81,12 +99,24 @@ def _measure(kind: str, batch: int, threads: int, seconds: float) -> dict[str, f
     return {"images_per_s": count * batch / elapsed, "peak_rss_mb": peak_mb}
 
 
-def speed(threads: int, seconds: float, batch: int) -> dict[str, dict[str, float]]:
+def speed(
+    threads: int, seconds: float, batch: int, classifier: Path | None, segmenter: Path | None
+) -> dict[str, dict[str, float]]:
     results = {}
-    for kind in ("reference", "classifier", "segmenter", "both"):
+    models = [str(classifier or "-"), str(segmenter or "-")]
+    for kind in ("reference", "classifier", "segmenter", "both", "decide"):
         for size in (1, batch):
             out = subprocess.run(
-                [sys.executable, __file__, "--_child", kind, str(size), str(threads), str(seconds)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--_child",
+                    kind,
+                    str(size),
+                    str(threads),
+                    str(seconds),
+                    *models,
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -116,14 +146,29 @@ def main() -> None:
     parser.add_argument("--per-style", type=int, default=60)
     parser.add_argument("--markdown", type=Path, help="also write the quality tables to this file")
     parser.add_argument("--json-out", type=Path, help="also write the quality report as JSON")
-    parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--_child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        kind, batch, threads, seconds = args._child
-        print(json.dumps(_measure(kind, int(batch), int(threads), float(seconds))))
+        kind, batch, threads, seconds, classifier, segmenter = args._child
+        print(
+            json.dumps(
+                _measure(kind, int(batch), int(threads), float(seconds), classifier, segmenter)
+            )
+        )
         return
 
-    results = speed(args.threads, args.seconds, args.batch) if args.seconds > 0 else {}
+    # Speed of the first classifier and segmenter given (the shipped ones by default).
+    results = (
+        speed(
+            args.threads,
+            args.seconds,
+            args.batch,
+            (args.classifier or [None])[0],
+            (args.segmenter or [None])[0],
+        )
+        if args.seconds > 0
+        else {}
+    )
     if results:
         print(f"inference speed on this CPU ({args.threads} threads), 320x240 inputs")
         print(f"{'model':28s} {'images/s':>10s} {'vs B0@512':>10s} {'peak RSS MB':>12s}")

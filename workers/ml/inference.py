@@ -9,9 +9,10 @@ nothing is ever downloaded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -32,6 +33,7 @@ from workers.ml.models import (
     IMAGE_MEAN,
     IMAGE_STD,
     CheckpointError,
+    ClassifierOutput,
     LiteSegformer,
     PatchCentroidClassifier,
     fold_decode_head,
@@ -41,6 +43,8 @@ from workers.ml.models import (
 from workers.ml.models import (
     Segmenter as SegmenterModule,
 )
+
+T = TypeVar("T")
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -212,34 +216,75 @@ def decide_frames(
     when it already ran on them), the frames it calls hybrid (every frame with
     ``segment_all``) segmented together and decided by :func:`cascade`; a frame segmented only
     because of ``segment_all`` takes the segmenter's verdict. ``segmenter`` may be a function
-    that loads it, called only when a frame needs it. Adds its seconds to ``timings`` under
-    ``classify_s``, ``segment_s`` and ``masks_s`` when given."""
+    that loads it, called only when a frame needs it (or when the classifier was trained on
+    the segmenter's encoder: then the encoder runs once per batch for both models). Adds its
+    seconds to ``timings`` under ``classify_s``, ``segment_s`` and ``masks_s`` when given."""
     spent = timings if timings is not None else {}
-    mark = time.perf_counter()
-    if verdicts is None:
-        verdicts = classifier.classify(images, thresholds)
-        spent["classify_s"] = spent.get("classify_s", 0.0) + time.perf_counter() - mark
-    decisions = [FrameDecision(verdict, segmented=False) for verdict in verdicts]
-    chosen = [
-        number
-        for number, verdict in enumerate(verdicts)
-        if segment_all or verdict.frame_class is FrameClass.HYBRID
-    ]
-    if not chosen:
+
+    def loaded() -> Segmenter:
+        nonlocal segmenter
+        if not isinstance(segmenter, Segmenter):
+            segmenter = segmenter()
+        return segmenter
+
+    def decide(
+        verdicts: Sequence[MaskVerdict], segment: Callable[[list[int]], list[np.ndarray]]
+    ) -> list[FrameDecision]:
+        decisions = [FrameDecision(verdict, segmented=False) for verdict in verdicts]
+        chosen = [
+            number
+            for number, verdict in enumerate(verdicts)
+            if segment_all or verdict.frame_class is FrameClass.HYBRID
+        ]
+        if not chosen:
+            return decisions
+        masks = _timed(spent, "segment_s", segment, chosen)
+        mark = time.perf_counter()
+        for number, mask in zip(chosen, masks, strict=True):
+            verdict = loaded().judge(mask, thresholds)
+            if verdicts[number].frame_class is FrameClass.HYBRID:
+                verdict = cascade(verdicts[number], verdict, thresholds, overrule=overrule)
+            decisions[number] = FrameDecision(verdict, segmented=True)
+        _add(spent, "masks_s", mark)
         return decisions
-    if not isinstance(segmenter, Segmenter):
-        segmenter = segmenter()
+
+    if verdicts is None and classifier.encoder_from is not None:
+        shared = loaded()
+        if classifier.shares_encoder_with(shared):
+            decisions: list[FrameDecision] = []
+            for chunk in _chunks(images, classifier.batch_size):
+                mark = time.perf_counter()
+                maps = classifier.encoder_maps(chunk)
+                chunk_verdicts = classifier.classify_encoded(maps, thresholds)
+                _add(spent, "classify_s", mark)
+
+                def segment(
+                    chosen: list[int],
+                    maps: list[torch.Tensor] = maps,
+                    chunk: Sequence[np.ndarray] = chunk,
+                ) -> list[np.ndarray]:
+                    rows = torch.tensor(chosen, device=maps[0].device)
+                    return shared.segment_encoded(
+                        [m[rows] for m in maps], [chunk[i] for i in chosen]
+                    )
+
+                decisions.extend(decide(chunk_verdicts, segment))
+            return decisions
+    if verdicts is None:
+        verdicts = _timed(spent, "classify_s", classifier.classify, images, thresholds)
+    return decide(verdicts, lambda chosen: loaded().segment([images[i] for i in chosen]))
+
+
+def _add(timings: dict[str, float], key: str, mark: float) -> None:
+    timings[key] = timings.get(key, 0.0) + time.perf_counter() - mark
+
+
+def _timed(timings: dict[str, float], key: str, function: Callable[..., T], *args: Any) -> T:
     mark = time.perf_counter()
-    masks = segmenter.segment([images[number] for number in chosen])
-    spent["segment_s"] = spent.get("segment_s", 0.0) + time.perf_counter() - mark
-    mark = time.perf_counter()
-    for number, mask in zip(chosen, masks, strict=True):
-        verdict = segmenter.judge(mask, thresholds)
-        if verdicts[number].frame_class is FrameClass.HYBRID:
-            verdict = cascade(verdicts[number], verdict, thresholds, overrule=overrule)
-        decisions[number] = FrameDecision(verdict, segmented=True)
-    spent["masks_s"] = spent.get("masks_s", 0.0) + time.perf_counter() - mark
-    return decisions
+    try:
+        return function(*args)
+    finally:
+        _add(timings, key, mark)
 
 
 def full_size_mask(p_mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -267,18 +312,66 @@ class _Runner:
         # The cascade's measured hybrid rates (a classifier's, with the segmenter they were
         # measured with; ``hybridlens train calibrate``): a film's adjusted hybrid ratio.
         self.hybrid_rates = HybridRates.from_meta(meta.get("hybrid_rates"))
+        # A classifier trained on a segmenter's frozen encoder (``--encoder-from``) says so.
+        self.encoder_from = (meta.get("training") or {}).get("encoder_from")
+        self._shared: dict[str, object] = {}
 
     def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:
         """This model's verdict on one P probability map (see :func:`judge_map`), by the given
         thresholds (an analysis keeps those it was started with) or the settings'."""
         return judge_map(p_map, thresholds or self.thresholds, self.calibration)
 
-    def _run(self, batch: torch.Tensor) -> object:
+    def _run(self, batch: object, function: Callable[[Any], Any] | None = None) -> Any:
+        """``function`` (the module's forward by default) on ``batch``, in inference mode and
+        the configured precision."""
+        function = function or self.module
         with torch.inference_mode():
             if self.dtype is not None:
                 with torch.autocast(device_type=self.device.type, dtype=self.dtype):
-                    return self.module(batch)
-            return self.module(batch)
+                    return function(batch)
+            return function(batch)
+
+    def encoder_maps(self, frames: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """The EfficientNet-Lite encoder's four maps of ``frames`` (one batch) at this model's
+        input size."""
+        encoder = self.lite_encoder
+        assert encoder is not None
+        for frame in frames:
+            _check_frame(frame)
+        maps: list[torch.Tensor] = self._run(
+            to_batch(frames, self.image_size, self.device), encoder
+        )
+        return maps
+
+    def shares_encoder_with(self, other: _Runner) -> bool:
+        """Whether both models run the same EfficientNet-Lite encoder (the same weights, at the
+        same input size): then one run of it serves both (:func:`decide_frames`)."""
+        key = (id(other), other.version)
+        if self._shared.get("key") != key:
+            mine, theirs = self.lite_encoder, other.lite_encoder
+            same = (
+                mine is not None
+                and theirs is not None
+                and mine.variant == theirs.variant
+                and self.image_size == other.image_size
+                and all(
+                    torch.equal(a, b)
+                    for a, b in zip(
+                        mine.state_dict().values(), theirs.state_dict().values(), strict=True
+                    )
+                )
+            )
+            self._shared = {"key": key, "same": same}
+        return bool(self._shared["same"])
+
+    @property
+    def image_size(self) -> int:
+        return int(cast(Any, self.module).config.image_size)
+
+    @property
+    def lite_encoder(self) -> EfficientNetLiteEncoder | None:
+        encoder = cast(Any, self.module).lite_encoder
+        return encoder if isinstance(encoder, EfficientNetLiteEncoder) else None
 
 
 def _resolve(path: Path | None, default: Path) -> Path:
@@ -301,24 +394,27 @@ class Classifier(_Runner):
         assert isinstance(module, PatchCentroidClassifier)
         return cls(module, directory, settings)
 
-    @property
-    def image_size(self) -> int:
-        return int(self.module.config.image_size)
-
     def _forward(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, gh, gw) P probability per patch; (N, 3) frame-class probabilities in
         FRAME_CLASS_ORDER when the model has a frame head."""
         for frame in frames:
             _check_frame(frame)
+        return self._probabilities(
+            self._run(to_batch(chunk, self.image_size, self.device))
+            for chunk in _chunks(frames, self.batch_size)
+        )
+
+    @staticmethod
+    def _probabilities(
+        results: Iterable[ClassifierOutput],
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         patches: list[np.ndarray] = []
         classes: list[np.ndarray] = []
-        for chunk in _chunks(frames, self.batch_size):
-            result = self._run(to_batch(chunk, self.image_size, self.device))
-            logits = result.patch_logits.float()  # type: ignore[attr-defined]
+        for result in results:
+            logits = result.patch_logits.float()
             patches.append(torch.softmax(logits, dim=-1)[..., 1].cpu().numpy())
-            class_logits = result.class_logits  # type: ignore[attr-defined]
-            if class_logits is not None:
-                classes.append(torch.softmax(class_logits.float(), dim=-1).cpu().numpy())
+            if result.class_logits is not None:
+                classes.append(torch.softmax(result.class_logits.float(), dim=-1).cpu().numpy())
         if not patches:
             return np.zeros((0, 0, 0), np.float32), None
         patch_p = np.concatenate(patches).astype(np.float32)
@@ -339,8 +435,22 @@ class Classifier(_Runner):
         self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
     ) -> tuple[np.ndarray, list[MaskVerdict]]:
         """The (N, gh, gw) patch P probabilities and the verdicts, from one forward pass."""
+        return self._verdicts(*self._forward(frames), thresholds)
+
+    def classify_encoded(
+        self, maps: list[torch.Tensor], thresholds: ClassThresholds | None = None
+    ) -> list[MaskVerdict]:
+        """:meth:`classify` from the encoder's maps of a batch (see ``shares_encoder_with``)."""
+        result = self._run(maps, self.module.from_encoder_maps)
+        return self._verdicts(*self._probabilities([result]), thresholds)[1]
+
+    def _verdicts(
+        self,
+        patch_maps: np.ndarray,
+        class_probs: np.ndarray | None,
+        thresholds: ClassThresholds | None,
+    ) -> tuple[np.ndarray, list[MaskVerdict]]:
         thresholds = thresholds or self.thresholds
-        patch_maps, class_probs = self._forward(frames)
         if class_probs is None:
             return patch_maps, [self.judge(patch_p, thresholds) for patch_p in patch_maps]
         return patch_maps, [
@@ -380,20 +490,28 @@ class Segmenter(_Runner):
         assert isinstance(module, SegmenterModule)
         return cls(module, directory, settings)
 
-    @property
-    def image_size(self) -> int:
-        return int(self.module.config.image_size)
-
     def segment(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """For each frame, an (H, W) float32 map of P probability at the frame's size."""
         for frame in frames:
             _check_frame(frame)
         masks: list[np.ndarray] = []
         for chunk in _chunks(frames, self.batch_size):
-            logits = self._run(to_batch(chunk, self.image_size, self.device))
-            probs = torch.softmax(logits.float(), dim=1)[:, 1:2]  # type: ignore[attr-defined]  # (B,1,h,w)
-            for frame, prob in zip(chunk, probs, strict=True):
-                h, w = frame.shape[:2]
-                full = F.interpolate(prob[None], size=(h, w), mode="bilinear", align_corners=False)
-                masks.append(full[0, 0].cpu().numpy().astype(np.float32))
+            masks.extend(_p_maps(self._run(to_batch(chunk, self.image_size, self.device)), chunk))
         return masks
+
+    def segment_encoded(
+        self, maps: list[torch.Tensor], frames: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
+        """:meth:`segment` from the encoder's maps of ``frames`` (one batch)."""
+        return _p_maps(self._run(maps, self.module.from_encoder_maps), frames)
+
+
+def _p_maps(logits: torch.Tensor, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each frame's P probability map at its own size, from the segmenter's logits."""
+    probs = torch.softmax(logits.float(), dim=1)[:, 1:2]  # (B, 1, h, w)
+    maps = []
+    for frame, prob in zip(frames, probs, strict=True):
+        h, w = frame.shape[:2]
+        full = F.interpolate(prob[None], size=(h, w), mode="bilinear", align_corners=False)
+        maps.append(full[0, 0].cpu().numpy().astype(np.float32))
+    return maps

@@ -111,7 +111,12 @@ class LitePatchEncoder(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # (B, 3, H, W) -> (B, D, ceil(H/16), ceil(W/16))
-        _, _, f16, f32 = self.encoder(pixel_values)
+        return self.from_maps(self.encoder(pixel_values))
+
+    def from_maps(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """The patch grid from the encoder's four feature maps (computed elsewhere, e.g. by a
+        segmenter with the same encoder)."""
+        _, _, f16, f32 = maps
         up = F.interpolate(f32, size=f16.shape[-2:], mode="bilinear", align_corners=False)
         return self.project(torch.cat([f16, up], dim=1))
 
@@ -164,10 +169,7 @@ class PatchCentroidClassifier(nn.Module):
         """Normalised patch tokens (B, N, D), a frame token (B, D) and the patch grid."""
         _, _, height, width = pixel_values.shape
         if isinstance(self.backbone, LitePatchEncoder):
-            grid = self.backbone(pixel_values)  # (B, D, gh, gw)
-            grid_h, grid_w = grid.shape[-2:]
-            patches = self.norm(grid.flatten(2).transpose(1, 2))  # (B, N, D)
-            return patches, patches.mean(dim=1), grid_h, grid_w
+            return self._grid_tokens(self.backbone(pixel_values))
         grid_h, grid_w = height // self.patch_size, width // self.patch_size
         from transformers import ViTModel
 
@@ -187,10 +189,31 @@ class PatchCentroidClassifier(nn.Module):
         ]  # (B, N, D); registers, if any, sit between CLS and patches
         return patches, hidden[:, 0], grid_h, grid_w
 
+    @property
+    def lite_encoder(self) -> EfficientNetLiteEncoder | None:
+        return self.backbone.encoder if isinstance(self.backbone, LitePatchEncoder) else None
+
+    def _grid_tokens(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        # grid: (B, D, gh, gw) from the EfficientNet-Lite patch encoder
+        grid_h, grid_w = grid.shape[-2:]
+        patches = self.norm(grid.flatten(2).transpose(1, 2))  # (B, N, D)
+        return patches, patches.mean(dim=1), grid_h, grid_w
+
     def forward(self, pixel_values: torch.Tensor) -> ClassifierOutput:
         # pixel_values: (B, 3, H, W) normalised with IMAGE_MEAN/IMAGE_STD
-        batch = pixel_values.shape[0]
-        patches, cls_token, grid_h, grid_w = self._tokens(pixel_values)
+        return self._heads(*self._tokens(pixel_values))
+
+    def from_encoder_maps(self, maps: list[torch.Tensor]) -> ClassifierOutput:
+        """The output from the EfficientNet-Lite encoder's four maps, computed elsewhere (a
+        segmenter whose encoder is this classifier's: ``train classifier --encoder-from``)."""
+        if not isinstance(self.backbone, LitePatchEncoder):
+            raise TypeError("only an EfficientNet-Lite classifier takes encoder maps")
+        return self._heads(*self._grid_tokens(self.backbone.from_maps(maps)))
+
+    def _heads(
+        self, patches: torch.Tensor, cls_token: torch.Tensor, grid_h: int, grid_w: int
+    ) -> ClassifierOutput:
+        batch = patches.shape[0]
         if self.config.head == "centroid":
             scale = self.logit_scale.exp().clamp(max=100.0)
             patch_logits = (
@@ -264,7 +287,10 @@ class LiteSegformer(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # (B, 3, H, W) -> (B, 2, ceil(H/4), ceil(W/4))
-        logits: torch.Tensor = self.decode_head(self.encoder(pixel_values))
+        return self.from_encoder_maps(self.encoder(pixel_values))
+
+    def from_encoder_maps(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        logits: torch.Tensor = self.decode_head(maps)
         return logits
 
 
@@ -355,6 +381,16 @@ class Segmenter(nn.Module):
             return self.model(pixel_values)
         logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
         return logits
+
+    @property
+    def lite_encoder(self) -> EfficientNetLiteEncoder | None:
+        return self.model.encoder if isinstance(self.model, LiteSegformer) else None
+
+    def from_encoder_maps(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """Logits from the EfficientNet-Lite encoder's four maps, computed elsewhere."""
+        if not isinstance(self.model, LiteSegformer):
+            raise TypeError("only an EfficientNet-Lite segmenter takes encoder maps")
+        return self.model.from_encoder_maps(maps)
 
 
 ModelKind = Literal["classifier", "segmenter"]

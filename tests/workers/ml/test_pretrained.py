@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -377,6 +378,61 @@ def test_a_classifier_can_start_from_a_segmenters_encoder(tmp_path: Path) -> Non
     )
     with pytest.raises(ValueError, match="segmenter's encoder is lite0"):
         copy_segmenter_encoder(other, tmp_path / "seg")
+
+
+def _classifier_on_the_segmenters_encoder(segmenter_dir: Path, directory: Path) -> None:
+    """A tiny classifier trained (here: made) on a segmenter's frozen encoder, its frame head
+    calling every frame hybrid."""
+    model = build_classifier(
+        ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32, frame_head=True)
+    )
+    copied = copy_segmenter_encoder(model, segmenter_dir)
+    assert model.frame_head is not None
+    with torch.no_grad():
+        model.frame_head.weight.zero_()
+        model.frame_head.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    save_model(model.eval(), directory, extra={"training": {"encoder_from": copied}})
+
+
+def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -> None:
+    settings = ModelSettings(device="cpu", batch_size=2)
+    segmenter_dir = _tiny_lite_segmenter(tmp_path)
+    _classifier_on_the_segmenters_encoder(segmenter_dir, tmp_path / "clf")
+    segmenter = Segmenter.load(settings, segmenter_dir)
+    classifier = Classifier.load(settings, tmp_path / "clf")
+    assert classifier.encoder_from is not None and classifier.shares_encoder_with(segmenter)
+    thresholds = ClassThresholds(min_area=0.08)
+    frames = [
+        np.random.default_rng(n).integers(0, 256, (40 + 9 * n, 64, 3), np.uint8) for n in range(3)
+    ]
+    calls: list[int] = []
+    encode = classifier.encoder_maps
+
+    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        calls.append(len(chunk))
+        return encode(chunk)
+
+    classifier.encoder_maps = counted  # type: ignore[method-assign]
+    shared = decide_frames(classifier, segmenter, frames, thresholds)
+    assert calls == [2, 1]  # once per batch, for both models
+    separate = decide_frames(
+        classifier, segmenter, frames, thresholds, verdicts=classifier.classify(frames, thresholds)
+    )
+    assert calls == [2, 1]
+    for one, other in zip(shared, separate, strict=True):
+        assert one.segmented and other.segmented
+        assert one.verdict.frame_class is other.verdict.frame_class
+        assert one.verdict.p_fraction == pytest.approx(other.verdict.p_fraction, abs=1e-6)
+        assert np.array_equal(one.verdict.p_mask, other.verdict.p_mask)
+
+    # Another encoder (the segmenter fine-tuned further): each model runs its own.
+    other_segmenter = build_segmenter(
+        SegmenterConfig(encoder="lite0", image_size=64, decoder_hidden_size=32)
+    )
+    with torch.no_grad():
+        next(other_segmenter.model.encoder.parameters()).add_(0.01)
+    save_model(other_segmenter.eval(), tmp_path / "seg2")
+    assert not classifier.shares_encoder_with(Segmenter.load(settings, tmp_path / "seg2"))
 
 
 def test_a_homogeneous_classifier_verdict_is_final() -> None:
