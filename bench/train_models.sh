@@ -58,6 +58,10 @@ stage() {
     lclf_npr) $HL train classifier --data "$DATA" --out runs/lclf_npr --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --drawn-renders 0.25 ;;
     # ... and with closer crops of homogeneous images (`--min-crop 0.3`); NOT shipped.
     lclf_npr_zoom) $HL train classifier --data "$DATA" --out runs/lclf_npr_zoom --init runs/lclf_cont/model --encoder lite0 --composites 0.5 --steps 600 --batch-size 16 --lr 1e-4 --threads "$T" --seed 4 --drawn-renders 0.25 --min-crop 0.3 ;;
+    # One encoder for both models (2026-12-03, fourth round; measured, NOT shipped): the classifier's heads trained on the
+    # shipped segmenter's frozen encoder at the segmenter's 256 px, so that the pipeline runs the encoder once for both
+    # (workers/ml/inference.py: decide_frames). 1,273 s on two threads. Worse on the calibration sources (docs/results.md).
+    lclf_shared) $HL train classifier --data "$DATA" --out runs/lclf_shared --encoder lite0 --encoder-from workers/ml/weights/segmenter --freeze-encoder --image-size 256 --composites 0.5 --steps 800 --batch-size 16 --lr 1e-3 --threads 2 --seed 0 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;
