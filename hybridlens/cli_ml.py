@@ -32,6 +32,14 @@ InitOpt = Annotated[
     ),
 ]
 CacheOpt = Annotated[Path, typer.Option("--cache", help="Where decoded image pools are cached.")]
+EncoderFromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--encoder-from",
+        help="Start the encoder from this other model's (a segmenter's for a classifier, a "
+        "classifier's for a segmenter); with --freeze-encoder both share one encoder run.",
+    ),
+]
 FreezeOpt = Annotated[
     bool,
     typer.Option(
@@ -115,13 +123,15 @@ def _pools(data: Path, cache: Path) -> DataSplits:
 
 @contextmanager
 def _resuming() -> Iterator[None]:
-    """A run directory whose checkpoint was made with other settings is the user's mistake:
-    say which settings differ, without a traceback."""
-    from workers.ml.train import ResumeMismatch
+    """A run directory whose checkpoint was made with other settings, or weights to start from
+    that do not fit (``--init``, ``--encoder-from``), are the user's mistake: say what is
+    wrong, without a traceback."""
+    from workers.ml.models import CheckpointError
+    from workers.ml.train import EncoderMismatch, ResumeMismatch
 
     try:
         yield
-    except ResumeMismatch as exc:
+    except (ResumeMismatch, EncoderMismatch, CheckpointError) as exc:
         raise _fail(str(exc)) from exc
 
 
@@ -154,13 +164,7 @@ def train_classifier_cmd(
         bool, typer.Option(help="Continue from the run directory's checkpoint.")
     ] = True,
     init: InitOpt = None,
-    encoder_from: Annotated[
-        Path | None,
-        typer.Option(
-            help="Start the encoder from this segmenter's (with --freeze-encoder the two "
-            "models share one encoder's features)."
-        ),
-    ] = None,
+    encoder_from: EncoderFromOpt = None,
     freeze_encoder: FreezeOpt = False,
     source_balance: SourceBalanceOpt = 0.0,
     drawn_renders: DrawnRendersOpt = 0.0,
@@ -334,6 +338,7 @@ def train_segmenter_cmd(
     ] = None,
     resume: bool = True,
     init: InitOpt = None,
+    encoder_from: EncoderFromOpt = None,
     freeze_encoder: FreezeOpt = False,
     source_balance: SourceBalanceOpt = 0.0,
     drawn_renders: DrawnRendersOpt = 0.0,
@@ -412,6 +417,7 @@ def train_segmenter_cmd(
             proxy=proxy_set,
             resume=resume,
             init_from=init,
+            encoder_from=encoder_from,
         )
     typer.echo(
         f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"

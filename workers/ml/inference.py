@@ -25,6 +25,7 @@ from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
     DEFAULT_CLASSIFIER_DIR,
     DEFAULT_SEGMENTER_DIR,
+    encoder_source,
     weights_version,
 )
 from workers.ml.efficientnet import EfficientNetLiteEncoder, fold_batchnorm
@@ -217,7 +218,8 @@ def decide_frames(
     ``segment_all``) segmented together and decided by :func:`cascade`; a frame segmented only
     because of ``segment_all`` takes the segmenter's verdict. ``segmenter`` may be a function
     that loads it, called only when a frame needs it (or when the classifier was trained on
-    the segmenter's encoder: then the encoder runs once per batch for both models). Adds its
+    the segmenter's frozen encoder; a segmenter trained on the classifier's must be given
+    loaded: then the encoder runs once per batch for both models). Adds its
     seconds to ``timings`` under ``classify_s``, ``segment_s`` and ``masks_s`` when given."""
     spent = timings if timings is not None else {}
 
@@ -248,7 +250,10 @@ def decide_frames(
         _add(spent, "masks_s", mark)
         return decisions
 
-    if verdicts is None and classifier.encoder_from is not None:
+    if verdicts is None and (
+        classifier.encoder_from is not None
+        or (isinstance(segmenter, Segmenter) and segmenter.encoder_from is not None)
+    ):
         shared = loaded()
         if classifier.shares_encoder_with(shared):
             decisions: list[FrameDecision] = []
@@ -312,8 +317,9 @@ class _Runner:
         # The cascade's measured hybrid rates (a classifier's, with the segmenter they were
         # measured with; ``hybridlens train calibrate``): a film's adjusted hybrid ratio.
         self.hybrid_rates = HybridRates.from_meta(meta.get("hybrid_rates"))
-        # A classifier trained on a segmenter's frozen encoder (``--encoder-from``) says so.
-        self.encoder_from = (meta.get("training") or {}).get("encoder_from")
+        # The version of the model whose frozen encoder this one was trained on, if any
+        # (``--encoder-from``): then the pair may run one encoder for both.
+        self.encoder_from = encoder_source(directory)
         self._shared: dict[str, object] = {}
 
     def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:

@@ -45,6 +45,7 @@ from workers.ml.models import (
     build_classifier,
     build_segmenter,
     load_model,
+    read_meta,
     save_model,
 )
 
@@ -467,7 +468,7 @@ def train_classifier(
     assert isinstance(model, PatchCentroidClassifier)
     meta = None
     if encoder_from is not None:
-        meta = {"encoder_from": copy_segmenter_encoder(model, encoder_from)}
+        meta = {"encoder_from": copy_encoder(model, encoder_from)}
     batches = BatchMaker(pools, model.config.image_size, config)
     return run_training(
         model,
@@ -482,20 +483,28 @@ def train_classifier(
     )
 
 
-def copy_segmenter_encoder(model: PatchCentroidClassifier, segmenter_dir: Path) -> dict[str, Any]:
-    """Load a segmenter's EfficientNet-Lite encoder weights into the classifier's encoder; with
-    ``--freeze-encoder`` the two models then compute the same features. Returns what was copied."""
-    segmenter = load_model(segmenter_dir, "segmenter")
-    source = _pretrained_encoder(segmenter)
+class EncoderMismatch(ValueError):
+    """``--encoder-from`` names a model whose encoder cannot be this one's."""
+
+
+def copy_encoder(model: PatchCentroidClassifier | Segmenter, source_dir: Path) -> dict[str, Any]:
+    """Load another model's EfficientNet-Lite encoder weights (a segmenter's into a classifier,
+    or a classifier's into a segmenter) into ``model``'s encoder; with ``--freeze-encoder`` the
+    two models then compute the same features and the pipeline runs the encoder once for both.
+    Returns what was copied, for the training record."""
+    kind = read_meta(source_dir).get("kind")
+    if kind not in ("classifier", "segmenter"):
+        raise EncoderMismatch(f"{source_dir} holds no classifier or segmenter")
+    source = _pretrained_encoder(load_model(source_dir, kind))
     target = _pretrained_encoder(model)
     if source is None or target is None:
-        raise ValueError("--encoder-from needs EfficientNet-Lite encoders in both models")
+        raise EncoderMismatch("--encoder-from needs EfficientNet-Lite encoders in both models")
     if source.variant != target.variant:
-        raise ValueError(
-            f"the segmenter's encoder is {source.variant}, the classifier's {target.variant}"
+        raise EncoderMismatch(
+            f"the {kind}'s encoder is {source.variant}, this one's {target.variant}"
         )
     target.load_state_dict(source.state_dict())
-    return {"segmenter_version": weights_version(segmenter_dir), "variant": source.variant}
+    return {"kind": kind, "version": weights_version(source_dir), "variant": source.variant}
 
 
 def train_segmenter(
@@ -508,12 +517,24 @@ def train_segmenter(
     resume: bool = True,
     progress: bool = True,
     init_from: Path | None = None,
+    encoder_from: Path | None = None,
 ) -> TrainResult:
-    """Train a segmenter; ``init_from`` continues from saved weights (fine-tuning) instead of scratch."""
+    """Train a segmenter; ``init_from`` continues from saved weights (fine-tuning) instead of
+    scratch; ``encoder_from`` starts the encoder from a classifier's (to share one encoder)."""
     torch.manual_seed(config.seed)
     model = _initial(init_from, "segmenter") or build_segmenter(model_config)
     assert isinstance(model, Segmenter)
+    meta = None
+    if encoder_from is not None:
+        meta = {"encoder_from": copy_encoder(model, encoder_from)}
     batches = BatchMaker(pools, model.config.image_size, config, proxy=proxy)
     return run_training(
-        model, segmenter_loss, batches, config, out_dir, resume=resume, progress=progress
+        model,
+        segmenter_loss,
+        batches,
+        config,
+        out_dir,
+        resume=resume,
+        meta=meta,
+        progress=progress,
     )

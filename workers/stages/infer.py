@@ -151,7 +151,7 @@ def infer_chunk(
     pipeline = context.pipeline
     decisions = decide_frames(
         models.classifier,
-        lambda: models.segmenter,  # loaded on first use
+        models.pending_segmenter,  # loaded, or loaded on first use
         images,
         context.thresholds,
         overrule=pipeline.segmenter_overrules,

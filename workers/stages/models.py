@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 from app.core.config import ModelSettings, get_settings
 from workers.loading import MODEL_LOADING
-from workers.ml.checkpoint import DEFAULT_CLASSIFIER_DIR, DEFAULT_SEGMENTER_DIR, weights_version
+from workers.ml.checkpoint import (
+    DEFAULT_CLASSIFIER_DIR,
+    DEFAULT_SEGMENTER_DIR,
+    encoder_source,
+    weights_version,
+)
 
 if TYPE_CHECKING:
     from workers.ml.inference import Classifier, Segmenter
@@ -116,9 +121,23 @@ class ModelLoader:
         classifier = self._classifier.result()
         with self._lock:
             if self._models is None:
-                segmenter = SegmenterOnFirstUse(self._settings)
+                on_first_use = SegmenterOnFirstUse(self._settings)
+                segmenter: Segmenter | SegmenterOnFirstUse = on_first_use
+                if shares_encoder(self._settings, self.versions):
+                    segmenter = on_first_use()  # one encoder run serves both: load it now
                 self._models = Models(classifier, segmenter, self.versions.segmenter)
             return self._models
+
+
+def shares_encoder(settings: ModelSettings, versions: ModelVersions) -> bool:
+    """Whether one of the configured models was trained on the other's frozen encoder (read
+    from the weight directories, without torch)."""
+    classifier_dir = settings.classifier_path or DEFAULT_CLASSIFIER_DIR
+    segmenter_dir = settings.segmenter_path or DEFAULT_SEGMENTER_DIR
+    return (
+        encoder_source(classifier_dir) == versions.segmenter
+        or encoder_source(segmenter_dir) == versions.classifier
+    )
 
 
 def _threaded(settings: ModelSettings) -> ModelSettings:

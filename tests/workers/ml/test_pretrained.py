@@ -49,7 +49,8 @@ from workers.ml.models import (
     fold_decode_head,
     save_model,
 )
-from workers.ml.train import BatchMaker, TrainConfig, copy_segmenter_encoder, segmenter_loss
+from workers.ml.train import BatchMaker, TrainConfig, copy_encoder, segmenter_loss
+from workers.stages.models import ModelLoader, model_versions, shares_encoder
 
 
 def test_imagenet_weights_of_every_variant_load_tensor_by_tensor() -> None:
@@ -365,8 +366,8 @@ def test_a_classifier_can_start_from_a_segmenters_encoder(tmp_path: Path) -> Non
     classifier = build_classifier(
         ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32)
     )
-    copied = copy_segmenter_encoder(classifier, tmp_path / "seg")
-    assert copied["variant"] == "lite0" and len(copied["segmenter_version"]) == 12
+    copied = copy_encoder(classifier, tmp_path / "seg")
+    assert (copied["kind"], copied["variant"], len(copied["version"])) == ("segmenter", "lite0", 12)
     pixels = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         ours = classifier.backbone.encoder.eval()(pixels)
@@ -377,7 +378,7 @@ def test_a_classifier_can_start_from_a_segmenters_encoder(tmp_path: Path) -> Non
         ClassifierConfig(encoder="lite1", image_size=64, embedding_dim=32, pretrained=False)
     )
     with pytest.raises(ValueError, match="segmenter's encoder is lite0"):
-        copy_segmenter_encoder(other, tmp_path / "seg")
+        copy_encoder(other, tmp_path / "seg")
 
 
 def _classifier_on_the_segmenters_encoder(segmenter_dir: Path, directory: Path) -> None:
@@ -386,7 +387,7 @@ def _classifier_on_the_segmenters_encoder(segmenter_dir: Path, directory: Path) 
     model = build_classifier(
         ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32, frame_head=True)
     )
-    copied = copy_segmenter_encoder(model, segmenter_dir)
+    copied = copy_encoder(model, segmenter_dir)
     assert model.frame_head is not None
     with torch.no_grad():
         model.frame_head.weight.zero_()
@@ -433,6 +434,52 @@ def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -
         next(other_segmenter.model.encoder.parameters()).add_(0.01)
     save_model(other_segmenter.eval(), tmp_path / "seg2")
     assert not classifier.shares_encoder_with(Segmenter.load(settings, tmp_path / "seg2"))
+
+
+def test_a_segmenter_trained_on_the_classifiers_encoder_shares_it(tmp_path: Path) -> None:
+    classifier_model = build_classifier(
+        ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32, frame_head=True)
+    )
+    assert classifier_model.frame_head is not None
+    with torch.no_grad():  # fine-tuned (not the ImageNet weights), every frame called hybrid
+        next(classifier_model.backbone.encoder.parameters()).add_(0.01)
+        classifier_model.frame_head.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    save_model(classifier_model.eval(), tmp_path / "clf")
+    segmenter_model = build_segmenter(
+        SegmenterConfig(encoder="lite0", image_size=64, decoder_hidden_size=32)
+    )
+    copied = copy_encoder(segmenter_model, tmp_path / "clf")
+    assert copied["kind"] == "classifier"
+    save_model(
+        segmenter_model.eval(), tmp_path / "seg", extra={"training": {"encoder_from": copied}}
+    )
+
+    settings = ModelSettings(
+        device="cpu", classifier_path=tmp_path / "clf", segmenter_path=tmp_path / "seg"
+    )
+    versions = model_versions(settings)
+    assert shares_encoder(settings, versions)
+    assert not shares_encoder(settings.model_copy(update={"segmenter_path": None}), versions)
+    models = ModelLoader(settings)()
+    assert isinstance(models.pending_segmenter, Segmenter)  # loaded with the classifier
+
+    classifier = models.classifier
+    assert classifier.encoder_from is None and models.segmenter.encoder_from == versions.classifier
+    calls: list[int] = []
+    encode = classifier.encoder_maps
+
+    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        calls.append(len(chunk))
+        return encode(chunk)
+
+    classifier.encoder_maps = counted  # type: ignore[method-assign]
+    frames = [np.random.default_rng(n).integers(0, 256, (48, 64, 3), np.uint8) for n in range(2)]
+    thresholds = ClassThresholds(min_area=0.08)
+    decisions = decide_frames(classifier, models.segmenter, frames, thresholds)
+    assert calls == [2] and all(d.segmented for d in decisions)
+    # Given as a loader, the segmenter's declaration is not seen: each runs its own encoder.
+    decide_frames(classifier, lambda: models.segmenter, frames, thresholds)
+    assert calls == [2]
 
 
 def test_a_homogeneous_classifier_verdict_is_final() -> None:
