@@ -381,15 +381,56 @@ def _frame_results(settings: Settings, analysis_id: int) -> list[tuple[Any, ...]
     return results
 
 
+@pytest.fixture(scope="module")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    """Tiny models where the segmenter was trained on the classifier's frozen encoder (one
+    encoder run serves both), the classifier calling every frame hybrid."""
+    import torch
+
+    from workers.ml.inference import Classifier, Segmenter
+    from workers.ml.models import (
+        ClassifierConfig,
+        SegmenterConfig,
+        build_classifier,
+        build_segmenter,
+        save_model,
+    )
+    from workers.ml.train import copy_encoder
+
+    directory = tmp_path_factory.mktemp("shared_models")
+    classifier = build_classifier(
+        ClassifierConfig(encoder="lite0", image_size=64, embedding_dim=32, frame_head=True)
+    )
+    assert classifier.frame_head is not None
+    with torch.no_grad():
+        classifier.frame_head.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    save_model(classifier.eval(), directory / "clf")
+    segmenter = build_segmenter(
+        SegmenterConfig(encoder="lite0", image_size=64, decoder_hidden_size=32)
+    )
+    copied = copy_encoder(segmenter, directory / "clf")
+    save_model(segmenter.eval(), directory / "seg", extra={"training": {"encoder_from": copied}})
+    settings = ModelSettings(cpu_threads=1, device="cpu")
+    loaded = Segmenter.load(settings, directory / "seg")
+    pair = Models(Classifier.load(settings, directory / "clf"), loaded, loaded.version)
+    assert pair.shared_encoder
+    return pair
+
+
+@pytest.mark.parametrize("pair", ["models", "shared_models"])
 def test_analyze_path_classifies_during_prepare_with_the_results_of_separate_stages(
     sqlite_settings: Settings,
-    models: Models,
+    pair: str,
     three_shot_film: GeneratedVideo,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """The same results whether infer runs as its own stage or during prepare; with the
+    shared pair, both decide batch by batch from one encoder run."""
+    models: Models = request.getfixturevalue(pair)
     monkeypatch.setattr(prepare_module, "FRAMES_PER_CHUNK", 5)
     pipeline = PipelineSettings(
-        segment_all=True, mask_size=40, sampling=SamplingSettings(max_interval_s=0.25)
+        segment_all=pair == "models", mask_size=40, sampling=SamplingSettings(max_interval_s=0.25)
     )
     settings = sqlite_settings.model_copy(update={"pipeline": pipeline})
     apart = analyze_path(three_shot_film.path, settings, models=models)  # migrates, registers

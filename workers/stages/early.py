@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workers.stages.base import Meter, ModelMismatch, StageCall
-from workers.stages.infer import INFER_TIMINGS, infer_chunk
+from workers.stages.infer import INFER_TIMINGS, decide, infer_chunk
 from workers.stages.models import ModelVersions
 from workers.stages.spool import (
     FRAMES_PER_CHUNK,
@@ -37,7 +37,7 @@ from workers.stages.spool import (
 from workers.stages.store import AnalysisContext
 
 if TYPE_CHECKING:
-    from workers.ml.inference import MaskVerdict
+    from workers.ml.inference import FrameDecision, MaskVerdict
 
 log = logging.getLogger(__name__)
 
@@ -149,20 +149,36 @@ class EarlyInference:
         batch_size = models.classifier.batch_size
         images: list[np.ndarray] = []
         frames: list[SpoolFrame] = []
+        # Each batch classified; or, when one encoder run serves both models, decided (its
+        # hybrids segmented from the same run), as ``infer`` decides it in the same batches.
         verdicts: list[MaskVerdict] = []
+        decided: list[FrameDecision] = []
+        shared = models.shared_encoder
 
         def classify_rest() -> None:
-            if len(verdicts) < len(images):
-                mark = time.perf_counter()
-                rest = models.classifier.classify(images[len(verdicts) :], context.thresholds)
-                verdicts.extend(rest)
-                self.timings["classify_s"] += time.perf_counter() - mark
+            done = len(decided) if shared else len(verdicts)
+            if done >= len(images):
+                return
+            if shared:
+                decided.extend(decide(models, images[done:], context, self.timings))
+                return
+            mark = time.perf_counter()
+            verdicts.extend(models.classifier.classify(images[done:], context.thresholds))
+            self.timings["classify_s"] += time.perf_counter() - mark
 
         def write_chunk() -> None:
             if not images:
                 return
             classify_rest()
-            results = infer_chunk(models, images, frames, context, self.timings, verdicts)
+            results = infer_chunk(
+                models,
+                images,
+                frames,
+                context,
+                self.timings,
+                verdicts=None if shared else verdicts,
+                decisions=decided if shared else None,
+            )
             self._spool.write_results(self.chunks_done, InferenceChunk(frames=results))
             self.segmented += sum(result.segmented for result in results)
             self.frames_done += len(results)
@@ -170,6 +186,7 @@ class EarlyInference:
             images.clear()
             frames.clear()
             verdicts.clear()
+            decided.clear()
 
         while True:
             item = self._queue.get()
@@ -182,5 +199,5 @@ class EarlyInference:
             images.append(item.image)
             frames.append(item.frame)
             # The batches ``infer`` makes of a chunk: batch_size frames from its start.
-            if len(images) - len(verdicts) >= batch_size:
+            if len(images) - (len(decided) if shared else len(verdicts)) >= batch_size:
                 classify_rest()

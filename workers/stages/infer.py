@@ -34,7 +34,7 @@ from workers.stages.spool import (
 from workers.stages.store import AnalysisContext
 
 if TYPE_CHECKING:
-    from workers.ml.inference import MaskVerdict
+    from workers.ml.inference import FrameDecision, MaskVerdict
 
 INFER = "infer"
 INFER_TIMINGS = ("load_s", "classify_s", "segment_s", "masks_s")
@@ -142,23 +142,16 @@ def infer_chunk(
     context: AnalysisContext,
     timings: dict[str, float],
     verdicts: Sequence[MaskVerdict] | None = None,
+    decisions: Sequence[FrameDecision] | None = None,
 ) -> list[FrameInference]:
     """The results of one spool chunk: its frames classified (unless ``verdicts`` already
     holds the classifier's verdict on each, computed in the same batches), the hybrids (every
-    frame with ``segment_all``) segmented together. Adds its seconds to ``timings``."""
-    from workers.ml.inference import decide_frames  # torch: loaded with the models already
-
+    frame with ``segment_all``) segmented together; or, when ``decisions`` holds them
+    (decided batch by batch, the models sharing one encoder), those. Adds its seconds to
+    ``timings``."""
     pipeline = context.pipeline
-    decisions = decide_frames(
-        models.classifier,
-        models.pending_segmenter,  # loaded, or loaded on first use
-        images,
-        context.thresholds,
-        overrule=pipeline.segmenter_overrules,
-        segment_all=pipeline.segment_all,
-        verdicts=verdicts,
-        timings=timings,
-    )
+    if decisions is None:
+        decisions = decide(models, images, context, timings, verdicts)
     mark = time.perf_counter()
     results = [
         _segmented(frame.frame_index, decision.verdict, pipeline)
@@ -176,6 +169,28 @@ def infer_chunk(
     ]
     timings["masks_s"] += lap(mark)
     return results
+
+
+def decide(
+    models: Models,
+    images: Sequence[np.ndarray],
+    context: AnalysisContext,
+    timings: dict[str, float],
+    verdicts: Sequence[MaskVerdict] | None = None,
+) -> list[FrameDecision]:
+    """``decide_frames`` as this analysis is configured."""
+    from workers.ml.inference import decide_frames  # torch: loaded with the models already
+
+    return decide_frames(
+        models.classifier,
+        models.pending_segmenter,  # loaded, or loaded on first use
+        images,
+        context.thresholds,
+        overrule=context.pipeline.segmenter_overrules,
+        segment_all=context.pipeline.segment_all,
+        verdicts=verdicts,
+        timings=timings,
+    )
 
 
 def _segmented(

@@ -64,6 +64,14 @@ class Models:
     def versions(self) -> ModelVersions:
         return ModelVersions(self.classifier.version, self.segmenter_version)
 
+    @property
+    def shared_encoder(self) -> bool:
+        """Whether one encoder run serves both models (loaded together, same encoder)."""
+        segmenter = self.pending_segmenter
+        return not isinstance(
+            segmenter, SegmenterOnFirstUse
+        ) and self.classifier.shares_encoder_with(segmenter)
+
 
 class SegmenterOnFirstUse:
     """Loads the segmenter the first time it is called, once, whichever thread calls."""
