@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hybridlens.cli_films import AnalysisOpt, DbOpt, _fail, _settings
+from hybridlens.cli_films import AnalysisOpt, DbOpt, _database, _fail
 
 if TYPE_CHECKING:
     from app.annotations.schemas import ElanAgreement, ElanImport
@@ -37,15 +37,14 @@ def import_cmd(
 ) -> None:
     """Store the tier's annotations as the film's ELAN labels (replacing a previous import)."""
     from app.annotations import elan_service
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.core.errors import ServiceError
 
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}") from exc
-    settings = _settings(db)
-    ensure_database(settings.sqlalchemy_url)
+    settings = _database(db)
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             report = elan_service.import_eaf(
@@ -71,11 +70,10 @@ def agreement_cmd(
 ) -> None:
     """The analysis's classes against the imported ELAN labels, by running time."""
     from app.annotations import elan_service
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.core.errors import ServiceError
 
-    settings = _settings(db)
-    ensure_database(settings.sqlalchemy_url)
+    settings = _database(db)
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             result = elan_service.agreement(session, film_id, analysis)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hybridlens.cli_films import DbOpt, _fail, _settings, _setup_logging
+from hybridlens.cli_films import DbOpt, _fail, _open_database, _settings, _setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -29,14 +29,14 @@ def elements_cmd(
     db: DbOpt = None,
 ) -> None:
     """List the clusters of recurring drawn elements of a collection (largest first)."""
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.core.errors import ServiceError
     from app.elements import service as elements_service
     from app.elements.schemas import ElementRunCreate
 
     settings = _settings(db)
     _setup_logging(settings)
-    ensure_database(settings.sqlalchemy_url)
+    _open_database(settings)
     try:
         if run:
             from workers.elements.job import run_elements

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -65,17 +68,18 @@ def analyze_cmd(
     from workers.stages.models import ModelLoader
 
     settings = _settings(db)
+    _check_url(settings.sqlalchemy_url)  # a mistyped --db fails before torch starts loading
     # Torch and the weights load on a thread of their own while the first film is probed
     # and decoded; the imports below and the database check run meanwhile too.
     models = ModelLoader(settings.model) if any(film.is_file() for film in films) else None
 
     from app.analysis import service as analysis_service
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.exports.tables import film_document
     from workers.orchestrator import analyze_path
 
     _setup_logging(settings)
-    ensure_database(settings.sqlalchemy_url)
+    _open_database(settings)
     failures = 0
     for film in films:
         bars = _StageBars(film.name, enabled=progress)
@@ -187,13 +191,12 @@ def similar_cmd(
 ) -> None:
     """The frames of every film most like one frame, best first (what GET /frames/similar
     answers), one JSON object per line."""
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.core.domain import FrameClass
     from app.core.errors import ServiceError
     from app.embeddings import service as embeddings_service
 
-    settings = _settings(db)
-    ensure_database(settings.sqlalchemy_url)
+    settings = _database(db)
     try:
         chosen_class = FrameClass(frame_class) if frame_class else None
     except ValueError as exc:
@@ -429,7 +432,31 @@ def _settings(db: str | None) -> Settings:
     from app.core.config import get_settings
 
     settings = get_settings()
-    return settings.model_copy(update={"database_url": db}) if db else settings
+    if not db:
+        return settings
+    _check_sqlite_folder(db)
+    return settings.model_copy(update={"database_url": db})
+
+
+def _check_sqlite_folder(url: str) -> None:
+    """A SQLite file named by ``--db`` must be in a folder that exists: a mistyped folder is
+    refused, not created (only the data dir, the default, is made on first use)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # said when the database is opened
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return
+    if database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    if not folder.is_dir():
+        where = "does not exist" if not folder.exists() else "is not a folder"
+        raise _fail(f"cannot use database {_hide_password(url)}: folder {folder} {where}", 1)
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -446,11 +473,10 @@ def _setup_logging(settings: Settings) -> None:
 
 def _report(film_id: int, analysis_id: int | None, db: str | None) -> FilmReport:
     from app.analysis import service as analysis_service
-    from app.core.db import ensure_database, session_scope
+    from app.core.db import session_scope
     from app.core.errors import NotFoundError
 
-    settings = _settings(db)
-    ensure_database(settings.sqlalchemy_url)
+    settings = _database(db)
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             return analysis_service.get_film_report(session, film_id, analysis_id)
@@ -458,6 +484,74 @@ def _report(film_id: int, analysis_id: int | None, db: str | None) -> FilmReport
         raise _fail(str(exc)) from exc
 
 
-def _fail(message: str) -> typer.Exit:
+def _database(db: str | None) -> Settings:
+    """The settings, with ``--db`` applied, once their database is usable (schema brought up
+    to date); a one-line error and exit 1 when it is not."""
+    settings = _settings(db)
+    _open_database(settings)
+    return settings
+
+
+def _open_database(settings: Settings) -> None:
+    from app.core.db import ensure_database
+
+    url = settings.sqlalchemy_url
+    with _database_errors(url):
+        ensure_database(url)
+
+
+def _check_url(url: str) -> None:
+    """That ``url`` is a database URL this program has a driver for (no connection made)."""
+    from sqlalchemy.engine import make_url
+
+    with _database_errors(url):
+        make_url(url).get_dialect()
+
+
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be used (a malformed URL, a driver not installed, a server not
+    answering, a refused login, an unwritable SQLite file) ends the command with one line
+    naming it, its password hidden, and the reason."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        reason = _database_reason(exc, url)
+        raise _fail(f"cannot use database {_hide_password(url)}: {reason}", code=1) from exc
+
+
+def _hide_password(text: str) -> str:
+    """``text`` with any password in it hidden: a URL's (``scheme://user:PASSWORD@host``) or a
+    connection string's (``password=PASSWORD``)."""
+    text = re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
+
+
+def _database_reason(exc: BaseException, url: str) -> str:
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, NoSuchModuleError):
+        scheme = url.partition("://")[0] or url
+        return (
+            f"unknown kind of database {scheme!r} (use sqlite:///FILE or postgresql+psycopg://...)"
+        )
+    if isinstance(exc, ArgumentError):
+        return "not a database URL (use sqlite:///FILE or postgresql+psycopg://...)"
+    if isinstance(exc, ImportError):
+        return f"its driver is not installed ({exc.name or exc})"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{(exc.strerror or str(exc)).lower()}{where}"
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    # The driver's first line says it (the rest are hints and SQLAlchemy's links).
+    reason = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return _hide_password(reason) or "the database did not answer"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; the exit to raise. Code 2: the command was asked
+    something it cannot do (unknown film, bad option); 1: a file or database failed it."""
     typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+    return typer.Exit(code=code)

@@ -248,11 +248,12 @@ def _add_labelled_frames(
     repeat: int,
 ) -> None:
     from app.annotations import training
-    from app.core.config import get_settings
     from app.core.db import session_scope
+    from hybridlens.cli_films import _database_errors, _settings
     from workers.ml.annotation_data import labelled_images
 
-    with session_scope(db or get_settings().sqlalchemy_url) as session:
+    url = _settings(db).sqlalchemy_url
+    with _database_errors(url), session_scope(url) as session:
         film_ids = training.film_ids_for(session, films or [], collections or [])
         frames = training.labelled_frames(session, film_ids)
     p_images, np_images = labelled_images(frames)
@@ -435,11 +436,12 @@ def _annotation_masks(
 ) -> tuple[Any, Any]:
     """(ProxySet of the training frames, MaskedFrames held out) from the database."""
     from app.annotations import training
-    from app.core.config import get_settings
     from app.core.db import session_scope
+    from hybridlens.cli_films import _database_errors, _settings
     from workers.ml.annotation_data import masked_frames
 
-    with session_scope(db or get_settings().sqlalchemy_url) as session:
+    url = _settings(db).sqlalchemy_url
+    with _database_errors(url), session_scope(url) as session:
         film_ids = training.film_ids_for(session, films or [], collections or [])
         frames = training.annotated_masks(session, film_ids, propagated=propagated)
     parts = training.split(frames, holdout)

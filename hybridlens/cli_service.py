@@ -14,9 +14,11 @@ token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_hel
 def _database_url() -> str:
     from app.core.config import get_settings
     from app.core.db import ensure_database
+    from hybridlens.cli_films import _database_errors
 
     url = get_settings().sqlalchemy_url
-    ensure_database(url)
+    with _database_errors(url):
+        ensure_database(url)
     return url
 
 
@@ -81,8 +83,11 @@ def migrate_cmd() -> None:
     """Bring the database schema up to date (Alembic upgrade head)."""
     from app.core.config import get_settings
     from app.core.db import upgrade_database
+    from hybridlens.cli_films import _database_errors
 
-    upgrade_database(get_settings().sqlalchemy_url)
+    url = get_settings().sqlalchemy_url
+    with _database_errors(url):
+        upgrade_database(url)
     typer.echo("database schema is up to date", err=True)
 
 

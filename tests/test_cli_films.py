@@ -238,3 +238,63 @@ def test_plot_shades_each_timeline_bin_over_its_own_span(
     last = report.frames[-1]
     assert list(line[:-1]) == [frame.time_s for frame in report.frames]
     assert line[-1] == pytest.approx(last.time_s + last.weight_s)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a user gets wrong, or a damaged film: one line saying why, never a traceback
+
+
+def _one_error_line(result: Any) -> str:
+    """The only line on stderr, an ``error:`` one (no traceback)."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+BAD_DATABASES = [
+    pytest.param("bogus://x", "unknown kind of database 'bogus'", id="unknown-scheme"),
+    pytest.param("not a url", "not a database URL", id="not-a-url"),
+    # Port 1: nothing listens there, the connection is refused at once.
+    pytest.param(
+        "postgresql+psycopg://archivist:s3cret-pw@127.0.0.1:1/films",
+        "connection",
+        id="server-not-answering",
+    ),
+]
+DB_COMMANDS = [
+    pytest.param(["show", "1"], id="show"),
+    pytest.param(["export", "1", "--out", "-"], id="export"),
+    pytest.param(["plot", "1"], id="plot"),
+    pytest.param(["similar", "1", "0"], id="similar"),
+    pytest.param(["analyze", "no-such-film.mkv"], id="analyze"),
+    pytest.param(["elan", "agreement", "1"], id="elan"),
+    pytest.param(["elements", "1"], id="elements"),
+]
+
+
+@pytest.mark.parametrize("url, reason", BAD_DATABASES)
+@pytest.mark.parametrize("command", DB_COMMANDS)
+def test_a_database_that_cannot_be_used_is_one_line_with_the_reason(
+    command: list[str], url: str, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # plot's default file would land here
+
+    result = runner.invoke(build_app(), [*command, "--db", url])
+
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert line.startswith("error: cannot use database ") and reason in line
+    assert "s3cret-pw" not in result.output  # the password is hidden, the rest is named
+    assert "archivist:***@127.0.0.1:1/films" in line or "archivist" not in url
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sqlite_database_in_a_missing_folder_is_refused_not_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'typo' / 'archive.sqlite3'}"
+
+    result = runner.invoke(build_app(), ["show", "1", "--db", url])
+
+    assert result.exit_code == 1
+    assert f"folder {tmp_path / 'typo'} does not exist" in _one_error_line(result)
+    assert not (tmp_path / "typo").exists()
