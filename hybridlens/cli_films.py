@@ -158,9 +158,12 @@ def export_cmd(
     from app.exports.registry import DEFAULT_BASE_URL, EXPORTS, ExportTarget, export_film
 
     try:
-        EXPORTS.get(fmt)
+        export = EXPORTS.get(fmt)
     except UnknownName as exc:
         raise _fail(str(exc)) from exc
+    to_stdout = str(out) == "-"
+    if not to_stdout:
+        _check_out(out, example=f"film-{film_id}.{export.suffix}")
     report = _report(film_id, analysis, db)
     target = ExportTarget(
         film_id=film_id, base_url=base_url or DEFAULT_BASE_URL, drop_frame=drop_frame
@@ -169,12 +172,14 @@ def export_cmd(
         text = export_film(report, fmt, target).body
     except ServiceError as exc:  # not analysed, failed, or drop-frame asked of a 25 fps film
         raise _fail(str(exc)) from exc
-    if str(out) == "-":
+    if to_stdout:
         sys.stdout.write(text)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        return
+    try:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}", err=True)
+    except OSError as exc:
+        raise _cannot_write(out, exc) from exc
+    typer.echo(f"wrote {out}", err=True)
 
 
 def similar_cmd(
@@ -219,15 +224,22 @@ def similar_cmd(
 
 def plot_cmd(
     film_id: Annotated[int, typer.Argument(help="Film id.")],
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("timeline.png"),
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Image file to write: PNG, or SVG / PDF when its name ends so."),
+    ] = Path("timeline.png"),
     analysis: AnalysisOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Plot P / NP / hybrid over the film's running time and the P fraction of each frame."""
+    _check_out(out, example=f"film-{film_id}-timeline.png")
     report = _report(film_id, analysis, db)
     if report.analysis is None or not report.frames:
         raise _fail(f"film {film_id} has no analysed frames to plot")
-    plot_timeline(report, out)
+    try:
+        plot_timeline(report, out)
+    except OSError as exc:
+        raise _cannot_write(out, exc) from exc
     typer.echo(f"wrote {out}", err=True)
 
 
@@ -240,14 +252,20 @@ CLASS_COLOURS = {"P": "#4C78A8", "hybrid": "#F58518", "NP": "#54A24B"}
 
 
 def plot_timeline(report: FilmReport, out: Path) -> None:
-    """A PNG: the class of each stretch of running time (band), the shares of P / hybrid / NP
-    over the film (stacked, per timeline bin), and each sampled frame's P fraction."""
+    """A picture, at ``out`` exactly: the class of each stretch of running time (band), the
+    shares of P / hybrid / NP over the film (stacked, per timeline bin), and each sampled
+    frame's P fraction. PNG unless the name ends in another format matplotlib writes (.svg,
+    .pdf); never a name other than ``out`` (matplotlib alone would add ".png" to a bare one)."""
     import matplotlib.pyplot as plt
 
     figure = timeline_figure(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    try:
+        kind = out.suffix.lower().removeprefix(".")
+        if kind not in figure.canvas.get_supported_filetypes():
+            kind = "png"
+        figure.savefig(out, dpi=100, format=kind)
+    finally:
+        plt.close(figure)
 
 
 def timeline_figure(report: FilmReport) -> Any:
@@ -548,6 +566,23 @@ def _database_reason(exc: BaseException, url: str) -> str:
     # The driver's first line says it (the rest are hints and SQLAlchemy's links).
     reason = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
     return _hide_password(reason) or "the database did not answer"
+
+
+def _check_out(out: Path, *, example: str) -> None:
+    """That a file can be written at ``out``: not a folder, in a folder that exists (a typo
+    in the folder must not create it). Exit 1 with the reason otherwise."""
+    if out.is_dir():
+        raise _fail(f"cannot write {out}: it is a folder; name a file, e.g. {out / example}", 1)
+    folder = out.parent
+    if not folder.exists():
+        raise _fail(f"cannot write {out}: folder {folder} does not exist", code=1)
+    if not folder.is_dir():
+        raise _fail(f"cannot write {out}: {folder} is not a folder", code=1)
+
+
+def _cannot_write(out: Path, exc: OSError) -> typer.Exit:
+    reason = exc.strerror or str(exc)
+    return _fail(f"cannot write {out}: {reason[:1].lower()}{reason[1:]}", code=1)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

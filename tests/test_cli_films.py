@@ -177,7 +177,7 @@ def test_show_fails_with_message_when_film_is_unknown(sqlite_url: str) -> None:
 def test_export_csv_writes_one_row_per_sampled_frame(
     tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
 ) -> None:
-    out = tmp_path / "out" / "frames.csv"
+    out = tmp_path / "frames.csv"
 
     result = runner.invoke(
         build_app(), ["export", "1", "--format", "csv", "--out", str(out), "--db", sqlite_url]
@@ -250,6 +250,67 @@ def _one_error_line(result: Any) -> str:
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: ")
     return line
+
+
+@pytest.mark.parametrize("command", ["export", "plot"])
+def test_writing_into_a_folder_fails_with_the_reason_and_writes_nothing_else(
+    command: str, tmp_path: Path, sqlite_url: str
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    result = runner.invoke(build_app(), [command, "1", "--out", str(folder), "--db", sqlite_url])
+
+    assert result.exit_code == 1
+    assert f"cannot write {folder}: it is a folder" in _one_error_line(result)
+    assert list(folder.iterdir()) == [] and not folder.with_suffix(".png").exists()
+
+
+@pytest.mark.parametrize("command", ["export", "plot"])
+def test_a_missing_folder_is_refused_not_created(
+    command: str, tmp_path: Path, sqlite_url: str
+) -> None:
+    out = tmp_path / "typo" / "deeper" / "film.out"
+
+    result = runner.invoke(build_app(), [command, "1", "--out", str(out), "--db", sqlite_url])
+
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert f"folder {out.parent} does not exist" in line
+    assert not (tmp_path / "typo").exists()
+
+
+def test_export_says_why_when_the_file_cannot_be_written(
+    tmp_path: Path, analysed: dict[str, Any], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "frames.csv"
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(out))
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    result = runner.invoke(build_app(), ["export", "1", "--out", str(out), "--db", sqlite_url])
+
+    assert result.exit_code == 1
+    assert _one_error_line(result) == f"error: cannot write {out}: permission denied"
+
+
+def test_plot_writes_exactly_the_file_it_names(
+    tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    bare, svg = tmp_path / "timeline", tmp_path / "timeline.svg"
+
+    first = runner.invoke(build_app(), ["plot", "1", "--out", str(bare), "--db", sqlite_url])
+    second = runner.invoke(build_app(), ["plot", "1", "--out", str(svg), "--db", sqlite_url])
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
+    assert first.stderr.strip() == f"wrote {bare}" and second.stderr.strip() == f"wrote {svg}"
+    assert bare.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # PNG, and no "timeline.png"
+    assert b"<svg" in svg.read_bytes()[:500]
+    assert sorted(path.name for path in tmp_path.iterdir() if "timeline" in path.name) == [
+        "timeline",
+        "timeline.svg",
+    ]
 
 
 BAD_DATABASES = [
