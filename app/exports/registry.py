@@ -165,6 +165,7 @@ def _analysis_state(report: FilmReport) -> dict[str, Any] | None:
 def _annotations(report: FilmReport, target: ExportTarget) -> str:
     collection = web_annotations.annotation_collection(
         report.shots,
+        report.frames,
         collection_id=target.export_url("annotations"),
         media_url=target.media_url,
         label=f"Hybrid compositions in {film_name(report)}",
@@ -195,6 +196,6 @@ _register(ExportFormat("scenes.csv", CSV, "scenes.csv", False, lambda r, t: tabl
 _register(ExportFormat("edl", "text/plain; charset=utf-8", "edl", False, _edl))
 _register(ExportFormat("otio", "application/json", "otio", False, _otio))
 _register(
-    ExportFormat("annotations", "application/ld+json", "annotations.jsonld", False, _annotations)
+    ExportFormat("annotations", "application/ld+json", "annotations.jsonld", True, _annotations)
 )
 _register(ExportFormat("eaf", "application/xml", "eaf", True, _eaf))

@@ -111,9 +111,11 @@ def test_film_exports(client: TestClient, analysed: dict[str, int]) -> None:
     clips = timeline["tracks"]["children"][0]["children"]
     assert timeline["OTIO_SCHEMA"] == "Timeline.1" and len(clips) == 3
     annotations = json.loads(export("annotations"))
-    assert annotations["type"] == "AnnotationCollection" and annotations["total"] == 1
-    target = annotations["first"]["items"][0]["target"]
-    assert target["id"].endswith(f"/films/{film}/media#t=0,9")
+    # The three hybrid shots as one segment, then the hybrid frames' runs (as in the eaf).
+    assert annotations["type"] == "AnnotationCollection" and annotations["total"] == 4
+    targets = [item["target"]["id"] for item in annotations["first"]["items"]]
+    assert targets[0].endswith(f"/films/{film}/media#t=0,9")
+    assert [target.rsplit("#", 1)[1] for target in targets[1:]] == ["t=1,2", "t=4,5", "t=7,8"]
 
 
 def test_collection_stats_and_exports(client: TestClient, analysed: dict[str, int]) -> None:

@@ -6,11 +6,17 @@ The EDL and the .otio written here were checked by hand to load in OpenTimelineI
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 
-from app.analysis.schemas import ShotPublic
+from app.analysis.schemas import AnalysisDetail, FilmDetail, FilmReport, FramePublic, ShotPublic
+from app.annotations.elan import read_eaf
+from app.core.domain import RunStatus
 from app.exports.edl import shots_edl
 from app.exports.otio import shots_timeline
+from app.exports.registry import EXPORTS, ExportTarget, export_film
 from app.exports.web_annotations import annotation_collection, hybrid_segments
 from app.pipeline.timecode import nominal_rate, smpte
 
@@ -105,3 +111,84 @@ def test_web_annotations_target_media_fragments() -> None:
         "conformsTo": "http://www.w3.org/TR/media-frags/",
         "value": "t=2,4",
     }
+
+
+def _frames(classes: list[str], *, every_s: float = 1.0, shot_s: float = 2.0) -> list[FramePublic]:
+    """One sampled frame a second (at 25 fps), in the 2 s shots of ``_shots``."""
+    return [
+        FramePublic(
+            frame_index=round(index * every_s * 25),
+            time_s=index * every_s,
+            shot_index=int(index * every_s // shot_s),
+            frame_class=frame_class,  # type: ignore[arg-type]
+            p_fraction=0.5,
+            confidence=0.9,
+            weight_s=every_s,
+            np_grid=None,
+            has_mask=frame_class == "hybrid",
+        )
+        for index, frame_class in enumerate(classes)
+    ]
+
+
+def _fragments(collection: dict[str, object]) -> list[str]:
+    page = collection["first"]
+    assert isinstance(page, dict)
+    return [item["target"]["selector"]["value"] for item in page["items"]]
+
+
+def test_web_annotations_annotate_hybrid_frame_runs_without_hybrid_shots() -> None:
+    # The demo film's case: no shot is hybrid, two sampled frames of shot 2 are.
+    shots = _shots(["P", "P", "NP"])
+    frames = _frames(["P", "P", "hybrid", "hybrid", "NP", "NP"])
+
+    collection = annotation_collection(
+        shots, frames, collection_id="c", media_url="http://h/films/1/media", label="t"
+    )
+
+    assert collection["total"] == 1
+    assert _fragments(collection) == ["t=2,4"]
+    (annotation,) = collection["first"]["items"]
+    assert annotation["body"][1]["value"] == "sampled frames classified hybrid in shot 2"
+
+
+def test_web_annotations_keep_shot_segments_beside_frame_runs_in_time_order() -> None:
+    shots = _shots(["hybrid", "P", "P"])
+    frames = _frames(["hybrid", "P", "P", "P", "hybrid", "P"])
+
+    collection = annotation_collection(
+        shots, frames, collection_id="c", media_url="http://h/films/1/media", label="t"
+    )
+
+    assert _fragments(collection) == ["t=0,2", "t=0,1", "t=4,5"]
+    texts = [item["body"][1]["value"] for item in collection["first"]["items"]]
+    assert texts[0].startswith("shots 1-1, hybrid ratio")
+    assert [item["id"] for item in collection["first"]["items"]] == [
+        "c#annotation-1", "c#annotation-2", "c#annotation-3",
+    ]  # fmt: skip
+
+
+def _report(shots: list[ShotPublic], frames: list[FramePublic]) -> FilmReport:
+    film = FilmDetail.model_construct(id=1, title="Demo", original_filename="demo.mp4", probe={})
+    analysis = AnalysisDetail.model_construct(
+        id=1, status=RunStatus.DONE, error=None, created_at=datetime(2024, 1, 1), finished_at=None
+    )
+    return FilmReport.model_construct(
+        film=film, analysis=analysis, shots=shots, frames=frames, labels=[], scenes=[]
+    )
+
+
+def test_annotations_export_covers_the_elan_exports_hybrid_frame_runs() -> None:
+    # Hybrid frames across a shot cut: ELAN has two "Hybrid Image" runs, one per shot.
+    report = _report(_shots(["P", "NP", "P"]), _frames(["P", "hybrid", "hybrid", "NP", "P", "P"]))
+    target = ExportTarget(film_id=1, base_url="http://h")
+
+    elan = read_eaf(export_film(report, "eaf", target).body.encode())
+    collection = json.loads(export_film(report, "annotations", target).body)
+
+    hybrid = [a for a in elan.annotations("hybridlens frames") if a.value == "Hybrid Image"]
+    assert [f"t={a.start_ms / 1000:g},{a.end_ms / 1000:g}" for a in hybrid] == ["t=1,2", "t=2,3"]
+    assert _fragments(collection) == ["t=1,2", "t=2,3"]
+    assert collection["total"] == 2
+    # The API reads the sampled frames for this export.
+    assert EXPORTS.get("annotations").frames
