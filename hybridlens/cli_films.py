@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from app.analysis.schemas import FilmReport
     from app.core.config import Settings
+    from app.films.schemas import FilmDetail
     from workers.orchestrator import AnalysisResult
 
 DbOpt = Annotated[
@@ -351,6 +352,12 @@ def _adjusted(summary: dict[str, Any]) -> str:
     return f" ({_share(adjusted)} adjusted for the models' measured error rates)"
 
 
+def _count(value: int | None, noun: str) -> str:
+    if value is None:
+        return f"? {noun}s"
+    return f"{value} {noun}" + ("" if value == 1 else "s")
+
+
 def _summary_text(summary: dict[str, Any]) -> str:
     return (
         f"  {summary.get('duration_s', 0.0):.1f} s, {summary.get('shot_count', 0)} shots "
@@ -372,8 +379,7 @@ def _report_text(report: FilmReport) -> str:
     lines = [
         f"film {film.id}: {film.original_filename} ({film.stored_path})",
         f"  sha256 {film.sha256}",
-        f"  {film.width}x{film.height}, {film.fps or 0:.3f} fps, {film.duration_s or 0:.1f} s, "
-        f"{film.frame_count} frames, audio {'yes' if film.has_audio else 'no'}",
+        f"  {_film_facts(film)}",
     ]
     if analysis is None:
         lines.append("  not analysed")
@@ -395,6 +401,26 @@ def _report_text(report: FilmReport) -> str:
                 f"{shot.hybrid_ratio:>6.1%}  {mean_p:>6}  {shot.sampled_frames or 0:>6}"
             )
     return "\n".join(lines)
+
+
+def _film_facts(film: FilmDetail) -> str:
+    """Size, rate, length, frames and audio, as far as the probe could tell them; the rest
+    named as unknown (a file that is not a video has none of them)."""
+    facts = {
+        "size": f"{film.width}x{film.height}" if film.width and film.height else None,
+        "frame rate": f"{film.fps:.3f} fps" if film.fps else None,
+        "duration": None if film.duration_s is None else f"{film.duration_s:.1f} s",
+        "frame count": None if film.frame_count is None else _count(film.frame_count, "frame"),
+    }
+    known = [fact for fact in facts.values() if fact is not None]
+    unknown = [name for name, fact in facts.items() if fact is None]
+    if facts["size"] is not None:  # "no audio" means something only for a film that was read
+        known.append("audio yes" if film.has_audio else "audio no")
+    parts = [", ".join(known)] if known else []
+    if unknown:
+        names = unknown[0] if len(unknown) == 1 else f"{', '.join(unknown[:-1])} and {unknown[-1]}"
+        parts.append(f"{names} unknown")
+    return "; ".join(parts)
 
 
 def _unregistered_json(result: AnalysisResult) -> dict[str, Any]:

@@ -359,3 +359,18 @@ def test_a_sqlite_database_in_a_missing_folder_is_refused_not_created(tmp_path: 
     assert result.exit_code == 1
     assert f"folder {tmp_path / 'typo'} does not exist" in _one_error_line(result)
     assert not (tmp_path / "typo").exists()
+
+
+def test_show_of_a_file_that_is_not_a_video_names_what_is_unknown(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    script = make_text_file(tmp_path / "script.mp4")
+    analysed = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
+                                           str(script)])  # fmt: skip
+
+    result = runner.invoke(build_app(), ["show", "1", "--db", sqlite_url])
+
+    assert analysed.exit_code == 1 and result.exit_code == 0, result.stderr
+    assert "None" not in result.stdout
+    assert "size, frame rate, duration and frame count unknown" in result.stdout
+    assert "analysis 1: failed" in result.stdout and "not a readable media file" in result.stdout
