@@ -503,12 +503,24 @@ def _check_sqlite_folder(url: str) -> None:
         raise _fail(f"cannot use database {_hide_password(url)}: folder {folder} {where}", 1)
 
 
+class _UserLogFormat(logging.Formatter):
+    """Log lines as the CLI's own messages look: ``warning: ...``, no logger names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
+def _not_an_outcome(record: logging.LogRecord) -> bool:
+    """Leave out the records that state an analysis's outcome (``OUTCOME_LOG``): ``analyze``
+    prints each film's outcome itself, once; workers' logs keep them."""
+    return not getattr(record, "analysis_outcome", False)
+
+
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_UserLogFormat("%(message)s"))
+    handler.addFilter(_not_an_outcome)
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     # Migration chatter on every first use, and torch's cache statistics at exit, say nothing
     # a user of `analyze` needs.
     for library in ("alembic", "torch"):

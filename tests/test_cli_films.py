@@ -141,6 +141,10 @@ def test_a_bad_film_fails_with_its_reason_and_no_library_chatter_when_run_as_a_c
     assert completed.returncode == 1
     assert "failed" in completed.stdout and "not a readable media file" in completed.stdout
     assert f"error: {script}: not a readable media file" in completed.stderr
+    # Once on stdout (the summary), once on stderr (the error); not again as a log line,
+    # and no logger names (the workers' log keeps the line for operators).
+    assert (completed.stdout + completed.stderr).count("not a readable media file") == 2
+    assert "workers." not in completed.stderr and "WARNING" not in completed.stderr
     # torch logs its cache statistics at exit when INFO logging is on: not for a user.
     assert "INFO torch" not in completed.stderr, completed.stderr[-500:]
 
@@ -362,7 +366,7 @@ def test_a_sqlite_database_in_a_missing_folder_is_refused_not_created(tmp_path: 
 
 
 def test_show_of_a_file_that_is_not_a_video_names_what_is_unknown(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     script = make_text_file(tmp_path / "script.mp4")
     analysed = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
@@ -374,3 +378,10 @@ def test_show_of_a_file_that_is_not_a_video_names_what_is_unknown(
     assert "None" not in result.stdout
     assert "size, frame rate, duration and frame count unknown" in result.stdout
     assert "analysis 1: failed" in result.stdout and "not a readable media file" in result.stdout
+    # Operators' logs (the workers' loggers) still carry the failure; only the CLI's own
+    # handler leaves it out, as it prints the reason itself.
+    (logged,) = [r for r in caplog.records if "not a readable media file" in r.getMessage()]
+    assert logged.name.startswith("workers.") and logged.levelname == "WARNING"
+    from hybridlens.cli_films import _not_an_outcome
+
+    assert not _not_an_outcome(logged)

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# ``extra`` of the log record that states an analysis's outcome (failed, or partial and why).
+# Whoever ran the analysis is told it too (the CLI prints it to its user), so a handler of
+# theirs may leave such records out; workers' logs keep them.
+OUTCOME_LOG = {"analysis_outcome": True}
+
 # Progress reaches the database at most this often (it is also when cancellation is noticed).
 PROGRESS_INTERVAL_S = 1.0
 
@@ -131,7 +136,7 @@ def failed(
     context: AnalysisContext, call: StageCall, stage: str, reason: str, started: float
 ) -> StageOutcome:
     """A film that cannot be analysed: the analysis fails with the reason, its spool goes."""
-    log.warning("analysis %s failed: %s", context.analysis_id, reason)
+    log.warning("analysis %s failed: %s", context.analysis_id, reason, extra=OUTCOME_LOG)
     call.spool(context.analysis_id).remove()
     call.store.fail_analysis(context.analysis_id, reason)
     return StageOutcome(

@@ -21,6 +21,7 @@ from app.pipeline.errors import DecodeError, VideoOpenFailure
 from app.pipeline.sampling import FrameSampler, SampledFrame
 from app.pipeline.video import VideoInfo, decode, probe, working_dimensions
 from workers.stages.base import (
+    OUTCOME_LOG,
     AnalysisStopped,
     Meter,
     StageCall,
@@ -139,7 +140,7 @@ def _decode_and_sample(
         damage = DecodeDamage(
             reason=error.reason, last_frame=error.last_frame_index, last_time_s=error.last_pts_s
         )
-        log.warning("analysis %s: %s", context.analysis_id, error)
+        log.warning("analysis %s: %s", context.analysis_id, error, extra=OUTCOME_LOG)
     finally:
         # Closing the generator kills ffmpeg when we stop early (cancelled).
         close = getattr(frames, "close", None)
