@@ -92,7 +92,10 @@ def analyze_cmd(
             failures += 1
             typer.echo(f"error: {film}: {result.error or result.status.value}", err=True)
         elif result.error:
-            typer.echo(f"warning: {film}: {result.status.value}: {result.error}", err=True)
+            status = result.status.value
+            if status == "partial" and result.summary:
+                status += f", {_analysed(result.summary, result.error_time_s)}"
+            typer.echo(f"warning: {film}: {status}: {result.error}", err=True)
         if as_json:
             if result.film_id is None:
                 document = _unregistered_json(result)
@@ -333,12 +336,18 @@ def _result_text(result: AnalysisResult) -> str:
     ids = f"film {result.film_id}, analysis {result.analysis_id}"
     head = f"{result.path}: {result.status.value} ({ids}, {result.wall_s:.1f} s)"
     if result.film_id is None:
-        return f"{result.path}: {result.status.value}: {result.error}"
+        return f"{result.path}: {result.status.value}: {result.error or 'no reason given'}"
     if not result.summary:
         return f"{head}\n  {result.error or ''}".rstrip()
     # A partial analysis, or one with no analysable frames, says why above its figures.
     note = f"\n  {result.error}" if result.error else ""
-    return head + note + "\n" + _summary_text(result.summary)
+    partial = result.status.value == "partial"
+    return (
+        head
+        + note
+        + "\n"
+        + _summary_text(result.summary, partial=partial, stopped_s=result.error_time_s)
+    )
 
 
 def _share(value: float | None) -> str:
@@ -352,23 +361,50 @@ def _adjusted(summary: dict[str, Any]) -> str:
     return f" ({_share(adjusted)} adjusted for the models' measured error rates)"
 
 
+def _seconds(value: float | None) -> str:
+    return "? s" if value is None else f"{value:.1f} s"
+
+
 def _count(value: int | None, noun: str) -> str:
     if value is None:
         return f"? {noun}s"
     return f"{value} {noun}" + ("" if value == 1 else "s")
 
 
-def _summary_text(summary: dict[str, Any]) -> str:
+def _coverage(summary: dict[str, Any], *, partial: bool, stopped_s: float | None) -> str:
+    """How much of the film the figures stand for: all of it, or (a damaged film, analysed
+    ``partial``) its first part, up to where decoding stopped (the API's ``error_time_s``)."""
+    if not partial:
+        return _seconds(summary.get("duration_s"))
+    return f"{_analysed(summary, stopped_s)} (the figures below are for that part only)"
+
+
+def _analysed(summary: dict[str, Any], stopped_s: float | None) -> str:
+    """How much a partial analysis covers, e.g. "analysed 1.8 s of 30.0 s": the film up to
+    where decoding stopped (none of it when decoding broke before the first frame)."""
+    analysed = 0.0 if stopped_s is None else stopped_s
+    return f"analysed {_seconds(analysed)} of {_seconds(summary.get('duration_s'))}"
+
+
+def _summary_text(
+    summary: dict[str, Any], *, partial: bool = False, stopped_s: float | None = None
+) -> str:
+    coverage = _coverage(summary, partial=partial, stopped_s=stopped_s)
+    counts = (
+        f"{_count(summary.get('shot_count'), 'shot')} "
+        f"({summary.get('hybrid_shot_count') or 0} hybrid), "
+        f"{_count(summary.get('sampled_frames'), 'frame')} sampled "
+        f"({summary.get('segmented_frames') or 0} segmented)"
+    )
+    # A partial analysis says how much was analysed on a line of its own, first.
+    figures = f"  {coverage}\n  {counts}" if partial else f"  {coverage}, {counts}"
     return (
-        f"  {summary.get('duration_s', 0.0):.1f} s, {summary.get('shot_count', 0)} shots "
-        f"({summary.get('hybrid_shot_count', 0)} hybrid), "
-        f"{summary.get('sampled_frames', 0)} frames sampled "
-        f"({summary.get('segmented_frames', 0)} segmented)\n"
+        f"{figures}\n"
         f"  hybrid ratio {_share(summary.get('hybrid_ratio'))}{_adjusted(summary)}; running time P "
         f"{_share(summary.get('p_time_share'))}, NP {_share(summary.get('np_time_share'))}, "
         f"hybrid {_share(summary.get('hybrid_time_share'))}; mean P area "
         f"{_share(summary.get('mean_p_fraction'))}; longest hybrid run "
-        f"{summary.get('longest_hybrid_run_s', 0.0):.1f} s"
+        f"{_seconds(summary.get('longest_hybrid_run_s') or 0.0)}"
     )
 
 
@@ -388,7 +424,10 @@ def _report_text(report: FilmReport) -> str:
     if analysis.error:
         lines.append(f"  {analysis.error}")
     if analysis.summary:
-        lines.append(_summary_text(analysis.summary))
+        partial = analysis.status.value == "partial"
+        lines.append(
+            _summary_text(analysis.summary, partial=partial, stopped_s=analysis.error_time_s)
+        )
     if report.shots:
         lines.append("shots:")
         lines.append("  shot  start         end           class   hybrid  mean P  frames")

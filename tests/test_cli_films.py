@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from app.core.db import dispose_engine
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.media import GeneratedVideo, Segment, make_text_file, make_video
+from tests.media import GeneratedVideo, Segment, make_text_file, make_truncated, make_video
 
 runner = CliRunner()
 
@@ -385,3 +385,26 @@ def test_show_of_a_file_that_is_not_a_video_names_what_is_unknown(
     from hybridlens.cli_films import _not_an_outcome
 
     assert not _not_an_outcome(logged)
+
+
+def test_a_damaged_film_says_how_much_of_it_the_figures_cover(
+    tmp_path: Path, film: GeneratedVideo, sqlite_url: str
+) -> None:
+    damaged = make_truncated(film.path, tmp_path / "damaged.mkv", keep_share=0.5)
+
+    analysed = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
+                                           str(damaged)])  # fmt: skip
+    shown = runner.invoke(build_app(), ["show", "1", "--db", sqlite_url])
+    document = json.loads(runner.invoke(build_app(), ["show", "1", "--json", "--db",
+                                                      sqlite_url]).stdout)  # fmt: skip
+
+    assert analysed.exit_code == 0 and shown.exit_code == 0, analysed.stderr
+    analysis = document["analysis"]
+    assert analysis["status"] == "partial"
+    stopped, whole = analysis["error_time_s"], analysis["summary"]["duration_s"]
+    assert 0 < stopped < whole - 0.5
+    # The same point the API gives (error_time_s), against the whole film's length.
+    covered = f"analysed {stopped:.1f} s of {whole:.1f} s"
+    assert covered in analysed.stdout and covered in shown.stdout
+    assert f"partial, {covered}" in analysed.stderr
+    assert f"  {whole:.1f} s," not in analysed.stdout + shown.stdout  # not as if all was seen

@@ -369,7 +369,8 @@ def _retrying(step: Callable[[int], T]) -> T:
 @dataclass(frozen=True)
 class AnalysisResult:
     """What became of one film: its ids (None when it could not even be registered), the
-    analysis's final status and error, and its film-level figures."""
+    analysis's final status and error, and its film-level figures. ``error_time_s``: where
+    decoding stopped in a damaged film (a ``partial`` analysis covers the film up to there)."""
 
     path: str
     film_id: int | None
@@ -380,6 +381,7 @@ class AnalysisResult:
     wall_s: float = 0.0
     stages: list[StageOutcome] = field(default_factory=list)
     job_id: int | None = None
+    error_time_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -445,4 +447,5 @@ def analyze_path(
         wall_s=time.perf_counter() - started,
         stages=run.outcomes,
         job_id=job_id,
+        error_time_s=analysis.error_time_s,
     )
