@@ -1,6 +1,7 @@
-// The page's shell: routes by the URL fragment (#/, #/films/3, #/films/3/frames/25), the
-// token dialog, breadcrumbs and the message area. A view that fails shows why; nothing
-// leaves the page blank.
+// The page's shell: routes by the URL fragment (#/, #/films/3, #/films/3/frames/25,
+// #/collections/2/elements; a collection is the archive filtered to it, #/?collection=2, which
+// #/collections/2 leads to), the token dialog, breadcrumbs and the message area. A view that
+// fails shows why; nothing leaves the page blank.
 
 import { getAccess, getToken, setToken } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -84,8 +85,15 @@ function parseRoute() {
       return { view: "frame", filmId: Number(parts[1]), frameIndex: Number(parts[3]), params };
     }
   }
-  if (parts[0] === "collections" && /^\d+$/.test(parts[1] || "") && parts[2] === "elements" && parts.length === 3) {
-    return { view: "elements", collectionId: Number(parts[1]), params };
+  if (parts[0] === "collections" && parts.length === 1) return { view: "archive", params, canonical: "#/" };
+  if (parts[0] === "collections" && /^\d+$/.test(parts[1] || "")) {
+    if (parts.length === 3 && parts[2] === "elements") return { view: "elements", collectionId: Number(parts[1]), params };
+    // The archive shows a collection at #/?collection=2 (its own links, and the address it
+    // writes as filters change): the natural address is the same view.
+    if (parts.length === 2) {
+      params.set("collection", String(Number(parts[1])));
+      return { view: "archive", params, canonical: `#/?${params}` };
+    }
   }
   return { view: "missing", path };
 }
@@ -98,6 +106,8 @@ async function render() {
   }
   clearErrors();
   const route = parseRoute();
+  // replaceState: no hashchange, so no second render.
+  if (route.canonical) history.replaceState(null, "", route.canonical);
   const context = {
     setCrumbs,
     showMessage,

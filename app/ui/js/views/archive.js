@@ -188,6 +188,14 @@ export async function renderArchive(main, params, context) {
     if (state.stopBatch) state.stopBatch();
     state.stopBatch = null;
     const collection = currentCollection();
+    if (!collection && query.collection) {
+      replace(
+        collectionHeader,
+        h("h1", {}, "Collection not found"),
+        h("p", { class: "muted" }, `There is no collection ${query.collection}. `, h("a", { href: "#/", onclick: (event) => chooseCollection(event, null) }, "All films"), "."),
+      );
+      return;
+    }
     if (!collection) {
       replace(collectionHeader, h("h1", {}, "All films"));
       return;
