@@ -62,6 +62,10 @@ stage() {
     # shipped segmenter's frozen encoder at the segmenter's 256 px, so that the pipeline runs the encoder once for both
     # (workers/ml/inference.py: decide_frames). 1,273 s on two threads. Worse on the calibration sources (docs/results.md).
     lclf_shared) $HL train classifier --data "$DATA" --out runs/lclf_shared --encoder lite0 --encoder-from workers/ml/weights/segmenter --freeze-encoder --image-size 256 --composites 0.5 --steps 800 --batch-size 16 --lr 1e-3 --threads 2 --seed 0 ;;
+    # ... and the other way round (measured, NOT shipped): a segmenter's decode head trained on the shipped classifier's
+    # frozen encoder at the classifier's 224 px; the classifier still decides every frame. 1,680 s on two threads.
+    lseg_shared) $HL train segmenter --data "$DATA" --out runs/lseg_shared --encoder lite0 --encoder-from workers/ml/weights/classifier --freeze-encoder --image-size 224 --composites 0.6 --steps 1000 --batch-size 8 --lr 1e-3 --drawn-renders 0.25 --threads 2 --seed 0 ;;
+    lseg_shared300) $HL train segmenter --data "$DATA" --out runs/lseg_shared300 --encoder lite0 --encoder-from workers/ml/weights/classifier --freeze-encoder --image-size 224 --composites 0.6 --steps 300 --batch-size 8 --lr 1e-3 --drawn-renders 0.25 --threads 2 --seed 0 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;
