@@ -4,7 +4,7 @@
 // larger ones (and frames of analyses made before thumbnails) the server extracts with
 // ffmpeg, so only a few of those are asked for at once, and only when they scroll into view.
 
-import { getBlob } from "./api.js";
+import { getBlob, getJson } from "./api.js";
 import { h } from "./dom.js";
 
 // Drawn (NP) regions are tinted in the colour the server's overlay images use.
@@ -80,6 +80,19 @@ export function prefetchThumbnail(filmId, frame) {
   thumbnailUrl(filmId, frame.frame_index).catch(() => {});
 }
 
+// A sampled frame's record as it stands now (its class, P fraction and has_mask change with a
+// correction), looked up around its time; null when it is not found.
+export async function currentFrame(film, frame) {
+  const epsilon = 0.25 / (film.fps || 25);
+  const page = await getJson(`films/${film.id}/frames`, {
+    min_time_s: Math.max(0, frame.time_s - epsilon).toFixed(6),
+    max_time_s: (frame.time_s + epsilon).toFixed(6),
+    limit: 5,
+  });
+  return page.items.find((item) => item.frame_index === frame.frame_index) || null;
+}
+
+// Only for a frame whose record says it has a mask (has_mask): the others answer 404.
 export function maskUrl(filmId, frameIndex) {
   return cached(`mask/${filmId}/${frameIndex}`, () => getBlob(`films/${filmId}/frames/${frameIndex}/mask`), { cheap: true });
 }

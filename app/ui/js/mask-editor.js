@@ -6,7 +6,7 @@
 
 import { ApiError, del, getJson, getResponse, postJson, putBlob } from "./api.js";
 import { h, replace } from "./dom.js";
-import { forgetMask, framePicture, paintMask } from "./frames.js";
+import { currentFrame, forgetMask, framePicture, paintMask } from "./frames.js";
 import { encodeGreyPng } from "./png.js";
 
 const NP_TINT = [255, 0, 160];
@@ -187,17 +187,29 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
     context2d.putImageData(pixels, x0, y0);
   }
 
+  // Whether a mask is in force (any layer). The mask is asked for only then: a frame that was
+  // never segmented (called P or NP as a whole) has none, and asking would answer 404. Known
+  // from the frame's record, true after a save, read again after a revert or an undone spread.
+  let hasMask = frame.has_mask;
+
+  async function recheckMask() {
+    const now = await currentFrame(film, frame);
+    hasMask = Boolean(now && now.has_mask);
+  }
+
   // The effective mask (human > propagated > model) and the layer it comes from.
   async function loadEffective() {
     forgetMask(film.id, frame.frame_index);
     let source = null;
     let blob = null;
-    try {
-      const response = await getResponse(maskPath);
-      source = response.headers.get("X-Mask-Source");
-      blob = await response.blob();
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    if (hasMask) {
+      try {
+        const response = await getResponse(maskPath);
+        source = response.headers.get("X-Mask-Source");
+        blob = await response.blob();
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+      }
     }
     state.mask = blob ? await decodeMask(blob, state.width, state.height) : maskFromFrame(frame, state.width, state.height);
     state.dirty = false;
@@ -325,6 +337,7 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
     for (let i = 0; i < pixels.length; i += 1) pixels[i] = state.mask[i] ? 255 : 0;
     const png = await encodeGreyPng(state.width, state.height, pixels);
     const version = await putBlob(maskPath, png);
+    hasMask = true;
     await loadEffective();
     setStatus(`Saved: version ${version.version} of this frame's mask, ${Math.round(100 * version.p_fraction)} % P.`);
     onChanged?.();
@@ -349,6 +362,7 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
       }
       state.undo = [];
       state.redo = [];
+      await recheckMask();
       const source = await loadEffective();
       setStatus(`Reverted: the mask now comes from ${source || "no layer"}.`);
       onChanged?.();
@@ -412,6 +426,7 @@ export function maskEditor({ film, frame, picture, stage, sourceBadge, context, 
         return;
       }
       await showShot();
+      await recheckMask();
       const source = await loadEffective();
       setStatus(`Undone: ${reverted.length} propagated masks of shot ${frame.shot_number} dropped; this frame's mask now comes from ${source || "no layer"}.`);
       onChanged?.();

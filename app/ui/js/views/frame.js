@@ -5,7 +5,7 @@
 import { download, getAccess, getAllPages, getJson } from "../api.js";
 import { h, replace } from "../dom.js";
 import { CLASS_LABELS, filmName, percent, timecode } from "../format.js";
-import { framePicture, paintOverlays } from "../frames.js";
+import { currentFrame, framePicture, paintOverlays } from "../frames.js";
 import { classBadge } from "./film.js";
 // The layer the mask comes from for everyone; the mask editor under the picture for a write token.
 import { maskEditor, setSourceBadge } from "../mask-editor.js";
@@ -90,6 +90,18 @@ function similarSection(filmId, frameIndex) {
     status,
     grid,
   );
+}
+
+// What the overlay shows: the pixel mask, or (a frame not segmented: the classifier called it
+// P or NP as a whole, so no mask was made and none is asked for) the coarse grid, said plainly.
+function overlayKind(frame) {
+  return frame.has_mask ? "Pixel mask" : "Coarse grid of NP shares (no mask)";
+}
+
+function overlayNote(frame) {
+  if (frame.has_mask) return "Drawn (NP) regions are striped in magenta inside an outline; photographic (P) regions are left as they are.";
+  const called = frame.frame_class === "hybrid" ? "hybrid, but it was not segmented" : `${(CLASS_LABELS[frame.frame_class] || frame.frame_class).toLowerCase()} (${frame.frame_class}) as a whole`;
+  return `No mask: the frame was called ${called}. Each cell is tinted magenta as much as the classifier found it drawn (NP).`;
 }
 
 async function findFrame(film, frameIndex) {
@@ -195,7 +207,7 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
     frame.confidence !== null ? [h("dt", {}, "Confidence"), h("dd", {}, percent(frame.confidence))] : null,
     frame.shot_number !== null ? [h("dt", {}, "Shot"), h("dd", {}, `${frame.shot_number}`)] : null,
     h("dt", {}, "Overlay"),
-    h("dd", {}, frame.has_mask ? "Pixel mask" : "Coarse grid of NP shares (the frame was not segmented: it is not hybrid)"),
+    h("dd", { id: "frame-overlay-kind" }, overlayKind(frame)),
     h("dt", {}, "Mask"),
     h("dd", {}, sourceBadge),
     h("dt", {}, "Class from"),
@@ -221,13 +233,7 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
         h("h1", {}, `Frame ${frameIndex}`, h("span", { class: "muted" }, ` · ${name}`)),
         controls,
         stage,
-        h(
-          "p",
-          { class: "muted small" },
-          frame.has_mask
-            ? "Drawn (NP) regions are striped in magenta inside an outline; photographic (P) regions are left as they are."
-            : "Each cell is tinted magenta as much as the classifier found it drawn (NP).",
-        ),
+        h("p", { class: "muted small", id: "mask-note", dataset: { hasMask: String(frame.has_mask) } }, overlayNote(frame)),
       ),
       h(
         "aside",
@@ -258,10 +264,12 @@ export async function renderFrame(main, filmId, frameIndex, params, context) {
 
   // The frame's class and P fraction as they stand after a correction.
   async function refreshDetails() {
-    const epsilon = 0.25 / (film.fps || 25);
-    const page = await getJson(`films/${filmId}/frames`, { min_time_s: Math.max(0, frame.time_s - epsilon).toFixed(6), max_time_s: (frame.time_s + epsilon).toFixed(6), limit: 5 });
-    const now = page.items.find((item) => item.frame_index === frameIndex);
+    const now = await currentFrame(film, frame);
     if (!now) return;
+    document.getElementById("frame-overlay-kind").textContent = overlayKind(now);
+    const note = document.getElementById("mask-note");
+    note.textContent = overlayNote(now);
+    note.dataset.hasMask = String(now.has_mask);
     replace(document.getElementById("frame-class"), classBadge(now.frame_class));
     replace(document.getElementById("frame-p-fraction"), percent(now.p_fraction, 1), h("span", { class: "p-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * now.p_fraction).toFixed(1)}%` })));
     document.getElementById("frame-label-source").textContent = now.label_source;
