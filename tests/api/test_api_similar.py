@@ -168,6 +168,8 @@ def test_scenes_of_a_film_in_order(
             "start_time_s": 0.0,
             "end_time_s": 3.0,
             "shot_indices": [0],
+            "number": 1,
+            "shot_numbers": [1],
         },
         {
             "index": 1,
@@ -176,6 +178,8 @@ def test_scenes_of_a_film_in_order(
             "start_time_s": 3.0,
             "end_time_s": 6.0,
             "shot_indices": [1],
+            "number": 2,
+            "shot_numbers": [2],
         },
     ]
     assert client.get(f"/films/{films['b']}/scenes").json() == []
@@ -187,6 +191,15 @@ def test_scenes_of_a_film_in_order(
         ("1", "0", "1"),
         ("2", "75", "2"),
     ]
+    # The API numbers shots as the export and the shots list do (from 1).
+    assert [";".join(map(str, scene["shot_numbers"])) for scene in scenes] == [
+        row["shots"] for row in rows
+    ]
+    shot_numbers = {shot["number"] for shot in client.get(f"/films/{films['a']}/shots").json()}
+    assert {n for scene in scenes for n in scene["shot_numbers"]} <= shot_numbers
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ScenePublic"]
+    assert schema["properties"]["shot_indices"]["deprecated"] is True
+    assert "shot_numbers" in schema["required"]
     body = client.get(f"/films/{films['a']}/export", params={"format": "otio"}).text
     timeline = otio.adapters.read_from_string(body, "otio_json")
     markers = timeline.tracks[0].markers
