@@ -11,7 +11,8 @@ from app.core.domain import RunStatus
 
 
 class ElementRunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A JSON body: strict types ("yes" is not a boolean, "3" not a number).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     # Fine-tune the projection head on the collection's tracks (else: the pretrained space).
     refine: bool = True
@@ -83,7 +84,7 @@ class ClusterMembers(BaseModel):
 
 
 class ClusterName(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     # None (or blank) removes the name.
     name: str | None = Field(default=None, max_length=255)
@@ -98,7 +99,7 @@ class ClusterName(BaseModel):
 
 
 class ClusterMerge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     # The clusters folded into the one named in the path.
     cluster_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(

@@ -147,6 +147,22 @@ def test_starting_the_job_queues_a_run_and_refuses_a_second(client: TestClient) 
     assert client.post(base, json={"steps": 0}).status_code == 422
 
 
+def test_element_bodies_refuse_strings_for_booleans_and_numbers(
+    client: TestClient, service_env: Settings
+) -> None:
+    collection_id, clusters = _seeded(client, service_env)
+    base = f"/collections/{collection_id}/elements"
+    seeded_run = client.get(f"{base}/run").json()["id"]
+
+    for body in ({"refine": "yes"}, {"refine": 1}, {"seed": "7"}, {"steps": "10"}):
+        refused = client.post(base, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+    merge = client.post(f"{base}/{clusters[0]}/merge", json={"cluster_ids": [str(clusters[1])]})
+    assert merge.status_code == 422
+    assert client.get(f"{base}/run").json()["id"] == seeded_run  # nothing was queued
+    assert client.post(base, json={"refine": False}).status_code == 202
+
+
 def test_split_gives_two_clusters_and_the_larger_keeps_the_name(
     client: TestClient, service_env: Settings
 ) -> None:
