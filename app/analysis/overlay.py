@@ -9,6 +9,7 @@ outline is drawn in the same colour.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageFilter
@@ -19,7 +20,10 @@ from app.analysis import service as analysis_service
 from app.core.config import Settings
 from app.core.errors import UnavailableError
 from app.films import service as films_service
+from app.pipeline.errors import FrameExtractionFailed, user_reason
 from app.pipeline.video import extract_frame
+
+log = logging.getLogger(__name__)
 
 NP_TINT = (255, 0, 160)
 TINT_ALPHA = 0.45
@@ -28,6 +32,11 @@ TINT_ALPHA = 0.45
 class FilmFileMissing(UnavailableError):
     def __init__(self, film_id: int) -> None:
         super().__init__(f"the file of film {film_id} is no longer where it was stored")
+
+
+class FrameNotExtracted(UnavailableError):
+    """ffmpeg could not cut the picture: its reason, with the film's file named as its
+    uploader named it (the log keeps ffmpeg's own words)."""
 
 
 def tinted(frame: Image.Image, mask_png: bytes) -> Image.Image:
@@ -101,7 +110,7 @@ def _stored_frame(
     """The picture of a stored frame, re-extracted from the film at the frame's time."""
     time_s = analysis_repository.frame_time(session, analysis_id, frame_index)
     if time_s is None:
-        raise analysis_service.FrameNotFound(analysis_id, frame_index)
+        raise analysis_service.FrameNotFound(analysis_id, frame_index, film_id=film_id)
     film = films_service.get_film(session, film_id)
     if film.fps:
         # A quarter frame early: a time rounded up by a hair must not seek past the frame.
@@ -112,4 +121,11 @@ def _stored_frame(
     if not path.is_file():
         raise FilmFileMissing(film_id)
     limit = min(max_size or settings.api.overlay_max_size, settings.api.overlay_max_size)
-    return extract_frame(path, time_s, max_size=limit, timeout_s=settings.api.ffmpeg_timeout_s)
+    try:
+        return extract_frame(path, time_s, max_size=limit, timeout_s=settings.api.ffmpeg_timeout_s)
+    except FrameExtractionFailed as exc:
+        log.warning("film %s frame %s: %s", film_id, frame_index, exc)
+        reason = user_reason(str(exc))
+        raise FrameNotExtracted(
+            films_service.name_the_file(reason, film.stored_path, film.original_filename)
+        ) from exc

@@ -59,20 +59,39 @@ T = TypeVar("T")
 
 
 class AnalysisNotFound(NotFoundError):
-    def __init__(self, key: int | str) -> None:
-        super().__init__("analysis", key)
+    def __init__(self, key: int | str, message: str | None = None) -> None:
+        super().__init__("analysis", key, message)
+
+
+class NotAnalysed(AnalysisNotFound):
+    """The film has no analysis at all."""
+
+    def __init__(self, film_id: int) -> None:
+        super().__init__(film_id, f"film {film_id} has not been analysed")
+
+
+def _frame_words(analysis_id: int, frame_index: int, film_id: int | None) -> str:
+    owner = f"film {film_id}" if film_id is not None else f"analysis {analysis_id}"
+    return f"{owner} has no sampled frame {frame_index}"
 
 
 class FrameNotFound(NotFoundError):
-    def __init__(self, analysis_id: int, frame_index: int) -> None:
-        super().__init__("frame", (analysis_id, frame_index))
+    """The frame is not one the analysis sampled (or not in the film at all)."""
+
+    def __init__(self, analysis_id: int, frame_index: int, *, film_id: int | None = None) -> None:
+        super().__init__(
+            "frame", (analysis_id, frame_index), _frame_words(analysis_id, frame_index, film_id)
+        )
 
 
 class MaskNotFound(NotFoundError):
     """The frame exists but was not segmented, so it has no mask."""
 
-    def __init__(self, analysis_id: int, frame_index: int) -> None:
-        super().__init__("mask", (analysis_id, frame_index))
+    def __init__(self, analysis_id: int, frame_index: int, *, film_id: int | None = None) -> None:
+        owner = f"film {film_id}" if film_id is not None else f"analysis {analysis_id}"
+        super().__init__(
+            "mask", (analysis_id, frame_index), f"frame {frame_index} of {owner} has no mask"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -162,6 +181,8 @@ def start_analysis(
     else:
         films_repository.clear_summary_of(session, analysis_id)
         repository.delete_results(session, analysis_id)
+    # A failure the film showed is history once it is analysed again.
+    films_repository.clear_failure_of_film(session, film_id)
     # Reset in both cases: a concurrent starter may have inserted the row we just found.
     repository.update_values(
         session,
@@ -322,8 +343,11 @@ def finish_analysis(
     """Close an analysis with a final status and its film-level results.
 
     ``done`` and ``partial`` with a summary make these figures the film's cached summary
-    (what film queries filter and sort on). ``partial`` and ``failed`` should carry
-    ``error`` and, for a damaged film, where it broke (``error_frame``, ``error_time_s``).
+    (what film queries filter and sort on); ``failed`` becomes the film's last analysis
+    (status and reason, no figures) unless figures of an analysis that succeeded stand.
+    ``partial`` and ``failed`` should carry ``error`` (the film's stored file is named by
+    its original name in it) and, for a damaged film, where it broke (``error_frame``,
+    ``error_time_s``).
     Jobs running this analysis take the same final status. ``summary`` may be any mapping,
     model or dataclass with the ``AnalysisSummary`` fields (the pipeline's ``FilmStats``);
     ``timeline`` any JSON-able value, dataclasses included (a list of time bins).
@@ -334,6 +358,8 @@ def finish_analysis(
     film_id = repository.film_id_of(session, analysis_id)
     if film_id is None:
         raise AnalysisNotFound(analysis_id)
+    if error is not None:
+        error = films_service.user_text(session, film_id, error)
     validated = None
     if summary is not None:
         validated = (
@@ -371,6 +397,9 @@ def finish_analysis(
             status=status.value,
             note=error,
         )
+    elif status is RunStatus.FAILED:
+        # The film shows that its analysis failed, and why (not as never analysed).
+        films_repository.set_failed(session, film_id, analysis_id, error)
     repository.update_jobs_of(
         session,
         analysis_id,
@@ -426,11 +455,11 @@ def resolve_analysis_id(session: Session, film_id: int, analysis_id: int | None 
         raise films_service.FilmNotFound(film_id)
     if analysis_id is not None:
         if repository.film_id_of(session, analysis_id) != film_id:
-            raise AnalysisNotFound(analysis_id)
+            raise AnalysisNotFound(analysis_id, f"film {film_id} has no analysis {analysis_id}")
         return analysis_id
     chosen = film.last_analysis_id or repository.latest_id_for_film(session, film_id)
     if chosen is None:
-        raise AnalysisNotFound(f"film {film_id} has no analysis")
+        raise NotAnalysed(film_id)
     return chosen
 
 
@@ -605,11 +634,12 @@ def list_frames(session: Session, analysis_id: int, query: FrameQuery) -> Page[F
 def get_frame_mask(session: Session, analysis_id: int, frame_index: int) -> bytes:
     """The frame's mask as PNG bytes."""
     found, mask = repository.frame_mask(session, analysis_id, frame_index)
+    if mask is not None:
+        return mask
+    film_id = repository.film_id_of(session, analysis_id)
     if not found:
-        raise FrameNotFound(analysis_id, frame_index)
-    if mask is None:
-        raise MaskNotFound(analysis_id, frame_index)
-    return mask
+        raise FrameNotFound(analysis_id, frame_index, film_id=film_id)
+    raise MaskNotFound(analysis_id, frame_index, film_id=film_id)
 
 
 def get_film_report(

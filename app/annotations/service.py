@@ -111,7 +111,7 @@ def _frame_of(
     chosen = analysis_service.resolve_analysis_id(session, film_id, analysis_id)
     time_s = analysis_repository.frame_time(session, chosen, frame_index)
     if time_s is None:
-        raise analysis_service.FrameNotFound(chosen, frame_index)
+        raise analysis_service.FrameNotFound(chosen, frame_index, film_id=film_id)
     return chosen, time_s
 
 
@@ -321,7 +321,7 @@ def get_mask(
         data = repository.mask_png(session, latest.id)
         if data is not None:
             return ServedMask(png=_encode_at(decode_mask(data), size), source=layer)
-    raise analysis_service.MaskNotFound(chosen, frame_index)
+    raise analysis_service.MaskNotFound(chosen, frame_index, film_id=film_id)
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -494,8 +494,8 @@ def refresh_film_figures(session: Session, film_id: int) -> None:
     """Recompute the figures films are queried by (hybrid ratio, shares...) from the
     effective frames of the analysis behind them."""
     film = films_repository.get(session, film_id)
-    if film is None or film.last_analysis_id is None:
-        return
+    if film is None or film.last_analysis_id is None or film.analysis_status == "failed":
+        return  # no figures to recompute
     figures = analysis_service.film_figures(session, film.last_analysis_id)
     if figures is None:
         analysis = analysis_repository.get(session, film.last_analysis_id)

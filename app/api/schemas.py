@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.analysis.schemas import FrameQuery
 from app.core.domain import RunStatus
@@ -36,14 +36,20 @@ class FilmDetailOut(FilmOut):
 
 class FilmIngested(FilmOut):
     """The answer to an upload or a registration: the film, whether it is new (a duplicate
-    gives back the film already stored) and the analysis job queued for it, if any."""
+    gives back the film already stored) and the analysis job queued for it, if any. For a
+    duplicate, ``message`` says where its analysis stands (failed: why, and how to retry)."""
 
     created: bool
     job_id: int | None
+    message: str | None = None
 
 
 class FilmRegister(FilmMetadata):
     """A file already on the archive's storage, relative to the configured storage root."""
+
+    # A JSON body: strict types ("yes" is not a boolean, "1950" not a year). Query
+    # parameters and form fields stay lax: they arrive as text.
+    model_config = ConfigDict(strict=True)
 
     path: str = Field(min_length=1, max_length=4096)
     analyze: bool = True
@@ -103,6 +109,8 @@ class FrameListParams(FrameQuery):
 
 
 class CollectionFilmsChange(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     film_ids: list[int] = Field(min_length=1, max_length=10_000)
 
     @field_validator("film_ids")

@@ -8,10 +8,11 @@ class ServiceError(Exception):
 
 
 class NotFoundError(ServiceError):
-    """The thing asked for does not exist (HTTP 404)."""
+    """The thing asked for does not exist (HTTP 404). ``message`` says so in words, for
+    the user (default: "<kind> <key> not found")."""
 
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"{kind} {key!r} not found")
+    def __init__(self, kind: str, key: object, message: str | None = None) -> None:
+        super().__init__(message or f"{kind} {key} not found")
         self.kind = kind
         self.key = key
 

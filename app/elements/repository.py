@@ -79,7 +79,12 @@ def collection_analyses(session: Session, collection_id: int) -> list[tuple[int,
     rows = session.execute(
         select(Film.id, Film.last_analysis_id)
         .join(CollectionFilm, CollectionFilm.film_id == Film.id)
-        .where(CollectionFilm.collection_id == collection_id, Film.last_analysis_id.is_not(None))
+        .where(
+            CollectionFilm.collection_id == collection_id,
+            Film.last_analysis_id.is_not(None),
+            # A film whose last analysis failed has nothing to extract.
+            func.coalesce(Film.analysis_status, "") != RunStatus.FAILED.value,
+        )
         .order_by(Film.id)
     ).all()
     return [(int(film_id), int(analysis_id or 0)) for film_id, analysis_id in rows]

@@ -30,7 +30,11 @@ class EmbeddingNotFound(NotFoundError):
     """The frame was not sampled by the film's analysis, or was analysed before embeddings."""
 
     def __init__(self, film_id: int, frame_index: int) -> None:
-        super().__init__("embedding of frame", (film_id, frame_index))
+        super().__init__(
+            "embedding of frame",
+            (film_id, frame_index),
+            f"embedding of frame {frame_index} of film {film_id} not found",
+        )
 
 
 def encode_vector(vector: np.ndarray) -> bytes:

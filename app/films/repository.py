@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.core.domain import RunStatus
 from app.core.sql import insert_ignoring_conflicts, nulls_last
 from app.films.schemas import FilmQuery
 from app.models import CollectionFilm, Film
+
+# The film's last analysis failed; its negation holds for a null status too.
+_FAILED = func.coalesce(Film.analysis_status, "") == RunStatus.FAILED.value
 
 SUMMARY_COLUMNS = (
     "hybrid_ratio",
@@ -73,6 +77,31 @@ def set_summary(
     )
 
 
+def set_failed(session: Session, film_id: int, analysis_id: int, note: str | None) -> None:
+    """Make the failed ``analysis_id`` the film's last analysis (no figures, the reason as
+    the note), unless the film's figures come from an analysis that succeeded: those stand."""
+    session.execute(
+        update(Film)
+        .where(Film.id == film_id, or_(Film.last_analysis_id.is_(None), _FAILED))
+        .values(
+            last_analysis_id=analysis_id,
+            analysis_status=RunStatus.FAILED.value,
+            analysis_note=note,
+            **dict.fromkeys(SUMMARY_COLUMNS),
+        )
+    )
+
+
+def clear_failure_of_film(session: Session, film_id: int) -> None:
+    """Forget the film's failed last analysis (another analysis of it starts)."""
+    values: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
+    session.execute(
+        update(Film)
+        .where(Film.id == film_id, _FAILED)
+        .values(last_analysis_id=None, analysis_status=None, analysis_note=None, **values)
+    )
+
+
 def clear_summary_of(session: Session, analysis_id: int) -> None:
     """Forget the cached figures of films whose figures came from ``analysis_id``."""
     values: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
@@ -110,9 +139,10 @@ def _conditions(query: FilmQuery) -> list[ColumnElement[bool]]:
             )
         )
     if query.analyzed is not None:
-        # Analysed: a finished analysis, figures or not (a film with no analysable frames).
-        analysed = Film.last_analysis_id.is_not(None)
-        conditions.append(analysed if query.analyzed else Film.last_analysis_id.is_(None))
+        # Analysed: an analysis that succeeded, figures or not (a film with no analysable
+        # frames); a film whose last analysis failed is not analysed.
+        not_analysed = or_(Film.last_analysis_id.is_(None), _FAILED)
+        conditions.append(not_(not_analysed) if query.analyzed else not_analysed)
     if query.search:
         # Escape LIKE wildcards so a user's "%" or "_" matches itself.
         needle = query.search.lower().replace("\\", "\\\\").replace("%", "\\%")

@@ -36,7 +36,10 @@ class FilmMetadata(BaseModel):
 
 
 class FilmMetadataUpdate(BaseModel):
-    """A partial change of metadata: fields left unset keep their value."""
+    """A partial change of metadata: fields left unset keep their value. A JSON body: the
+    year is a number, not a string."""
+
+    model_config = ConfigDict(strict=True)
 
     title: str | None = Field(default=None, max_length=512)
     year: int | None = Field(default=None, ge=1850, le=2200)
@@ -71,9 +74,11 @@ class FilmSummary(BaseModel):
     hybrid_time_share: float | None
     mean_p_fraction: float | None
     hybrid_shot_count: int | None
+    # The analysis behind the figures, or the film's last analysis if it failed (null: none
+    # finished yet). An analysis that fails after one that succeeded leaves these alone.
     last_analysis_id: int | None
-    # The state of that analysis: "done" or "partial"; ``analysis_note`` says why it is
-    # partial, or that no frame could be analysed (the figures are then null).
+    # The state of that analysis: "done", "partial" or "failed"; ``analysis_note`` says why
+    # it is partial or failed, or that no frame could be analysed (the figures are then null).
     analysis_status: RunStatus | None = None
     analysis_note: str | None = None
 
@@ -85,9 +90,14 @@ class FilmPublic(FilmSummary):
 
 
 class FilmDetail(FilmPublic):
-    """A film with its full probe record."""
+    """A film with its probe record (without the path the probe read: ``stored_path``)."""
 
     probe: dict[str, Any]
+
+    @field_validator("probe")
+    @classmethod
+    def _no_server_path(cls, probe: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in probe.items() if key != "path"}
 
 
 class RegisteredFilm(BaseModel):

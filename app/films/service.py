@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,29 @@ def get_film_detail(session: Session, film_id: int) -> FilmDetail:
     if film is None:
         raise FilmNotFound(film_id)
     return FilmDetail.model_validate(film)
+
+
+def name_the_file(text: str, stored_path: str, original_filename: str) -> str:
+    """``text`` (an error about the film's file) with the server's path and storage name
+    of the file replaced by the name its uploader gave it."""
+    stored = Path(stored_path)
+    names = {stored_path, os.path.abspath(stored_path), str(stored.resolve()), stored.name}
+    names.discard(original_filename)
+    names.discard("")
+    if not names:
+        return text
+    # One pass, longest first: a whole path goes before the bare name inside it (ffmpeg
+    # writes it as a "file:" URL).
+    pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.sub(f"(?:file:)?(?:{pattern})", lambda _: original_filename, text)
+
+
+def user_text(session: Session, film_id: int, text: str) -> str:
+    """``name_the_file`` for a stored film (``text`` unchanged for an unknown film)."""
+    film = repository.get(session, film_id)
+    if film is None:
+        return text
+    return name_the_file(text, film.stored_path, film.original_filename)
 
 
 def find_film_by_sha256(session: Session, sha256: str) -> int | None:

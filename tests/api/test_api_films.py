@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.analysis import service as analysis_service
 from app.core.config import Settings, get_settings
 from app.core.db import session_scope
 from app.core.domain import RunStatus
+from app.films import service as films_service
 from app.main import create_app
 from tests.app.factories import make_analysis, make_film
 from tests.service_harness import Tokens
@@ -313,3 +315,90 @@ def test_stale_upload_parts_are_deleted_at_start_and_fresh_ones_kept(
         assert client.get("/health").status_code == 200
 
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_failed_analysis_shows_on_the_film_and_a_reupload_says_so(
+    client: TestClient, service_env: Settings
+) -> None:
+    film = client.post("/films", files={"file": ("text2.mp4", BYTES)}).json()
+    stored = next(service_env.media_dir.rglob(f"{film['sha256']}*"))
+    with session_scope(service_env.sqlalchemy_url) as session:
+        analysis_id = analysis_service.start_analysis(
+            session, film["id"], "c", "s", {}, job_id=film["job_id"]
+        )
+        analysis_service.finish_analysis(
+            session,
+            analysis_id,
+            RunStatus.FAILED,
+            error=f"not a readable media file (file:{stored.name}: Invalid data found)",
+        )
+    reason = "not a readable media file (text2.mp4: Invalid data found)"
+
+    shown = client.get(f"/films/{film['id']}").json()
+    listed = client.get("/films").json()["items"][0]
+    job = client.get(f"/jobs/{film['job_id']}").json()
+    again = client.post("/films", files={"file": ("again.mp4", BYTES)})
+
+    for record in (shown, listed):
+        assert (record["last_analysis_id"], record["analysis_status"]) == (analysis_id, "failed")
+        assert record["analysis_note"] == reason
+    assert job["error"] == reason
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["analysis_status"] == "failed"
+    message = again.json()["message"]
+    assert reason in message and f"POST /films/{film['id']}/analyze" in message
+    assert client.get("/films", params={"analyzed": "false"}).json()["total"] == 1
+    assert stored.name not in shown["analysis_note"] + job["error"] + message
+
+
+def test_a_duplicate_upload_says_where_its_analysis_stands(client: TestClient) -> None:
+    first = client.post("/films", files={"file": ("a.mp4", BYTES)}).json()
+    queued = client.post("/films", files={"file": ("a.mp4", BYTES)}).json()
+    assert f"GET /jobs/{first['job_id']}" in queued["message"]
+    assert first["message"] is None
+
+
+def test_film_detail_and_its_export_show_no_storage_path(
+    client: TestClient, service_env: Settings
+) -> None:
+    with session_scope(service_env.sqlalchemy_url) as session:
+        film_id = make_film(session, name="reel.mp4")
+        make_analysis(session, film_id=film_id)
+        path = films_service.get_film(session, film_id).stored_path
+        films_service.update_probe(session, film_id, {"path": path, "fps": 25.0})
+
+    shown = client.get(f"/films/{film_id}")
+    exported = client.get(f"/films/{film_id}/export", params={"format": "json"})
+
+    assert shown.json()["probe"] == {"fps": 25.0}
+    assert exported.status_code == 200 and exported.json()["film"]["probe"] == {"fps": 25.0}
+    assert path not in shown.text + exported.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/films/register", {"path": "r.mkv", "analyze": "yes"}),
+        ("post", "/films/register", {"path": "r.mkv", "analyze": 1}),
+        ("post", "/films/register", {"path": "r.mkv", "year": "1950"}),
+        ("patch", "/films/{film}", {"year": "1950"}),
+        ("patch", "/films/{film}", {"year": 1950.0}),
+        ("post", "/collections", {"name": "x", "description": 5}),
+        ("post", "/collections/{collection}/films", {"film_ids": ["1"]}),
+        ("post", "/collections/{collection}/films", {"film_ids": [True]}),
+    ],
+)
+def test_json_bodies_are_strict_about_types(
+    client: TestClient, method: str, path: str, body: dict[str, object]
+) -> None:
+    film = client.post("/films", files={"file": ("a.mp4", BYTES)}, data={"analyze": "0"}).json()
+    collection = client.post("/collections", json={"name": "strict"}).json()
+    url = path.format(film=film["id"], collection=collection["id"])
+
+    response = client.request(method, url, json=body)
+
+    assert response.status_code == 422, response.text
+    # The same values with their JSON types are taken.
+    assert client.patch(f"/films/{film['id']}", json={"year": 1950}).json()["year"] == 1950
+    added = client.post(f"/collections/{collection['id']}/films", json={"film_ids": [film["id"]]})
+    assert added.status_code == 200

@@ -59,3 +59,30 @@ def test_upload_is_analysed_in_process_without_servers(
         )
         assert overlay.status_code == 200 and overlay.content.startswith(b"\x89PNG")
         assert time.monotonic() - started < 30
+
+
+def test_a_text_file_uploaded_as_a_film_fails_in_words_everywhere(
+    inline_client: TestClient,
+) -> None:
+    text = b"this is a text file, not a film\n" * 20
+    film = inline_client.post("/films", files={"file": ("text2.mp4", text)}).json()
+    dispatcher = inline_client.app.state.dispatcher  # type: ignore[attr-defined]
+    assert dispatcher.wait_idle(timeout=120)
+
+    job = inline_client.get(f"/jobs/{film['job_id']}").json()
+    shown = inline_client.get(f"/films/{film['id']}")
+    listed = inline_client.get("/films").json()["items"][0]
+    stats = inline_client.get(f"/films/{film['id']}/stats").json()
+    again = inline_client.post("/films", files={"file": ("copy.mp4", text)}).json()
+
+    assert job["status"] == "failed" and "text2.mp4" in job["error"]
+    for record in (shown.json(), listed, again):
+        assert record["analysis_status"] == "failed"
+        assert record["last_analysis_id"] == job["analysis_id"]
+        assert record["analysis_note"] == job["error"] == stats["error"]
+    assert again["created"] is False and job["error"] in again["message"]
+    assert f"POST /films/{film['id']}/analyze" in again["message"]
+    # The storage name (the sha256) and path appear nowhere but in the sha256 field.
+    everything = shown.text + str(listed) + str(job) + str(stats) + again["message"]
+    assert everything.count(film["sha256"]) == 2  # the sha256 fields of shown and listed
+    assert "data/media" not in everything

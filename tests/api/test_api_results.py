@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.films import service as films_service
 from tests.app.factories import make_analysis, make_film
 from tests.media import Segment, make_video
 
@@ -65,8 +66,14 @@ def test_mask_of_a_segmented_frame_is_png_and_others_404(
     bare = next(frame for frame in frames if not frame["has_mask"])
     mask = client.get(f"/films/{film}/frames/{masked['frame_index']}/mask")
     assert mask.status_code == 200 and mask.headers["content-type"] == "image/png"
-    assert client.get(f"/films/{film}/frames/{bare['frame_index']}/mask").status_code == 404
-    assert client.get(f"/films/{film}/frames/99999/mask").status_code == 404
+    no_mask = client.get(f"/films/{film}/frames/{bare['frame_index']}/mask")
+    no_frame = client.get(f"/films/{film}/frames/99999/mask")
+    assert no_mask.status_code == 404 and no_frame.status_code == 404
+    # Said in words, with the film's id (not the analysis's key).
+    assert no_mask.json()["detail"] == f"frame {bare['frame_index']} of film {film} has no mask"
+    assert no_frame.json()["detail"] == f"film {film} has no sampled frame 99999"
+    thumbnail = client.get(f"/films/{film}/frames/99999/thumbnail").json()
+    assert thumbnail["detail"] == f"frame 99999 of film {film} has no stored thumbnail"
 
 
 def test_results_of_an_unanalysed_film_are_404(
@@ -74,7 +81,9 @@ def test_results_of_an_unanalysed_film_are_404(
 ) -> None:
     bare = analysed["bare"]
     for path in ("shots", "frames", "stats", "timeline"):
-        assert client.get(f"/films/{bare}/{path}").status_code == 404
+        answer = client.get(f"/films/{bare}/{path}")
+        assert answer.status_code == 404
+        assert answer.json()["detail"] == f"film {bare} has not been analysed"
     assert client.get(f"/films/{analysed['film']}/shots?analysis_id=999").status_code == 404
 
 
@@ -88,6 +97,25 @@ def test_overlay_of_a_film_whose_file_is_gone_is_503(
     response = client.get(f"/films/{film}/frames/{masked['frame_index']}/overlay")
     assert response.status_code == 503
     assert "/archive" not in response.text
+
+
+def test_a_frame_ffmpeg_cannot_cut_is_503_naming_the_uploaded_file(
+    client: TestClient, service_env: Settings, tmp_path: Path
+) -> None:
+    sha = "ef" * 32
+    stored = tmp_path / f"{sha}.mp4"
+    stored.write_bytes(b"no film here\n" * 10)
+    with session_scope(service_env.sqlalchemy_url) as session:
+        film = films_service.register_film(
+            session, stored, sha, None, None, original_filename="reel.mp4"
+        ).film_id
+        make_analysis(session, film_id=film, frames=3, shots=1)
+
+    response = client.get(f"/films/{film}/frames/0/image")
+
+    assert response.status_code == 503
+    assert "reel.mp4" in response.json()["detail"]
+    assert sha not in response.text and str(tmp_path) not in response.text
 
 
 def test_film_exports(client: TestClient, analysed: dict[str, int]) -> None:

@@ -320,3 +320,25 @@ def test_finish_analysis_accepts_pipeline_dataclasses(session: Session) -> None:
         {"start_s": 5.0, "end_s": 10.0, "hybrid_share": 0.0},
     ]
     assert report.film.hybrid_ratio == 0.2 and report.film.mean_p_fraction is None
+
+
+def test_not_found_errors_say_what_is_missing_in_words(session: Session) -> None:
+    film_id = make_film(session)
+    never = make_film(session)
+    analysis_id = make_analysis(session, film_id=film_id)
+    session.commit()
+
+    with pytest.raises(analysis_service.AnalysisNotFound) as no_analysis:
+        analysis_service.resolve_analysis_id(session, never)
+    with pytest.raises(analysis_service.AnalysisNotFound) as not_its:
+        analysis_service.resolve_analysis_id(session, never, analysis_id)
+    with pytest.raises(analysis_service.FrameNotFound) as no_frame:
+        analysis_service.get_frame_mask(session, analysis_id, 99999)
+    with pytest.raises(analysis_service.MaskNotFound) as no_mask:
+        analysis_service.get_frame_mask(session, analysis_id, 0)  # a P frame: no mask
+
+    assert str(no_analysis.value) == f"film {never} has not been analysed"
+    assert str(not_its.value) == f"film {never} has no analysis {analysis_id}"
+    assert str(no_frame.value) == f"film {film_id} has no sampled frame 99999"
+    assert str(no_mask.value) == f"frame 0 of film {film_id} has no mask"
+    assert str(analysis_service.AnalysisNotFound(7)) == "analysis 7 not found"

@@ -14,6 +14,7 @@ from app.analysis import service as analysis_service
 from app.analysis.schemas import FrameQuery
 from app.annotations import repository
 from app.annotations import service as annotations_service
+from app.films import service as films_service
 from tests.app.factories import hybrid_rates, make_analysis, make_film
 
 
@@ -118,3 +119,28 @@ def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Sess
     film = films_repository.get(session, film_id)
     assert film is not None and film.hybrid_ratio == pytest.approx(3 / 6)
     assert film.adjusted_hybrid_ratio is None
+
+
+def test_a_label_on_a_film_whose_analysis_failed_leaves_it_failed(session: Session) -> None:
+    film_id = make_film(session)
+    analysis_id = analysis_service.start_analysis(session, film_id, "c", "s", {})
+    analysis_service.finish_analysis(session, analysis_id, "failed", error="not a video")
+    annotations_service.add_range_label(
+        session,
+        film_id,
+        start_frame=0,
+        end_frame=60,
+        start_time=0.0,
+        end_time=2.4,
+        label="NP",
+        source="elan",
+        author="import",
+    )
+    session.commit()
+
+    film = films_service.get_film(session, film_id)
+    assert (film.analysis_status, film.analysis_note, film.hybrid_ratio) == (
+        "failed",
+        "not a video",
+        None,
+    )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.analysis import service as analysis_service
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
+from app.core.domain import RunStatus
 from app.films import service as films_service
 from app.films.schemas import FilmMetadata, FilmMetadataUpdate, FilmQuery
 from app.jobs import service as jobs_service
@@ -189,3 +190,122 @@ def test_film_summary_columns_follow_latest_finished_analysis(session: Session) 
     session.commit()
     film = films_service.get_film(session, film_id)
     assert film.hybrid_ratio is None and film.last_analysis_id is None
+
+
+def _fail(session: Session, film_id: int, reason: str, *, version: str = "vit-proxy-1") -> int:
+    analysis_id = analysis_service.start_analysis(
+        session, film_id, version, "segformer-1", DEFAULT_SETTINGS
+    )
+    analysis_service.finish_analysis(session, analysis_id, RunStatus.FAILED, error=reason)
+    return analysis_id
+
+
+def test_a_failed_analysis_shows_on_the_film_with_its_reason(session: Session) -> None:
+    film_id = make_film(session)
+    analysed = make_film(session)
+    make_analysis(session, film_id=analysed)
+    analysis_id = _fail(session, film_id, "not a readable media file")
+    session.commit()
+
+    film = films_service.get_film(session, film_id)
+    assert (film.last_analysis_id, film.analysis_status, film.analysis_note) == (
+        analysis_id,
+        RunStatus.FAILED,
+        "not a readable media file",
+    )
+    assert film.hybrid_ratio is None
+    listed = films_service.query_films(session, FilmQuery(sort="id")).items
+    assert [f.analysis_status for f in listed] == [RunStatus.FAILED, RunStatus.DONE]
+    # A failed film is not analysed: it has no figures to filter on.
+    assert _ids(session, analyzed=True) == [analysed]
+    assert _ids(session, analyzed=False) == [film_id]
+
+
+def test_a_failure_after_a_success_leaves_the_figures_and_a_new_analysis_clears_it(
+    session: Session,
+) -> None:
+    film_id = make_film(session)
+    done = make_analysis(session, film_id=film_id, hybrid_ratio=0.25)
+    _fail(session, film_id, "out of memory", version="other-model")
+    session.commit()
+
+    film = films_service.get_film(session, film_id)
+    assert (film.last_analysis_id, film.analysis_status, film.hybrid_ratio) == (
+        done,
+        RunStatus.DONE,
+        0.25,
+    )
+
+    bad = make_film(session)
+    _fail(session, bad, "first try")
+    again = _fail(session, bad, "second try", version="other-model")
+    session.commit()
+    assert films_service.get_film(session, bad).last_analysis_id == again
+    assert films_service.get_film(session, bad).analysis_note == "second try"
+
+    # Analysed again: the failure is history while it runs, figures once it succeeds.
+    analysis_service.start_analysis(session, bad, "third", "segformer-1", DEFAULT_SETTINGS)
+    session.commit()
+    film = films_service.get_film(session, bad)
+    assert (film.last_analysis_id, film.analysis_status, film.analysis_note) == (None, None, None)
+    succeeded = make_analysis(session, film_id=bad, classifier_version="third", hybrid_ratio=0.5)
+    session.commit()
+    film = films_service.get_film(session, bad)
+    assert (film.last_analysis_id, film.analysis_status, film.hybrid_ratio) == (
+        succeeded,
+        RunStatus.DONE,
+        0.5,
+    )
+
+
+def test_failure_reasons_name_the_uploaders_file_not_the_stored_one(
+    session: Session, tmp_path
+) -> None:
+    sha = "cd" * 32
+    stored = tmp_path / "media" / sha[:2] / f"{sha}.mp4"
+    film_id = films_service.register_film(
+        session, stored, sha, None, None, original_filename="text2.mp4", size_bytes=19
+    ).film_id
+    job_id = jobs_service.create_job(session, film_id)
+    analysis_id = analysis_service.start_analysis(
+        session, film_id, "c", "s", DEFAULT_SETTINGS, job_id=job_id
+    )
+    raw = (
+        f"not a readable media file (moov atom not found | file:{sha}.mp4: Invalid data found "
+        f"when processing input); also file:{stored} and {stored}"
+    )
+    analysis_service.finish_analysis(session, analysis_id, RunStatus.FAILED, error=raw)
+    session.commit()
+
+    expected = (
+        "not a readable media file (moov atom not found | text2.mp4: Invalid data found "
+        "when processing input); also text2.mp4 and text2.mp4"
+    )
+    assert analysis_service.get_analysis(session, analysis_id).error == expected
+    assert jobs_service.get_job(session, job_id).error == expected
+    assert films_service.get_film(session, film_id).analysis_note == expected
+
+
+def test_name_the_file_leaves_an_archive_files_own_name() -> None:
+    text = "file:/archive/reel.mkv: Invalid data; reel.mkv is short"
+    assert films_service.name_the_file(text, "/archive/reel.mkv", "reel.mkv") == (
+        "reel.mkv: Invalid data; reel.mkv is short"
+    )
+
+
+def test_film_detail_shows_no_server_path_in_its_probe(session: Session) -> None:
+    film_id = make_film(session)
+    films_service.update_probe(session, film_id, {"path": "/srv/media/ab/abab.mp4", "fps": 25.0})
+    session.commit()
+
+    detail = films_service.get_film_detail(session, film_id)
+
+    assert detail.probe == {"fps": 25.0}
+
+
+def test_update_metadata_is_strict_about_types() -> None:
+    with pytest.raises(ValidationError):
+        FilmMetadataUpdate.model_validate({"year": "1951"})
+    assert FilmMetadataUpdate.model_validate({"year": 1951}).year == 1951
+    # The uploader's form fields arrive as text and stay lax.
+    assert FilmMetadata.model_validate({"year": "1951"}).year == 1951

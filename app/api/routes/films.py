@@ -28,6 +28,7 @@ from app.api.schemas import (
     JobOut,
 )
 from app.core.config import Settings
+from app.core.domain import RunStatus
 from app.core.errors import InvalidRequestError
 from app.films import ingest
 from app.films import service as films_service
@@ -68,10 +69,35 @@ def _answer(
         commit_and_enqueue(session, dispatcher, [result.job_id], settings.sqlalchemy_url)
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    film = films_service.get_film(session, result.film_id)
+    film = FilmOut.model_validate(films_service.get_film(session, result.film_id))
     return FilmIngested(
-        **FilmOut.model_validate(film).model_dump(), created=result.created, job_id=result.job_id
+        **film.model_dump(),
+        created=result.created,
+        job_id=result.job_id,
+        message=None if result.created else _known_film(session, film),
     )
+
+
+def _known_film(session: Session, film: FilmOut) -> str:
+    """What a duplicate's uploader is told: the film that has the file, and where its
+    analysis stands (a failed one: why, and how to analyse it again)."""
+    known = f"this file is film {film.id} ({film.original_filename}), stored before"
+    analyse = f"POST /films/{film.id}/analyze"
+    active = [
+        job
+        for job in jobs_service.list_jobs(
+            session, film_id=film.id, statuses=[RunStatus.QUEUED, RunStatus.RUNNING], limit=10
+        )
+        if job.kind == jobs_service.KIND_ANALYSIS
+    ]
+    if active:
+        return f"{known}; its analysis is {active[0].status.value}: GET /jobs/{active[0].id}"
+    if film.analysis_status == RunStatus.FAILED:
+        reason = film.analysis_note or "no reason given"
+        return f"{known}; its analysis failed: {reason}. {analyse} to try again"
+    if film.analysis_status is not None:
+        return f"{known}; it is analysed ({film.analysis_status.value})"
+    return f"{known}; it has not been analysed: {analyse}"
 
 
 def _metadata(title: str | None, year: int | str | None, extra: object) -> FilmMetadata:

@@ -33,8 +33,12 @@ JPEG: dict[int | str, dict[str, Any]] = {
 
 
 class ThumbnailNotFound(NotFoundError):
-    def __init__(self, frame_index: int) -> None:
-        super().__init__("thumbnail of frame", frame_index)
+    def __init__(self, film_id: int, frame_index: int) -> None:
+        super().__init__(
+            "thumbnail of frame",
+            frame_index,
+            f"frame {frame_index} of film {film_id} has no stored thumbnail",
+        )
 
 
 @router.get("/analyses", response_model=list[AnalysisPublic])
@@ -186,11 +190,11 @@ def frame_thumbnail(
             return Response(status_code=304, headers=headers)
         jpeg = thumbnails.corrected_overlay(settings.data_dir, chosen, frame_index, correction[0])
         if jpeg is None:
-            raise ThumbnailNotFound(frame_index)
+            raise ThumbnailNotFound(film_id, frame_index)
         return Response(content=jpeg, media_type="image/jpeg", headers=headers)
     stored = thumbnails.find(settings.data_dir, chosen, frame_index, overlay=overlay)
     if stored is None:
-        raise ThumbnailNotFound(frame_index)
+        raise ThumbnailNotFound(film_id, frame_index)
     headers = {"ETag": stored.etag, "Cache-Control": thumbnails.cache_control(overlay=overlay)}
     if stored.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

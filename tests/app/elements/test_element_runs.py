@@ -6,16 +6,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.analysis import service as analysis_service
 from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
 from app.core.domain import RunStatus
+from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.schemas import ElementRunCreate
 from app.models import ElementRun
 from app.models.base import utcnow
+from tests.app.factories import make_analysis, make_film
 
 
 def _collection(session: Session) -> int:
@@ -109,3 +113,23 @@ def test_run_queued_for_an_hour_and_never_started_does_not_block_the_next(
 
     assert elements_service.get_run(session, first).status is RunStatus.FAILED
     assert elements_service.get_run(session, second).status is RunStatus.QUEUED
+
+
+def test_films_whose_analysis_failed_have_nothing_to_extract(session: Session) -> None:
+    collection_id = _collection(session)
+    analysed, failed = make_film(session), make_film(session)
+    analysis_id = make_analysis(session, film_id=analysed)
+    broken = analysis_service.start_analysis(session, failed, "c", "s", {})
+    analysis_service.finish_analysis(session, broken, RunStatus.FAILED, error="not a video")
+    collections_service.add_films(session, collection_id, [analysed, failed])
+    session.commit()
+
+    assert repository.collection_analyses(session, collection_id) == [(analysed, analysis_id)]
+
+
+def test_run_options_are_strict_json_types() -> None:
+    with pytest.raises(ValidationError):
+        ElementRunCreate.model_validate({"refine": "yes"})
+    with pytest.raises(ValidationError):
+        ElementRunCreate.model_validate({"seed": "3"})
+    assert ElementRunCreate.model_validate({"refine": False, "seed": 3}).refine is False
