@@ -224,3 +224,19 @@ def test_film_page_shows_the_adjusted_hybrid_ratio_only_when_the_analysis_has_on
     card = page.locator(".stat-card", has_text="Hybrid ratio, adjusted")
     card.wait_for()
     assert "42.5 %" in card.inner_text()
+
+
+def test_a_film_whose_analysis_failed_shows_failed_with_the_reason(
+    page: Any, ui_server: UiServer, analysed_film: AnalysedFilm
+) -> None:
+    with ui_server.client() as client:
+        text = b"a text file, not a film\n" * 20
+        film = client.post(
+            "/films", files={"file": ("notes.mp4", text)}, data={"title": "Not a film"}
+        ).json()
+        assert wait_for_job(client, film["job_id"])["status"] == "failed"
+    page.goto(ui_server.page_url("/"))
+    row = page.locator("tr", has_text="Not a film")
+    row.locator(".state.failed").wait_for()
+    assert "Failed" in row.locator(".state.failed").inner_text()
+    assert "notes.mp4" in row.locator(".state.failed small").inner_text()

@@ -112,6 +112,10 @@ export function jobState(job) {
 }
 
 function restingState(film, failedJob) {
+  if (film.last_analysis_id && film.analysis_status === "failed") {
+    const why = film.analysis_note || (failedJob && failedJob.error) || "";
+    return h("span", { class: "state failed", title: why }, "Failed", why ? h("small", {}, why) : null);
+  }
   if (failedJob && (!film.last_analysis_id || failedJob.analysis_id !== film.last_analysis_id)) {
     return h("span", { class: "state failed", title: failedJob.error || "" }, "Failed", failedJob.error ? h("small", {}, failedJob.error) : null);
   }
