@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.domain import RunStatus
 from app.core.sql import insert_ignoring_conflicts, nulls_last
 from app.films.schemas import FilmQuery
-from app.models import CollectionFilm, Film
+from app.models import Analysis, CollectionFilm, Film
 
 # The film's last analysis failed; its negation holds for a null status too.
 _FAILED = func.coalesce(Film.analysis_status, "") == RunStatus.FAILED.value
@@ -79,10 +79,20 @@ def set_summary(
 
 def set_failed(session: Session, film_id: int, analysis_id: int, note: str | None) -> None:
     """Make the failed ``analysis_id`` the film's last analysis (no figures, the reason as
-    the note), unless the film's figures come from an analysis that succeeded: those stand."""
+    the note), unless the film has an analysis that succeeded: its figures stand (or, when a
+    re-run of the same analysis cleared them, the film's results fall back to it)."""
+    succeeded = exists().where(
+        Analysis.film_id == film_id,
+        Analysis.id != analysis_id,
+        Analysis.status.in_([RunStatus.DONE, RunStatus.PARTIAL]),
+    )
     session.execute(
         update(Film)
-        .where(Film.id == film_id, or_(Film.last_analysis_id.is_(None), _FAILED))
+        .where(
+            Film.id == film_id,
+            or_(Film.last_analysis_id.is_(None), _FAILED),
+            not_(succeeded),
+        )
         .values(
             last_analysis_id=analysis_id,
             analysis_status=RunStatus.FAILED.value,

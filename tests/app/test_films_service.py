@@ -258,6 +258,21 @@ def test_a_failure_after_a_success_leaves_the_figures_and_a_new_analysis_clears_
     )
 
 
+def test_a_failed_rerun_of_the_films_analysis_falls_back_to_one_that_succeeded(
+    session: Session,
+) -> None:
+    film_id = make_film(session)
+    older = make_analysis(session, film_id=film_id, classifier_version="old", hybrid_ratio=0.1)
+    latest = make_analysis(session, film_id=film_id, hybrid_ratio=0.25)
+    # "Re-analyse" with the same models and settings reruns the same analysis; it fails.
+    assert _fail(session, film_id, "out of memory") == latest
+    session.commit()
+
+    film = films_service.get_film(session, film_id)
+    assert film.analysis_status is not RunStatus.FAILED and film.last_analysis_id is None
+    assert analysis_service.resolve_analysis_id(session, film_id) == older
+
+
 def test_failure_reasons_name_the_uploaders_file_not_the_stored_one(
     session: Session, tmp_path
 ) -> None:
