@@ -620,7 +620,8 @@ def _database_errors(url: str) -> Iterator[None]:
 def _hide_password(text: str) -> str:
     """``text`` with any password in it hidden: a URL's (``scheme://user:PASSWORD@host``) or a
     connection string's (``password=PASSWORD``)."""
-    text = re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
+    # user:PASSWORD@ with or without a scheme, up to the last @ (a password may hold one).
+    text = re.sub(r"(^|[/\s])([^/:@\s]*:)[^/\s]*@", r"\1\2***@", text)
     return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
 
 

@@ -408,3 +408,19 @@ def test_a_damaged_film_says_how_much_of_it_the_figures_cover(
     assert covered in analysed.stdout and covered in shown.stdout
     assert f"partial, {covered}" in analysed.stderr
     assert f"  {whole:.1f} s," not in analysed.stdout + shown.stdout  # not as if all was seen
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://bob:secret@db/x", "postgresql+psycopg://bob:***@db/x"),
+        ("postgres//bob:secret@db/x", "postgres//bob:***@db/x"),  # not a URL: still hidden
+        ("postgresql://bob:p@ss@db:5432/x", "postgresql://bob:***@db:5432/x"),
+        ("host=db password=secret user=bob", "host=db password=*** user=bob"),
+        ("sqlite:///data/x.sqlite3", "sqlite:///data/x.sqlite3"),
+    ],
+)
+def test_database_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    from hybridlens.cli_films import _hide_password
+
+    assert _hide_password(url) == shown

@@ -185,7 +185,10 @@ def name_the_file(text: str, stored_path: str, original_filename: str) -> str:
     # One pass, longest first: a whole path goes before the bare name inside it (ffmpeg
     # writes it as a "file:" URL).
     pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
-    return re.sub(f"(?:file:)?(?:{pattern})", lambda _: original_filename, text)
+    # Whole names only: stored "1.mp4" must not change "reel1.mp4".
+    return re.sub(
+        rf"(?<![\w.-])(?:file:)?(?:{pattern})(?![\w.-])", lambda _: original_filename, text
+    )
 
 
 def user_text(session: Session, film_id: int, text: str) -> str:

@@ -324,3 +324,10 @@ def test_update_metadata_is_strict_about_types() -> None:
     assert FilmMetadataUpdate.model_validate({"year": 1951}).year == 1951
     # The uploader's form fields arrive as text and stay lax.
     assert FilmMetadata.model_validate({"year": "1951"}).year == 1951
+
+
+def test_name_the_file_replaces_whole_names_only() -> None:
+    text = "file:/srv/media/1.mp4: Invalid data; reel1.mp4 and 1.mp4.bak are other files"
+    assert films_service.name_the_file(text, "/srv/media/1.mp4", "Intro.mp4") == (
+        "Intro.mp4: Invalid data; reel1.mp4 and 1.mp4.bak are other files"
+    )
