@@ -217,9 +217,10 @@ def decide_frames(
     when it already ran on them), the frames it calls hybrid (every frame with
     ``segment_all``) segmented together and decided by :func:`cascade`; a frame segmented only
     because of ``segment_all`` takes the segmenter's verdict. ``segmenter`` may be a function
-    that loads it, called only when a frame needs it (or when the classifier was trained on
-    the segmenter's frozen encoder; a segmenter trained on the classifier's must be given
-    loaded: then the encoder runs once per batch for both models). Adds its
+    that loads it, called only when a frame needs it. Given loaded, and running the
+    classifier's encoder (one was trained on the other's frozen encoder), the encoder runs
+    once per batch for both models (the pipeline loads such a pair together:
+    ``ModelLoader``, ``Models.shared_encoder``). Adds its
     seconds to ``timings`` under ``classify_s``, ``segment_s`` and ``masks_s`` when given."""
     spent = timings if timings is not None else {}
 
@@ -250,31 +251,29 @@ def decide_frames(
         _add(spent, "masks_s", mark)
         return decisions
 
-    if verdicts is None and (
-        classifier.encoder_from is not None
-        or (isinstance(segmenter, Segmenter) and segmenter.encoder_from is not None)
+    if (
+        verdicts is None
+        and isinstance(segmenter, Segmenter)
+        and classifier.shares_encoder_with(segmenter)
     ):
-        shared = loaded()
-        if classifier.shares_encoder_with(shared):
-            decisions: list[FrameDecision] = []
-            for chunk in _chunks(images, classifier.batch_size):
-                mark = time.perf_counter()
-                maps = classifier.encoder_maps(chunk)
-                chunk_verdicts = classifier.classify_encoded(maps, thresholds)
-                _add(spent, "classify_s", mark)
+        shared = segmenter
+        decisions: list[FrameDecision] = []
+        for chunk in _chunks(images, classifier.batch_size):
+            mark = time.perf_counter()
+            maps = classifier.encoder_maps(chunk)
+            chunk_verdicts = classifier.classify_encoded(maps, thresholds)
+            _add(spent, "classify_s", mark)
 
-                def segment(
-                    chosen: list[int],
-                    maps: list[torch.Tensor] = maps,
-                    chunk: Sequence[np.ndarray] = chunk,
-                ) -> list[np.ndarray]:
-                    rows = torch.tensor(chosen, device=maps[0].device)
-                    return shared.segment_encoded(
-                        [m[rows] for m in maps], [chunk[i] for i in chosen]
-                    )
+            def segment(
+                chosen: list[int],
+                maps: list[torch.Tensor] = maps,
+                chunk: Sequence[np.ndarray] = chunk,
+            ) -> list[np.ndarray]:
+                rows = torch.tensor(chosen, device=maps[0].device)
+                return shared.segment_encoded([m[rows] for m in maps], [chunk[i] for i in chosen])
 
-                decisions.extend(decide(chunk_verdicts, segment))
-            return decisions
+            decisions.extend(decide(chunk_verdicts, segment))
+        return decisions
     if verdicts is None:
         verdicts = _timed(spent, "classify_s", classifier.classify, images, thresholds)
     return decide(verdicts, lambda chosen: loaded().segment([images[i] for i in chosen]))

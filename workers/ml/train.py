@@ -468,7 +468,7 @@ def train_classifier(
     assert isinstance(model, PatchCentroidClassifier)
     meta = None
     if encoder_from is not None:
-        meta = {"encoder_from": copy_encoder(model, encoder_from)}
+        meta = _encoder_record(copy_encoder(model, encoder_from), config)
     batches = BatchMaker(pools, model.config.image_size, config)
     return run_training(
         model,
@@ -481,6 +481,12 @@ def train_classifier(
         progress=progress,
         stop_after=stop_after,
     )
+
+
+def _encoder_record(copied: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    """The training record of ``--encoder-from``: ``encoder_from`` (the pair may share one
+    encoder run) only when the encoder stays frozen, else just where it started."""
+    return {"encoder_from" if config.freeze_encoder else "encoder_started_from": copied}
 
 
 class EncoderMismatch(ValueError):
@@ -526,7 +532,7 @@ def train_segmenter(
     assert isinstance(model, Segmenter)
     meta = None
     if encoder_from is not None:
-        meta = {"encoder_from": copy_encoder(model, encoder_from)}
+        meta = _encoder_record(copy_encoder(model, encoder_from), config)
     batches = BatchMaker(pools, model.config.image_size, config, proxy=proxy)
     return run_training(
         model,
