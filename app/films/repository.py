@@ -103,12 +103,12 @@ def set_failed(session: Session, film_id: int, analysis_id: int, note: str | Non
 
 
 def clear_failure_of_film(session: Session, film_id: int) -> None:
-    """Forget the film's failed last analysis (another analysis of it starts)."""
-    values: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
+    """Forget the film's failed last analysis (another analysis of it starts). Its figures
+    are null already (``set_failed``)."""
     session.execute(
         update(Film)
         .where(Film.id == film_id, _FAILED)
-        .values(last_analysis_id=None, analysis_status=None, analysis_note=None, **values)
+        .values(last_analysis_id=None, analysis_status=None, analysis_note=None)
     )
 
 
