@@ -395,6 +395,19 @@ def _classifier_on_the_segmenters_encoder(segmenter_dir: Path, directory: Path) 
     save_model(model.eval(), directory, extra={"training": {"encoder_from": copied}})
 
 
+def _count_encoder_runs(classifier: Classifier) -> list[int]:
+    """The sizes of the batches ``classifier.encoder_maps`` runs from now on."""
+    calls: list[int] = []
+    encode = classifier.encoder_maps
+
+    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        calls.append(len(chunk))
+        return encode(chunk)
+
+    classifier.encoder_maps = counted  # type: ignore[method-assign]
+    return calls
+
+
 def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -> None:
     settings = ModelSettings(device="cpu", batch_size=2)
     segmenter_dir = _tiny_lite_segmenter(tmp_path)
@@ -406,14 +419,7 @@ def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -
     frames = [
         np.random.default_rng(n).integers(0, 256, (40 + 9 * n, 64, 3), np.uint8) for n in range(3)
     ]
-    calls: list[int] = []
-    encode = classifier.encoder_maps
-
-    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        calls.append(len(chunk))
-        return encode(chunk)
-
-    classifier.encoder_maps = counted  # type: ignore[method-assign]
+    calls = _count_encoder_runs(classifier)
     shared = decide_frames(classifier, segmenter, frames, thresholds)
     assert calls == [2, 1]  # once per batch, for both models
     separate = decide_frames(
@@ -465,14 +471,7 @@ def test_a_segmenter_trained_on_the_classifiers_encoder_shares_it(tmp_path: Path
 
     classifier = models.classifier
     assert classifier.encoder_from is None and models.segmenter.encoder_from == versions.classifier
-    calls: list[int] = []
-    encode = classifier.encoder_maps
-
-    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        calls.append(len(chunk))
-        return encode(chunk)
-
-    classifier.encoder_maps = counted  # type: ignore[method-assign]
+    calls = _count_encoder_runs(classifier)
     frames = [np.random.default_rng(n).integers(0, 256, (48, 64, 3), np.uint8) for n in range(2)]
     thresholds = ClassThresholds(min_area=0.08)
     decisions = decide_frames(classifier, models.segmenter, frames, thresholds)
