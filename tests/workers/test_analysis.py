@@ -221,7 +221,9 @@ def test_analyze_path_fails_with_reason_when_picture_is_below_the_minimum_size(
     )
     with session_scope(sqlite_settings.sqlalchemy_url) as session:
         film = films_service.get_film(session, result.film_id or 0)
-    assert film.hybrid_ratio is None and film.last_analysis_id is None
+    # No figures; the film shows its failed analysis and why.
+    assert film.hybrid_ratio is None and film.last_analysis_id == result.analysis_id
+    assert (film.analysis_status, film.analysis_note) == (RunStatus.FAILED, result.error)
 
 
 def test_analyze_path_is_done_with_null_ratios_when_every_frame_is_blank(
