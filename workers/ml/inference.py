@@ -25,7 +25,6 @@ from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
     DEFAULT_CLASSIFIER_DIR,
     DEFAULT_SEGMENTER_DIR,
-    encoder_source,
     weights_version,
 )
 from workers.ml.efficientnet import EfficientNetLiteEncoder, fold_batchnorm
@@ -38,6 +37,7 @@ from workers.ml.models import (
     LiteSegformer,
     PatchCentroidClassifier,
     fold_decode_head,
+    lite_encoder_of,
     load_model,
     read_meta,
 )
@@ -316,10 +316,8 @@ class _Runner:
         # The cascade's measured hybrid rates (a classifier's, with the segmenter they were
         # measured with; ``hybridlens train calibrate``): a film's adjusted hybrid ratio.
         self.hybrid_rates = HybridRates.from_meta(meta.get("hybrid_rates"))
-        # The version of the model whose frozen encoder this one was trained on, if any
-        # (``--encoder-from``): then the pair may run one encoder for both.
-        self.encoder_from = encoder_source(directory)
-        self._shared: dict[str, object] = {}
+        # ``shares_encoder_with``'s last answer: ((id, version) of the other model, answer).
+        self._shared_with: tuple[tuple[int, str], bool] | None = None
 
     def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:
         """This model's verdict on one P probability map (see :func:`judge_map`), by the given
@@ -352,7 +350,7 @@ class _Runner:
         """Whether both models run the same EfficientNet-Lite encoder (the same weights, at the
         same input size): then one run of it serves both (:func:`decide_frames`)."""
         key = (id(other), other.version)
-        if self._shared.get("key") != key:
+        if self._shared_with is None or self._shared_with[0] != key:
             mine, theirs = self.lite_encoder, other.lite_encoder
             same = (
                 mine is not None
@@ -366,8 +364,8 @@ class _Runner:
                     )
                 )
             )
-            self._shared = {"key": key, "same": same}
-        return bool(self._shared["same"])
+            self._shared_with = (key, same)
+        return self._shared_with[1]
 
     @property
     def image_size(self) -> int:
@@ -375,8 +373,7 @@ class _Runner:
 
     @property
     def lite_encoder(self) -> EfficientNetLiteEncoder | None:
-        encoder = cast(Any, self.module).lite_encoder
-        return encoder if isinstance(encoder, EfficientNetLiteEncoder) else None
+        return lite_encoder_of(self.module)
 
 
 def _resolve(path: Path | None, default: Path) -> Path:

@@ -189,10 +189,6 @@ class PatchCentroidClassifier(nn.Module):
         ]  # (B, N, D); registers, if any, sit between CLS and patches
         return patches, hidden[:, 0], grid_h, grid_w
 
-    @property
-    def lite_encoder(self) -> EfficientNetLiteEncoder | None:
-        return self.backbone.encoder if isinstance(self.backbone, LitePatchEncoder) else None
-
     def _grid_tokens(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, int]:
         # grid: (B, D, gh, gw) from the EfficientNet-Lite patch encoder
         grid_h, grid_w = grid.shape[-2:]
@@ -382,15 +378,19 @@ class Segmenter(nn.Module):
         logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
         return logits
 
-    @property
-    def lite_encoder(self) -> EfficientNetLiteEncoder | None:
-        return self.model.encoder if isinstance(self.model, LiteSegformer) else None
-
     def from_encoder_maps(self, maps: list[torch.Tensor]) -> torch.Tensor:
         """Logits from the EfficientNet-Lite encoder's four maps, computed elsewhere."""
         if not isinstance(self.model, LiteSegformer):
             raise TypeError("only an EfficientNet-Lite segmenter takes encoder maps")
         return self.model.from_encoder_maps(maps)
+
+
+def lite_encoder_of(model: nn.Module) -> EfficientNetLiteEncoder | None:
+    """The EfficientNet-Lite encoder inside a classifier or segmenter, if it has one."""
+    for module in model.modules():
+        if isinstance(module, EfficientNetLiteEncoder):
+            return module
+    return None
 
 
 ModelKind = Literal["classifier", "segmenter"]

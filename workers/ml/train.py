@@ -31,7 +31,6 @@ from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, p
 from workers.ml.data import ImagePool
 from workers.ml.degrade import degrade
 from workers.ml.drawn_renders import render_drawn
-from workers.ml.efficientnet import EfficientNetLiteEncoder
 from workers.ml.inference import half_dtype, select_device
 from workers.ml.models import (
     FRAME_CLASS_ORDER,
@@ -44,6 +43,7 @@ from workers.ml.models import (
     SegmenterConfig,
     build_classifier,
     build_segmenter,
+    lite_encoder_of,
     load_model,
     read_meta,
     save_model,
@@ -337,7 +337,7 @@ def run_training(
     device = select_device(config.device)
     amp_dtype = half_dtype(device)
     model.to(device).train()
-    encoder = _pretrained_encoder(model)
+    encoder = lite_encoder_of(model)
     if config.freeze_encoder:
         if encoder is None:
             raise ValueError("--freeze-encoder needs an EfficientNet-Lite encoder")
@@ -433,14 +433,6 @@ def run_training(
     return TrainResult(out_dir, config.steps, info["final_loss"] or float("nan"), wall, losses)
 
 
-def _pretrained_encoder(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The EfficientNet-Lite encoder inside a classifier or segmenter, if it has one."""
-    for module in model.modules():
-        if isinstance(module, EfficientNetLiteEncoder):
-            return module
-    return None
-
-
 def _initial(init_from: Path | None, kind: ModelKind) -> PatchCentroidClassifier | Segmenter | None:
     if init_from is None:
         return None
@@ -466,9 +458,7 @@ def train_classifier(
     torch.manual_seed(config.seed)  # before init, so the initial weights are reproducible too
     model = _initial(init_from, "classifier") or build_classifier(model_config)
     assert isinstance(model, PatchCentroidClassifier)
-    meta = None
-    if encoder_from is not None:
-        meta = _encoder_record(copy_encoder(model, encoder_from), config)
+    meta = _encoder_record(model, encoder_from, config)
     batches = BatchMaker(pools, model.config.image_size, config)
     return run_training(
         model,
@@ -483,9 +473,15 @@ def train_classifier(
     )
 
 
-def _encoder_record(copied: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
-    """The training record of ``--encoder-from``: ``encoder_from`` (the pair may share one
-    encoder run) only when the encoder stays frozen, else just where it started."""
+def _encoder_record(
+    model: PatchCentroidClassifier | Segmenter, encoder_from: Path | None, config: TrainConfig
+) -> dict[str, Any] | None:
+    """``--encoder-from``: the other model's encoder copied into ``model``, and its training
+    record: ``encoder_from`` (the pair may share one encoder run) only when the encoder stays
+    frozen, else just where it started. None without it."""
+    if encoder_from is None:
+        return None
+    copied = copy_encoder(model, encoder_from)
     return {"encoder_from" if config.freeze_encoder else "encoder_started_from": copied}
 
 
@@ -501,8 +497,8 @@ def copy_encoder(model: PatchCentroidClassifier | Segmenter, source_dir: Path) -
     kind = read_meta(source_dir).get("kind")
     if kind not in ("classifier", "segmenter"):
         raise EncoderMismatch(f"{source_dir} holds no classifier or segmenter")
-    source = _pretrained_encoder(load_model(source_dir, kind))
-    target = _pretrained_encoder(model)
+    source = lite_encoder_of(load_model(source_dir, kind))
+    target = lite_encoder_of(model)
     if source is None or target is None:
         raise EncoderMismatch("--encoder-from needs EfficientNet-Lite encoders in both models")
     if source.variant != target.variant:
@@ -530,9 +526,7 @@ def train_segmenter(
     torch.manual_seed(config.seed)
     model = _initial(init_from, "segmenter") or build_segmenter(model_config)
     assert isinstance(model, Segmenter)
-    meta = None
-    if encoder_from is not None:
-        meta = _encoder_record(copy_encoder(model, encoder_from), config)
+    meta = _encoder_record(model, encoder_from, config)
     batches = BatchMaker(pools, model.config.image_size, config, proxy=proxy)
     return run_training(
         model,

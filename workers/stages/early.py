@@ -155,15 +155,18 @@ class EarlyInference:
         decided: list[FrameDecision] = []
         shared = models.shared_encoder
 
+        def done() -> int:
+            return len(decided) if shared else len(verdicts)
+
         def classify_rest() -> None:
-            done = len(decided) if shared else len(verdicts)
-            if done >= len(images):
+            first = done()
+            if first >= len(images):
                 return
             if shared:
-                decided.extend(decide(models, images[done:], context, self.timings))
+                decided.extend(decide(models, images[first:], context, self.timings))
                 return
             mark = time.perf_counter()
-            verdicts.extend(models.classifier.classify(images[done:], context.thresholds))
+            verdicts.extend(models.classifier.classify(images[first:], context.thresholds))
             self.timings["classify_s"] += time.perf_counter() - mark
 
         def write_chunk() -> None:
@@ -199,5 +202,5 @@ class EarlyInference:
             images.append(item.image)
             frames.append(item.frame)
             # The batches ``infer`` makes of a chunk: batch_size frames from its start.
-            if len(images) - (len(decided) if shared else len(verdicts)) >= batch_size:
+            if len(images) - done() >= batch_size:
                 classify_rest()

@@ -21,6 +21,7 @@ from workers.ml.calibration import (
     fit_calibration,
     threshold_margin,
 )
+from workers.ml.checkpoint import encoder_source
 from workers.ml.data import ImagePool
 from workers.ml.efficientnet import (
     EfficientNetLiteEncoder,
@@ -414,7 +415,8 @@ def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -
     _classifier_on_the_segmenters_encoder(segmenter_dir, tmp_path / "clf")
     segmenter = Segmenter.load(settings, segmenter_dir)
     classifier = Classifier.load(settings, tmp_path / "clf")
-    assert classifier.encoder_from is not None and classifier.shares_encoder_with(segmenter)
+    assert encoder_source(classifier.directory) == segmenter.version
+    assert classifier.shares_encoder_with(segmenter)
     thresholds = ClassThresholds(min_area=0.08)
     frames = [
         np.random.default_rng(n).integers(0, 256, (40 + 9 * n, 64, 3), np.uint8) for n in range(3)
@@ -470,7 +472,8 @@ def test_a_segmenter_trained_on_the_classifiers_encoder_shares_it(tmp_path: Path
     assert isinstance(models.pending_segmenter, Segmenter)  # loaded with the classifier
 
     classifier = models.classifier
-    assert classifier.encoder_from is None and models.segmenter.encoder_from == versions.classifier
+    assert encoder_source(classifier.directory) is None
+    assert encoder_source(models.segmenter.directory) == versions.classifier
     calls = _count_encoder_runs(classifier)
     frames = [np.random.default_rng(n).integers(0, 256, (48, 64, 3), np.uint8) for n in range(2)]
     thresholds = ClassThresholds(min_area=0.08)
