@@ -70,9 +70,9 @@ class NotAnalysed(AnalysisNotFound):
         super().__init__(film_id, f"film {film_id} has not been analysed")
 
 
-def _frame_words(analysis_id: int, frame_index: int, film_id: int | None) -> str:
-    owner = f"film {film_id}" if film_id is not None else f"analysis {analysis_id}"
-    return f"{owner} has no sampled frame {frame_index}"
+def _owner(analysis_id: int, film_id: int | None) -> str:
+    """Whose frame, in words: the film's when it is known, else the analysis's."""
+    return f"film {film_id}" if film_id is not None else f"analysis {analysis_id}"
 
 
 class FrameNotFound(NotFoundError):
@@ -80,7 +80,9 @@ class FrameNotFound(NotFoundError):
 
     def __init__(self, analysis_id: int, frame_index: int, *, film_id: int | None = None) -> None:
         super().__init__(
-            "frame", (analysis_id, frame_index), _frame_words(analysis_id, frame_index, film_id)
+            "frame",
+            (analysis_id, frame_index),
+            f"{_owner(analysis_id, film_id)} has no sampled frame {frame_index}",
         )
 
 
@@ -88,9 +90,10 @@ class MaskNotFound(NotFoundError):
     """The frame exists but was not segmented, so it has no mask."""
 
     def __init__(self, analysis_id: int, frame_index: int, *, film_id: int | None = None) -> None:
-        owner = f"film {film_id}" if film_id is not None else f"analysis {analysis_id}"
         super().__init__(
-            "mask", (analysis_id, frame_index), f"frame {frame_index} of {owner} has no mask"
+            "mask",
+            (analysis_id, frame_index),
+            f"frame {frame_index} of {_owner(analysis_id, film_id)} has no mask",
         )
 
 
