@@ -14,7 +14,7 @@ import logging
 import math
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,14 @@ class TrainConfig:
     # Smallest crop of a homogeneous training image, as a share of its side (close-ups below
     # the default 0.55 show textures such as facades that whole photographs rarely do).
     min_crop: float = 0.55
+    # Processes that draw batches beside the training loop (a GPU step outruns one CPU core's
+    # composites many times over). 0 = the loop draws them itself: reproducible and resumable
+    # step for step. With workers, each draws its own stream, seeded by (seed, worker, the step
+    # it started at): reproducible for the same worker count, not step for step across a resume.
+    workers: int = 0
+    # Stop after this many seconds of training (a GPU lease, a night): the learning rate then
+    # anneals by elapsed time or by steps, whichever is further along. None = run every step.
+    time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         name = out_of_bounds({k: getattr(self, k) for k in SAMPLING_BOUNDS})
@@ -213,11 +221,19 @@ class BatchMaker:
             image = degrade(image, rng)
         return np.ascontiguousarray(image), np.ascontiguousarray(label)
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """One batch as uint8 arrays: images (B,S,S,3), labels (B,S,S). No torch here: a
+        forked worker process must not enter torch's thread pool (it can hang there)."""
         pairs = [self.sample() for _ in range(self.config.batch_size)]
-        images = _to_tensor([p[0] for p in pairs])
-        labels = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
-        return images, labels
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return _batch_tensors(self.arrays())
+
+
+def _batch_tensors(arrays: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = arrays
+    return _to_tensor(list(images)), torch.from_numpy(labels.astype(np.int64))
 
 
 def patch_targets(labels: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -274,11 +290,47 @@ def segmenter_loss(model: Segmenter, images: torch.Tensor, labels: torch.Tensor)
     return ce + 0.5 * dice
 
 
-def _lr_at(step: int, config: TrainConfig) -> float:
+def _lr_at(step: int, config: TrainConfig, elapsed_s: float = 0.0) -> float:
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    if config.time_limit_s:
+        progress = max(progress, elapsed_s / config.time_limit_s)
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _BatchStream(torch.utils.data.IterableDataset[tuple[np.ndarray, np.ndarray]]):
+    """Endless batches from one ``BatchMaker`` per worker process (forked, so the image pools
+    are shared, not copied), each worker on its own seeded stream."""
+
+    def __init__(self, maker: BatchMaker, start_step: int) -> None:
+        self.maker, self.start_step = maker, start_step
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        self.maker.rng = np.random.default_rng([self.maker.config.seed, worker, self.start_step])
+        # No cv2.setNumThreads here: after a fork from a process that used OpenCV's thread
+        # pool, that call hangs (measured); OpenCV's own calls do not.
+        while True:
+            yield self.maker.arrays()  # uint8: a quarter of the bytes between processes
+
+
+def _batch_source(
+    batches: BatchMaker, config: TrainConfig, start_step: int, device: torch.device
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """Where the loop takes its batches: the maker itself, or ``config.workers`` processes."""
+    if not config.workers:
+        return batches.batch
+    loader = torch.utils.data.DataLoader(
+        _BatchStream(batches, start_step),
+        batch_size=None,
+        num_workers=config.workers,
+        collate_fn=lambda arrays: arrays,  # kept as numpy: made into tensors here, not there
+        prefetch_factor=4,
+    )
+    stream = iter(loader)
+    return lambda: _batch_tensors(next(stream))
 
 
 @dataclass
@@ -366,6 +418,7 @@ def run_training(
         start_step, losses, wall_before = state["step"], state["losses"], state["wall_s"]
         log.info("resumed from %s at step %d", checkpoint_path, start_step)
     started = time.monotonic()
+    next_batch = _batch_source(batches, config, start_step, device)
     bar = tqdm(
         range(start_step, config.steps),
         initial=start_step,
@@ -373,10 +426,14 @@ def run_training(
         disable=not progress,
         desc=out_dir.name,
     )
+    done = start_step
     for step in bar:
+        elapsed = wall_before + time.monotonic() - started
+        if config.time_limit_s is not None and elapsed >= config.time_limit_s:
+            break  # out of time: the model is saved below with the steps done
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, config)
-        images, labels = batches.batch()
+            group["lr"] = _lr_at(step, config, elapsed)
+        images, labels = next_batch()
         images, labels = images.to(device), labels.to(device)
         if config.freeze_encoder and encoder is not None:
             encoder.eval()  # frozen batch-norm statistics too
@@ -395,7 +452,15 @@ def run_training(
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         done = step + 1
         interrupted = stop_after is not None and done >= stop_after and done < config.steps
-        if done % config.checkpoint_every == 0 or done == config.steps or interrupted:
+        out_of_time = config.time_limit_s is not None and (
+            wall_before + time.monotonic() - started >= config.time_limit_s
+        )
+        if (
+            done % config.checkpoint_every == 0
+            or done == config.steps
+            or interrupted
+            or out_of_time
+        ):
             wall = wall_before + time.monotonic() - started
             torch.save(
                 {
@@ -419,18 +484,19 @@ def run_training(
                 wall_before + time.monotonic() - started,
                 losses,
             )
+    bar.close()
     wall = wall_before + time.monotonic() - started
     model.eval().cpu()
     info = {
         "train": asdict(config),
-        "steps": config.steps,
+        "steps": done,
         "wall_s": round(wall, 1),
         "final_loss": float(np.mean(losses[-50:])) if losses else None,
         **(meta or {}),
     }
     save_model(model, out_dir / "model", extra={"training": info})  # type: ignore[arg-type]
     (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
-    return TrainResult(out_dir, config.steps, info["final_loss"] or float("nan"), wall, losses)
+    return TrainResult(out_dir, done, info["final_loss"] or float("nan"), wall, losses)
 
 
 def _initial(init_from: Path | None, kind: ModelKind) -> PatchCentroidClassifier | Segmenter | None:

@@ -336,3 +336,54 @@ def test_frame_class_targets_follow_the_configured_rule() -> None:
     edge[0].view(-1)[:8] = 0  # P share 0.92 = 1 - min_area: P
     edge[1].view(-1)[8:] = 0  # P share 0.08 = min_area: NP
     assert frame_class_targets(edge, ClassThresholds(min_area=0.08)).tolist() == [2, 0]
+
+
+def test_batches_from_worker_processes_train_and_repeat_for_the_same_worker_count(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    config = TrainConfig(steps=3, batch_size=4, warmup_steps=1, seed=9, threads=1, workers=2)
+    first = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "a", resume=False, progress=False
+    )
+    second = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "b", resume=False, progress=False
+    )
+    in_loop = train_classifier(
+        pools,
+        tiny_classifier_config(),
+        replace(config, workers=0),
+        tmp_path / "c",
+        resume=False,
+        progress=False,
+    )
+    assert first.steps == 3 and np.isfinite(first.losses).all()
+    assert np.allclose(first.losses, second.losses)
+    # The workers draw their own streams, not the loop's.
+    assert not np.allclose(first.losses, in_loop.losses)
+
+
+def test_a_time_limit_stops_training_and_saves_the_model_with_the_steps_done(
+    tmp_path: Path, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    import json
+
+    config = TrainConfig(steps=10_000, batch_size=2, warmup_steps=1, seed=3, threads=1,
+                         time_limit_s=1.0)  # fmt: skip
+    result = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "run", resume=False, progress=False
+    )
+    assert 0 < result.steps < 10_000
+    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert record["steps"] == result.steps
+    assert load_model(tmp_path / "run" / "model", "classifier") is not None
+
+
+def test_with_a_time_limit_the_learning_rate_anneals_by_time_or_steps() -> None:
+    from workers.ml.train import _lr_at
+
+    config = TrainConfig(steps=1000, warmup_steps=10, lr=1.0, time_limit_s=100.0)
+    assert _lr_at(500, config, elapsed_s=0.0) == pytest.approx(
+        _lr_at(500, replace(config, time_limit_s=None))
+    )
+    assert _lr_at(20, config, elapsed_s=50.0) == pytest.approx(0.5)
+    assert _lr_at(20, config, elapsed_s=100.0) == pytest.approx(0.0)
