@@ -537,6 +537,8 @@ def read_proxy_set(folder: Path) -> ProxySet:
     images, labels = [], []
     for mask_path in sorted((folder / "masks").glob("*.png")):
         image_path = folder / "images" / mask_path.name
+        if not image_path.exists():  # the image in another format (e.g. packed as JPEG)
+            image_path = next((folder / "images").glob(f"{mask_path.stem}.*"), image_path)
         mask = np.asarray(Image.open(mask_path).convert("L"))
         label = np.where(mask >= 192, 1, 0).astype(np.uint8)
         label[(mask > 64) & (mask < 192)] = IGNORE_LABEL

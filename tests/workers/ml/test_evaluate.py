@@ -101,3 +101,25 @@ def test_train_rates_says_when_the_data_has_no_calibration_sources(tmp_path: Pat
 
     assert result.exit_code == 2
     assert "no images from the calibration sources" in result.output
+
+
+def test_proxy_sets_read_their_images_in_any_format(tmp_path: Path) -> None:
+    from workers.ml.evaluate import read_proxy_set
+    from workers.ml.train import IGNORE_LABEL
+
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "images").mkdir()
+    mask = np.zeros((8, 12), np.uint8)
+    mask[:, 6:] = 255
+    mask[0, 0] = 128
+    for name, suffix in (("a", ".png"), ("b", ".jpg")):  # as made; as packed for a GPU run
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{name}.png")
+        Image.fromarray(np.full((8, 12, 3), 90, np.uint8)).save(
+            tmp_path / "images" / f"{name}{suffix}"
+        )
+
+    proxy = read_proxy_set(tmp_path)
+
+    assert len(proxy.images) == 2 and all(i.shape == (8, 12, 3) for i in proxy.images)
+    assert all(label[0, 0] == IGNORE_LABEL and label[0, 11] == 1 and label[1, 1] == 0
+               for label in proxy.labels)  # fmt: skip
