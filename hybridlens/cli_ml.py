@@ -125,6 +125,13 @@ HoldoutOpt = Annotated[
 ]
 
 
+def _saved(kind: str, result: Any) -> None:
+    typer.echo(
+        f"{kind} saved to {result.out_dir / 'model'} ({result.steps} steps, "
+        f"loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
+    )
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
@@ -257,9 +264,7 @@ def train_classifier_cmd(
             init_from=init,
             encoder_from=encoder_from,
         )
-    typer.echo(
-        f"classifier saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
-    )
+    _saved("classifier", result)
 
 
 def _add_labelled_frames(
@@ -446,9 +451,7 @@ def train_segmenter_cmd(
             init_from=init,
             encoder_from=encoder_from,
         )
-    typer.echo(
-        f"segmenter saved to {result.out_dir / 'model'} (loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
-    )
+    _saved("segmenter", result)
     if held_out is not None and held_out.images:
         _score_held_out(held_out, init, result.out_dir / "model", device, threads)
 
