@@ -230,13 +230,15 @@ def plot_cmd(
     film_id: Annotated[int, typer.Argument(help="Film id.")],
     out: Annotated[
         Path,
-        typer.Option("--out", help="Image file to write: PNG, or SVG / PDF when its name ends so."),
+        typer.Option("--out", help="Image file to write: .png (or a bare name), .svg or .pdf."),
     ] = Path("timeline.png"),
     analysis: AnalysisOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Plot P / NP / hybrid over the film's running time and the P fraction of each frame."""
     _check_out(out, example=f"film-{film_id}-timeline.png")
+    if plot_format(out) is None:
+        raise _fail(f"cannot plot into {out}: name a {_PLOT_SUFFIXES} file")
     report = _report(film_id, analysis, db)
     if report.analysis is None or not report.frames:
         raise _fail(f"film {film_id} has no analysed frames to plot")
@@ -253,20 +255,30 @@ def plot_cmd(
 
 # Class colours shared by the band and the shares: photographic, hybrid, drawn.
 CLASS_COLOURS = {"P": "#4C78A8", "hybrid": "#F58518", "NP": "#54A24B"}
+# The picture formats a plot is written in, by the suffix of its name (a bare name: PNG).
+# Matplotlib knows more, but not as a picture one opens (.pgf needs LaTeX, .raw and .rgba
+# are bare pixels), and any other name (.txt) would hold PNG bytes under a wrong suffix.
+PLOT_FORMATS = {"": "png", ".png": "png", ".svg": "svg", ".pdf": "pdf"}
+_PLOT_SUFFIXES = ".png, .svg or .pdf"
+
+
+def plot_format(out: Path) -> str | None:
+    """The format ``plot_timeline`` writes ``out`` in; None for a suffix it refuses."""
+    return PLOT_FORMATS.get(out.suffix.lower())
 
 
 def plot_timeline(report: FilmReport, out: Path) -> None:
     """A picture, at ``out`` exactly: the class of each stretch of running time (band), the
     shares of P / hybrid / NP over the film (stacked, per timeline bin), and each sampled
-    frame's P fraction. PNG unless the name ends in another format matplotlib writes (.svg,
-    .pdf); never a name other than ``out`` (matplotlib alone would add ".png" to a bare one)."""
+    frame's P fraction. In the format of ``PLOT_FORMATS`` for the name's suffix; never a name
+    other than ``out`` (matplotlib alone would add ".png" to a bare one)."""
     import matplotlib.pyplot as plt
 
+    kind = plot_format(out)
+    if kind is None:
+        raise ValueError(f"cannot plot into {out}: name a {_PLOT_SUFFIXES} file")
     figure = timeline_figure(report)
     try:
-        kind = out.suffix.lower().removeprefix(".")
-        if kind not in figure.canvas.get_supported_filetypes():
-            kind = "png"
         figure.savefig(out, dpi=100, format=kind)
     finally:
         plt.close(figure)

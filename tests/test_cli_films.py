@@ -317,6 +317,29 @@ def test_plot_writes_exactly_the_file_it_names(
     ]
 
 
+@pytest.mark.parametrize("name", ["timeline.txt", "timeline.pgf", "timeline.raw"])
+def test_plot_refuses_a_name_whose_suffix_is_not_a_picture_it_writes(
+    name: str, tmp_path: Path, analysed: dict[str, Any], sqlite_url: str
+) -> None:
+    out = tmp_path / name
+
+    result = runner.invoke(build_app(), ["plot", "1", "--out", str(out), "--db", sqlite_url])
+
+    assert result.exit_code == 2
+    expected = f"error: cannot plot into {out}: name a .png, .svg or .pdf file"
+    assert _one_error_line(result) == expected
+    assert not out.exists()
+
+
+def test_plot_refuses_a_bad_suffix_before_opening_the_database(tmp_path: Path) -> None:
+    out = tmp_path / "timeline.txt"
+
+    result = runner.invoke(build_app(), ["plot", "1", "--out", str(out), "--db", "bogus://x"])
+
+    assert result.exit_code == 2
+    assert _one_error_line(result).startswith(f"error: cannot plot into {out}: ")
+
+
 BAD_DATABASES = [
     pytest.param("bogus://x", "unknown kind of database 'bogus'", id="unknown-scheme"),
     pytest.param("not a url", "not a database URL", id="not-a-url"),
