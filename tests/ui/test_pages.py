@@ -240,3 +240,37 @@ def test_a_film_whose_analysis_failed_shows_failed_with_the_reason(
     row.locator(".state.failed").wait_for()
     assert "Failed" in row.locator(".state.failed").inner_text()
     assert "notes.mp4" in row.locator(".state.failed small").inner_text()
+
+
+def _film_whose_only_analysis_failed(ui_server: UiServer, *, title: str) -> int:
+    """A text file uploaded as a film: its analysis, the only one, fails."""
+    with ui_server.client() as client:
+        text = f"{title}: a text file, not a film\n".encode() * 20
+        film = client.post(
+            "/films", files={"file": ("text.mp4", text)}, data={"title": title}
+        ).json()
+        assert wait_for_job(client, film["job_id"])["status"] == "failed"
+    return int(film["id"])
+
+
+def test_film_page_offers_analyse_again_when_the_only_analysis_failed(
+    page: Any, ui_server: UiServer
+) -> None:
+    film_id = _film_whose_only_analysis_failed(ui_server, title="Failed once, page")
+
+    page.goto(ui_server.page_url(f"/films/{film_id}"))
+    page.locator(".film-page .state.failed").wait_for()
+
+    assert page.locator(".film-header .actions button").inner_text() == "Analyse again"
+
+
+def test_film_list_offers_analyse_again_when_the_only_analysis_failed(
+    page: Any, ui_server: UiServer
+) -> None:
+    _film_whose_only_analysis_failed(ui_server, title="Failed once, list")
+
+    page.goto(ui_server.page_url("/"))
+    row = page.locator("tr", has_text="Failed once, list")
+    row.locator(".state.failed").wait_for()
+
+    assert row.locator(".row-actions button").inner_text() == "Analyse again"

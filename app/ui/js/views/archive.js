@@ -98,6 +98,13 @@ function ratioCell(film) {
   );
 }
 
+// What the button that starts an analysis says: "Re-analyse" only over results; a film
+// whose only analysis failed was never analysed.
+export function analyseLabel(film) {
+  if (!film.last_analysis_id) return "Analyse";
+  return film.analysis_status === "failed" ? "Analyse again" : "Re-analyse";
+}
+
 export function jobState(job) {
   if (job.status === "queued") return h("span", { class: "state queued" }, "Queued");
   // A propagation job spreads a shot's masks; only analyses go through stages.
@@ -546,7 +553,7 @@ export async function renderArchive(main, params, context) {
               onclick: () => analyzeFilm(film),
               "aria-label": `Analyse ${filmName(film)}`,
             },
-            film.last_analysis_id ? "Re-analyse" : "Analyse",
+            analyseLabel(film),
           ),
         ),
       ),

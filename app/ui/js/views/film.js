@@ -7,7 +7,7 @@ import { CLASS_LABELS, bytes, filmName, percent, seconds, timecode } from "../fo
 import { framePicture, paintOverlays, prefetchThumbnail } from "../frames.js";
 import { kick, watchJobs } from "../jobs.js";
 import { drawTimeline } from "../timeline.js";
-import { jobState } from "./archive.js";
+import { analyseLabel, jobState } from "./archive.js";
 // As a namespace too: the review list calls what this module offers where it offers it.
 
 const FRAMES_PAGE = 48;
@@ -110,7 +110,7 @@ export async function renderFilm(main, filmId, params, context) {
         }
       },
     },
-    film.last_analysis_id ? "Re-analyse" : "Analyse",
+    analyseLabel(film),
   );
   const meta = [
     film.title ? film.original_filename : null,
