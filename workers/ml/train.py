@@ -15,6 +15,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ class TrainConfig:
     time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"workers must be 0 or more, not {self.workers}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be above 0, not {self.time_limit_s}")
         name = out_of_bounds({k: getattr(self, k) for k in SAMPLING_BOUNDS})
         if name is not None:
             low, high = SAMPLING_BOUNDS[name]
@@ -294,7 +299,7 @@ def _lr_at(step: int, config: TrainConfig, elapsed_s: float = 0.0) -> float:
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    if config.time_limit_s:
+    if config.time_limit_s is not None:
         progress = max(progress, elapsed_s / config.time_limit_s)
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -316,21 +321,38 @@ class _BatchStream(torch.utils.data.IterableDataset[tuple[np.ndarray, np.ndarray
             yield self.maker.arrays()  # uint8: a quarter of the bytes between processes
 
 
+# A worker that sends no batch for this long has hung: the run fails instead of waiting on.
+WORKER_TIMEOUT_S = 300.0
+
+
+@contextmanager
 def _batch_source(
-    batches: BatchMaker, config: TrainConfig, start_step: int, device: torch.device
-) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
-    """Where the loop takes its batches: the maker itself, or ``config.workers`` processes."""
+    batches: BatchMaker, config: TrainConfig, start_step: int
+) -> Iterator[Callable[[], tuple[torch.Tensor, torch.Tensor]]]:
+    """Where the loop takes its batches: the maker itself, or ``config.workers`` processes,
+    forked (they share the image pools instead of copying them) and shut down on leaving."""
     if not config.workers:
-        return batches.batch
+        yield batches.batch
+        return
     loader = torch.utils.data.DataLoader(
         _BatchStream(batches, start_step),
         batch_size=None,
         num_workers=config.workers,
-        collate_fn=lambda arrays: arrays,  # kept as numpy: made into tensors here, not there
+        collate_fn=_as_they_are,  # kept as numpy: made into tensors here, not there
         prefetch_factor=4,
+        multiprocessing_context="fork",
+        timeout=WORKER_TIMEOUT_S,
     )
-    stream = iter(loader)
-    return lambda: _batch_tensors(next(stream))
+    streams = [iter(loader)]
+    try:
+        yield lambda: _batch_tensors(next(streams[0]))
+    finally:
+        streams.clear()  # the iterator's end shuts the worker processes down
+
+
+def _as_they_are(arrays: Any) -> Any:
+    """The collate step for whole batches (``batch_size=None`` hands over one item)."""
+    return arrays
 
 
 @dataclass
@@ -418,72 +440,69 @@ def run_training(
         start_step, losses, wall_before = state["step"], state["losses"], state["wall_s"]
         log.info("resumed from %s at step %d", checkpoint_path, start_step)
     started = time.monotonic()
-    next_batch = _batch_source(batches, config, start_step, device)
+    steps = range(start_step, config.steps)
+    if config.time_limit_s is not None and wall_before >= config.time_limit_s:
+        log.info("%s: its time limit was reached at step %d; nothing left", out_dir, start_step)
+        steps = range(start_step, start_step)
     bar = tqdm(
-        range(start_step, config.steps),
+        steps,
         initial=start_step,
         total=config.steps,
         disable=not progress,
         desc=out_dir.name,
     )
     done = start_step
-    for step in bar:
-        elapsed = wall_before + time.monotonic() - started
-        if config.time_limit_s is not None and elapsed >= config.time_limit_s:
-            break  # out of time: the model is saved below with the steps done
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, config, elapsed)
-        images, labels = next_batch()
-        images, labels = images.to(device), labels.to(device)
-        if config.freeze_encoder and encoder is not None:
-            encoder.eval()  # frozen batch-norm statistics too
-        if amp_dtype is not None:
-            with torch.autocast(device_type="cuda", dtype=amp_dtype):
+    with _batch_source(batches, config, start_step) as next_batch:
+        for step in bar:
+            elapsed = wall_before + time.monotonic() - started
+            for group in optimizer.param_groups:
+                group["lr"] = _lr_at(step, config, elapsed)
+            images, labels = next_batch()
+            images, labels = images.to(device), labels.to(device)
+            if config.freeze_encoder and encoder is not None:
+                encoder.eval()  # frozen batch-norm statistics too
+            if amp_dtype is not None:
+                with torch.autocast(device_type="cuda", dtype=amp_dtype):
+                    loss = loss_fn(model, images, labels)
+            else:
                 loss = loss_fn(model, images, labels)
-        else:
-            loss = loss_fn(model, images, labels)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        scaler.step(optimizer)
-        scaler.update()
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        done = step + 1
-        interrupted = stop_after is not None and done >= stop_after and done < config.steps
-        out_of_time = config.time_limit_s is not None and (
-            wall_before + time.monotonic() - started >= config.time_limit_s
-        )
-        if (
-            done % config.checkpoint_every == 0
-            or done == config.steps
-            or interrupted
-            or out_of_time
-        ):
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            done = step + 1
+            interrupted = stop_after is not None and done >= stop_after and done < config.steps
             wall = wall_before + time.monotonic() - started
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": pickle.dumps(batches.rng),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": done,
-                    "losses": losses,
-                    "wall_s": wall,
-                    "recipe": _recipe(config),
-                },
-                checkpoint_path,
-            )
-        if interrupted:
-            # A deliberate pause (session time limits): the checkpoint is written, the model is not.
-            return TrainResult(
-                out_dir,
-                done,
-                float(np.mean(losses[-50:])),
-                wall_before + time.monotonic() - started,
-                losses,
-            )
+            # Out of time: this step's checkpoint is the last, and the model is saved below.
+            out_of_time = config.time_limit_s is not None and wall >= config.time_limit_s
+            if (
+                done % config.checkpoint_every == 0
+                or done == config.steps
+                or interrupted
+                or out_of_time
+            ):
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "rng": pickle.dumps(batches.rng),
+                        "torch_rng": torch.get_rng_state(),
+                        "step": done,
+                        "losses": losses,
+                        "wall_s": wall,
+                        "recipe": _recipe(config),
+                    },
+                    checkpoint_path,
+                )
+            if interrupted:
+                # A deliberate pause (session time limits): the checkpoint is written, the model is not.
+                return TrainResult(out_dir, done, float(np.mean(losses[-50:])), wall, losses)
+            if out_of_time:
+                break
     bar.close()
     wall = wall_before + time.monotonic() - started
     model.eval().cpu()
