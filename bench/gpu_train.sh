@@ -2,7 +2,8 @@
 # One GPU lease, prepared here and run there: three trainings side by side on one GPU, their
 # batches drawn by worker processes on the machine's CPU cores, each stopped by --time-limit.
 #
-# Here:  python bench/gpu_pack.py --out .gpu --quality 65 --proxy runs/lproxy_ship --init-segmenter lite2:320
+# Here:  python bench/gpu_pack.py --out .gpu --quality 65 --proxy runs/lproxy_ship --init-segmenter lite2:320 \
+#            [--shipped-at 41deb68]   (the models the 2026-12-04 round continued; else the shipped ones)
 #        (and the wheels the GPU image lacks in .whl/: transformers 4.57.6 and its pins, pydantic 2)
 # There: bash bench/gpu_train.sh SECONDS        (OUT=folder for the fp16 models and the log)
 #
@@ -46,14 +47,16 @@ for path, kind in (("workers/ml/weights/segmenter", "segmenter"), (".gpu/init_li
     print(path, "ok")
 EOF
 HL="python3 -m hybridlens train"
+INIT_SEG=workers/ml/weights/segmenter INIT_CLF=workers/ml/weights/classifier
+[ -d .gpu/shipped_segmenter ] && INIT_SEG=.gpu/shipped_segmenter INIT_CLF=.gpu/shipped_classifier
 DATA=.gpu/data
 SEG_MIX="--composites 0.6 --proxy .gpu/proxy --proxy-ratio 0.05 --drawn-renders 0.25"
 COMMON="--data $DATA --device $DEV --steps 1000000 --time-limit $LIMIT --no-resume"
-$HL segmenter --out runs/gpu_seg256 --init workers/ml/weights/segmenter $SEG_MIX --batch-size 32 \
+$HL segmenter --out runs/gpu_seg256 --init "$INIT_SEG" $SEG_MIX --batch-size 32 \
     --lr 2e-4 --seed 11 --workers 5 --cache runs/cache_a $COMMON >runs/seg256.log 2>&1 &
 $HL segmenter --out runs/gpu_seg320l2 --init .gpu/init_lite2_320 $SEG_MIX --batch-size 32 \
     --lr 6e-4 --seed 12 --workers 6 --cache runs/cache_b $COMMON >runs/seg320l2.log 2>&1 &
-$HL classifier --out runs/gpu_clf --init workers/ml/weights/classifier --composites 0.5 \
+$HL classifier --out runs/gpu_clf --init "$INIT_CLF" --composites 0.5 \
     --batch-size 64 --lr 2e-4 --seed 13 --workers 2 --cache runs/cache_c $COMMON >runs/clf.log 2>&1 &
 wait
 for run in seg256 seg320l2 clf; do

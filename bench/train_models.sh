@@ -66,16 +66,19 @@ stage() {
     # frozen encoder at the classifier's 224 px; the classifier still decides every frame. 1,680 s on two threads.
     lseg_shared) $HL train segmenter --data "$DATA" --out runs/lseg_shared --encoder lite0 --encoder-from workers/ml/weights/classifier --freeze-encoder --image-size 224 --composites 0.6 --steps 1000 --batch-size 8 --lr 1e-3 --drawn-renders 0.25 --threads 2 --seed 0 ;;
     lseg_shared300) $HL train segmenter --data "$DATA" --out runs/lseg_shared300 --encoder lite0 --encoder-from workers/ml/weights/classifier --freeze-encoder --image-size 224 --composites 0.6 --steps 300 --batch-size 8 --lr 1e-3 --drawn-renders 0.25 --threads 2 --seed 0 ;;
-    # On a GPU (2026-12-04, one H200 lease, the three side by side, 420 s each; `bench/gpu_train.sh 420` ran exactly
-    # these three on the folder `python bench/gpu_pack.py --out .gpu --quality 65 --proxy runs/lproxy_ship
-    # --init-segmenter lite2:320` packs: the training split as 320 px JPEGs, DATA=.gpu/data). Batches from worker
-    # processes; the runs stop on --time-limit, so their step counts are the GPU's (training.json records them).
+    # On a GPU (2026-12-04, one H200 lease, the three side by side, 420 s each): `bash bench/gpu_train.sh 420` ran
+    # these three commands there (each with its own --cache folder) on what `python bench/gpu_pack.py --out .gpu
+    # --quality 65 --proxy runs/lproxy_ship --init-segmenter lite2:320` packed: the training split as 320 px JPEGs,
+    # the proxy masks (then all 56 hybrids, 29 of held-out sources; `train segmenter --proxy` leaves those out since)
+    # and the ImageNet lite2 init. The shipped models they continued were those of 41deb68: pack them with
+    # `--shipped-at 41deb68` (.gpu/shipped_*; gpu_train.sh takes them when present). Batches from worker processes;
+    # the runs stop on --time-limit, so their step counts are the GPU's (training.json records them).
     # The shipped segmenter continued (shipped since 2026-12-04 with gpu_clf, after `hybridlens train calibrate`):
-    gpu_seg256) $HL train segmenter --data "$DATA" --out runs/gpu_seg256 --init workers/ml/weights/segmenter --composites 0.6 --proxy runs/lproxy_ship --proxy-ratio 0.05 --drawn-renders 0.25 --batch-size 32 --lr 2e-4 --seed 11 --workers 5 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
+    gpu_seg256) $HL train segmenter --data .gpu/data --out runs/gpu_seg256 --init .gpu/shipped_segmenter --composites 0.6 --proxy .gpu/proxy --proxy-ratio 0.05 --drawn-renders 0.25 --batch-size 32 --lr 2e-4 --seed 11 --workers 5 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
     # lite2 at 320 px from ImageNet (measured, not shipped: CPU speed); the init is gpu_pack's ImageNet lite2 + new head.
-    gpu_seg320l2) $HL train segmenter --data "$DATA" --out runs/gpu_seg320l2 --init .gpu/init_lite2_320 --composites 0.6 --proxy runs/lproxy_ship --proxy-ratio 0.05 --drawn-renders 0.25 --batch-size 32 --lr 6e-4 --seed 12 --workers 6 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
+    gpu_seg320l2) $HL train segmenter --data .gpu/data --out runs/gpu_seg320l2 --init .gpu/init_lite2_320 --composites 0.6 --proxy .gpu/proxy --proxy-ratio 0.05 --drawn-renders 0.25 --batch-size 32 --lr 6e-4 --seed 12 --workers 6 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
     # The shipped classifier continued (shipped since 2026-12-04).
-    gpu_clf) $HL train classifier --data "$DATA" --out runs/gpu_clf --init workers/ml/weights/classifier --composites 0.5 --batch-size 64 --lr 2e-4 --seed 13 --workers 2 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
+    gpu_clf) $HL train classifier --data .gpu/data --out runs/gpu_clf --init .gpu/shipped_classifier --composites 0.5 --batch-size 64 --lr 2e-4 --seed 13 --workers 2 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;

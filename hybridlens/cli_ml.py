@@ -13,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from workers.ml.data import DataSplits
+    from workers.ml.train import TrainResult
 
 train_app = typer.Typer(
     help="Train the proxy classifier, make proxy masks, train the segmenter.", no_args_is_help=True
@@ -125,7 +126,7 @@ HoldoutOpt = Annotated[
 ]
 
 
-def _saved(kind: str, result: Any) -> None:
+def _saved(kind: str, result: TrainResult) -> None:
     typer.echo(
         f"{kind} saved to {result.out_dir / 'model'} ({result.steps} steps, "
         f"loss {result.final_loss:.4f}, {result.wall_s:.0f} s)"
@@ -392,6 +393,7 @@ def train_segmenter_cmd(
     """Stage 3: the SegFormer, on homogeneous frames, proxy-masked and composite heterogeneous
     frames; with --annotations (and --init, e.g. the shipped weights), fine-tuned on an
     archive's own human and propagated masks."""
+    from workers.ml.data import HELD_OUT_SOURCES
     from workers.ml.evaluate import read_proxy_set
     from workers.ml.models import SegmenterConfig
     from workers.ml.train import TrainConfig, train_segmenter
@@ -405,7 +407,16 @@ def train_segmenter_cmd(
         False, source_balance=source_balance, drawn_renders=drawn_renders, min_crop=min_crop
     )
     splits = _pools(data, cache)
-    proxy_set = read_proxy_set(proxy) if proxy else None
+    proxy_set = None
+    if proxy:
+        # Real hybrids of validation or calibration sources stay out of training, as their
+        # homogeneous images do.
+        proxy_set = read_proxy_set(proxy, leave_out=HELD_OUT_SOURCES)
+        typer.echo(
+            f"proxy masks: {len(proxy_set.images)} of {len(list((proxy / 'masks').glob('*.png')))} "
+            "(those of validation and calibration sources left out)",
+            err=True,
+        )
     held_out = None
     if annotations:
         if proxy_set is not None:

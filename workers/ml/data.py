@@ -37,6 +37,9 @@ VALIDATION_SOURCES: frozenset[str] = frozenset(
 CALIBRATION_SOURCES: frozenset[str] = frozenset(
     {"dface", "remaster", "gfpgan", "dph", "lvcd", "mcol", "basicpbc"}
 )
+# Never trained on: the validation sources (reported) and the calibration sources (choices,
+# confidence calibration, hybrid rates), whatever folder their images are in.
+HELD_OUT_SOURCES: frozenset[str] = VALIDATION_SOURCES | CALIBRATION_SOURCES
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # Long side of the cached images: training crops are taken from these.
 CACHE_LONG_SIDE = 320

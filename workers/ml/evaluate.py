@@ -26,7 +26,14 @@ from workers.ml.calibration import (
     fit_calibration,
 )
 from workers.ml.composites import STYLES, Sample, make_composite, pick
-from workers.ml.data import DataSplits, ImagePool, list_images, load_rgb, load_splits
+from workers.ml.data import (
+    DataSplits,
+    ImagePool,
+    list_images,
+    load_rgb,
+    load_splits,
+    source_of,
+)
 from workers.ml.degrade import degrade
 from workers.ml.inference import (
     Classifier,
@@ -532,13 +539,17 @@ def make_proxy_set(
     return stats
 
 
-def read_proxy_set(folder: Path) -> ProxySet:
-    """Images and proxy labels (mask 128 -> IGNORE_LABEL) written by :func:`make_proxy_set`."""
+def read_proxy_set(folder: Path, leave_out: frozenset[str] = frozenset()) -> ProxySet:
+    """Images and proxy labels (mask 128 -> IGNORE_LABEL) written by :func:`make_proxy_set`,
+    without the images of the sources in ``leave_out`` (file-name prefix, as in the data)."""
     images, labels = [], []
     for mask_path in sorted((folder / "masks").glob("*.png")):
+        if source_of(mask_path) in leave_out:
+            continue
         image_path = folder / "images" / mask_path.name
         if not image_path.exists():  # the image in another format (e.g. packed as JPEG)
-            image_path = next((folder / "images").glob(f"{mask_path.stem}.*"), image_path)
+            others = (p for p in (folder / "images").iterdir() if p.stem == mask_path.stem)
+            image_path = next(others, image_path)
         mask = np.asarray(Image.open(mask_path).convert("L"))
         label = np.where(mask >= 192, 1, 0).astype(np.uint8)
         label[(mask > 64) & (mask < 192)] = IGNORE_LABEL

@@ -123,3 +123,16 @@ def test_proxy_sets_read_their_images_in_any_format(tmp_path: Path) -> None:
     assert len(proxy.images) == 2 and all(i.shape == (8, 12, 3) for i in proxy.images)
     assert all(label[0, 0] == IGNORE_LABEL and label[0, 11] == 1 and label[1, 1] == 0
                for label in proxy.labels)  # fmt: skip
+
+
+def test_proxy_sets_leave_out_the_sources_asked(tmp_path: Path) -> None:
+    from workers.ml.evaluate import read_proxy_set
+
+    for folder in ("masks", "images"):
+        (tmp_path / folder).mkdir()
+    for name in ("urban100_000", "train_000", "train_001"):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "masks" / f"{name}.png")
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "images" / f"{name}.png")
+
+    assert len(read_proxy_set(tmp_path).images) == 3
+    assert len(read_proxy_set(tmp_path, leave_out=frozenset({"urban100"})).images) == 2

@@ -348,18 +348,25 @@ def test_batches_from_worker_processes_train_and_repeat_for_the_same_worker_coun
     second = train_classifier(
         pools, tiny_classifier_config(), config, tmp_path / "b", resume=False, progress=False
     )
-    in_loop = train_classifier(
-        pools,
-        tiny_classifier_config(),
-        replace(config, workers=0),
-        tmp_path / "c",
-        resume=False,
-        progress=False,
-    )
     assert first.steps == 3 and np.isfinite(first.losses).all()
     assert np.allclose(first.losses, second.losses)
-    # The workers draw their own streams, not the loop's.
-    assert not np.allclose(first.losses, in_loop.losses)
+
+
+def test_each_batch_worker_draws_its_own_stream(
+    monkeypatch: pytest.MonkeyPatch, pools: tuple[ImagePool, ImagePool]
+) -> None:
+    from types import SimpleNamespace
+
+    from workers.ml.train import _BatchStream
+
+    def first_batch(worker: int, start_step: int = 0) -> np.ndarray:
+        monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: SimpleNamespace(id=worker))
+        maker = BatchMaker(pools, 32, TrainConfig(batch_size=2, seed=4))
+        return next(iter(_BatchStream(maker, start_step)))[0]
+
+    assert np.array_equal(first_batch(0), first_batch(0))
+    assert not np.array_equal(first_batch(0), first_batch(1))  # no batch twice
+    assert not np.array_equal(first_batch(0), first_batch(0, start_step=5))  # nor after a resume
 
 
 def test_a_time_limit_stops_training_and_saves_the_model_with_the_steps_done(
@@ -367,23 +374,65 @@ def test_a_time_limit_stops_training_and_saves_the_model_with_the_steps_done(
 ) -> None:
     import json
 
-    config = TrainConfig(steps=10_000, batch_size=2, warmup_steps=1, seed=3, threads=1,
-                         time_limit_s=1.0)  # fmt: skip
+    config = TrainConfig(
+        steps=10_000, batch_size=2, warmup_steps=1, seed=3, threads=1, time_limit_s=1.0
+    )
     result = train_classifier(
-        pools, tiny_classifier_config(), config, tmp_path / "run", resume=False, progress=False
+        pools, tiny_classifier_config(), config, tmp_path / "run", progress=False
     )
     assert 0 < result.steps < 10_000
     record = json.loads((tmp_path / "run" / "training.json").read_text())
     assert record["steps"] == result.steps
-    assert load_model(tmp_path / "run" / "model", "classifier") is not None
+    # The last step's checkpoint is written, so resuming finds the time spent and stops there.
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] == result.steps and checkpoint["wall_s"] >= 1.0
+    again = train_classifier(
+        pools, tiny_classifier_config(), config, tmp_path / "run", progress=False
+    )
+    assert again.steps == result.steps
 
 
 def test_with_a_time_limit_the_learning_rate_anneals_by_time_or_steps() -> None:
     from workers.ml.train import _lr_at
 
     config = TrainConfig(steps=1000, warmup_steps=10, lr=1.0, time_limit_s=100.0)
-    assert _lr_at(500, config, elapsed_s=0.0) == pytest.approx(
-        _lr_at(500, replace(config, time_limit_s=None))
-    )
+    by_steps = _lr_at(500, replace(config, time_limit_s=None))
+    assert _lr_at(500, config, elapsed_s=0.0) == pytest.approx(by_steps)
     assert _lr_at(20, config, elapsed_s=50.0) == pytest.approx(0.5)
     assert _lr_at(20, config, elapsed_s=100.0) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("settings", [{"workers": -1}, {"time_limit_s": 0.0}])
+def test_worker_counts_and_time_limits_out_of_range_are_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(settings))):
+        TrainConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_train_segmenter_leaves_out_the_proxy_masks_of_held_out_sources(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.workers.ml.conftest import drawing_like, photo_like
+
+    rng = np.random.default_rng(3)
+    for folder, make in (("photographic", photo_like), ("nonphotographic", drawing_like)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for index in range(2):
+            Image.fromarray(make(rng)).save(tmp_path / "data" / folder / f"gen_{index}.png")
+    proxy = tmp_path / "proxy"
+    for folder in ("masks", "images"):
+        (proxy / folder).mkdir(parents=True)
+    # One hybrid of a validation source, one of a calibration source, one of neither.
+    for name in ("urban100_000", "dph_000", "gen_000"):
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(proxy / "masks" / f"{name}.png")
+        Image.fromarray(photo_like(rng)).save(proxy / "images" / f"{name}.png")
+
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "segmenter", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+         "--cache", str(tmp_path / "cache"), "--proxy", str(proxy), "--proxy-ratio", "0.5",
+         "--steps", "1", "--batch-size", "2", "--image-size", "64", "--no-pretrained",
+         "--threads", "1", "--device", "cpu"],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "proxy masks: 1 of 3" in result.output
