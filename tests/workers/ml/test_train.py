@@ -232,16 +232,21 @@ def test_a_checkpoint_from_before_a_setting_existed_ran_at_its_default() -> None
         )
 
 
-def test_train_command_names_the_settings_a_checkpoint_was_made_with(tmp_path: Path) -> None:
+def _data_folder(root: Path, rng: np.random.Generator) -> Path:
+    """Two generated photographs and two drawings, laid out as the train commands read them."""
     from PIL import Image
 
     from tests.workers.ml.conftest import drawing_like, photo_like
 
-    rng = np.random.default_rng(2)
     for folder, make in (("photographic", photo_like), ("nonphotographic", drawing_like)):
-        (tmp_path / "data" / folder).mkdir(parents=True)
+        (root / folder).mkdir(parents=True)
         for index in range(2):
-            Image.fromarray(make(rng)).save(tmp_path / "data" / folder / f"gen_{index}.png")
+            Image.fromarray(make(rng)).save(root / folder / f"gen_{index}.png")
+    return root
+
+
+def test_train_command_names_the_settings_a_checkpoint_was_made_with(tmp_path: Path) -> None:
+    _data_folder(tmp_path / "data", np.random.default_rng(2))
     run = tmp_path / "run"
     run.mkdir()
     # A checkpoint of a run at another learning rate (the check comes before its weights load).
@@ -411,13 +416,10 @@ def test_worker_counts_and_time_limits_out_of_range_are_refused(settings: dict[s
 def test_train_segmenter_leaves_out_the_proxy_masks_of_held_out_sources(tmp_path: Path) -> None:
     from PIL import Image
 
-    from tests.workers.ml.conftest import drawing_like, photo_like
+    from tests.workers.ml.conftest import photo_like
 
     rng = np.random.default_rng(3)
-    for folder, make in (("photographic", photo_like), ("nonphotographic", drawing_like)):
-        (tmp_path / "data" / folder).mkdir(parents=True)
-        for index in range(2):
-            Image.fromarray(make(rng)).save(tmp_path / "data" / folder / f"gen_{index}.png")
+    _data_folder(tmp_path / "data", rng)
     proxy = tmp_path / "proxy"
     for folder in ("masks", "images"):
         (proxy / folder).mkdir(parents=True)
