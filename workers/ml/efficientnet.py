@@ -117,10 +117,13 @@ class MBConv(nn.Module):
         self.drop_path = drop_path
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # In place where the tensor is this block's own (a convolution's or batch norm's fresh
+        # output, which no backward pass reads): a fifth of CPU inference time went to the
+        # copies of clamp and add on feature maps of tens of megabytes.
         out = x
         if self.has_expand:
-            out = F.relu6(self._bn0(self._expand_conv(out)))
-        out = F.relu6(self._bn1(self._depthwise_conv(out)))
+            out = F.relu6(self._bn0(self._expand_conv(out)), inplace=True)
+        out = F.relu6(self._bn1(self._depthwise_conv(out)), inplace=True)
         out = self._bn2(self._project_conv(out))
         if not self.residual:
             return out
@@ -128,7 +131,7 @@ class MBConv(nn.Module):
             keep = 1 - self.drop_path
             mask = torch.rand(out.shape[0], 1, 1, 1, device=out.device, dtype=out.dtype) < keep
             out = out * mask / keep
-        return out + x
+        return out.add_(x)
 
 
 class EfficientNetLiteEncoder(nn.Module):
@@ -181,7 +184,7 @@ class EfficientNetLiteEncoder(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         # pixel_values: (B, 3, H, W) -> [(B, C_i, ceil(H/s), ceil(W/s)) for s in 4, 8, 16, 32]
-        x = F.relu6(self._bn0(self._conv_stem(pixel_values)))
+        x = F.relu6(self._bn0(self._conv_stem(pixel_values)), inplace=True)
         features: list[torch.Tensor] = []
         wanted = set(self.feature_blocks)
         for index, block in enumerate(self._blocks):
