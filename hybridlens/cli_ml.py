@@ -412,19 +412,15 @@ def train_segmenter_cmd(
         # Real hybrids of validation or calibration sources stay out of training, as their
         # homogeneous images do.
         proxy_set = read_proxy_set(proxy, leave_out=HELD_OUT_SOURCES)
-        typer.echo(
-            f"proxy masks: {len(proxy_set.images)} of {len(list((proxy / 'masks').glob('*.png')))} "
-            "(those of validation and calibration sources left out)",
-            err=True,
-        )
+        typer.echo(_proxy_count(proxy, len(proxy_set.images)), err=True)
     held_out = None
     if annotations:
         if proxy_set is not None:
             raise _fail("--annotations and --proxy both fill the proxy share: choose one")
         proxy_set, held_out = _annotation_masks(db, film, collection, holdout, propagated)
         proxy_ratio = annotation_ratio
-    if proxy_ratio > 0 and not proxy_set:
-        raise _fail("--proxy-ratio needs --proxy with at least one image")
+    if proxy_ratio > 0 and (proxy_set is None or not proxy_set.images):
+        raise _fail("--proxy-ratio needs --proxy with at least one image of a training source")
     model_config = SegmenterConfig(
         encoder=encoder,
         pretrained=pretrained,
@@ -465,6 +461,26 @@ def train_segmenter_cmd(
     _saved("segmenter", result)
     if held_out is not None and held_out.images:
         _score_held_out(held_out, init, result.out_dir / "model", device, threads)
+
+
+def _proxy_count(folder: Path, kept: int) -> str:
+    """What ``--proxy`` trains on, and which held-out sources' masks it left out."""
+    from collections import Counter
+
+    from workers.ml.data import HELD_OUT_SOURCES, source_of
+
+    held_out = Counter(
+        source
+        for source in map(source_of, (folder / "masks").glob("*.png"))
+        if source in HELD_OUT_SOURCES
+    )
+    if not held_out:
+        return f"proxy masks: {kept}"
+    names = ", ".join(f"{source} {count}" for source, count in sorted(held_out.items()))
+    return (
+        f"proxy masks: kept {kept} of {kept + sum(held_out.values())}; left out "
+        f"{sum(held_out.values())} of validation or calibration sources ({names})"
+    )
 
 
 def _annotation_masks(

@@ -118,7 +118,7 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # In place where the tensor is this block's own (a convolution's or batch norm's fresh
-        # output, which no backward pass reads): a fifth of CPU inference time went to the
+        # output, which no other op's backward reads): a fifth of CPU inference time went to the
         # copies of clamp and add on feature maps of tens of megabytes.
         out = x
         if self.has_expand:

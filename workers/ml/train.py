@@ -330,7 +330,8 @@ def _batch_source(
     batches: BatchMaker, config: TrainConfig, start_step: int
 ) -> Iterator[Callable[[], tuple[torch.Tensor, torch.Tensor]]]:
     """Where the loop takes its batches: the maker itself, or ``config.workers`` processes,
-    forked (they share the image pools instead of copying them) and shut down on leaving."""
+    forked (they share the image pools instead of copying them; fork is Linux's, where the
+    service runs), started at the first batch asked for and shut down on leaving."""
     if not config.workers:
         yield batches.batch
         return
@@ -343,9 +344,15 @@ def _batch_source(
         multiprocessing_context="fork",
         timeout=WORKER_TIMEOUT_S,
     )
-    streams = [iter(loader)]
+    streams: list[Iterator[tuple[np.ndarray, np.ndarray]]] = []
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        if not streams:
+            streams.append(iter(loader))
+        return _batch_tensors(next(streams[0]))
+
     try:
-        yield lambda: _batch_tensors(next(streams[0]))
+        yield next_batch
     finally:
         streams.clear()  # the iterator's end shuts the worker processes down
 
@@ -442,7 +449,7 @@ def run_training(
     started = time.monotonic()
     steps = range(start_step, config.steps)
     if config.time_limit_s is not None and wall_before >= config.time_limit_s:
-        log.info("%s: its time limit was reached at step %d; nothing left", out_dir, start_step)
+        log.warning("%s: its time limit was reached at step %d; nothing left", out_dir, start_step)
         steps = range(start_step, start_step)
     bar = tqdm(
         steps,
@@ -500,6 +507,7 @@ def run_training(
                 )
             if interrupted:
                 # A deliberate pause (session time limits): the checkpoint is written, the model is not.
+                bar.close()
                 return TrainResult(out_dir, done, float(np.mean(losses[-50:])), wall, losses)
             if out_of_time:
                 break

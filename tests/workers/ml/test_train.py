@@ -437,4 +437,17 @@ def test_train_segmenter_leaves_out_the_proxy_masks_of_held_out_sources(tmp_path
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
-    assert "proxy masks: 1 of 3" in result.output
+    assert (
+        "proxy masks: kept 1 of 3; left out 2 of validation or calibration sources "
+        "(dph 1, urban100 1)" in result.output
+    )
+
+    # Nothing left to train on: said, not silently replaced by composites.
+    (proxy / "masks" / "gen_000.png").unlink()
+    again = CliRunner().invoke(
+        build_app(),
+        ["train", "segmenter", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run2"),
+         "--cache", str(tmp_path / "cache"), "--proxy", str(proxy), "--proxy-ratio", "0.5"],
+    )  # fmt: skip
+    assert again.exit_code == 2
+    assert "at least one image of a training source" in again.output
