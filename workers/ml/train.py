@@ -132,8 +132,9 @@ class ProxySet:
     labels: list[np.ndarray]  # (H, W) uint8 in {0, 1, IGNORE_LABEL}
 
 
-def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    array = np.stack(images).astype(np.float32) / 255.0
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    """A (B, S, S, 3) uint8 batch as the normalised (B, 3, S, S) float tensor the models take."""
+    array = images.astype(np.float32) / 255.0
     tensor = torch.from_numpy(array).permute(0, 3, 1, 2)
     mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
@@ -238,7 +239,7 @@ class BatchMaker:
 
 def _batch_tensors(arrays: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = arrays
-    return _to_tensor(list(images)), torch.from_numpy(labels.astype(np.int64))
+    return _to_tensor(images), torch.from_numpy(labels.astype(np.int64))
 
 
 def patch_targets(labels: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
