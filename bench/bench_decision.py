@@ -86,7 +86,7 @@ def features(classifier: Classifier, segmenter: Segmenter, samples: list[Sample]
     rows = []
     for start in range(0, len(samples), 32):
         images = [s.image for s in samples[start : start + 32]]
-        patch_maps, heads = classifier._forward(images)
+        patch_maps, heads, _ = classifier._forward(images)  # the pictures' patches
         assert heads is not None, "the classifier has no frame head"
         for patch_p, head, seg in zip(patch_maps, heads, segmenter.segment(images), strict=True):
             rows.append(frame_features(head, patch_p, seg))

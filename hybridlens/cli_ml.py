@@ -678,8 +678,13 @@ def segment_cmd(
         if as_json:
             sys.stdout.write(json.dumps(result.as_dict()) + "\n")
         else:
+            # The picture inside black bars, when the models looked at that only.
+            bars = (
+                "" if result.picture is None else "\tpicture " + ",".join(map(str, result.picture))
+            )
             typer.echo(
-                f"{result.path}\t{result.frame_class}\tP={result.p_fraction:.3f}\t-> {result.mask_path}"
+                f"{result.path}\t{result.frame_class}\tP={result.p_fraction:.3f}{bars}"
+                f"\t-> {result.mask_path}"
             )
     if failed:
         raise typer.Exit(code=1)

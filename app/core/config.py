@@ -45,6 +45,9 @@ class ModelSettings(BaseModel):
     batch_size: int = Field(default=16, ge=1, le=1024)
     cpu_threads: int | None = Field(default=None, ge=1)
     thresholds: ClassThresholds = ClassThresholds()
+    # The models look at the picture inside black letterbox / pillarbox bars, and their maps
+    # are stretched back over the bars (app/pipeline/borders.py).
+    crop_borders: bool = True
 
 
 class ShotSettings(BaseModel):

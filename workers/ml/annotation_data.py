@@ -15,6 +15,7 @@ import numpy as np
 
 from app.annotations.training import AnnotatedFrame
 from app.core.domain import FrameClass
+from app.pipeline.borders import find_picture_box
 from app.pipeline.masks import decode_mask
 from app.pipeline.video import extract_frame
 from workers.ml.inference import Segmenter
@@ -27,8 +28,15 @@ FRAME_SIZE = 320
 def picture(
     frame: AnnotatedFrame, *, size: int = FRAME_SIZE, timeout_s: float = 30.0
 ) -> np.ndarray:
+    """The annotated frame, extracted again from its film."""
     image = extract_frame(Path(frame.film_path), frame.time_s, max_size=size, timeout_s=timeout_s)
     return np.asarray(image)
+
+
+def _inside_bars(image: np.ndarray) -> np.ndarray:
+    """The picture inside the frame's black bars: what the models look at
+    (``app.pipeline.borders``), so what they train on."""
+    return find_picture_box(image).crop(image)
 
 
 def _mask_at(frame: AnnotatedFrame, height: int, width: int) -> np.ndarray:
@@ -54,8 +62,9 @@ def masked_frames(frames: Sequence[AnnotatedFrame], *, size: int = FRAME_SIZE) -
         if frame.mask_png is None:
             continue
         image = picture(frame, size=size)
-        images.append(image)
-        masks.append(_mask_at(frame, *image.shape[:2]))
+        box = find_picture_box(image)
+        images.append(box.crop(image))
+        masks.append(box.crop(_mask_at(frame, *image.shape[:2])))
     return MaskedFrames(images, masks)
 
 
@@ -67,9 +76,9 @@ def labelled_images(
     p_images, np_images = [], []
     for frame in frames:
         if frame.label is FrameClass.P:
-            p_images.append(picture(frame, size=size))
+            p_images.append(_inside_bars(picture(frame, size=size)))
         elif frame.label is FrameClass.NP:
-            np_images.append(picture(frame, size=size))
+            np_images.append(_inside_bars(picture(frame, size=size)))
     return p_images, np_images
 
 

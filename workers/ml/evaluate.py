@@ -233,7 +233,10 @@ def evaluate_models(
     for path in segmenters:
         segmenter = Segmenter.load(settings, path)
         probs = {name: segmenter.segment([s.image for s in sm]) for name, sm in sets.items()}
-        verdicts = {name: [segmenter.judge(p) for p in probs[name]] for name in sets}
+        verdicts = {
+            name: segmenter.judge_frames([s.image for s in sm], probs[name])
+            for name, sm in sets.items()
+        }
         report["segmenters"][str(path or "default")] = {
             "version": segmenter.version,
             "encoder": getattr(segmenter.module.config, "encoder", "mit"),
@@ -345,7 +348,7 @@ def calibrate_models(
         seg = Segmenter.load(settings, segmenter)
         seg.calibration = None
         calibration = _fit(
-            [seg.judge(p) for p in seg.segment(images)], samples, settings.thresholds
+            seg.judge_frames(images, seg.segment(images)), samples, settings.thresholds
         )
         _write_calibration(segmenter, calibration)
         fitted["segmenter"] = calibration.as_meta()

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.pipeline.borders import PictureBox, find_picture_box
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
@@ -107,7 +108,7 @@ def _check_frame(frame: np.ndarray) -> None:
         )
 
 
-def _chunks(items: Sequence[np.ndarray], size: int) -> Iterator[Sequence[np.ndarray]]:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -166,6 +167,7 @@ def cascade(
     thresholds: ClassThresholds,
     *,
     overrule: bool = False,
+    picture: PictureBox | None = None,
 ) -> MaskVerdict:
     """The pipeline's decision for one frame. A frame the classifier calls homogeneous keeps
     its verdict. One it calls hybrid is segmented: when the segmenter agrees, its verdict
@@ -175,7 +177,8 @@ def cascade(
     hybrid with the classifier's confidence, drawn by whichever mask shows the minority
     (the segmenter's where it covers at least half of ``min_area``, else the classifier's
     patches). When neither mask shows any, nothing supports "hybrid": the segmenter's
-    verdict stands."""
+    verdict stands. With ``picture`` (the frame's inside black bars), masks are measured
+    inside it."""
     if classifier_verdict.frame_class is not FrameClass.HYBRID or segmenter_verdict is None:
         return classifier_verdict
     if overrule or segmenter_verdict.frame_class is FrameClass.HYBRID:
@@ -184,10 +187,13 @@ def cascade(
     least = thresholds.min_area / 2
     candidates = (segmenter_verdict.drawn_mask, full_size_mask(classifier_verdict.p_mask, *shape))
     for drawn in candidates:
-        if drawn is not None and least <= float(drawn.mean()) <= 1.0 - least:
+        if drawn is None:
+            continue
+        share = float((picture.crop(drawn) if picture is not None else drawn).mean())
+        if least <= share <= 1.0 - least:
             return replace(
                 classifier_verdict,
-                p_fraction=thresholds.within_hybrid(float(drawn.mean())),
+                p_fraction=thresholds.within_hybrid(share),
                 p_mask=drawn,
                 drawn_mask=drawn,
             )
@@ -231,7 +237,9 @@ def decide_frames(
         return segmenter
 
     def decide(
-        verdicts: Sequence[MaskVerdict], segment: Callable[[list[int]], list[np.ndarray]]
+        verdicts: Sequence[MaskVerdict],
+        frames: Sequence[np.ndarray],
+        segment: Callable[[list[int]], list[np.ndarray]],
     ) -> list[FrameDecision]:
         decisions = [FrameDecision(verdict, segmented=False) for verdict in verdicts]
         chosen = [
@@ -243,10 +251,14 @@ def decide_frames(
             return decisions
         masks = _timed(spent, "segment_s", segment, chosen)
         mark = time.perf_counter()
-        for number, mask in zip(chosen, masks, strict=True):
-            verdict = loaded().judge(mask, thresholds)
+        chosen_frames = [frames[number] for number in chosen]
+        judged = loaded().judge_frames(chosen_frames, masks, thresholds)
+        pictures = loaded().pictures(chosen_frames)
+        for number, verdict, picture in zip(chosen, judged, pictures, strict=True):
             if verdicts[number].frame_class is FrameClass.HYBRID:
-                verdict = cascade(verdicts[number], verdict, thresholds, overrule=overrule)
+                verdict = cascade(
+                    verdicts[number], verdict, thresholds, overrule=overrule, picture=picture
+                )
             decisions[number] = FrameDecision(verdict, segmented=True)
         _add(spent, "masks_s", mark)
         return decisions
@@ -261,7 +273,7 @@ def decide_frames(
         for chunk in _chunks(images, classifier.batch_size):
             mark = time.perf_counter()
             maps = classifier.encoder_maps(chunk)
-            chunk_verdicts = classifier.classify_encoded(maps, thresholds)
+            chunk_verdicts = classifier.classify_encoded(maps, chunk, thresholds)
             _add(spent, "classify_s", mark)
 
             def segment(
@@ -272,11 +284,11 @@ def decide_frames(
                 rows = torch.tensor(chosen, device=maps[0].device)
                 return shared.segment_encoded([m[rows] for m in maps], [chunk[i] for i in chosen])
 
-            decisions.extend(decide(chunk_verdicts, segment))
+            decisions.extend(decide(chunk_verdicts, chunk, segment))
         return decisions
     if verdicts is None:
         verdicts = _timed(spent, "classify_s", classifier.classify, images, thresholds)
-    return decide(verdicts, lambda chosen: loaded().segment([images[i] for i in chosen]))
+    return decide(verdicts, images, lambda chosen: loaded().segment([images[i] for i in chosen]))
 
 
 def _add(timings: dict[str, float], key: str, mark: float) -> None:
@@ -309,6 +321,7 @@ class _Runner:
         self.module = for_inference(module, self.device)
         self.batch_size = settings.batch_size
         self.thresholds: ClassThresholds = settings.thresholds
+        self.crop_borders = settings.crop_borders
         self.directory = directory
         self.version = weights_version(directory)
         meta = read_meta(directory)
@@ -319,10 +332,21 @@ class _Runner:
         # ``shares_encoder_with``'s last answer: ((id, version) of the other model, answer).
         self._shared_with: tuple[tuple[int, str], bool] | None = None
 
-    def judge(self, p_map: np.ndarray, thresholds: ClassThresholds | None = None) -> MaskVerdict:
+    def judge(
+        self,
+        p_map: np.ndarray,
+        thresholds: ClassThresholds | None = None,
+        picture: PictureBox | None = None,
+    ) -> MaskVerdict:
         """This model's verdict on one P probability map (see :func:`judge_map`), by the given
-        thresholds (an analysis keeps those it was started with) or the settings'."""
-        return judge_map(p_map, thresholds or self.thresholds, self.calibration)
+        thresholds (an analysis keeps those it was started with) or the settings'. With
+        ``picture`` (the frame's, from :meth:`pictures`), a map of the whole frame is judged
+        by the picture inside its bars only, and its masks cover the whole frame."""
+        thresholds = thresholds or self.thresholds
+        if picture is None or picture.whole:
+            return judge_map(p_map, thresholds, self.calibration)
+        verdict = judge_map(picture.crop(p_map), thresholds, self.calibration)
+        return _framed(verdict, picture.expand_map)
 
     def _run(self, batch: object, function: Callable[[Any], Any] | None = None) -> Any:
         """``function`` (the module's forward by default) on ``batch``, in inference mode and
@@ -339,12 +363,22 @@ class _Runner:
         input size."""
         encoder = self.lite_encoder
         assert encoder is not None
+        maps: list[torch.Tensor] = self._run(self._batch(frames, self.pictures(frames)), encoder)
+        return maps
+
+    def pictures(self, frames: Sequence[np.ndarray]) -> list[PictureBox]:
+        """Each frame's picture inside its black bars (the whole frame when it has none, or
+        with ``crop_borders`` off): what the models look at."""
         for frame in frames:
             _check_frame(frame)
-        maps: list[torch.Tensor] = self._run(
-            to_batch(frames, self.image_size, self.device), encoder
-        )
-        return maps
+        if not self.crop_borders:
+            return [PictureBox.of_whole(frame) for frame in frames]
+        return [find_picture_box(frame) for frame in frames]
+
+    def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
+        """The pictures of ``frames`` (one batch) as the model's input."""
+        crops = [box.crop(frame) for frame, box in zip(frames, boxes, strict=True)]
+        return to_batch(crops, self.image_size, self.device)
 
     def shares_encoder_with(self, other: _Runner) -> bool:
         """Whether both models run the same EfficientNet-Lite encoder (the same weights, at the
@@ -396,15 +430,19 @@ class Classifier(_Runner):
         assert isinstance(module, PatchCentroidClassifier)
         return cls(module, directory, settings)
 
-    def _forward(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(N, gh, gw) P probability per patch; (N, 3) frame-class probabilities in
-        FRAME_CLASS_ORDER when the model has a frame head."""
-        for frame in frames:
-            _check_frame(frame)
-        return self._probabilities(
-            self._run(to_batch(chunk, self.image_size, self.device))
-            for chunk in _chunks(frames, self.batch_size)
+    def _forward(
+        self, frames: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray | None, list[PictureBox]]:
+        """(N, gh, gw) P probability per patch of each frame's picture; (N, 3) frame-class
+        probabilities in FRAME_CLASS_ORDER when the model has a frame head; the pictures."""
+        boxes = self.pictures(frames)
+        results = (
+            self._run(self._batch(chunk, chunk_boxes))
+            for chunk, chunk_boxes in zip(
+                _chunks(frames, self.batch_size), _chunks(boxes, self.batch_size), strict=True
+            )
         )
+        return *self._probabilities(results), boxes
 
     @staticmethod
     def _probabilities(
@@ -423,8 +461,9 @@ class Classifier(_Runner):
         return patch_p, (np.concatenate(classes).astype(np.float32) if classes else None)
 
     def patch_probabilities(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, gh, gw) float32 P probability per patch."""
-        return self._forward(frames)[0]
+        """(N, gh, gw) float32 P probability per patch, as cells of each whole frame."""
+        patch_maps, _, boxes = self._forward(frames)
+        return _framed_grids(patch_maps, boxes)
 
     def classify(
         self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
@@ -436,29 +475,42 @@ class Classifier(_Runner):
     def classify_with_maps(
         self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
     ) -> tuple[np.ndarray, list[MaskVerdict]]:
-        """The (N, gh, gw) patch P probabilities and the verdicts, from one forward pass."""
+        """The (N, gh, gw) patch P probabilities (cells of each whole frame) and the verdicts,
+        from one forward pass."""
         return self._verdicts(*self._forward(frames), thresholds)
 
     def classify_encoded(
-        self, maps: list[torch.Tensor], thresholds: ClassThresholds | None = None
+        self,
+        maps: list[torch.Tensor],
+        frames: Sequence[np.ndarray],
+        thresholds: ClassThresholds | None = None,
     ) -> list[MaskVerdict]:
-        """:meth:`classify` from the encoder's maps of a batch (see ``shares_encoder_with``)."""
+        """:meth:`classify` from the encoder's maps of ``frames`` (one batch; see
+        ``shares_encoder_with``)."""
         result = self._run(maps, self.module.from_encoder_maps)
-        return self._verdicts(*self._probabilities([result]), thresholds)[1]
+        patch_maps, class_probs = self._probabilities([result])
+        return self._verdicts(patch_maps, class_probs, self.pictures(frames), thresholds)[1]
 
     def _verdicts(
         self,
         patch_maps: np.ndarray,
         class_probs: np.ndarray | None,
+        boxes: Sequence[PictureBox],
         thresholds: ClassThresholds | None,
     ) -> tuple[np.ndarray, list[MaskVerdict]]:
+        """Each picture judged by its own patches, its masks then laid over the whole frame."""
         thresholds = thresholds or self.thresholds
         if class_probs is None:
-            return patch_maps, [self.judge(patch_p, thresholds) for patch_p in patch_maps]
-        return patch_maps, [
-            self._judge_frame(patch_p, probs, thresholds)
-            for patch_p, probs in zip(patch_maps, class_probs, strict=True)
+            verdicts = [self.judge(patch_p, thresholds) for patch_p in patch_maps]
+        else:
+            verdicts = [
+                self._judge_frame(patch_p, probs, thresholds)
+                for patch_p, probs in zip(patch_maps, class_probs, strict=True)
+            ]
+        framed = [
+            _framed(verdict, box.expand_grid) for verdict, box in zip(verdicts, boxes, strict=True)
         ]
+        return _framed_grids(patch_maps, boxes), framed
 
     def _judge_frame(
         self, patch_p: np.ndarray, probs: np.ndarray, thresholds: ClassThresholds
@@ -494,26 +546,58 @@ class Segmenter(_Runner):
 
     def segment(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """For each frame, an (H, W) float32 map of P probability at the frame's size."""
-        for frame in frames:
-            _check_frame(frame)
+        boxes = self.pictures(frames)
         masks: list[np.ndarray] = []
-        for chunk in _chunks(frames, self.batch_size):
-            masks.extend(_p_maps(self._run(to_batch(chunk, self.image_size, self.device)), chunk))
+        for chunk, chunk_boxes in zip(
+            _chunks(frames, self.batch_size), _chunks(boxes, self.batch_size), strict=True
+        ):
+            masks.extend(_p_maps(self._run(self._batch(chunk, chunk_boxes)), chunk_boxes))
         return masks
+
+    def judge_frames(
+        self,
+        frames: Sequence[np.ndarray],
+        p_maps: Sequence[np.ndarray],
+        thresholds: ClassThresholds | None = None,
+    ) -> list[MaskVerdict]:
+        """Each frame's verdict on its P map (from :meth:`segment`), judged inside its picture
+        (see :meth:`judge`)."""
+        return [
+            self.judge(p_map, thresholds, picture)
+            for p_map, picture in zip(p_maps, self.pictures(frames), strict=True)
+        ]
 
     def segment_encoded(
         self, maps: list[torch.Tensor], frames: Sequence[np.ndarray]
     ) -> list[np.ndarray]:
         """:meth:`segment` from the encoder's maps of ``frames`` (one batch)."""
-        return _p_maps(self._run(maps, self.module.from_encoder_maps), frames)
+        return _p_maps(self._run(maps, self.module.from_encoder_maps), self.pictures(frames))
 
 
-def _p_maps(logits: torch.Tensor, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Each frame's P probability map at its own size, from the segmenter's logits."""
+def _framed_grids(patch_maps: np.ndarray, boxes: Sequence[PictureBox]) -> np.ndarray:
+    """Patch grids of pictures as grids of their whole frames."""
+    if not len(patch_maps):
+        return patch_maps
+    return np.stack([box.expand_grid(grid) for grid, box in zip(patch_maps, boxes, strict=True)])
+
+
+def _framed(verdict: MaskVerdict, expand: Callable[[np.ndarray], np.ndarray]) -> MaskVerdict:
+    """A verdict on a picture with its masks laid over the whole frame by ``expand``."""
+    drawn = verdict.drawn_mask
+    return replace(
+        verdict,
+        p_mask=expand(verdict.p_mask),
+        drawn_mask=None if drawn is None else expand(drawn),
+    )
+
+
+def _p_maps(logits: torch.Tensor, boxes: Sequence[PictureBox]) -> list[np.ndarray]:
+    """Each frame's P probability map at its own size, from the segmenter's logits on its
+    picture (stretched over its bars)."""
     probs = torch.softmax(logits.float(), dim=1)[:, 1:2]  # (B, 1, h, w)
     maps = []
-    for frame, prob in zip(frames, probs, strict=True):
-        h, w = frame.shape[:2]
-        full = F.interpolate(prob[None], size=(h, w), mode="bilinear", align_corners=False)
-        maps.append(full[0, 0].cpu().numpy().astype(np.float32))
+    for box, prob in zip(boxes, probs, strict=True):
+        size = (box.bottom - box.top, box.right - box.left)
+        picture = F.interpolate(prob[None], size=size, mode="bilinear", align_corners=False)
+        maps.append(box.expand_map(picture[0, 0].cpu().numpy().astype(np.float32)))
     return maps

@@ -45,6 +45,8 @@ class SegmentResult:
     confidence: float = 0.0
     width: int = 0
     height: int = 0
+    # [left, top, right, bottom] of the picture inside black bars; None without bars.
+    picture: list[int] | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,6 +59,7 @@ class SegmentResult:
             "classifier_p_fraction": round(self.classifier_p_fraction, 4),
             "class": self.frame_class,
             "confidence": round(self.confidence, 4),
+            "picture": self.picture,
             "error": self.error,
         }
 
@@ -139,12 +142,20 @@ def segment_paths(
             continue
         result.height, result.width = image.shape[:2]
         first = classifier.classify([image])[0]
+        (picture,) = segmenter.pictures([image])
         second = (
-            segmenter.judge(segmenter.segment([image])[0])
+            segmenter.judge(segmenter.segment([image])[0], picture=picture)
             if first.frame_class is FrameClass.HYBRID
             else None
         )
-        verdict = cascade(first, second, settings.thresholds, overrule=pipeline.segmenter_overrules)
+        verdict = cascade(
+            first,
+            second,
+            settings.thresholds,
+            overrule=pipeline.segmenter_overrules,
+            picture=picture,
+        )
+        result.picture = None if picture.whole else picture.as_list()
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value

@@ -421,6 +421,7 @@ def test_one_encoder_run_serves_both_models_when_they_share_it(tmp_path: Path) -
     frames = [
         np.random.default_rng(n).integers(0, 256, (40 + 9 * n, 64, 3), np.uint8) for n in range(3)
     ]
+    frames[2] = np.pad(frames[2], ((10, 10), (0, 0), (0, 0)))  # letterboxed: models see 58x64
     calls = _count_encoder_runs(classifier)
     shared = decide_frames(classifier, segmenter, frames, thresholds)
     assert calls == [2, 1]  # once per batch, for both models

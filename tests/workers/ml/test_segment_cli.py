@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from app.core.config import ModelSettings
 from hybridlens.cli import build_app
 from workers.ml.inference import (
     DEFAULT_CLASSIFIER_DIR,
@@ -171,3 +172,48 @@ def test_shipped_models_give_deterministic_outputs() -> None:
     assert masks[0].shape == (90, 120) and masks[0].dtype == np.float32
     assert np.array_equal(masks[0], masks[1])
     assert masks[0].min() >= 0.0 and masks[0].max() <= 1.0
+
+
+def test_a_letterboxed_frame_is_judged_by_its_picture() -> None:
+    """Black bars are neither P nor NP: the models see the picture, and their maps stretch
+    over the bars (the bars take the picture's edge values)."""
+    rng = np.random.default_rng(5)
+    picture = rng.integers(50, 256, (60, 120, 3), dtype=np.uint8)
+    frame = np.pad(picture, ((20, 20), (16, 16), (0, 0)))  # windowboxed in 100x152
+    classifier, segmenter = Classifier.load(), Segmenter.load()
+    barred, alone = classifier.classify([frame, picture])
+    assert barred.frame_class is alone.frame_class
+    assert barred.confidence == pytest.approx(alone.confidence, abs=1e-6)
+    assert barred.p_fraction == pytest.approx(alone.p_fraction, abs=1e-6)
+    barred_map, alone_map = segmenter.segment([frame, picture])
+    assert barred_map.shape == (100, 152)
+    assert np.allclose(barred_map[20:80, 16:136], alone_map, atol=1e-5)
+    assert np.allclose(barred_map[:20, 16:136], alone_map[0], atol=1e-5)  # the top bar
+    # Without the crop the models see the bars, and judge something else.
+    whole = ModelSettings(crop_borders=False)
+    uncropped = Segmenter.load(whole).segment([frame])[0]
+    assert not np.allclose(uncropped[20:80, 16:136], alone_map, atol=1e-3)
+    maps = Classifier.load(whole).patch_probabilities([frame, picture])
+    assert not np.allclose(maps[0], classifier.patch_probabilities([frame])[0], atol=1e-3)
+
+
+def test_segment_says_where_the_picture_inside_black_bars_is(tmp_path: Path) -> None:
+    _photo_with_title(tmp_path / "plain.png", 96, 64)
+    plain = np.asarray(Image.open(tmp_path / "plain.png"))
+    Image.fromarray(np.pad(plain, ((0, 0), (16, 16), (0, 0)))).save(tmp_path / "boxed.png")
+    result = runner.invoke(
+        build_app(),
+        ["segment", str(tmp_path / "plain.png"), str(tmp_path / "boxed.png"), "--out",
+         str(tmp_path / "masks"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plain_record, boxed_record = (json.loads(line) for line in result.stdout.strip().splitlines())
+    assert plain_record["picture"] is None
+    assert boxed_record["picture"] == [16, 0, 112, 64]  # left, top, right, bottom
+    assert boxed_record["class"] == plain_record["class"]
+    assert boxed_record["p_fraction"] == pytest.approx(plain_record["p_fraction"], abs=1e-6)
+    assert Image.open(tmp_path / "masks" / "boxed.png").size == (128, 64)
+    result = runner.invoke(
+        build_app(), ["segment", str(tmp_path / "boxed.png"), "--out", str(tmp_path / "masks")]
+    )
+    assert "\tpicture 16,0,112,64\t" in result.stdout
