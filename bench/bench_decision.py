@@ -86,10 +86,12 @@ def features(classifier: Classifier, segmenter: Segmenter, samples: list[Sample]
     rows = []
     for start in range(0, len(samples), 32):
         images = [s.image for s in samples[start : start + 32]]
-        patch_maps, heads, _ = classifier._forward(images)  # the pictures' patches
+        # The pictures' patches, and the segmenter's map inside each picture (black bars).
+        patch_maps, heads, boxes = classifier._forward(images)
         assert heads is not None, "the classifier has no frame head"
-        for patch_p, head, seg in zip(patch_maps, heads, segmenter.segment(images), strict=True):
-            rows.append(frame_features(head, patch_p, seg))
+        maps = segmenter.segment(images)
+        for patch_p, head, seg, box in zip(patch_maps, heads, maps, boxes, strict=True):
+            rows.append(frame_features(head, patch_p, box.crop(seg)))
     return np.asarray(rows, np.float32)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # A pixel is part of the picture when any channel is above this (0-255): bars of digital
@@ -69,26 +70,40 @@ class PictureBox:
         pad = ((self.top, self.height - self.bottom), (self.left, self.width - self.right))
         return np.pad(picture_map, pad, mode="edge")
 
+    def grid_pixels(self, grid: np.ndarray) -> np.ndarray:
+        """A (rows, cols) grid of cells over the picture as a map of the whole frame's pixels:
+        each picture pixel takes its cell, each bar the picture's edge beside it."""
+        height, width = self.bottom - self.top, self.right - self.left
+        rows = np.arange(height) * grid.shape[0] // height
+        cols = np.arange(width) * grid.shape[1] // width
+        return self.expand_map(grid[rows[:, None], cols[None, :]])
+
     def expand_grid(self, grid: np.ndarray) -> np.ndarray:
-        """A (rows, cols) grid of cells over the picture as the same grid over the whole frame:
-        each frame cell takes the picture cell under its centre (the nearest one over a bar)."""
+        """A (rows, cols) grid of values over the picture as the same grid over the whole
+        frame: each frame cell the mean of the picture (and bar) pixels it covers, so no cell
+        of the picture is lost when it is squeezed into fewer frame cells."""
         if self.whole:
             return grid
-        rows, cols = grid.shape[:2]
-        return grid[
-            _cells(rows, self.height, self.top, self.bottom)[:, None],
-            _cells(cols, self.width, self.left, self.right)[None, :],
-        ]
+        pixels = self.grid_pixels(grid.astype(np.float32))
+        cells = cv2.resize(pixels, (grid.shape[1], grid.shape[0]), interpolation=cv2.INTER_AREA)
+        return cells.astype(grid.dtype)
+
+    @classmethod
+    def union(cls, boxes: list[PictureBox]) -> PictureBox:
+        """The smallest box holding the pictures of ``boxes`` (frames of one size)."""
+        first = boxes[0]
+        return cls(
+            min(box.top for box in boxes),
+            max(box.bottom for box in boxes),
+            min(box.left for box in boxes),
+            max(box.right for box in boxes),
+            first.height,
+            first.width,
+        )
 
     def as_list(self) -> list[int]:
         """[left, top, right, bottom] in pixels (the order of a crop box)."""
         return [self.left, self.top, self.right, self.bottom]
-
-
-def _cells(count: int, side: int, start: int, stop: int) -> np.ndarray:
-    centres = (np.arange(count) + 0.5) * side / count
-    inside = (centres - start) / (stop - start) * count
-    return np.clip(np.floor(inside), 0, count - 1).astype(np.intp)
 
 
 def find_picture_box(frame: np.ndarray) -> PictureBox:

@@ -77,6 +77,18 @@ def test_propagation_beats_copying_on_a_moving_composite(segmenter: Segmenter) -
     assert np.array_equal(propagated[0] >= 0.5, truth[0])  # the annotation is kept
 
 
+def test_a_letterboxed_shot_propagates_inside_its_bars(segmenter: Segmenter) -> None:
+    frames, truth = moving_composite()
+    barred = [np.pad(frame, ((30, 30), (0, 0), (0, 0))) for frame in frames]
+    drawn_over_bars = np.pad(truth[0], ((30, 30), (0, 0)), constant_values=True)
+    plain = propagation.propagate(frames[:3], {0: truth[0]}, segmenter)
+    boxed = propagation.propagate(barred[:3], {0: drawn_over_bars}, segmenter)
+    for inside, alone in zip(boxed, plain, strict=True):
+        assert inside.shape == (HEIGHT + 60, WIDTH)
+        assert np.allclose(inside[30:-30], alone, atol=1e-5)
+        assert np.allclose(inside[:30], alone[0], atol=1e-5)  # the bar takes the edge
+
+
 def test_propagation_needs_an_annotated_frame(segmenter: Segmenter) -> None:
     frames, _ = moving_composite()
     with pytest.raises(ValueError, match="at least one annotated frame"):

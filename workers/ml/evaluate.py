@@ -208,6 +208,7 @@ def evaluate_models(
     # Verdicts per set for the cascade: the first classifier's, then the first segmenter's.
     cascade_clf: dict[str, list[MaskVerdict]] = {}
     cascade_seg: dict[str, list[MaskVerdict]] = {}
+    picture_finder: Segmenter | None = None  # the first segmenter: where each frame's picture is
     sets = {"homogeneous": homogeneous, "composites": composites}
     refinements: tuple[Refinement, ...] = ("bilinear", "guided")
     for path in classifiers:
@@ -250,7 +251,8 @@ def evaluate_models(
             "composites_class": _verdict_accuracy(verdicts["composites"], composites, thresholds),
         }
         cascade_seg = cascade_seg or verdicts
-    if cascade_clf and cascade_seg:
+        picture_finder = picture_finder or segmenter
+    if cascade_clf and cascade_seg and picture_finder is not None:
         # The analysis pipeline's decision (``cascade``): the classifier sends a frame it calls
         # hybrid to the segmenter for its mask; a frame it calls homogeneous keeps its verdict
         # and a uniform mask. Measured both ways: the segmenter overruling "hybrid" or not.
@@ -262,9 +264,12 @@ def evaluate_models(
             }
             pooled: tuple[list[MaskVerdict], list[Sample]] = ([], [])
             for name, samples in sets.items():
+                pictures = picture_finder.pictures([s.image for s in samples])
                 final = [
-                    cascade(clf, seg, thresholds, overrule=overrule)
-                    for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
+                    cascade(clf, seg, thresholds, overrule=overrule, picture=picture)
+                    for clf, seg, picture in zip(
+                        cascade_clf[name], cascade_seg[name], pictures, strict=True
+                    )
                 ]
                 entry[name] = _verdict_accuracy(final, samples, thresholds)
                 pooled[0].extend(final)

@@ -507,8 +507,11 @@ class Classifier(_Runner):
                 self._judge_frame(patch_p, probs, thresholds)
                 for patch_p, probs in zip(patch_maps, class_probs, strict=True)
             ]
+        # A barred frame's masks become pixel masks of the whole frame: a grid of the frame's
+        # cells would squeeze some of the picture's cells out.
         framed = [
-            _framed(verdict, box.expand_grid) for verdict, box in zip(verdicts, boxes, strict=True)
+            verdict if box.whole else _framed(verdict, box.grid_pixels)
+            for verdict, box in zip(verdicts, boxes, strict=True)
         ]
         return _framed_grids(patch_maps, boxes), framed
 
@@ -575,7 +578,8 @@ class Segmenter(_Runner):
 
 
 def _framed_grids(patch_maps: np.ndarray, boxes: Sequence[PictureBox]) -> np.ndarray:
-    """Patch grids of pictures as grids of their whole frames."""
+    """Patch grids of pictures as grids of their whole frames (each frame cell the mean of
+    what it covers)."""
     if not len(patch_maps):
         return patch_maps
     return np.stack([box.expand_grid(grid) for grid, box in zip(patch_maps, boxes, strict=True)])

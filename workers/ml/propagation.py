@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from app.pipeline.borders import PictureBox
 from workers.ml.inference import Segmenter, to_batch
 
 # (done, total) frames propagated.
@@ -228,13 +229,36 @@ def propagate(
 ) -> list[np.ndarray]:
     """P probability maps for every frame (in ``frames``' order) from the masks of the
     annotated ones (position in ``frames`` -> HxW bool mask, any size). Annotated frames
-    keep their masks. ``refine`` False: the feature propagation alone."""
+    keep their masks. ``refine`` False: the feature propagation alone. A shot inside black
+    bars is propagated inside them, as the segmenter sees frames (``crop_borders``), and the
+    maps are stretched back over the bars."""
     config = config or PropagationConfig()
     if not annotated:
         raise ValueError("propagation needs at least one annotated frame")
     for frame in frames:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frames must be HxWx3 uint8 RGB arrays, got {frame.shape}")
+    box = _shot_picture(frames, segmenter)
+    if box is not None:
+        # The shot inside its black bars, as the segmenter sees frames; the maps stretched back.
+        pictures = [box.crop(frame) for frame in frames]
+        masks = {
+            i: box.crop(_resize(mask, box.width, box.height, linear=False) >= 0.5)
+            for i, mask in annotated.items()
+        }
+        maps = _propagate(pictures, masks, segmenter, config, progress, refine)
+        return [box.expand_map(map_) for map_ in maps]
+    return _propagate(frames, annotated, segmenter, config, progress, refine)
+
+
+def _propagate(
+    frames: Sequence[np.ndarray],
+    annotated: Mapping[int, np.ndarray],
+    segmenter: Segmenter,
+    config: PropagationConfig,
+    progress: Progress | None,
+    refine: bool,
+) -> list[np.ndarray]:
     features = FeatureExtractor(segmenter, config)(frames)
     grid = config.grid
     memory = torch.cat([features[i].cells for i in annotated])
@@ -271,6 +295,15 @@ def propagate(
         if progress is not None:
             progress(done, len(steps))
     return [result[i] for i in range(len(frames))]
+
+
+def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> PictureBox | None:
+    """The box holding every frame's picture inside black bars (frames of one size), or None
+    when that is the whole frame."""
+    if not frames or len({frame.shape for frame in frames}) > 1:
+        return None
+    box = PictureBox.union(segmenter.pictures(frames))
+    return None if box.whole else box
 
 
 def model_only(frames: Sequence[np.ndarray], segmenter: Segmenter) -> list[np.ndarray]:

@@ -86,8 +86,30 @@ def test_a_patch_grid_of_the_picture_becomes_a_grid_of_the_frame() -> None:
     grid = np.repeat(np.arange(4.0)[:, None], 3, axis=1)
     full = box.expand_grid(grid)
     assert full.shape == (4, 3)
-    # Frame rows centred at 12.5 and 37.5 lie on the bar: the picture's top row; 62.5 and
-    # 87.5 lie over the picture's rows 1 and 3.
-    assert np.array_equal(full[:, 0], [0.0, 0.0, 1.0, 3.0])
+    # The top half of the frame is bar (the picture's top row, 0); the bottom half holds all
+    # four picture rows, two to a frame cell: none is lost.
+    assert np.allclose(full[:, 0], [0.0, 0.0, 0.5, 2.5], atol=0.05)
+    pixels = box.grid_pixels(grid)
+    assert pixels.shape == (100, 80)
+    assert set(np.unique(pixels[50:])) == {0.0, 1.0, 2.0, 3.0}
+    assert (pixels[:50] == 0.0).all()
     whole = PictureBox(0, 100, 0, 80, 100, 80)
     assert whole.expand_grid(grid) is grid
+
+
+def test_a_drawn_patch_row_of_a_letterboxed_picture_survives() -> None:
+    # A 2.39:1 picture letterboxed in 320x180: its 14 patch rows are squeezed into the 14
+    # rows of a frame grid. A drawn row (0) keeps its pixels and its weight.
+    box = PictureBox(top=23, bottom=157, left=0, right=320, height=180, width=320)
+    grid = np.ones((14, 14))
+    grid[5] = 0.0
+    pixels = box.grid_pixels(grid)
+    assert (pixels[23:157] == 0.0).all(axis=1).sum() in (9, 10)  # 134 / 14 rows of pixels
+    full = box.expand_grid(grid)
+    assert full.mean() == pytest.approx(pixels.mean(), abs=0.005)
+    assert full.min() < 0.6  # the drawn row shows in the cells it falls in
+
+
+def test_union_holds_every_picture() -> None:
+    boxes = [PictureBox(10, 90, 0, 160, 100, 160), PictureBox(12, 95, 5, 150, 100, 160)]
+    assert PictureBox.union(boxes) == PictureBox(10, 95, 0, 160, 100, 160)
