@@ -1,0 +1,105 @@
+"""Exposure and contrast: how much a darker, brighter, faded or crushed transfer moves the
+pipeline's frame classes, and whether a per-frame levels stretch before the models undoes it.
+
+Old prints and tapes come in every exposure. This bench maps the degraded held-out frames
+through a tone curve (gamma 2.2 and 0.45, faded to 0.5x + 0.35, crushed to 1.6x - 0.3,
+underexposed to 0.4x) and runs the pipeline's decision (``decide_frames``) on them:
+frame-class accuracy against the truth, agreement with the untouched frames, and the share
+called hybrid. ``--stretch`` first maps each frame's 1st-99th luma percentile to 0-255 (a
+levels stretch), the candidate fix.
+
+    nice .venv/bin/python bench/bench_exposure.py [--sources calibration|validation] [--stretch]
+
+Choose on the calibration sources (the default); validation only measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from app.core.config import ClassThresholds, ModelSettings
+from workers.ml.evaluate import (
+    calibration_sets,
+    load_splits,
+    validation_composites,
+    validation_homogeneous,
+)
+from workers.ml.inference import Classifier, Segmenter, decide_frames
+
+Image = np.ndarray
+
+
+def tone(curve: Callable[[np.ndarray], np.ndarray]) -> Callable[[Image], Image]:
+    levels = np.clip(curve(np.arange(256) / 255.0) * 255, 0, 255).astype(np.uint8)
+    return lambda image: levels[image]
+
+
+CURVES: dict[str, Callable[[Image], Image]] = {
+    "none": lambda image: image,
+    "darker, gamma 2.2": tone(lambda x: x**2.2),
+    "brighter, gamma 0.45": tone(lambda x: x**0.45),
+    "faded, 0.5x + 0.35": tone(lambda x: 0.5 * x + 0.35),
+    "crushed, 1.6x - 0.3": tone(lambda x: 1.6 * x - 0.3),
+    "underexposed, 0.4x": tone(lambda x: 0.4 * x),
+}
+
+
+def stretch(image: Image) -> Image:
+    """The frame's 1st-99th luma percentile mapped to 0-255 (flat frames as they are)."""
+    low, high = np.percentile(image.mean(axis=2), (1, 99))
+    if high - low < 16:
+        return image
+    scaled = (image.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
+    parser.add_argument("--sources", choices=("calibration", "validation"), default="calibration")
+    parser.add_argument("--per-style", type=int, default=20)
+    parser.add_argument("--stretch", action="store_true", help="levels-stretch every frame first")
+    args = parser.parse_args()
+
+    splits = load_splits(args.data, args.cache)
+    if args.sources == "validation":
+        sets = {
+            "homogeneous": validation_homogeneous(splits),
+            "composites": validation_composites(splits, args.per_style),
+        }
+    else:
+        composites, homogeneous = calibration_sets(splits, args.per_style)
+        sets = {"homogeneous": homogeneous, "composites": composites}
+    thresholds = ClassThresholds()
+    settings = ModelSettings(device="cpu")
+    classifier, segmenter = Classifier.load(settings), Segmenter.load(settings)
+    print(
+        f"{args.sources} sources, levels stretch {'on' if args.stretch else 'off'}: frame-class"
+        " accuracy / same class as the untouched frames / share called hybrid"
+    )
+    print(f"{'tone curve':<22} {'homogeneous':>26} {'composites':>26}")
+    untouched: dict[str, list[str]] = {}
+    for name, curve in CURVES.items():
+        cells = []
+        for set_name, samples in sets.items():
+            frames = [curve(sample.image) for sample in samples]
+            if args.stretch:
+                frames = [stretch(frame) for frame in frames]
+            decisions = decide_frames(classifier, segmenter, frames, thresholds)
+            called = [decision.verdict.frame_class.value for decision in decisions]
+            truth = [thresholds.classify(float(s.p_mask.mean())).value for s in samples]
+            untouched.setdefault(set_name, called)
+            accuracy = np.mean([c == t for c, t in zip(called, truth, strict=True)])
+            same = np.mean([c == u for c, u in zip(called, untouched[set_name], strict=True)])
+            hybrid = np.mean([c == "hybrid" for c in called])
+            cells.append(f"{accuracy:.3f} / {same:.3f} / {hybrid:.3f}")
+        print(f"{name:<22} {cells[0]:>26} {cells[1]:>26}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
