@@ -183,7 +183,9 @@ def measure(args: argparse.Namespace) -> Measured:
     classifier = Classifier.load(settings, args.classifier)
     segmenter = Segmenter.load(settings, args.segmenter)
     args.cache.mkdir(parents=True, exist_ok=True)
-    tag = hashlib.sha256(f"{classifier.version}{segmenter.version}".encode()).hexdigest()[:12]
+    # The features change with the models and with whether they look inside black bars.
+    key = f"{classifier.version}{segmenter.version}crop={classifier.crop_borders}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     splits = load_splits(args.data, args.cache)
     sets = {
         "calibration": calibration_samples(splits, per_style=args.calibration_per_style),

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.pipeline.borders import PictureBox, find_picture_box
+
 Box = tuple[float, float, float, float]
 
 
@@ -124,6 +126,39 @@ def salient_regions(
     if method not in SALIENT_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(SALIENT_METHODS)}")
     return _components(SALIENT_METHODS[method](image), "salient", settings or ProposalSettings())
+
+
+def frame_regions(
+    image: np.ndarray,
+    p_mask: np.ndarray | None = None,
+    settings: ProposalSettings | None = None,
+    *,
+    picture: PictureBox | None = None,
+) -> list[Region]:
+    """The candidate regions of one frame, inside its black bars (``picture``, found when not
+    given: ``app.pipeline.borders``): the NP regions of its mask (``p_mask``, any size) when
+    it has one, else its salient regions. Bars are neither drawn nor part of a figure: a
+    mask's NP area does not run into them, and the salient methods do not take the picture's
+    edge against a bar for line work or contrast."""
+    picture = picture or find_picture_box(image)
+    if p_mask is not None:
+        return regions_from_mask(p_mask | ~picture.inside(p_mask.shape), settings)
+    return [_in_frame(region, picture) for region in salient_regions(picture.crop(image), settings)]
+
+
+def _in_frame(region: Region, picture: PictureBox) -> Region:
+    """A region found in a picture, in fractions of its whole frame."""
+    if picture.whole:
+        return region
+    x0, y0, x1, y1 = region.box
+    left, top = picture.left / picture.width, picture.top / picture.height
+    wide = (picture.right - picture.left) / picture.width
+    tall = (picture.bottom - picture.top) / picture.height
+    return Region(
+        box=(left + x0 * wide, top + y0 * tall, left + x1 * wide, top + y1 * tall),
+        area=region.area * wide * tall,
+        source=region.source,
+    )
 
 
 def crop(image: np.ndarray, box: Box, *, pad: float = 0.05) -> np.ndarray:

@@ -70,6 +70,14 @@ class PictureBox:
         pad = ((self.top, self.height - self.bottom), (self.left, self.width - self.right))
         return np.pad(picture_map, pad, mode="edge")
 
+    def inside(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A bool map of ``shape`` (the frame at any resolution): True over the picture."""
+        rows = (np.arange(shape[0]) + 0.5) * self.height / shape[0]
+        cols = (np.arange(shape[1]) + 0.5) * self.width / shape[1]
+        return ((rows >= self.top) & (rows < self.bottom))[:, None] & (
+            (cols >= self.left) & (cols < self.right)
+        )[None, :]
+
     def grid_pixels(self, grid: np.ndarray) -> np.ndarray:
         """A (rows, cols) grid of cells over the picture as a map of the whole frame's pixels:
         each picture pixel takes its cell, each bar the picture's edge beside it."""
@@ -79,14 +87,14 @@ class PictureBox:
         return self.expand_map(grid[rows[:, None], cols[None, :]])
 
     def expand_grid(self, grid: np.ndarray) -> np.ndarray:
-        """A (rows, cols) grid of values over the picture as the same grid over the whole
-        frame: each frame cell the mean of the picture (and bar) pixels it covers, so no cell
-        of the picture is lost when it is squeezed into fewer frame cells."""
+        """A (rows, cols) grid of values (probabilities) over the picture as a float32 grid
+        of the same shape over the whole frame: each frame cell the mean of the picture (and
+        bar) pixels it covers, so no cell of the picture is lost when it is squeezed into
+        fewer frame cells. Masks go through :meth:`grid_pixels` instead."""
         if self.whole:
             return grid
         pixels = self.grid_pixels(grid.astype(np.float32))
-        cells = cv2.resize(pixels, (grid.shape[1], grid.shape[0]), interpolation=cv2.INTER_AREA)
-        return cells.astype(grid.dtype)
+        return cv2.resize(pixels, (grid.shape[1], grid.shape[0]), interpolation=cv2.INTER_AREA)
 
     @classmethod
     def union(cls, boxes: list[PictureBox]) -> PictureBox:
@@ -120,6 +128,11 @@ def find_picture_box(frame: np.ndarray) -> PictureBox:
     top, bottom = _bars(bright.mean(axis=1) <= BRIGHT_SHARE)
     left, right = _bars(bright.mean(axis=0) <= BRIGHT_SHARE)
     return PictureBox(top, height - bottom, left, width - right, height, width)
+
+
+def is_dark(frame: np.ndarray) -> bool:
+    """Whether an RGB frame is black all over (a fade): it has no picture to find."""
+    return bool((_brightest(frame) > DARK_LEVEL).mean() <= BRIGHT_SHARE)
 
 
 def _slack(side: int) -> int:

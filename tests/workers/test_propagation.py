@@ -82,8 +82,11 @@ def test_a_letterboxed_shot_propagates_inside_its_bars(segmenter: Segmenter) -> 
     barred = [np.pad(frame, ((30, 30), (0, 0), (0, 0))) for frame in frames]
     drawn_over_bars = np.pad(truth[0], ((30, 30), (0, 0)), constant_values=True)
     plain = propagation.propagate(frames[:3], {0: truth[0]}, segmenter)
-    boxed = propagation.propagate(barred[:3], {0: drawn_over_bars}, segmenter)
-    for inside, alone in zip(boxed, plain, strict=True):
+    # The shot ends in a fade to black, which has no picture of its own to say.
+    fade = np.zeros_like(barred[0])
+    boxed = propagation.propagate([*barred[:3], fade], {0: drawn_over_bars}, segmenter)
+    assert boxed[3].shape == (HEIGHT + 60, WIDTH)
+    for inside, alone in zip(boxed[:3], plain, strict=True):
         assert inside.shape == (HEIGHT + 60, WIDTH)
         assert np.allclose(inside[30:-30], alone, atol=1e-5)
         assert np.allclose(inside[:30], alone[0], atol=1e-5)  # the bar takes the edge

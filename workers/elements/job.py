@@ -37,16 +37,11 @@ from app.elements import head as head_codec
 from app.elements import repository
 from app.elements import service as elements_service
 from app.elements.clustering import cluster_elements
-from app.elements.proposals import (
-    Region,
-    crop,
-    masked_crop,
-    regions_from_mask,
-    salient_regions,
-)
+from app.elements.proposals import Region, crop, frame_regions, masked_crop
 from app.elements.schemas import ElementRunPublic
 from app.elements.tracking import TrackItem, link_tracks
 from app.films import repository as films_repository
+from app.pipeline.borders import find_picture_box
 from app.pipeline.errors import FrameExtractionFailed, user_reason
 from app.pipeline.masks import decode_mask
 from app.pipeline.video import extract_frame
@@ -149,12 +144,15 @@ def extract_analysis(
         if image is None:
             skipped += 1
             continue
+        picture_box = find_picture_box(image)  # the picture inside black bars
         if mask_png is not None and frame.frame_class is FrameClass.HYBRID:
-            drawn = ~decode_mask(mask_png)
-            regions = regions_from_mask(~drawn)
+            p_mask = decode_mask(mask_png)
+            drawn = ~p_mask & picture_box.inside(p_mask.shape)
+            regions = frame_regions(image, p_mask, picture=picture_box)
             found.extend((frame, r, masked_crop(image, r.box, drawn)) for r in regions)
         else:
-            found.extend((frame, r, crop(image, r.box)) for r in salient_regions(image))
+            regions = frame_regions(image, picture=picture_box)
+            found.extend((frame, r, crop(image, r.box)) for r in regions)
     vectors = embedder.embed([picture for _, _, picture in found])
     tracks = link_tracks(
         [

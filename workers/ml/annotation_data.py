@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from app.annotations.training import AnnotatedFrame
+from app.core.config import get_settings
 from app.core.domain import FrameClass
-from app.pipeline.borders import find_picture_box
+from app.pipeline.borders import PictureBox, find_picture_box
 from app.pipeline.masks import decode_mask
 from app.pipeline.video import extract_frame
 from workers.ml.inference import Segmenter
@@ -33,10 +34,16 @@ def picture(
     return np.asarray(image)
 
 
+def _picture_box(image: np.ndarray) -> PictureBox:
+    """The picture inside the frame's black bars, when the models look at that only
+    (``app.pipeline.borders``, ``crop_borders``): what they see is what they train on."""
+    if not get_settings().model.crop_borders:
+        return PictureBox.of_whole(image)
+    return find_picture_box(image)
+
+
 def _inside_bars(image: np.ndarray) -> np.ndarray:
-    """The picture inside the frame's black bars: what the models look at
-    (``app.pipeline.borders``), so what they train on."""
-    return find_picture_box(image).crop(image)
+    return _picture_box(image).crop(image)
 
 
 def _mask_at(frame: AnnotatedFrame, height: int, width: int) -> np.ndarray:
@@ -62,7 +69,7 @@ def masked_frames(frames: Sequence[AnnotatedFrame], *, size: int = FRAME_SIZE) -
         if frame.mask_png is None:
             continue
         image = picture(frame, size=size)
-        box = find_picture_box(image)
+        box = _picture_box(image)
         images.append(box.crop(image))
         masks.append(box.crop(_mask_at(frame, *image.shape[:2])))
     return MaskedFrames(images, masks)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.pipeline.borders import PictureBox
+from app.pipeline.borders import PictureBox, is_dark
 from workers.ml.inference import Segmenter, to_batch
 
 # (done, total) frames propagated.
@@ -229,9 +229,10 @@ def propagate(
 ) -> list[np.ndarray]:
     """P probability maps for every frame (in ``frames``' order) from the masks of the
     annotated ones (position in ``frames`` -> HxW bool mask, any size). Annotated frames
-    keep their masks. ``refine`` False: the feature propagation alone. A shot inside black
-    bars is propagated inside them, as the segmenter sees frames (``crop_borders``), and the
-    maps are stretched back over the bars."""
+    keep their masks (inside the picture, for a shot in bars). ``refine`` False: the feature
+    propagation alone. A shot inside black bars is propagated inside them, as the segmenter
+    sees frames (``crop_borders``), and the maps are stretched back over the bars (each bar
+    takes the picture's edge beside it)."""
     config = config or PropagationConfig()
     if not annotated:
         raise ValueError("propagation needs at least one annotated frame")
@@ -298,11 +299,18 @@ def _propagate(
 
 
 def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> PictureBox | None:
-    """The box holding every frame's picture inside black bars (frames of one size), or None
-    when that is the whole frame."""
+    """The box holding every frame's picture inside black bars (frames of one size; frames
+    black all over, such as a fade, have no say), or None when that is the whole frame."""
     if not frames or len({frame.shape for frame in frames}) > 1:
         return None
-    box = PictureBox.union(segmenter.pictures(frames))
+    boxes = [
+        box
+        for frame, box in zip(frames, segmenter.pictures(frames), strict=True)
+        if not is_dark(frame)
+    ]
+    if not boxes:
+        return None
+    box = PictureBox.union(boxes)
     return None if box.whole else box
 
 

@@ -9,6 +9,7 @@ from app.elements.proposals import (
     SALIENT_METHODS,
     box_iou,
     crop,
+    frame_regions,
     masked_crop,
     regions_from_mask,
     salient_regions,
@@ -81,3 +82,30 @@ def test_masked_crop_greys_the_photographic_part_of_the_box() -> None:
     assert piece.shape == plain.shape
     assert np.all(piece[~drawn] == 128)
     assert np.array_equal(piece[drawn], plain[drawn])
+
+
+def _in_pillarbox(box: tuple[float, ...], left: int, width: int, full: int) -> tuple[float, ...]:
+    x0, y0, x1, y1 = box
+    return ((left + x0 * width) / full, y0, (left + x1 * width) / full, y1)
+
+
+def test_regions_of_a_pillarboxed_drawn_frame_are_found_in_its_picture() -> None:
+    paper = np.full((240, 320, 3), 235, np.uint8)
+    pasted = paste(paper, FIGURES[:2])
+    frame = np.pad(pasted.image, ((0, 0), (53, 53), (0, 0)))  # 4:3 in 16:9
+    regions = frame_regions(frame)
+    assert len(regions) == 2
+    for truth in pasted.boxes:
+        framed = _in_pillarbox(truth, 53, 320, 426)
+        assert _best_iou([region.box for region in regions], framed) > 0.6
+    assert all(region.box[0] >= 53 / 426 - 0.01 for region in regions)  # none in the bar
+
+
+def test_mask_regions_of_a_barred_frame_stop_at_the_bars() -> None:
+    p_mask = np.ones((240, 320), bool)
+    p_mask[40:120, :60] = False  # a drawn corner piece at the picture's left edge
+    barred_mask = np.pad(p_mask, ((0, 0), (53, 53)), mode="edge")  # the bars take the edge
+    frame = np.pad(photo_background(1), ((0, 0), (53, 53), (0, 0)))
+    assert regions_from_mask(barred_mask)[0].box[0] == 0.0  # into the bar
+    (region,) = frame_regions(frame, barred_mask)
+    assert region.box[0] == pytest.approx(53 / 426, abs=0.005)
