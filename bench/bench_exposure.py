@@ -3,10 +3,11 @@ pipeline's frame classes, and whether a per-frame levels stretch before the mode
 
 Old prints and tapes come in every exposure. This bench maps the degraded held-out frames
 through a tone curve (gamma 2.2 and 0.45, faded to 0.5x + 0.35, crushed to 1.6x - 0.3,
-underexposed to 0.4x) and runs the pipeline's decision (``decide_frames``) on them:
-frame-class accuracy against the truth, agreement with the untouched frames, and the share
-called hybrid. ``--stretch`` first maps each frame's 1st-99th luma percentile to 0-255 (a
-levels stretch), the candidate fix.
+underexposed to 0.4x) and runs the pipeline's decision (``decide_frames``, black-border crop
+on, as shipped) on them: frame-class accuracy against the truth, agreement with the
+decision on the untouched frames (no curve, no stretch), and the share called hybrid.
+``--stretch`` first maps each frame's 1st-99th percentile of the RGB mean to 0-255 (a levels
+stretch), the candidate fix.
 
     nice .venv/bin/python bench/bench_exposure.py [--sources calibration|validation] [--stretch]
 
@@ -49,7 +50,8 @@ CURVES: dict[str, Callable[[Image], Image]] = {
 
 
 def stretch(image: Image) -> Image:
-    """The frame's 1st-99th luma percentile mapped to 0-255 (flat frames as they are)."""
+    """The frame's 1st-99th percentile of the RGB mean mapped to 0-255 (flat frames as they
+    are)."""
     low, high = np.percentile(image.mean(axis=2), (1, 99))
     if high - low < 16:
         return image
@@ -83,7 +85,15 @@ def main() -> None:
         " accuracy / same class as the untouched frames / share called hybrid"
     )
     print(f"{'tone curve':<22} {'homogeneous':>26} {'composites':>26}")
-    untouched: dict[str, list[str]] = {}
+    untouched = {
+        set_name: [
+            decision.verdict.frame_class.value
+            for decision in decide_frames(
+                classifier, segmenter, [s.image for s in samples], thresholds
+            )
+        ]
+        for set_name, samples in sets.items()
+    }
     for name, curve in CURVES.items():
         cells = []
         for set_name, samples in sets.items():
@@ -93,7 +103,6 @@ def main() -> None:
             decisions = decide_frames(classifier, segmenter, frames, thresholds)
             called = [decision.verdict.frame_class.value for decision in decisions]
             truth = [thresholds.classify(float(s.p_mask.mean())).value for s in samples]
-            untouched.setdefault(set_name, called)
             accuracy = np.mean([c == t for c, t in zip(called, truth, strict=True)])
             same = np.mean([c == u for c, u in zip(called, untouched[set_name], strict=True)])
             hybrid = np.mean([c == "hybrid" for c in called])
