@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.analysis import service as analysis_service
@@ -24,11 +25,13 @@ from app.jobs import service as jobs_service
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
+from tests.figures import paste, photo_background
 from tests.media import (
     GeneratedVideo,
     Segment,
     make_audio_only,
     make_empty_file,
+    make_lossless_video,
     make_text_file,
     make_tiny_video,
     make_truncated,
@@ -282,6 +285,37 @@ def test_analyze_path_segments_every_frame_when_segment_all_is_set(
     assert mask.shape == (30, 40)  # 160x120 shrunk to a 40-pixel long side
     # The stored P fraction is the segmenter's, measured at working resolution.
     assert frames[0].p_fraction == pytest.approx(mask.mean(), abs=0.1)
+
+
+def test_a_pillarboxed_film_gets_the_classes_of_its_picture(
+    sqlite_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """The same frames with and without black bars, losslessly: every frame is judged as its
+    picture (the models look inside the bars), hybrids segmented alike."""
+    paper = np.full((180, 240, 3), 235, np.uint8)
+    pictures = [
+        photo_background(1, (240, 180)),
+        paste(paper, [("star", 20, 30, 70), ("face", 130, 60, 80)]).image,
+        paste(photo_background(2, (240, 180)), [("house", 10, 10, 90)]).image,
+    ]
+    frames = [picture for picture in pictures for _ in range(2)]  # 2 s each at 1 fps
+    plain = make_lossless_video(frames, tmp_path / "plain.mkv")
+    barred = make_lossless_video(
+        [np.pad(frame, ((0, 0), (40, 40), (0, 0))) for frame in frames], tmp_path / "barred.mkv"
+    )
+    settings = sqlite_settings.model_copy(update={"pipeline": PipelineSettings(segment_all=True)})
+    found = {}
+    for path in (plain, barred):
+        result = analyze_path(path, settings, models=models)
+        assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
+        found[path] = {frame.frame_index: frame for frame in _frames(settings, result.analysis_id)}
+    common = sorted(set(found[plain]) & set(found[barred]))
+    assert len(common) >= 3
+    for index in common:
+        alone, inside = found[plain][index], found[barred][index]
+        assert inside.frame_class == alone.frame_class
+        assert inside.p_fraction == pytest.approx(alone.p_fraction, abs=1e-4)
+        assert inside.confidence == pytest.approx(alone.confidence, abs=1e-4)
 
 
 # ----------------------------------------------------------------------------------------------
