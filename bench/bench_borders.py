@@ -82,20 +82,30 @@ def run(
     return classes, masks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --cache, --sources (calibration to choose on, validation to measure) and
+    --per-style: which held-out frames a bench runs on."""
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
     parser.add_argument("--sources", choices=("calibration", "validation"), default="calibration")
     parser.add_argument("--per-style", type=int, default=20)
-    args = parser.parse_args()
 
+
+def held_out_sets(args: argparse.Namespace) -> tuple[list[Sample], list[Sample]]:
+    """(homogeneous frames, composites) of the sources ``args`` name, degraded."""
     splits = load_splits(args.data, args.cache)
     if args.sources == "validation":
-        composites = validation_composites(splits, args.per_style)
-        homogeneous = validation_homogeneous(splits)
-    else:
-        composites, homogeneous = calibration_sets(splits, args.per_style)
+        return validation_homogeneous(splits), validation_composites(splits, args.per_style)
+    composites, homogeneous = calibration_sets(splits, args.per_style)
+    return homogeneous, composites
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_held_out_arguments(parser)
+    args = parser.parse_args()
+
+    homogeneous, composites = held_out_sets(args)
     thresholds = ClassThresholds()
     truth = {
         "homogeneous": [thresholds.classify(float(s.p_mask.mean())).value for s in homogeneous],

@@ -17,18 +17,17 @@ Choose on the calibration sources (the default); validation only measures.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_borders import add_held_out_arguments, held_out_sets
+
 from app.core.config import ClassThresholds, ModelSettings
-from workers.ml.evaluate import (
-    calibration_sets,
-    load_splits,
-    validation_composites,
-    validation_homogeneous,
-)
 from workers.ml.inference import Classifier, Segmenter, decide_frames
 
 Image = np.ndarray
@@ -61,22 +60,12 @@ def stretch(image: Image) -> Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
-    parser.add_argument("--sources", choices=("calibration", "validation"), default="calibration")
-    parser.add_argument("--per-style", type=int, default=20)
+    add_held_out_arguments(parser)
     parser.add_argument("--stretch", action="store_true", help="levels-stretch every frame first")
     args = parser.parse_args()
 
-    splits = load_splits(args.data, args.cache)
-    if args.sources == "validation":
-        sets = {
-            "homogeneous": validation_homogeneous(splits),
-            "composites": validation_composites(splits, args.per_style),
-        }
-    else:
-        composites, homogeneous = calibration_sets(splits, args.per_style)
-        sets = {"homogeneous": homogeneous, "composites": composites}
+    homogeneous, composites = held_out_sets(args)
+    sets = {"homogeneous": homogeneous, "composites": composites}
     thresholds = ClassThresholds()
     settings = ModelSettings(device="cpu")
     classifier, segmenter = Classifier.load(settings), Segmenter.load(settings)
