@@ -398,6 +398,13 @@ def _analysed(summary: dict[str, Any], stopped_s: float | None) -> str:
     return f"analysed {_seconds(analysed)} of {_seconds(summary.get('duration_s'))}"
 
 
+def _in_bars(summary: dict[str, Any]) -> str:
+    """ ", N judged inside black bars" when the models looked inside letterbox or pillarbox
+    bars (none in analyses made before that was counted)."""
+    count = summary.get("frames_in_bars") or 0
+    return f", {count} judged inside black bars" if count else ""
+
+
 def _summary_text(
     summary: dict[str, Any], *, partial: bool = False, stopped_s: float | None = None
 ) -> str:
@@ -406,7 +413,7 @@ def _summary_text(
         f"{_count(summary.get('shot_count'), 'shot')} "
         f"({summary.get('hybrid_shot_count') or 0} hybrid), "
         f"{_count(summary.get('sampled_frames'), 'frame')} sampled "
-        f"({summary.get('segmented_frames') or 0} segmented)"
+        f"({summary.get('segmented_frames') or 0} segmented{_in_bars(summary)})"
     )
     # A partial analysis says how much was analysed on a line of its own, first.
     figures = f"  {coverage}\n  {counts}" if partial else f"  {coverage}, {counts}"

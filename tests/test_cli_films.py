@@ -12,13 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from app.core.db import dispose_engine
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.media import GeneratedVideo, Segment, make_text_file, make_truncated, make_video
+from tests.figures import photo_background
+from tests.media import (
+    GeneratedVideo,
+    Segment,
+    make_lossless_video,
+    make_text_file,
+    make_truncated,
+    make_video,
+)
 
 runner = CliRunner()
 
@@ -158,6 +167,23 @@ def test_analyze_prints_a_human_summary_when_json_is_not_asked(
     assert result.exit_code == 0, result.stderr
     assert "done (film 1, analysis 1" in result.stdout
     assert "hybrid ratio" in result.stdout and "2 shots" in result.stdout
+
+
+def test_analyze_says_how_many_frames_it_judged_inside_black_bars(
+    film: GeneratedVideo, sqlite_url: str, tmp_path: Path
+) -> None:
+    pictures = [photo_background(seed, (240, 180)) for seed in (3, 4)]
+    barred = make_lossless_video(
+        [np.pad(picture, ((0, 0), (40, 40), (0, 0))) for picture in pictures for _ in range(2)],
+        tmp_path / "pillarboxed.mkv",
+    )
+    result = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
+                                         str(barred), str(film.path)])  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    pillarboxed, plain = result.stdout.split(str(film.path))
+    assert "judged inside black bars" in pillarboxed
+    assert "judged inside black bars" not in plain
 
 
 def test_show_prints_summary_and_shots_when_film_was_analysed(

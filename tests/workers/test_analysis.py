@@ -309,6 +309,10 @@ def test_a_pillarboxed_film_gets_the_classes_of_its_picture(
         result = analyze_path(path, settings, models=models)
         assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
         found[path] = {frame.frame_index: frame for frame in _frames(settings, result.analysis_id)}
+        # The summary says how many frames were judged inside bars.
+        summary = result.summary or {}
+        in_bars = summary["sampled_frames"] if path == barred else 0
+        assert summary["frames_in_bars"] == in_bars
     common = sorted(set(found[plain]) & set(found[barred]))
     assert len(common) >= 3
     for index in common:

@@ -106,6 +106,8 @@ class FrameInference(BaseModel):
     segmented: bool
     mask_png_b64: str | None = None
     np_grid: list[list[float]] | None = None
+    # The models looked at the picture inside the frame's black bars (app/pipeline/borders).
+    in_bars: bool = False
 
     @property
     def mask_png(self) -> bytes | None:

@@ -179,7 +179,11 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
       statCard("Mean P fraction", percent(summary.mean_p_fraction, 1), "of the picture area"),
       statCard("Hybrid shots", `${summary.hybrid_shot_count ?? "–"}`, `of ${summary.shot_count ?? shots.length} ${(summary.shot_count ?? shots.length) === 1 ? "shot" : "shots"}`),
       statCard("Longest hybrid run", seconds(summary.longest_hybrid_run_s), ""),
-      statCard("Sampled frames", `${summary.sampled_frames ?? "–"}`, summary.segmented_frames ? `${summary.segmented_frames} with masks` : ""),
+      statCard("Sampled frames", `${summary.sampled_frames ?? "–"}`, [
+        summary.segmented_frames ? `${summary.segmented_frames} with masks` : "",
+        // The models looked at the picture inside black letterbox / pillarbox bars.
+        summary.frames_in_bars ? `${summary.frames_in_bars} judged inside black bars` : "",
+      ].filter(Boolean).join(" · ")),
       h("div", { class: "stat-card", id: "human-checked" }, h("dt", {}, "Human-checked"), h("dd", {}, h("span", { class: "stat-value" }, percent(stats.human_checked_share ?? 0, 1)), h("small", {}, "of running time, by a person's mask or label"))),
     ),
     h("p", { class: "muted small" }, `Analysis ${stats.analysis_id}${stats.timings && stats.timings.total_s ? `, ${stats.timings.total_s.toFixed(1)} s of work` : ""}.`),
