@@ -208,7 +208,6 @@ def evaluate_models(
     # Verdicts per set for the cascade: the first classifier's, then the first segmenter's.
     cascade_clf: dict[str, list[MaskVerdict]] = {}
     cascade_seg: dict[str, list[MaskVerdict]] = {}
-    picture_finder: Segmenter | None = None  # the first segmenter: where each frame's picture is
     sets = {"homogeneous": homogeneous, "composites": composites}
     refinements: tuple[Refinement, ...] = ("bilinear", "guided")
     for path in classifiers:
@@ -233,11 +232,9 @@ def evaluate_models(
         cascade_clf = cascade_clf or verdicts
     for path in segmenters:
         segmenter = Segmenter.load(settings, path)
-        probs = {name: segmenter.segment([s.image for s in sm]) for name, sm in sets.items()}
-        verdicts = {
-            name: segmenter.judge_frames([s.image for s in sm], probs[name])
-            for name, sm in sets.items()
-        }
+        probs, verdicts = {}, {}
+        for name, sm in sets.items():
+            probs[name], verdicts[name] = segmenter.segment_and_judge([s.image for s in sm])
         report["segmenters"][str(path or "default")] = {
             "version": segmenter.version,
             "encoder": getattr(segmenter.module.config, "encoder", "mit"),
@@ -251,8 +248,7 @@ def evaluate_models(
             "composites_class": _verdict_accuracy(verdicts["composites"], composites, thresholds),
         }
         cascade_seg = cascade_seg or verdicts
-        picture_finder = picture_finder or segmenter
-    if cascade_clf and cascade_seg and picture_finder is not None:
+    if cascade_clf and cascade_seg:
         # The analysis pipeline's decision (``cascade``): the classifier sends a frame it calls
         # hybrid to the segmenter for its mask; a frame it calls homogeneous keeps its verdict
         # and a uniform mask. Measured both ways: the segmenter overruling "hybrid" or not.
@@ -264,12 +260,9 @@ def evaluate_models(
             }
             pooled: tuple[list[MaskVerdict], list[Sample]] = ([], [])
             for name, samples in sets.items():
-                pictures = picture_finder.pictures([s.image for s in samples])
                 final = [
-                    cascade(clf, seg, thresholds, overrule=overrule, picture=picture)
-                    for clf, seg, picture in zip(
-                        cascade_clf[name], cascade_seg[name], pictures, strict=True
-                    )
+                    cascade(clf, seg, thresholds, overrule=overrule)
+                    for clf, seg in zip(cascade_clf[name], cascade_seg[name], strict=True)
                 ]
                 entry[name] = _verdict_accuracy(final, samples, thresholds)
                 pooled[0].extend(final)
@@ -352,9 +345,7 @@ def calibrate_models(
     if segmenter is not None:
         seg = Segmenter.load(settings, segmenter)
         seg.calibration = None
-        calibration = _fit(
-            seg.judge_frames(images, seg.segment(images)), samples, settings.thresholds
-        )
+        calibration = _fit(seg.segment_and_judge(images)[1], samples, settings.thresholds)
         _write_calibration(segmenter, calibration)
         fitted["segmenter"] = calibration.as_meta()
     if classifier is not None and segmenter is not None:

@@ -126,6 +126,9 @@ class MaskVerdict:
     margin: float = 0.5
     # The mask as the model drew it (``p_mask`` before a homogeneous verdict made it uniform).
     drawn_mask: np.ndarray | None = None
+    # The picture inside the frame's black bars the verdict was made on (its figures measured
+    # inside it, its masks laid over the whole frame); None: the whole frame.
+    picture: PictureBox | None = None
 
 
 def _calibrated(calibration: Calibration | None, raw: float, margin: float, hybrid: bool) -> float:
@@ -167,7 +170,6 @@ def cascade(
     thresholds: ClassThresholds,
     *,
     overrule: bool = False,
-    picture: PictureBox | None = None,
 ) -> MaskVerdict:
     """The pipeline's decision for one frame. A frame the classifier calls homogeneous keeps
     its verdict. One it calls hybrid is segmented: when the segmenter agrees, its verdict
@@ -177,14 +179,14 @@ def cascade(
     hybrid with the classifier's confidence, drawn by whichever mask shows the minority
     (the segmenter's where it covers at least half of ``min_area``, else the classifier's
     patches). When neither mask shows any, nothing supports "hybrid": the segmenter's
-    verdict stands. With ``picture`` (the frame's inside black bars), masks are measured
-    inside it."""
+    verdict stands. Masks are measured inside the picture the segmenter judged (black bars)."""
     if classifier_verdict.frame_class is not FrameClass.HYBRID or segmenter_verdict is None:
         return classifier_verdict
     if overrule or segmenter_verdict.frame_class is FrameClass.HYBRID:
         return segmenter_verdict
     shape = segmenter_verdict.p_mask.shape
     least = thresholds.min_area / 2
+    picture = segmenter_verdict.picture
     candidates = (segmenter_verdict.drawn_mask, full_size_mask(classifier_verdict.p_mask, *shape))
     for drawn in candidates:
         if drawn is None:
@@ -239,7 +241,7 @@ def decide_frames(
     def decide(
         verdicts: Sequence[MaskVerdict],
         frames: Sequence[np.ndarray],
-        segment: Callable[[list[int]], list[np.ndarray]],
+        segment: Callable[[list[int], list[PictureBox]], list[np.ndarray]],
     ) -> list[FrameDecision]:
         decisions = [FrameDecision(verdict, segmented=False) for verdict in verdicts]
         chosen = [
@@ -249,16 +251,16 @@ def decide_frames(
         ]
         if not chosen:
             return decisions
-        masks = _timed(spent, "segment_s", segment, chosen)
+        # The pictures the classifier found: the segmenter looks at the same ones.
+        pictures = [
+            verdicts[number].picture or PictureBox.of_whole(frames[number]) for number in chosen
+        ]
+        masks = _timed(spent, "segment_s", segment, chosen, pictures)
         mark = time.perf_counter()
-        chosen_frames = [frames[number] for number in chosen]
-        judged = loaded().judge_frames(chosen_frames, masks, thresholds)
-        pictures = loaded().pictures(chosen_frames)
-        for number, verdict, picture in zip(chosen, judged, pictures, strict=True):
+        for number, mask, picture in zip(chosen, masks, pictures, strict=True):
+            verdict = loaded().judge(mask, thresholds, picture)
             if verdicts[number].frame_class is FrameClass.HYBRID:
-                verdict = cascade(
-                    verdicts[number], verdict, thresholds, overrule=overrule, picture=picture
-                )
+                verdict = cascade(verdicts[number], verdict, thresholds, overrule=overrule)
             decisions[number] = FrameDecision(verdict, segmented=True)
         _add(spent, "masks_s", mark)
         return decisions
@@ -272,23 +274,26 @@ def decide_frames(
         decisions: list[FrameDecision] = []
         for chunk in _chunks(images, classifier.batch_size):
             mark = time.perf_counter()
-            maps = classifier.encoder_maps(chunk)
-            chunk_verdicts = classifier.classify_encoded(maps, chunk, thresholds)
+            chunk_pictures = classifier.pictures(chunk)
+            maps = classifier.encoder_maps(chunk, chunk_pictures)
+            chunk_verdicts = classifier.classify_encoded(maps, chunk_pictures, thresholds)
             _add(spent, "classify_s", mark)
 
             def segment(
-                chosen: list[int],
-                maps: list[torch.Tensor] = maps,
-                chunk: Sequence[np.ndarray] = chunk,
+                chosen: list[int], pictures: list[PictureBox], maps: list[torch.Tensor] = maps
             ) -> list[np.ndarray]:
                 rows = torch.tensor(chosen, device=maps[0].device)
-                return shared.segment_encoded([m[rows] for m in maps], [chunk[i] for i in chosen])
+                return shared.segment_encoded([m[rows] for m in maps], pictures)
 
             decisions.extend(decide(chunk_verdicts, chunk, segment))
         return decisions
     if verdicts is None:
         verdicts = _timed(spent, "classify_s", classifier.classify, images, thresholds)
-    return decide(verdicts, images, lambda chosen: loaded().segment([images[i] for i in chosen]))
+    return decide(
+        verdicts,
+        images,
+        lambda chosen, pictures: loaded().segment([images[i] for i in chosen], pictures),
+    )
 
 
 def _add(timings: dict[str, float], key: str, mark: float) -> None:
@@ -346,7 +351,7 @@ class _Runner:
         if picture is None or picture.whole:
             return judge_map(p_map, thresholds, self.calibration)
         verdict = judge_map(picture.crop(p_map), thresholds, self.calibration)
-        return _framed(verdict, picture.expand_map)
+        return _framed(verdict, picture, picture.expand_map)
 
     def _run(self, batch: object, function: Callable[[Any], Any] | None = None) -> Any:
         """``function`` (the module's forward by default) on ``batch``, in inference mode and
@@ -358,12 +363,15 @@ class _Runner:
                     return function(batch)
             return function(batch)
 
-    def encoder_maps(self, frames: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    def encoder_maps(
+        self, frames: Sequence[np.ndarray], pictures: Sequence[PictureBox] | None = None
+    ) -> list[torch.Tensor]:
         """The EfficientNet-Lite encoder's four maps of ``frames`` (one batch) at this model's
         input size."""
         encoder = self.lite_encoder
         assert encoder is not None
-        maps: list[torch.Tensor] = self._run(self._batch(frames, self.pictures(frames)), encoder)
+        boxes = self.pictures(frames) if pictures is None else pictures
+        maps: list[torch.Tensor] = self._run(self._batch(frames, boxes), encoder)
         return maps
 
     def pictures(self, frames: Sequence[np.ndarray]) -> list[PictureBox]:
@@ -482,14 +490,14 @@ class Classifier(_Runner):
     def classify_encoded(
         self,
         maps: list[torch.Tensor],
-        frames: Sequence[np.ndarray],
+        pictures: Sequence[PictureBox],
         thresholds: ClassThresholds | None = None,
     ) -> list[MaskVerdict]:
-        """:meth:`classify` from the encoder's maps of ``frames`` (one batch; see
+        """:meth:`classify` from the encoder's maps of one batch's ``pictures`` (see
         ``shares_encoder_with``)."""
         result = self._run(maps, self.module.from_encoder_maps)
         patch_maps, class_probs = self._probabilities([result])
-        return self._verdicts(patch_maps, class_probs, self.pictures(frames), thresholds)[1]
+        return self._verdicts(patch_maps, class_probs, pictures, thresholds)[1]
 
     def _verdicts(
         self,
@@ -510,7 +518,7 @@ class Classifier(_Runner):
         # A barred frame's masks become pixel masks of the whole frame: a grid of the frame's
         # cells would squeeze some of the picture's cells out.
         framed = [
-            verdict if box.whole else _framed(verdict, box.grid_pixels)
+            verdict if box.whole else _framed(verdict, box, box.grid_pixels)
             for verdict, box in zip(verdicts, boxes, strict=True)
         ]
         return _framed_grids(patch_maps, boxes), framed
@@ -547,9 +555,15 @@ class Segmenter(_Runner):
         assert isinstance(module, SegmenterModule)
         return cls(module, directory, settings)
 
-    def segment(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """For each frame, an (H, W) float32 map of P probability at the frame's size."""
-        boxes = self.pictures(frames)
+    def segment(
+        self, frames: Sequence[np.ndarray], pictures: Sequence[PictureBox] | None = None
+    ) -> list[np.ndarray]:
+        """For each frame, an (H, W) float32 map of P probability at the frame's size, from its
+        picture inside black bars (``pictures``, found here when not given)."""
+        if pictures is not None:
+            for frame in frames:
+                _check_frame(frame)
+        boxes = self.pictures(frames) if pictures is None else pictures
         masks: list[np.ndarray] = []
         for chunk, chunk_boxes in zip(
             _chunks(frames, self.batch_size), _chunks(boxes, self.batch_size), strict=True
@@ -557,24 +571,24 @@ class Segmenter(_Runner):
             masks.extend(_p_maps(self._run(self._batch(chunk, chunk_boxes)), chunk_boxes))
         return masks
 
-    def judge_frames(
-        self,
-        frames: Sequence[np.ndarray],
-        p_maps: Sequence[np.ndarray],
-        thresholds: ClassThresholds | None = None,
-    ) -> list[MaskVerdict]:
-        """Each frame's verdict on its P map (from :meth:`segment`), judged inside its picture
+    def segment_and_judge(
+        self, frames: Sequence[np.ndarray], thresholds: ClassThresholds | None = None
+    ) -> tuple[list[np.ndarray], list[MaskVerdict]]:
+        """:meth:`segment` and each frame's verdict on its map, judged inside its picture
         (see :meth:`judge`)."""
-        return [
+        pictures = self.pictures(frames)
+        p_maps = self.segment(frames, pictures)
+        verdicts = [
             self.judge(p_map, thresholds, picture)
-            for p_map, picture in zip(p_maps, self.pictures(frames), strict=True)
+            for p_map, picture in zip(p_maps, pictures, strict=True)
         ]
+        return p_maps, verdicts
 
     def segment_encoded(
-        self, maps: list[torch.Tensor], frames: Sequence[np.ndarray]
+        self, maps: list[torch.Tensor], pictures: Sequence[PictureBox]
     ) -> list[np.ndarray]:
-        """:meth:`segment` from the encoder's maps of ``frames`` (one batch)."""
-        return _p_maps(self._run(maps, self.module.from_encoder_maps), self.pictures(frames))
+        """:meth:`segment` from the encoder's maps of one batch's ``pictures``."""
+        return _p_maps(self._run(maps, self.module.from_encoder_maps), pictures)
 
 
 def _framed_grids(patch_maps: np.ndarray, boxes: Sequence[PictureBox]) -> np.ndarray:
@@ -585,13 +599,16 @@ def _framed_grids(patch_maps: np.ndarray, boxes: Sequence[PictureBox]) -> np.nda
     return np.stack([box.expand_grid(grid) for grid, box in zip(patch_maps, boxes, strict=True)])
 
 
-def _framed(verdict: MaskVerdict, expand: Callable[[np.ndarray], np.ndarray]) -> MaskVerdict:
-    """A verdict on a picture with its masks laid over the whole frame by ``expand``."""
+def _framed(
+    verdict: MaskVerdict, picture: PictureBox, expand: Callable[[np.ndarray], np.ndarray]
+) -> MaskVerdict:
+    """A verdict on ``picture`` with its masks laid over the whole frame by ``expand``."""
     drawn = verdict.drawn_mask
     return replace(
         verdict,
         p_mask=expand(verdict.p_mask),
         drawn_mask=None if drawn is None else expand(drawn),
+        picture=picture,
     )
 
 

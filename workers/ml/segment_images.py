@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from app.core.config import FrameClass, ModelSettings, get_settings
+from app.core.config import ModelSettings, get_settings
 from workers.ml.data import IMAGE_SUFFIXES
-from workers.ml.inference import Classifier, Segmenter, cascade, full_size_mask
+from workers.ml.inference import Classifier, Segmenter, decide_frames, full_size_mask
 
 MIN_SIDE = 16
 MAX_PIXELS = 100_000_000  # 100 megapixels: larger stills are refused before decoding
@@ -141,26 +141,22 @@ def segment_paths(
             result.error = str(exc)
             continue
         result.height, result.width = image.shape[:2]
-        first = classifier.classify([image])[0]
-        (picture,) = segmenter.pictures([image])
-        second = (
-            segmenter.judge(segmenter.segment([image])[0], picture=picture)
-            if first.frame_class is FrameClass.HYBRID
-            else None
-        )
-        verdict = cascade(
-            first,
-            second,
+        first = classifier.classify([image])
+        (decision,) = decide_frames(
+            classifier,
+            segmenter,
+            [image],
             settings.thresholds,
             overrule=pipeline.segmenter_overrules,
-            picture=picture,
+            verdicts=first,
         )
-        result.picture = None if picture.whole else picture.as_list()
+        verdict = decision.verdict
+        result.picture = None if verdict.picture is None else verdict.picture.as_list()
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value
         result.confidence = verdict.confidence
-        result.classifier_p_fraction = first.p_fraction
+        result.classifier_p_fraction = first[0].p_fraction
         result.mask_path = out / f"{path.stem}.png"
         Image.fromarray(mask).save(result.mask_path)
     return results

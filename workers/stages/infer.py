@@ -153,10 +153,8 @@ def infer_chunk(
     if decisions is None:
         decisions = decide(models, images, context, timings, verdicts)
     mark = time.perf_counter()
-    # Whether the models looked inside black bars, as they found them.
-    pictures = models.classifier.pictures(images)
     results = [
-        _segmented(frame.frame_index, decision.verdict, pipeline, in_bars=not picture.whole)
+        _segmented(frame.frame_index, decision.verdict, pipeline)
         if decision.segmented
         else FrameInference(
             frame_index=frame.frame_index,
@@ -166,9 +164,10 @@ def infer_chunk(
             segmented=False,
             # The classifier's patch mask, uniform when it calls the frame homogeneous.
             np_grid=np_grid(decision.verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-            in_bars=not picture.whole,
+            # The models looked at the picture inside black bars.
+            in_bars=decision.verdict.picture is not None,
         )
-        for frame, decision, picture in zip(spooled, decisions, pictures, strict=True)
+        for frame, decision in zip(spooled, decisions, strict=True)
     ]
     timings["masks_s"] += lap(mark)
     return results
@@ -197,7 +196,7 @@ def decide(
 
 
 def _segmented(
-    frame_index: int, verdict: MaskVerdict, pipeline: PipelineSettings, *, in_bars: bool
+    frame_index: int, verdict: MaskVerdict, pipeline: PipelineSettings
 ) -> FrameInference:
     # The segmenter's verdict: P fraction and class from its mask (uniform when the frame is
     # homogeneous), calibrated confidence.
@@ -209,5 +208,5 @@ def _segmented(
         segmented=True,
         mask_png_b64=encode_png(encode_mask(verdict.p_mask, pipeline.mask_size)),
         np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-        in_bars=in_bars,
+        in_bars=verdict.picture is not None,
     )

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.pipeline.borders import PictureBox
 from tests.workers.ml.conftest import tiny_classifier_config
 from workers.ml.calibration import (
     Calibration,
@@ -401,9 +402,11 @@ def _count_encoder_runs(classifier: Classifier) -> list[int]:
     calls: list[int] = []
     encode = classifier.encoder_maps
 
-    def counted(chunk: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    def counted(
+        chunk: Sequence[np.ndarray], pictures: Sequence[PictureBox] | None = None
+    ) -> list[torch.Tensor]:
         calls.append(len(chunk))
-        return encode(chunk)
+        return encode(chunk, pictures)
 
     classifier.encoder_maps = counted  # type: ignore[method-assign]
     return calls
