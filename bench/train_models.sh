@@ -79,6 +79,12 @@ stage() {
     gpu_seg320l2) $HL train segmenter --data .gpu/data --out runs/gpu_seg320l2 --init .gpu/init_lite2_320 --composites 0.6 --proxy .gpu/proxy --proxy-ratio 0.05 --drawn-renders 0.25 --batch-size 32 --lr 6e-4 --seed 12 --workers 6 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
     # The shipped classifier continued (shipped since 2026-12-04).
     gpu_clf) $HL train classifier --data .gpu/data --out runs/gpu_clf --init .gpu/shipped_classifier --composites 0.5 --batch-size 64 --lr 2e-4 --seed 13 --workers 2 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
+    # Tone curves in training (2026-12-04): the shipped classifier (fp16 files) continued 500 steps at lr 1e-4 with
+    # half of the draws' tone remapped (gamma, fading, crushed contrast, exposure), and its control, the same steps
+    # without; chosen on the calibration sources (`hybridlens evaluate --sources calibration`,
+    # `bench/bench_exposure.py`), docs/results.md "Exposure and contrast".
+    lclf_tone) $HL train classifier --data "$DATA" --out runs/lclf_tone --init workers/ml/weights/classifier --encoder lite0 --composites 0.5 --steps 500 --batch-size 16 --lr 1e-4 --threads "$T" --seed 14 --tone 0.5 ;;
+    lclf_tone_ctl) $HL train classifier --data "$DATA" --out runs/lclf_tone_ctl --init workers/ml/weights/classifier --encoder lite0 --composites 0.5 --steps 500 --batch-size 16 --lr 1e-4 --threads "$T" --seed 14 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
     labl_seg_lite0) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite0 --encoder lite0 --steps 120 --threads "$T" --seed 0 ;;
     labl_seg_lite1) $HL train segmenter --data "$DATA" --out runs/labl_seg_lite1 --encoder lite1 --steps 120 --threads "$T" --seed 0 ;;

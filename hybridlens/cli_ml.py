@@ -68,6 +68,13 @@ MinCropOpt = Annotated[
         "(lower = more close-ups)."
     ),
 ]
+ToneOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of training draws whose tone is remapped (gamma, fading, crushed contrast, "
+        "exposure) before the archival degradations (0 = flicker only)."
+    ),
+]
 WorkersOpt = Annotated[
     int,
     typer.Option(
@@ -195,6 +202,7 @@ def train_classifier_cmd(
     source_balance: SourceBalanceOpt = 0.0,
     drawn_renders: DrawnRendersOpt = 0.0,
     min_crop: MinCropOpt = 0.55,
+    tone: ToneOpt = 0.0,
     pretrained: PretrainedOpt = True,
     frame_head: Annotated[
         bool, typer.Option(help="A frame-class head (NP/hybrid/P) on the pooled patches.")
@@ -225,7 +233,11 @@ def train_classifier_cmd(
     if image_size % 16:
         raise _fail("--image-size must be a multiple of 16")
     _check_sampling(
-        annotations, source_balance=source_balance, drawn_renders=drawn_renders, min_crop=min_crop
+        annotations,
+        source_balance=source_balance,
+        drawn_renders=drawn_renders,
+        min_crop=min_crop,
+        tone=tone,
     )
     splits = _pools(data, cache)
     if annotations:
@@ -252,6 +264,7 @@ def train_classifier_cmd(
         source_balance=source_balance,
         drawn_renders=drawn_renders,
         min_crop=min_crop,
+        tone=tone,
         workers=workers,
         time_limit_s=time_limit,
     )
@@ -372,6 +385,7 @@ def train_segmenter_cmd(
     source_balance: SourceBalanceOpt = 0.0,
     drawn_renders: DrawnRendersOpt = 0.0,
     min_crop: MinCropOpt = 0.55,
+    tone: ToneOpt = 0.0,
     pretrained: PretrainedOpt = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -404,7 +418,11 @@ def train_segmenter_cmd(
         raise _fail("--image-size must be a multiple of 32")
     # The archive's masks join the proxy share, not the pools: balancing leaves them alone.
     _check_sampling(
-        False, source_balance=source_balance, drawn_renders=drawn_renders, min_crop=min_crop
+        False,
+        source_balance=source_balance,
+        drawn_renders=drawn_renders,
+        min_crop=min_crop,
+        tone=tone,
     )
     splits = _pools(data, cache)
     proxy_set = None
@@ -444,6 +462,7 @@ def train_segmenter_cmd(
         source_balance=source_balance,
         drawn_renders=drawn_renders,
         min_crop=min_crop,
+        tone=tone,
         workers=workers,
         time_limit_s=time_limit,
     )

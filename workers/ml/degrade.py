@@ -81,6 +81,26 @@ def _jpeg(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img if decoded is None else decoded[:, :, ::-1].copy()
 
 
+def tone_curve(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random transfer tone: darker or brighter (gamma 0.4-2.5), faded (contrast 0.45-0.8
+    lifted off black), crushed (contrast 1.3-1.8 about mid-grey) or under/over-exposed
+    (0.35-0.8x, 1.2-1.6x). Old prints and tapes come in every exposure; ``degrade``'s flicker
+    only moves tone by up to a third."""
+    x = np.arange(256, dtype=np.float32) / 255.0
+    kind = int(rng.integers(4))
+    if kind == 0:
+        y = x ** float(np.exp(rng.uniform(np.log(0.4), np.log(2.5))))
+    elif kind == 1:
+        contrast = rng.uniform(0.45, 0.8)
+        y = contrast * x + rng.uniform(0.1, 1.0 - contrast)
+    elif kind == 2:
+        y = (x - 0.5) * rng.uniform(1.3, 1.8) + 0.5 + rng.uniform(-0.1, 0.1)
+    else:
+        y = x * (rng.uniform(0.35, 0.8) if rng.random() < 0.6 else rng.uniform(1.2, 1.6))
+    levels = np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
+    return levels[img]
+
+
 def degrade(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """A random archival degradation of an RGB uint8 image; ``strength`` scales the odds."""
     p = min(1.0, strength)

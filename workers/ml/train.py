@@ -30,7 +30,7 @@ from app.core.config import ClassThresholds
 from workers.ml.checkpoint import weights_version
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
-from workers.ml.degrade import degrade
+from workers.ml.degrade import degrade, tone_curve
 from workers.ml.drawn_renders import render_drawn
 from workers.ml.inference import half_dtype, select_device
 from workers.ml.models import (
@@ -85,6 +85,9 @@ class TrainConfig:
     # Smallest crop of a homogeneous training image, as a share of its side (close-ups below
     # the default 0.55 show textures such as facades that whole photographs rarely do).
     min_crop: float = 0.55
+    # Share of training draws whose tone is remapped before the archival degradations
+    # (``degrade.tone_curve``: gamma, fading, crushed contrast, exposure); 0 = flicker only.
+    tone: float = 0.0
     # Processes that draw batches beside the training loop (a GPU step outruns one CPU core's
     # composites many times over). 0 = the loop draws them itself: reproducible and resumable
     # step for step. With workers, each draws its own stream, seeded by (seed, worker, the step
@@ -112,6 +115,7 @@ SAMPLING_BOUNDS: dict[str, tuple[float, float]] = {
     "source_balance": (0.0, 1.0),
     "drawn_renders": (0.0, 1.0),
     "min_crop": (0.1, 1.0),
+    "tone": (0.0, 1.0),
 }
 
 
@@ -223,6 +227,9 @@ class BatchMaker:
             label = cv2.resize(
                 sample.p_mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST
             )
+        # The extra draw only when tone curves are asked for: 0 keeps batches as before.
+        if self.config.tone and rng.random() < self.config.tone:
+            image = tone_curve(image, rng)
         if self.config.degrade:
             image = degrade(image, rng)
         return np.ascontiguousarray(image), np.ascontiguousarray(label)

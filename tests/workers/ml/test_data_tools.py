@@ -11,7 +11,7 @@ from app.core.config import ClassThresholds
 from tests.workers.ml.conftest import drawing_like, photo_like
 from workers.ml.composites import STYLES, foreground_of, make_composite
 from workers.ml.data import LabelledImage, source_of, split_by_source
-from workers.ml.degrade import degrade
+from workers.ml.degrade import degrade, tone_curve
 from workers.ml.evaluate import IoUCounter, class_accuracy
 from workers.ml.proxy import UNSURE, guided_filter, proxy_labels, proxy_probability
 
@@ -58,6 +58,20 @@ def test_degrade_keeps_shape_and_dtype() -> None:
     for _ in range(20):
         out = degrade(image, rng)
         assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_tone_curves_keep_the_order_of_grey_levels_and_vary() -> None:
+    rng = np.random.default_rng(2)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)  # (1, 256, 3)
+    means = []
+    for _ in range(40):
+        out = tone_curve(ramp, rng)
+        assert out.shape == ramp.shape and out.dtype == np.uint8
+        # A tone curve never swaps two grey levels (a drawing stays a drawing of the same thing).
+        assert np.all(np.diff(out[0, :, 0].astype(int)) >= 0)
+        means.append(float(out.mean()))
+    # Darker and brighter transfers both occur.
+    assert min(means) < 90 and max(means) > 165
 
 
 def test_split_by_source_keeps_whole_sources_on_one_side() -> None:

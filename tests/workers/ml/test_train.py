@@ -101,6 +101,7 @@ def test_source_balance_draws_small_sources_as_often_as_big_ones() -> None:
         ("classifier", ["--source-balance", "0.5", "--annotations"], "--repeat"),
         ("classifier", ["--drawn-renders", "1.2"], "between 0 and 1"),
         ("segmenter", ["--min-crop", "0.05"], "between 0.1 and 1"),
+        ("classifier", ["--tone", "1.5"], "between 0 and 1"),
     ],
 )
 def test_train_refuses_sampling_settings_it_cannot_honour_before_reading_data(
@@ -169,11 +170,25 @@ def test_min_crop_reaches_the_homogeneous_training_crops() -> None:
     assert one_colour_share(0.2) > 0.1
 
 
+def test_tone_curves_reach_the_given_share_of_training_draws() -> None:
+    # Every image is one mid-grey; degradations off, so only a tone curve changes a pixel.
+    pool = ImagePool([np.full((48, 64, 3), 128, np.uint8)] * 4, ["a"] * 4)
+
+    def toned_share(share: float) -> float:
+        batches = BatchMaker((pool, pool), 32, TrainConfig(degrade=False, seed=7, tone=share))
+        return float(np.mean([np.any(batches.sample()[0] != 128) for _ in range(300)]))
+
+    assert toned_share(0.0) == 0.0
+    assert 0.4 < toned_share(0.5) < 0.6
+
+
 def test_training_settings_out_of_range_are_refused_by_the_config_too() -> None:
     with pytest.raises(ValueError, match="drawn_renders"):
         TrainConfig(drawn_renders=1.5)
     with pytest.raises(ValueError, match="min_crop"):
         TrainConfig(min_crop=0.0)
+    with pytest.raises(ValueError, match="tone"):
+        TrainConfig(tone=-0.1)
 
 
 def test_patch_targets_average_the_mask_over_each_patch() -> None:
