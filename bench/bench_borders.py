@@ -57,11 +57,10 @@ def barred(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.n
 
 
 def run(
-    samples: list[Sample], kind: str, crop: bool, seed: int
+    samples: list[Sample], kind: str, settings: ModelSettings, seed: int
 ) -> tuple[list[str], list[np.ndarray]]:
     """The pipeline's class of every sample inside bars of ``kind`` and its mask over the
     picture."""
-    settings = ModelSettings(device="cpu", crop_borders=crop)
     rng = np.random.default_rng(seed)
     frames, offsets = zip(*(barred(s.image, kind, rng) for s in samples), strict=True)
     decisions = decide_frames(
@@ -84,11 +83,21 @@ def run(
 
 def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
     """--data, --cache, --sources (calibration to choose on, validation to measure) and
-    --per-style: which held-out frames a bench runs on."""
+    --per-style: which held-out frames a bench runs on; --classifier and --segmenter: which
+    models (the shipped ones by default)."""
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("runs/cache"))
     parser.add_argument("--sources", choices=("calibration", "validation"), default="calibration")
     parser.add_argument("--per-style", type=int, default=20)
+    parser.add_argument("--classifier", type=Path, default=None, help="model directory")
+    parser.add_argument("--segmenter", type=Path, default=None, help="model directory")
+
+
+def model_settings(args: argparse.Namespace, **overrides: object) -> ModelSettings:
+    """CPU settings with the models ``args`` name (None = shipped)."""
+    return ModelSettings(
+        device="cpu", classifier_path=args.classifier, segmenter_path=args.segmenter, **overrides
+    )
 
 
 def held_out_sets(args: argparse.Namespace) -> tuple[list[Sample], list[Sample]]:
@@ -126,7 +135,9 @@ def main() -> None:
             row: dict[str, float] = {}
             same = total = 0
             for name, samples in sets.items():
-                classes, masks = run(samples, kind, crop, seed=number)
+                classes, masks = run(
+                    samples, kind, model_settings(args, crop_borders=crop), seed=number
+                )
                 row[name] = float(
                     np.mean([c == t for c, t in zip(classes, truth[name], strict=True)])
                 )

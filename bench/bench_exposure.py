@@ -10,6 +10,7 @@ decision on the untouched frames (no curve, no stretch), and the share called hy
 stretch), the candidate fix.
 
     nice .venv/bin/python bench/bench_exposure.py [--sources calibration|validation] [--stretch]
+        [--classifier DIR] [--segmenter DIR]
 
 Choose on the calibration sources (the default); validation only measures.
 """
@@ -25,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_borders import add_held_out_arguments, held_out_sets
+from bench_borders import add_held_out_arguments, held_out_sets, model_settings
 
-from app.core.config import ClassThresholds, ModelSettings
+from app.core.config import ClassThresholds
 from workers.ml.inference import Classifier, Segmenter, decide_frames
 
 Image = np.ndarray
@@ -67,7 +68,7 @@ def main() -> None:
     homogeneous, composites = held_out_sets(args)
     sets = {"homogeneous": homogeneous, "composites": composites}
     thresholds = ClassThresholds()
-    settings = ModelSettings(device="cpu")
+    settings = model_settings(args)
     classifier, segmenter = Classifier.load(settings), Segmenter.load(settings)
     print(
         f"{args.sources} sources, levels stretch {'on' if args.stretch else 'off'}: frame-class"
