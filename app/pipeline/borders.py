@@ -11,7 +11,10 @@ A bar is a run of rows (or columns) at the frame's edge in which almost no pixel
 than ``DARK_LEVEL``. Bars are cropped only when they are plausible as bars: on both opposite
 sides, each at least ``MIN_BAR`` of the frame, leaving at least ``MIN_KEPT`` of it. A frame
 that is black all over (a fade) or dark at one edge only (a night sky) is left whole. Dust or
-a scratch crossing a bar covers a tiny share of its row and does not end it.
+a scratch crossing a bar covers a tiny share of its row and does not end it, and nor do
+subtitles set in a letterbox bar (lettering on black between dark rows): without that, the
+bar ended at the subtitle and the models saw a band of black with lettering, which they call
+hybrid.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ MIN_BAR_PIXELS = 2
 # The picture kept must be at least this share of the frame's side (a 1.33:1 picture in a
 # 2.39:1 frame keeps 0.56 of the width).
 MIN_KEPT = 0.5
+# Subtitles in a letterbox bar: a band of rows at most this share of the frame's height, in
+# which at most CAPTION_BRIGHT of each row's pixels are bright (lettering on black), with dark
+# rows on both sides, belongs to the bar.
+CAPTION_MAX = 0.15
+CAPTION_BRIGHT = 0.75
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,8 @@ def find_picture_box(frame: np.ndarray) -> PictureBox:
     if not any(_has_dark_line(edge, axis) for edge, axis in zip(edges, (1, 1, 0, 0), strict=True)):
         return PictureBox.of_whole(frame)
     bright = _brightest(frame) > DARK_LEVEL
-    top, bottom = _bars(bright.mean(axis=1) <= BRIGHT_SHARE)
+    row_share = bright.mean(axis=1)
+    top, bottom = _bars(row_share <= BRIGHT_SHARE, row_share <= CAPTION_BRIGHT)
     left, right = _bars(bright.mean(axis=0) <= BRIGHT_SHARE)
     return PictureBox(top, height - bottom, left, width - right, height, width)
 
@@ -151,13 +160,16 @@ def _brightest(pixels: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
 
 
-def _bars(dark: np.ndarray) -> tuple[int, int]:
+def _bars(dark: np.ndarray, caption: np.ndarray | None = None) -> tuple[int, int]:
     """The bars' sizes at the start and the end of a line of rows (or columns), (0, 0) when
-    they are not plausible bars."""
+    they are not plausible bars. ``caption``: the lines that may be lettering in a bar."""
     side = len(dark)
     if dark.all():
         return 0, 0
     first, last = _bar(dark), _bar(dark[::-1])
+    if caption is not None:
+        first = _through_captions(dark, caption, first)
+        last = _through_captions(dark[::-1], caption[::-1], last)
     least = max(MIN_BAR_PIXELS, MIN_BAR * side)
     if first < least or last < least or side - first - last < MIN_KEPT * side:
         return 0, 0
@@ -174,3 +186,22 @@ def _bar(dark: np.ndarray) -> int:
     start = int(starts[0])
     run = dark[start:]
     return len(dark) if run.all() else start + int(np.argmin(run))
+
+
+def _through_captions(dark: np.ndarray, caption: np.ndarray, bar: int) -> int:
+    """The bar at the start of a line of rows extended through bands of lettering in it: a
+    band of caption-like rows no longer than CAPTION_MAX of the side, with dark rows after
+    it, is part of the bar, and so are those dark rows."""
+    if not bar:
+        return bar
+    side, longest = len(dark), CAPTION_MAX * len(dark)
+    while bar < side:
+        # The lines from the bar's end to the next dark one: lettering, or the picture.
+        ahead = dark[bar:]
+        band = int(np.argmax(ahead)) if ahead.any() else side - bar
+        after = bar + band
+        if after >= side or band > longest or not caption[bar:after].all():
+            return bar
+        rest = dark[after:]
+        bar = side if rest.all() else after + int(np.argmin(rest))
+    return bar

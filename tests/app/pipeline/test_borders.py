@@ -52,6 +52,35 @@ def test_noise_at_the_very_edge_belongs_to_the_bar() -> None:
     assert (box.top, box.bottom) == (40, 200)
 
 
+def _lettering(frame: np.ndarray, top: int, rows: int, share: float) -> None:
+    """White lettering over ``rows`` rows from ``top``: strokes over ``share`` of each row."""
+    width = frame.shape[1]
+    strokes = np.random.default_rng(2).random((rows, width)) < share
+    frame[top : top + rows][strokes] = 240
+
+
+@pytest.mark.parametrize("lines", [1, 2])
+def test_subtitles_set_in_a_letterbox_bar_belong_to_the_bar(lines: int) -> None:
+    # 40-row bars round a 160-row picture; the subtitle's lines lie in the bottom bar, with
+    # black above, between and below them.
+    frame = _barred(_picture(160, 160), 40, 40, 0, 0)
+    for line in range(lines):
+        _lettering(frame, 206 + 12 * line, 8, 0.45)
+    box = find_picture_box(frame)
+    assert (box.top, box.bottom) == (40, 200)
+
+
+def test_lettering_that_reaches_the_picture_is_not_taken_for_a_bar() -> None:
+    # Lettering whose top touches the picture (no black between them) and lettering as tall
+    # as a fifth of the frame stay where they are: only the black below them is bar.
+    touching = _barred(_picture(160, 160), 40, 40, 0, 0)
+    _lettering(touching, 200, 10, 0.45)
+    assert find_picture_box(touching).bottom == 210
+    tall = _barred(_picture(140, 160), 40, 60, 0, 0)
+    _lettering(tall, 185, 50, 0.45)
+    assert find_picture_box(tall).bottom == 235
+
+
 @pytest.mark.parametrize(
     "frame",
     [
