@@ -95,7 +95,7 @@ def main() -> None:
         f"{args.sources} sources: frame-class accuracy / same class as without the subtitle /"
         " share called hybrid"
     )
-    print(f"{'subtitle':<26} {'homogeneous':>26} {'composites':>26}")
+    print(f"{'subtitle':<32} {'homogeneous':>26} {'composites':>26}")
     for name in (
         "none",
         "one line",
@@ -124,7 +124,7 @@ def main() -> None:
             same = np.mean([c == p for c, p in zip(called, plain, strict=True)])
             hybrid = np.mean([c == "hybrid" for c in called])
             cells.append(f"{accuracy:.3f} / {same:.3f} / {hybrid:.3f}")
-        print(f"{name:<26} {cells[0]:>26} {cells[1]:>26}", flush=True)
+        print(f"{name:<32} {cells[0]:>26} {cells[1]:>26}", flush=True)
 
 
 if __name__ == "__main__":
