@@ -81,8 +81,9 @@ stage() {
     gpu_clf) $HL train classifier --data .gpu/data --out runs/gpu_clf --init .gpu/shipped_classifier --composites 0.5 --batch-size 64 --lr 2e-4 --seed 13 --workers 2 --device cuda --steps 1000000 --time-limit 420 --no-resume ;;
     # Tone curves in training (2026-12-04): the shipped classifier (fp16 files) continued 500 steps at lr 1e-4 with
     # half of the draws' tone remapped (gamma, fading, crushed contrast, exposure), and its control, the same steps
-    # without; chosen on the calibration sources (`hybridlens evaluate --sources calibration`,
-    # `bench/bench_exposure.py`), docs/results.md "Exposure and contrast".
+    # without; compared on the calibration sources (`hybridlens evaluate --sources calibration`,
+    # `bench/bench_exposure.py --classifier`), NEITHER shipped (docs/results.md "Exposure and contrast").
+    # 1,073 s and 1,060 s side by side, one thread each.
     lclf_tone) $HL train classifier --data "$DATA" --out runs/lclf_tone --init workers/ml/weights/classifier --encoder lite0 --composites 0.5 --steps 500 --batch-size 16 --lr 1e-4 --threads "$T" --seed 14 --tone 0.5 ;;
     lclf_tone_ctl) $HL train classifier --data "$DATA" --out runs/lclf_tone_ctl --init workers/ml/weights/classifier --encoder lite0 --composites 0.5 --steps 500 --batch-size 16 --lr 1e-4 --threads "$T" --seed 14 ;;
     # Ablations at an equal short budget (120 steps): encoder size, frozen encoder, from scratch, resolution, composites, degradation, head.
