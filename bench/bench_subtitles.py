@@ -5,9 +5,10 @@ the black bar under it. A subtitle is lettering, and the models learned that let
 photograph is a hybrid composition. This bench draws one or two lines of subtitle text (white
 with a black outline, or yellow; about 6% of the frame's height per line) at the bottom of
 the degraded homogeneous frames and composites of held-out sources, and runs the pipeline's
-decision (``decide_frames``): frame-class accuracy against the frame's truth without the
-subtitle, agreement with the decision on the frame without it, and the share called hybrid.
-"letterbox" puts the frame in black bars first and the subtitle in the bottom bar.
+decision (``decide_frames``), with ``ModelSettings.skip_subtitles`` off and on: frame-class
+accuracy against the frame's truth without the subtitle, agreement with the decision on the
+frame without it, and the share called hybrid. "letterbox" puts the frame in black bars
+first and the subtitle in the bottom bar.
 
     nice .venv/bin/python bench/bench_subtitles.py [--sources calibration|validation]
 
@@ -27,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_borders import add_held_out_arguments, barred, held_out_sets, model_settings
 
-from app.core.config import ClassThresholds
+from app.core.config import ClassThresholds, ModelSettings
+from workers.ml.composites import Sample
 from workers.ml.inference import Classifier, Segmenter, decide_frames
 
 SPEECH = (
@@ -37,14 +39,31 @@ SPEECH = (
 WORDS = SPEECH.split()
 
 
+# Typefaces: Pillow's own (Aileron) and, where the system has them, DejaVu sans and serif.
+FONT_FILES = (
+    None,
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+)
+
+
+def _font(size: int, rng: np.random.Generator) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    choices = [f for f in FONT_FILES if f is None or Path(f).exists()]
+    chosen = choices[int(rng.integers(len(choices)))]
+    if chosen is None:
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(chosen, size)
+
+
 def subtitled(
     frame: np.ndarray, rng: np.random.Generator, lines: int, band: tuple[int, int] | None = None
 ) -> np.ndarray:
     """``frame`` with ``lines`` centred subtitle lines at its bottom (or centred in the rows
-    ``band``)."""
+    ``band``): white or yellow, 4.5-7% of the height, with a dark outline, a drop shadow or
+    a dark box behind them, in one of the typefaces."""
     height, width = frame.shape[:2]
-    size = max(8, round(height * 0.06))
-    font = ImageFont.load_default(size=size)
+    size = max(8, round(height * rng.uniform(0.045, 0.07)))
+    font = _font(size, rng)
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)
     texts = []
@@ -54,22 +73,25 @@ def subtitled(
             text = text.rsplit(" ", 1)[0]
         texts.append(text)
     step = round(size * 1.25)
-    # Over the picture: the lines end 6% above the bottom; in a bar: centred in it.
-    bottom = (
-        height - round(height * 0.06) if band is None else (band[0] + band[1] + step * lines) // 2
-    )
+    # Over the picture: the lines end 4-8% above the bottom; in a bar: centred in it.
+    margin = round(height * rng.uniform(0.04, 0.08))
+    bottom = height - margin if band is None else (band[0] + band[1] + step * lines) // 2
     top = bottom - step * lines
-    yellow = rng.random() < 0.3
-    fill = (235, 215, 40) if yellow else (240, 240, 240)
+    fill = (235, 215, 40) if rng.random() < 0.3 else (240, 240, 240)
+    style = ("outline", "shadow", "box")[int(rng.integers(3))] if band is None else "outline"
     for number, text in enumerate(texts):
         x = (width - draw.textlength(text, font=font)) / 2
+        y = top + number * step
+        if style == "box":
+            left, upper, right, lower = draw.textbbox((x, y), text, font=font)
+            pad = max(2, size // 5)
+            draw.rectangle((left - pad, upper - pad, right + pad, lower + pad), fill=(12, 12, 12))
+        elif style == "shadow":
+            offset = max(1, size // 10)
+            draw.text((x + offset, y + offset), text, font=font, fill=(8, 8, 8))
+        outline = max(1, size // 12) if style == "outline" else 0
         draw.text(
-            (x, top + number * step),
-            text,
-            font=font,
-            fill=fill,
-            stroke_width=max(1, size // 12),
-            stroke_fill=(10, 10, 10),
+            (x, y), text, font=font, fill=fill, stroke_width=outline, stroke_fill=(10, 10, 10)
         )
     return np.asarray(image)
 
@@ -82,7 +104,18 @@ def main() -> None:
     homogeneous, composites = held_out_sets(args)
     sets = {"homogeneous": homogeneous, "composites": composites}
     thresholds = ClassThresholds()
-    settings = model_settings(args)
+    for skip in (False, True):
+        print(f"\nskip_subtitles {'on' if skip else 'off'}")
+        report(args, sets, model_settings(args, skip_subtitles=skip), thresholds)
+
+
+def report(
+    args: argparse.Namespace,
+    sets: dict[str, list[Sample]],
+    settings: ModelSettings,
+    thresholds: ClassThresholds,
+) -> None:
+    """One table: every subtitle layout, decided with ``settings``."""
     classifier, segmenter = Classifier.load(settings), Segmenter.load(settings)
 
     def classes(frames: list[np.ndarray]) -> list[str]:

@@ -697,10 +697,11 @@ def segment_cmd(
         if as_json:
             sys.stdout.write(json.dumps(result.as_dict()) + "\n")
         else:
-            # The picture inside black bars, when the models looked at that only.
+            # The picture inside black bars (and above subtitles), when the models looked at
+            # that only.
             bars = (
                 "" if result.picture is None else "\tpicture " + ",".join(map(str, result.picture))
-            )
+            ) + ("\tsubtitles left out" if result.subtitles else "")
             typer.echo(
                 f"{result.path}\t{result.frame_class}\tP={result.p_fraction:.3f}{bars}"
                 f"\t-> {result.mask_path}"

@@ -94,3 +94,27 @@ def paste(background: np.ndarray, figures: list[tuple[str, float, float, int]]) 
         p_mask[top : top + size, left : left + size][mask] = False
         boxes.append((left / width, top / height, (left + size) / width, (top + size) / height))
     return Pasted(image, p_mask, boxes)
+
+
+def burn_subtitle(frame: np.ndarray, lines: list[str], style: str = "outline") -> np.ndarray:
+    """``frame`` with centred subtitle ``lines`` at its bottom, as a print or a broadcast
+    carries them: light lettering (6% of the height) with a dark ``outline`` or on a dark
+    ``box``."""
+    from PIL import ImageFont
+
+    height, width = frame.shape[:2]
+    size = max(8, round(height * 0.06))
+    font = ImageFont.load_default(size=size)
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    step = round(size * 1.25)
+    top = height - round(height * 0.06) - step * len(lines)
+    for number, text in enumerate(lines):
+        x, y = (width - draw.textlength(text, font=font)) / 2, top + number * step
+        if style == "box":
+            left, upper, right, lower = draw.textbbox((x, y), text, font=font)
+            draw.rectangle((left - 3, upper - 3, right + 3, lower + 3), fill=(12, 12, 12))
+        outline = 1 if style == "outline" else 0
+        draw.text((x, y), text, font=font, fill=(240, 240, 240), stroke_width=outline,
+                  stroke_fill=(10, 10, 10))  # fmt: skip
+    return np.asarray(image)

@@ -48,6 +48,11 @@ class ModelSettings(BaseModel):
     # The models look at the picture inside black letterbox / pillarbox bars, and their maps
     # are stretched back over the bars (app/pipeline/borders.py).
     crop_borders: bool = True
+    # The models look at the picture above burned-in subtitles at its bottom (light centred
+    # lettering with an outline, shadow or box: app/pipeline/subtitles.py); their maps are
+    # stretched over the subtitles' rows. Subtitles belong to the print, not to the film's
+    # composition, and the models call lettering over a photograph hybrid.
+    skip_subtitles: bool = True
 
 
 class ShotSettings(BaseModel):

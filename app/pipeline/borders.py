@@ -19,10 +19,12 @@ hybrid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from app.pipeline.subtitles import subtitle_top
 
 # A pixel is part of the picture when any channel is above this (0-255): bars of digital
 # transfers are 0-16, of analogue ones up to about 30 with noise.
@@ -56,6 +58,9 @@ class PictureBox:
     right: int
     height: int
     width: int
+    # The picture's bottom rows below ``bottom`` hold burned-in subtitles, left out
+    # (``app.pipeline.subtitles``, ``ModelSettings.skip_subtitles``).
+    subtitles: bool = False
 
     @classmethod
     def of_whole(cls, frame: np.ndarray) -> PictureBox:
@@ -66,6 +71,17 @@ class PictureBox:
     @property
     def whole(self) -> bool:
         return (self.top, self.left, self.bottom, self.right) == (0, 0, self.height, self.width)
+
+    @property
+    def barred(self) -> bool:
+        """Whether the frame has black bars round the picture. Bars come in opposite pairs,
+        so a box cut at the bottom for subtitles is barred when it is cut anywhere else."""
+        cut = (self.top, self.left, self.right) != (0, 0, self.width)
+        return cut or (self.bottom != self.height and not self.subtitles)
+
+    def above(self, row: int) -> PictureBox:
+        """This picture above its ``row`` (counted inside it), where subtitles begin."""
+        return replace(self, bottom=self.top + row, subtitles=True)
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         return frame if self.whole else frame[self.top : self.bottom, self.left : self.right]
@@ -122,9 +138,19 @@ class PictureBox:
         return [self.left, self.top, self.right, self.bottom]
 
 
-def find_picture_box(frame: np.ndarray) -> PictureBox:
-    """The picture inside ``frame``'s black bars (an (H, W, 3) uint8 RGB array); the whole
-    frame when it has no plausible bars."""
+def find_picture_box(frame: np.ndarray, bars: bool = True, subtitles: bool = False) -> PictureBox:
+    """The picture inside ``frame``'s black bars (an (H, W, 3) uint8 RGB array; the whole
+    frame when it has no plausible bars, or without ``bars``), and with ``subtitles`` above
+    the burned-in subtitles at its bottom."""
+    box = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
+    if subtitles:
+        top = subtitle_top(box.crop(frame))
+        if top is not None and top >= MIN_KEPT * (box.bottom - box.top):
+            return box.above(top)
+    return box
+
+
+def _picture_in_bars(frame: np.ndarray) -> PictureBox:
     height, width = frame.shape[:2]
     # Most frames have no bars, and their edges show it: a bar has a dark line within
     # EDGE_SLACK of the edge it is on.

@@ -327,6 +327,7 @@ class _Runner:
         self.batch_size = settings.batch_size
         self.thresholds: ClassThresholds = settings.thresholds
         self.crop_borders = settings.crop_borders
+        self.skip_subtitles = settings.skip_subtitles
         self.directory = directory
         self.version = weights_version(directory)
         meta = read_meta(directory)
@@ -376,12 +377,14 @@ class _Runner:
 
     def pictures(self, frames: Sequence[np.ndarray]) -> list[PictureBox]:
         """Each frame's picture inside its black bars (the whole frame when it has none, or
-        with ``crop_borders`` off): what the models look at."""
+        with ``crop_borders`` off) and above its burned-in subtitles (``skip_subtitles``):
+        what the models look at."""
         for frame in frames:
             _check_frame(frame)
-        if not self.crop_borders:
-            return [PictureBox.of_whole(frame) for frame in frames]
-        return [find_picture_box(frame) for frame in frames]
+        return [
+            find_picture_box(frame, bars=self.crop_borders, subtitles=self.skip_subtitles)
+            for frame in frames
+        ]
 
     def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
         """The pictures of ``frames`` (one batch) as the model's input."""

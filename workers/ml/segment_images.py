@@ -45,8 +45,10 @@ class SegmentResult:
     confidence: float = 0.0
     width: int = 0
     height: int = 0
-    # [left, top, right, bottom] of the picture inside black bars; None without bars.
+    # [left, top, right, bottom] of the picture inside black bars and above burned-in
+    # subtitles (``subtitles``: its bottom is where they begin); None: the whole image.
     picture: list[int] | None = None
+    subtitles: bool = False
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,6 +62,7 @@ class SegmentResult:
             "class": self.frame_class,
             "confidence": round(self.confidence, 4),
             "picture": self.picture,
+            "subtitles": self.subtitles,
             "error": self.error,
         }
 
@@ -152,6 +155,7 @@ def segment_paths(
         )
         verdict = decision.verdict
         result.picture = None if verdict.picture is None else verdict.picture.as_list()
+        result.subtitles = verdict.picture is not None and verdict.picture.subtitles
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value

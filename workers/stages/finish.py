@@ -79,6 +79,8 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "segmented_frames": inference.segmented,
         # Frames the models judged by the picture inside black letterbox / pillarbox bars.
         "frames_in_bars": sum(verdict.in_bars for _, verdict in _joined(manifest, spool)),
+        # ... and above burned-in subtitles, which were left out.
+        "frames_with_subtitles": sum(verdict.subtitled for _, verdict in _joined(manifest, spool)),
         # What the adjusted ratio was adjusted by (null: not adjusted); kept so that figures
         # recomputed with an archivist's corrections adjust the same way.
         "hybrid_rates": rates.as_meta() if rates is not None else None,

@@ -164,8 +164,9 @@ def infer_chunk(
             segmented=False,
             # The classifier's patch mask, uniform when it calls the frame homogeneous.
             np_grid=np_grid(decision.verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-            # The models looked at the picture inside black bars.
-            in_bars=decision.verdict.picture is not None,
+            # The models looked at the picture inside black bars, above subtitles.
+            in_bars=_barred(decision.verdict),
+            subtitled=_subtitled(decision.verdict),
         )
         for frame, decision in zip(spooled, decisions, strict=True)
     ]
@@ -208,5 +209,14 @@ def _segmented(
         segmented=True,
         mask_png_b64=encode_png(encode_mask(verdict.p_mask, pipeline.mask_size)),
         np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-        in_bars=verdict.picture is not None,
+        in_bars=_barred(verdict),
+        subtitled=_subtitled(verdict),
     )
+
+
+def _barred(verdict: MaskVerdict) -> bool:
+    return verdict.picture is not None and verdict.picture.barred
+
+
+def _subtitled(verdict: MaskVerdict) -> bool:
+    return verdict.picture is not None and verdict.picture.subtitles

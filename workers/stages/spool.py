@@ -108,6 +108,8 @@ class FrameInference(BaseModel):
     np_grid: list[list[float]] | None = None
     # The models looked at the picture inside the frame's black bars (app/pipeline/borders).
     in_bars: bool = False
+    # ... and above burned-in subtitles at its bottom (app/pipeline/subtitles).
+    subtitled: bool = False
 
     @property
     def mask_png(self) -> bytes | None:

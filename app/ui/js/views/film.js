@@ -183,6 +183,8 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
         summary.segmented_frames ? `${summary.segmented_frames} with masks` : "",
         // The models looked at the picture inside black letterbox / pillarbox bars.
         summary.frames_in_bars ? `${summary.frames_in_bars} judged inside black bars` : "",
+        // ... and above burned-in subtitles, left out of the judgement.
+        summary.frames_with_subtitles ? `${summary.frames_with_subtitles} with subtitles left out` : "",
       ].filter(Boolean).join(" · ")),
       h("div", { class: "stat-card", id: "human-checked" }, h("dt", {}, "Human-checked"), h("dd", {}, h("span", { class: "stat-value" }, percent(stats.human_checked_share ?? 0, 1)), h("small", {}, "of running time, by a person's mask or label"))),
     ),
