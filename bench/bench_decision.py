@@ -184,7 +184,10 @@ def measure(args: argparse.Namespace) -> Measured:
     segmenter = Segmenter.load(settings, args.segmenter)
     args.cache.mkdir(parents=True, exist_ok=True)
     # The features change with the models and with whether they look inside black bars.
-    key = f"{classifier.version}{segmenter.version}crop={classifier.crop_borders}"
+    key = (
+        f"{classifier.version}{segmenter.version}crop={classifier.crop_borders}"
+        f"subtitles={classifier.skip_subtitles}"
+    )
     tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     splits = load_splits(args.data, args.cache)
     sets = {

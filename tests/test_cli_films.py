@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from app.core.db import dispose_engine
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.figures import photo_background
+from tests.figures import burn_subtitle, photo_background
 from tests.media import (
     GeneratedVideo,
     Segment,
@@ -184,6 +184,20 @@ def test_analyze_says_how_many_frames_it_judged_inside_black_bars(
     pillarboxed, plain = result.stdout.split(str(film.path))
     assert "judged inside black bars" in pillarboxed
     assert "judged inside black bars" not in plain
+
+
+def test_analyze_says_how_many_frames_had_subtitles_left_out(
+    film: GeneratedVideo, sqlite_url: str, tmp_path: Path
+) -> None:
+    pictures = [burn_subtitle(photo_background(seed, (240, 180)), ["come home"]) for seed in (3, 4)]
+    subtitled = make_lossless_video([p for p in pictures for _ in range(2)], tmp_path / "sub.mkv")
+    result = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
+                                         str(subtitled), str(film.path)])  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    with_subtitles, plain = result.stdout.split(str(film.path))
+    assert "with subtitles left out" in with_subtitles
+    assert "with subtitles left out" not in plain
 
 
 def test_show_prints_summary_and_shots_when_film_was_analysed(

@@ -25,7 +25,7 @@ from app.jobs import service as jobs_service
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.figures import paste, photo_background
+from tests.figures import burn_subtitle, paste, photo_background
 from tests.media import (
     GeneratedVideo,
     Segment,
@@ -320,6 +320,50 @@ def test_a_pillarboxed_film_gets_the_classes_of_its_picture(
         assert inside.frame_class == alone.frame_class
         assert inside.p_fraction == pytest.approx(alone.p_fraction, abs=1e-4)
         assert inside.confidence == pytest.approx(alone.confidence, abs=1e-4)
+
+
+def test_a_subtitled_film_is_judged_above_its_subtitles(
+    sqlite_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """Burned-in subtitles belong to the print: the models look at the picture above them
+    (``skip_subtitles``, on by default) and the summary says how many frames had them."""
+    paper = np.full((180, 240, 3), 235, np.uint8)
+    pictures = [
+        photo_background(1, (240, 180)),
+        paste(paper, [("star", 20, 30, 70), ("face", 130, 20, 80)]).image,
+        photo_background(3, (240, 180)),
+    ]
+    lines = [["where were you last night"], ["I waited", "at the station"], ["never again"]]
+    subtitled = [burn_subtitle(p, text) for p, text in zip(pictures, lines, strict=True)]
+    found = {}
+    for name, frames in (("plain", pictures), ("subtitled", subtitled)):
+        film = make_lossless_video([f for f in frames for _ in range(2)], tmp_path / f"{name}.mkv")
+        result = analyze_path(film, sqlite_settings, models=models)
+        assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
+        summary = result.summary or {}
+        with_subtitles = summary["sampled_frames"] if name == "subtitled" else 0
+        assert summary["frames_with_subtitles"] == with_subtitles
+        assert summary["frames_in_bars"] == 0
+        found[name] = {
+            f.frame_index: f.frame_class for f in _frames(sqlite_settings, result.analysis_id)
+        }
+    # Each frame gets the class of the same frame without its subtitle.
+    common = sorted(set(found["plain"]) & set(found["subtitled"]))
+    assert len(common) >= 3
+    assert [found["subtitled"][i] for i in common] == [found["plain"][i] for i in common]
+
+
+def test_a_worker_that_looks_at_frames_otherwise_does_not_take_the_analysis(
+    sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
+) -> None:
+    """An analysis started with subtitles skipped is not finished by models that keep them."""
+    keep = sqlite_settings.model_copy(
+        update={"model": sqlite_settings.model.model_copy(update={"skip_subtitles": False})}
+    )
+    result = analyze_path(three_shot_film.path, keep, models=models)
+    assert result.status is RunStatus.FAILED
+    assert "skip_subtitles off" in (result.error or "")
+    assert "skip_subtitles on" in (result.error or "")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.core.config import Settings
+from app.core.config import ModelSettings, Settings
 from app.core.domain import RunStatus
 from workers.leases import Lease
-from workers.stages.models import Models
+from workers.stages.models import Models, ModelVersions
 from workers.stages.spool import Spool
 from workers.stages.store import AnalysisContext, Store
 
@@ -111,7 +111,34 @@ def analysis_settings(settings: Settings) -> dict[str, Any]:
     return {
         "pipeline": settings.pipeline.model_dump(mode="json"),
         "thresholds": settings.model.thresholds.model_dump(mode="json"),
+        "picture": picture_settings(settings.model),
     }
+
+
+def picture_settings(model: ModelSettings) -> dict[str, bool]:
+    """What of each frame the models look at: inside black bars, above subtitles."""
+    return {"crop_borders": model.crop_borders, "skip_subtitles": model.skip_subtitles}
+
+
+def check_models(context: AnalysisContext, models: Models) -> None:
+    """Raise ``ModelMismatch`` unless this process's models are the analysis's and look at
+    the same picture of each frame (analyses from before that was stored: any)."""
+    expected = ModelVersions(context.classifier_version, context.segmenter_version)
+    if models.versions != expected:
+        raise ModelMismatch(
+            f"analysis {context.analysis_id} was started with classifier "
+            f"{context.classifier_version} and segmenter {context.segmenter_version}; this "
+            f"process has {models.versions}"
+        )
+    if context.picture is not None and context.picture != models.picture:
+        raise ModelMismatch(
+            f"analysis {context.analysis_id} was started with {_settings_text(context.picture)};"
+            f" this process has {_settings_text(models.picture)}"
+        )
+
+
+def _settings_text(values: dict[str, bool]) -> str:
+    return ", ".join(f"{name} {'on' if on else 'off'}" for name, on in sorted(values.items()))
 
 
 def inactive(

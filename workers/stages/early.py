@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workers.stages.base import Meter, ModelMismatch, StageCall
+from workers.stages.base import Meter, StageCall, check_models
 from workers.stages.infer import INFER_TIMINGS, decide, infer_chunk
-from workers.stages.models import ModelVersions
 from workers.stages.spool import (
     FRAMES_PER_CHUNK,
     InferenceChunk,
@@ -143,9 +142,7 @@ class EarlyInference:
     def _work(self) -> None:
         context = self._context
         models = self._call.loaded_models()  # waits for a ModelLoader's classifier
-        expected = ModelVersions(context.classifier_version, context.segmenter_version)
-        if models.versions != expected:
-            raise ModelMismatch(f"models {models.versions} are not the analysis's {expected}")
+        check_models(context, models)
         batch_size = models.classifier.batch_size
         images: list[np.ndarray] = []
         frames: list[SpoolFrame] = []

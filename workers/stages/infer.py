@@ -15,13 +15,13 @@ from app.pipeline.masks import encode_mask, np_grid
 from workers.stages.base import (
     AnalysisStopped,
     Meter,
-    ModelMismatch,
     StageCall,
     StageOutcome,
+    check_models,
     inactive,
     lap,
 )
-from workers.stages.models import Models, ModelVersions
+from workers.stages.models import Models
 from workers.stages.spool import (
     FrameInference,
     InferenceChunk,
@@ -59,12 +59,7 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
         if context is None or not context.active:
             return inactive(analysis_id, INFER, context, started)
         models = call.loaded_models()
-        versions = ModelVersions(context.classifier_version, context.segmenter_version)
-        if models.versions != versions:
-            raise ModelMismatch(
-                f"analysis {analysis_id} was started with classifier {context.classifier_version}"
-                f" and segmenter {context.segmenter_version}; this process has {models.versions}"
-            )
+        check_models(context, models)
         spool = call.spool(analysis_id)
         manifest = spool.read_manifest()
         meter = Meter(analysis_id, INFER, call)

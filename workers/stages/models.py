@@ -65,6 +65,14 @@ class Models:
         return ModelVersions(self.classifier.version, self.segmenter_version)
 
     @property
+    def picture(self) -> dict[str, bool]:
+        """What of each frame the models look at (``stages.base.picture_settings``)."""
+        return {
+            "crop_borders": self.classifier.crop_borders,
+            "skip_subtitles": self.classifier.skip_subtitles,
+        }
+
+    @property
     def shared_encoder(self) -> bool:
         """Whether one encoder run serves both models (loaded together, same encoder)."""
         segmenter = self.pending_segmenter

@@ -40,6 +40,8 @@ class AnalysisContext:
     thresholds: ClassThresholds
     classifier_version: str
     segmenter_version: str
+    # What of each frame the models look at (``base.picture_settings``); None: not stored.
+    picture: dict[str, bool] | None = None
 
     @property
     def active(self) -> bool:
@@ -281,6 +283,7 @@ class Store:
             ),
             classifier_version=analysis.classifier_version,
             segmenter_version=analysis.segmenter_version,
+            picture=stored.get("picture"),
         )
 
     def analysis(self, analysis_id: int) -> AnalysisPublic:

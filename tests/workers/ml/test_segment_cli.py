@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from app.core.config import ModelSettings
 from hybridlens.cli import build_app
+from tests.figures import burn_subtitle, photo_background
 from workers.ml.inference import (
     DEFAULT_CLASSIFIER_DIR,
     DEFAULT_SEGMENTER_DIR,
@@ -208,7 +209,7 @@ def test_segment_says_where_the_picture_inside_black_bars_is(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     plain_record, boxed_record = (json.loads(line) for line in result.stdout.strip().splitlines())
-    assert plain_record["picture"] is None
+    assert plain_record["picture"] is None and plain_record["subtitles"] is False
     assert boxed_record["picture"] == [16, 0, 112, 64]  # left, top, right, bottom
     assert boxed_record["class"] == plain_record["class"]
     assert boxed_record["p_fraction"] == pytest.approx(plain_record["p_fraction"], abs=1e-6)
@@ -217,3 +218,18 @@ def test_segment_says_where_the_picture_inside_black_bars_is(tmp_path: Path) -> 
         build_app(), ["segment", str(tmp_path / "boxed.png"), "--out", str(tmp_path / "masks")]
     )
     assert "\tpicture 16,0,112,64\t" in result.stdout
+
+
+def test_segment_says_when_it_left_subtitles_out(tmp_path: Path) -> None:
+    frame = burn_subtitle(photo_background(2, (240, 180)), ["the train leaves at nine"])
+    Image.fromarray(frame).save(tmp_path / "subtitled.png")
+    result = runner.invoke(
+        build_app(),
+        ["segment", str(tmp_path / "subtitled.png"), "--out", str(tmp_path / "masks"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["subtitles"] is True
+    left, top, right, bottom = record["picture"]
+    assert (left, top, right) == (0, 0, 240) and 120 < bottom < 160
+    assert Image.open(tmp_path / "masks" / "subtitled.png").size == (240, 180)
