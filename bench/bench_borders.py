@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segmenter", type=Path, default=None, help="model directory")
 
 
-def model_settings(args: argparse.Namespace, **overrides: object) -> ModelSettings:
+def model_settings(args: argparse.Namespace, **overrides: Any) -> ModelSettings:
     """CPU settings with the models ``args`` name (None = shipped)."""
     return ModelSettings(
         device="cpu", classifier_path=args.classifier, segmenter_path=args.segmenter, **overrides

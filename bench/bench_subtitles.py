@@ -3,14 +3,18 @@
 Distribution prints and broadcast transfers carry subtitles burned into the picture, or into
 the black bar under it. A subtitle is lettering, and the models learned that lettering over a
 photograph is a hybrid composition. This bench draws one or two lines of subtitle text (white
-with a black outline, or yellow; about 6% of the frame's height per line) at the bottom of
-the degraded homogeneous frames and composites of held-out sources, and runs the pipeline's
-decision (``decide_frames``), with ``ModelSettings.skip_subtitles`` off and on: frame-class
+or yellow, with a dark outline, shadow or box; 4.5-7% of the frame's height per line) at the
+bottom of the degraded homogeneous frames and composites of held-out sources, and runs the
+pipeline's decision (``decide_frames``), with ``ModelSettings.skip_subtitles`` off and on: frame-class
 accuracy against the frame's truth without the subtitle, agreement with the decision on the
 frame without it, and the share called hybrid. "letterbox" puts the frame in black bars
 first and the subtitle in the bottom bar.
 
     nice .venv/bin/python bench/bench_subtitles.py [--sources calibration|validation]
+    nice .venv/bin/python bench/bench_subtitles.py --false-positives
+
+``--false-positives`` instead looks for subtitles in every image of ``--data`` (none has
+any), each at 320 px on its long side as the pools load it, and prints where it found some.
 
 Choose on the calibration sources (the default); validation only measures.
 """
@@ -29,9 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_borders import add_held_out_arguments, barred, held_out_sets, model_settings
 
 from app.core.config import ClassThresholds, ModelSettings
+from app.pipeline.subtitles import subtitle_top
 from workers.ml.composites import Sample
+from workers.ml.data import load_rgb
 from workers.ml.inference import Classifier, Segmenter, decide_frames
 
+IMAGES = (".jpg", ".jpeg", ".png")
 SPEECH = (
     "the and you what where when never again tonight come here please listen I know we must go "
     "home now father mother love war city train morning letter door tomorrow"
@@ -99,7 +106,15 @@ def subtitled(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_held_out_arguments(parser)
+    parser.add_argument(
+        "--false-positives",
+        action="store_true",
+        help="look for subtitles in every image of --data instead",
+    )
     args = parser.parse_args()
+    if args.false_positives:
+        false_positives(args.data)
+        return
 
     homogeneous, composites = held_out_sets(args)
     sets = {"homogeneous": homogeneous, "composites": composites}
@@ -107,6 +122,21 @@ def main() -> None:
     for skip in (False, True):
         print(f"\nskip_subtitles {'on' if skip else 'off'}")
         report(args, sets, model_settings(args, skip_subtitles=skip), thresholds)
+
+
+def false_positives(data: Path) -> None:
+    """How many images of each folder of ``data`` the subtitle rule finds subtitles in."""
+    for folder in ("photographic", "nonphotographic", "hybrid"):
+        paths = sorted(p for p in (data / folder).iterdir() if p.suffix.lower() in IMAGES)
+        found = []
+        for path in paths:
+            image = load_rgb(path, 320)
+            top = subtitle_top(image)
+            if top is not None:
+                found.append(f"{path.stem} at {top / image.shape[0]:.2f}")
+        print(f"{folder}: subtitles found in {len(found)} of {len(paths)}", flush=True)
+        if found:
+            print("  " + ", ".join(found))
 
 
 def report(

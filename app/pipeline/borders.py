@@ -45,6 +45,9 @@ MIN_KEPT = 0.5
 # rows on both sides, belongs to the bar.
 CAPTION_MAX = 0.15
 CAPTION_BRIGHT = 0.75
+# ... and a bar grown through lettering is at most this share of the side larger than the
+# bar opposite it.
+CAPTION_SLACK = 0.01
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ class PictureBox:
 
     @classmethod
     def union(cls, boxes: list[PictureBox]) -> PictureBox:
-        """The smallest box holding the pictures of ``boxes`` (frames of one size)."""
+        """The smallest box holding the pictures of ``boxes`` (frames of one size); cut for
+        subtitles when all of them are."""
         first = boxes[0]
         return cls(
             min(box.top for box in boxes),
@@ -131,6 +135,7 @@ class PictureBox:
             max(box.right for box in boxes),
             first.height,
             first.width,
+            subtitles=all(box.subtitles for box in boxes),
         )
 
     def as_list(self) -> list[int]:
@@ -144,8 +149,10 @@ def find_picture_box(frame: np.ndarray, bars: bool = True, subtitles: bool = Fal
     the burned-in subtitles at its bottom."""
     box = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
     if subtitles:
+        # Subtitles are sought in the lower part of the picture only, so the picture above
+        # them keeps more than half of it.
         top = subtitle_top(box.crop(frame))
-        if top is not None and top >= MIN_KEPT * (box.bottom - box.top):
+        if top is not None:
             return box.above(top)
     return box
 
@@ -194,12 +201,24 @@ def _bars(dark: np.ndarray, caption: np.ndarray | None = None) -> tuple[int, int
         return 0, 0
     first, last = _bar(dark), _bar(dark[::-1])
     if caption is not None:
-        first = _through_captions(dark, caption, first)
-        last = _through_captions(dark[::-1], caption[::-1], last)
+        # Through lettering in a bar, a bar grows at most to the size of the bar opposite it
+        # (bars are centred): a dark picture's black rows near its edge do not make it grow.
+        slack = max(MIN_BAR_PIXELS, CAPTION_SLACK * side)
+        wide_first = _through_captions(dark, caption, first)
+        wide_last = _through_captions(dark[::-1], caption[::-1], last)
+        wide = (
+            wide_first if wide_first <= last + slack else first,
+            wide_last if wide_last <= first + slack else last,
+        )
+        if _plausible(*wide, side):
+            return wide
+    return (first, last) if _plausible(first, last, side) else (0, 0)
+
+
+def _plausible(first: int, last: int, side: int) -> bool:
+    """Whether bars of these sizes at the two ends of a line of ``side`` lines are bars."""
     least = max(MIN_BAR_PIXELS, MIN_BAR * side)
-    if first < least or last < least or side - first - last < MIN_KEPT * side:
-        return 0, 0
-    return first, last
+    return first >= least and last >= least and side - first - last >= MIN_KEPT * side
 
 
 def _bar(dark: np.ndarray) -> int:

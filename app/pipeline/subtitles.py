@@ -40,8 +40,9 @@ LINE_GAP = 2
 # the width), and it is wider than this share.
 CENTRE_SLACK = 0.06
 MIN_WIDTH = 0.12
-# Letters: along most rows of the band, at least this many separate strokes per line height
-# of spread (a word of five letters is about three line heights wide and crossed ten times).
+# Letters: along at least a quarter of the band's rows (its busiest), at least this many
+# separate strokes per letter height of width (a word of five letters is about three letter
+# heights wide and crossed ten times).
 STROKES_PER_HEIGHT = 1.2
 # Lines of one subtitle are at most this many letter heights apart.
 LINE_SPACING = 1.6

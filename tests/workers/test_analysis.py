@@ -366,6 +366,31 @@ def test_a_worker_that_looks_at_frames_otherwise_does_not_take_the_analysis(
     assert "skip_subtitles on" in (result.error or "")
 
 
+def test_an_analysis_stored_without_picture_settings_runs_with_any(
+    sqlite_settings: Settings, models: Models
+) -> None:
+    """Analyses started before the picture settings were stored are not refused for them."""
+    from workers.stages.base import check_models
+    from workers.stages.store import AnalysisContext
+
+    context = AnalysisContext(
+        analysis_id=1,
+        film_id=1,
+        film_path="film.mkv",
+        status=RunStatus.RUNNING,
+        pipeline=PipelineSettings(),
+        thresholds=sqlite_settings.model.thresholds,
+        classifier_version=models.versions.classifier,
+        segmenter_version=models.versions.segmenter,
+    )
+    check_models(context, models)  # no picture stored: no refusal
+    other = dataclasses.replace(context, picture={"crop_borders": True, "skip_subtitles": False})
+    with pytest.raises(ModelMismatch, match="skip_subtitles off"):
+        check_models(other, models)
+    older = dataclasses.replace(context, picture={"crop_borders": True})  # fewer settings kept
+    check_models(older, models)
+
+
 # ----------------------------------------------------------------------------------------------
 # Stages one by one
 
@@ -612,18 +637,22 @@ def test_stage_outcome_is_cancelled_when_analysis_no_longer_exists(
     assert outcome.status is RunStatus.CANCELLED and "no longer exists" in (outcome.error or "")
 
 
-def test_analysis_settings_key_analyses_on_pipeline_and_thresholds_only(
+def test_analysis_settings_key_analyses_on_what_changes_results_only(
     sqlite_settings: Settings,
 ) -> None:
     faster = sqlite_settings.model_copy(
         update={"model": ModelSettings(batch_size=64, device="cpu")}
     )
     coarser = sqlite_settings.model_copy(update={"pipeline": PipelineSettings(working_size=160)})
+    with_subtitles = sqlite_settings.model_copy(
+        update={"model": ModelSettings(skip_subtitles=False)}
+    )
 
     base = analysis_settings(sqlite_settings)
 
     assert analysis_settings(faster) == base
     assert analysis_settings(coarser) != base
+    assert analysis_settings(with_subtitles) != base
     assert PipelineSettings.model_validate(base["pipeline"]) == sqlite_settings.pipeline
 
 

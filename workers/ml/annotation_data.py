@@ -35,11 +35,11 @@ def picture(
 
 
 def _picture_box(image: np.ndarray) -> PictureBox:
-    """The picture inside the frame's black bars, when the models look at that only
-    (``app.pipeline.borders``, ``crop_borders``): what they see is what they train on."""
-    if not get_settings().model.crop_borders:
-        return PictureBox.of_whole(image)
-    return find_picture_box(image)
+    """The picture inside the frame's black bars and above its burned-in subtitles, as far as
+    the models look at that only (``app.pipeline.borders``, ``crop_borders``,
+    ``skip_subtitles``): what they see is what they train on."""
+    model = get_settings().model
+    return find_picture_box(image, bars=model.crop_borders, subtitles=model.skip_subtitles)
 
 
 def _inside_bars(image: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.pipeline.borders import PictureBox, is_dark
+from app.pipeline.borders import PictureBox, find_picture_box, is_dark
 from workers.ml.inference import Segmenter, to_batch
 
 # (done, total) frames propagated.
@@ -303,9 +303,10 @@ def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> Picture
     black all over, such as a fade, have no say), or None when that is the whole frame."""
     if not frames or len({frame.shape for frame in frames}) > 1:
         return None
+    # Inside the bars only: a person's mask over subtitles is propagated as drawn.
     boxes = [
-        box
-        for frame, box in zip(frames, segmenter.pictures(frames), strict=True)
+        find_picture_box(frame, bars=segmenter.crop_borders)
+        for frame in frames
         if not is_dark(frame)
     ]
     if not boxes:

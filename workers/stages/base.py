@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.core.config import ModelSettings, Settings
+from app.core.config import Settings
 from app.core.domain import RunStatus
 from workers.leases import Lease
-from workers.stages.models import Models, ModelVersions
+from workers.stages.models import Models, ModelVersions, picture_settings
 from workers.stages.spool import Spool
 from workers.stages.store import AnalysisContext, Store
 
@@ -111,13 +111,8 @@ def analysis_settings(settings: Settings) -> dict[str, Any]:
     return {
         "pipeline": settings.pipeline.model_dump(mode="json"),
         "thresholds": settings.model.thresholds.model_dump(mode="json"),
-        "picture": picture_settings(settings.model),
+        "picture": picture_settings(settings.model.crop_borders, settings.model.skip_subtitles),
     }
-
-
-def picture_settings(model: ModelSettings) -> dict[str, bool]:
-    """What of each frame the models look at: inside black bars, above subtitles."""
-    return {"crop_borders": model.crop_borders, "skip_subtitles": model.skip_subtitles}
 
 
 def check_models(context: AnalysisContext, models: Models) -> None:
@@ -130,9 +125,11 @@ def check_models(context: AnalysisContext, models: Models) -> None:
             f"{context.classifier_version} and segmenter {context.segmenter_version}; this "
             f"process has {models.versions}"
         )
-    if context.picture is not None and context.picture != models.picture:
+    # The settings the analysis stored; a setting only one side knows is not compared.
+    stored = context.picture or {}
+    if any(models.picture.get(name, value) != value for name, value in stored.items()):
         raise ModelMismatch(
-            f"analysis {context.analysis_id} was started with {_settings_text(context.picture)};"
+            f"analysis {context.analysis_id} was started with {_settings_text(stored)};"
             f" this process has {_settings_text(models.picture)}"
         )
 

@@ -66,11 +66,8 @@ class Models:
 
     @property
     def picture(self) -> dict[str, bool]:
-        """What of each frame the models look at (``stages.base.picture_settings``)."""
-        return {
-            "crop_borders": self.classifier.crop_borders,
-            "skip_subtitles": self.classifier.skip_subtitles,
-        }
+        """What of each frame the models look at (``picture_settings``)."""
+        return picture_settings(self.classifier.crop_borders, self.classifier.skip_subtitles)
 
     @property
     def shared_encoder(self) -> bool:
@@ -174,3 +171,9 @@ def model_versions(settings: ModelSettings | None = None) -> ModelVersions:
         weights_version(settings.classifier_path or DEFAULT_CLASSIFIER_DIR),
         weights_version(settings.segmenter_path or DEFAULT_SEGMENTER_DIR),
     )
+
+
+def picture_settings(crop_borders: bool, skip_subtitles: bool) -> dict[str, bool]:
+    """What of each frame the models look at, as an analysis stores it: inside black bars,
+    above subtitles."""
+    return {"crop_borders": crop_borders, "skip_subtitles": skip_subtitles}

@@ -70,6 +70,19 @@ def test_subtitles_set_in_a_letterbox_bar_belong_to_the_bar(lines: int) -> None:
     assert (box.top, box.bottom) == (40, 200)
 
 
+def test_a_dark_picture_near_its_edge_is_not_taken_for_lettering_in_the_bar() -> None:
+    # A low-key letterboxed picture: its top rows are mostly dark with a few light spots,
+    # then a black row, then the rest: the picture starts where the bar ends, as without
+    # lettering.
+    picture = _picture(160, 160)
+    picture[:30] //= 5
+    picture[:30, ::7] = 200  # light spots: more than a bar holds, less than a picture row
+    picture[30] = 0
+    frame = _barred(picture, 40, 40, 0, 0)
+    box = find_picture_box(frame)
+    assert (box.top, box.bottom) == (40, 200)
+
+
 def test_lettering_that_reaches_the_picture_is_not_taken_for_a_bar() -> None:
     # Lettering whose top touches the picture (no black between them) and lettering as tall
     # as a fifth of the frame stay where they are: only the black below them is bar.

@@ -33,8 +33,7 @@ def test_finds_where_subtitles_begin(lines: int, style: str) -> None:
     [
         photo_background(4, (320, 240)),
         # Light lettering with an outline, but at the left: a sign in the picture.
-        burn_subtitle(photo_background(5, (320, 240)), ["Hotel"])[:, :] * 0
-        + np.roll(burn_subtitle(photo_background(5, (320, 240)), ["Hotel"]), -120, axis=1),
+        np.roll(burn_subtitle(photo_background(5, (320, 240)), ["Hotel"]), -120, axis=1),
         # A light line with dark on both sides: a horizon, a railing.
         np.where(
             (np.arange(240) % 120 == 100)[:, None, None], 250, photo_background(6, (320, 240)) // 4
