@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,35 +169,34 @@ def test_analyze_prints_a_human_summary_when_json_is_not_asked(
     assert "hybrid ratio" in result.stdout and "2 shots" in result.stdout
 
 
-def test_analyze_says_how_many_frames_it_judged_inside_black_bars(
-    film: GeneratedVideo, sqlite_url: str, tmp_path: Path
+def _pillarboxed(picture: np.ndarray) -> np.ndarray:
+    return np.pad(picture, ((0, 0), (40, 40), (0, 0)))
+
+
+def _subtitled(picture: np.ndarray) -> np.ndarray:
+    return burn_subtitle(picture, ["come home"])
+
+
+@pytest.mark.parametrize(
+    ("dress", "says"),
+    [(_pillarboxed, "judged inside black bars"), (_subtitled, "with subtitles left out")],
+)
+def test_analyze_says_how_many_frames_it_judged_inside_bars_or_above_subtitles(
+    film: GeneratedVideo,
+    sqlite_url: str,
+    tmp_path: Path,
+    dress: Callable[[np.ndarray], np.ndarray],
+    says: str,
 ) -> None:
-    pictures = [photo_background(seed, (240, 180)) for seed in (3, 4)]
-    barred = make_lossless_video(
-        [np.pad(picture, ((0, 0), (40, 40), (0, 0))) for picture in pictures for _ in range(2)],
-        tmp_path / "pillarboxed.mkv",
-    )
+    pictures = [dress(photo_background(seed, (240, 180))) for seed in (3, 4)]
+    dressed = make_lossless_video([p for p in pictures for _ in range(2)], tmp_path / "f.mkv")
     result = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
-                                         str(barred), str(film.path)])  # fmt: skip
+                                         str(dressed), str(film.path)])  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
-    pillarboxed, plain = result.stdout.split(str(film.path))
-    assert "judged inside black bars" in pillarboxed
-    assert "judged inside black bars" not in plain
-
-
-def test_analyze_says_how_many_frames_had_subtitles_left_out(
-    film: GeneratedVideo, sqlite_url: str, tmp_path: Path
-) -> None:
-    pictures = [burn_subtitle(photo_background(seed, (240, 180)), ["come home"]) for seed in (3, 4)]
-    subtitled = make_lossless_video([p for p in pictures for _ in range(2)], tmp_path / "sub.mkv")
-    result = runner.invoke(build_app(), ["analyze", "--no-progress", "--db", sqlite_url,
-                                         str(subtitled), str(film.path)])  # fmt: skip
-
-    assert result.exit_code == 0, result.stderr
-    with_subtitles, plain = result.stdout.split(str(film.path))
-    assert "with subtitles left out" in with_subtitles
-    assert "with subtitles left out" not in plain
+    first, plain = result.stdout.split(str(film.path))
+    assert says in first
+    assert says not in plain
 
 
 def test_show_prints_summary_and_shots_when_film_was_analysed(
