@@ -12,7 +12,9 @@ A subtitle line is a band of rows in the lower ``SEARCH`` of the picture whose t
 (light pixels next to a dark one: lettering on its outline, shadow or box) are many, in many
 separate strokes, and spread about the picture's centre. Lettering in a picture that is not
 centred, a single light line (a horizon, a railing) or a light area with a dark edge is not
-a subtitle. The levels below were set from how subtitles are made, not fitted to a set.
+a subtitle. The levels below were set from how subtitles are made, then adjusted on the
+calibration sources' frames with subtitles drawn on them (``bench/bench_subtitles.py``), never
+on validation.
 """
 
 from __future__ import annotations
