@@ -12,9 +12,14 @@ first and the subtitle in the bottom bar.
 
     nice .venv/bin/python bench/bench_subtitles.py [--sources calibration|validation]
     nice .venv/bin/python bench/bench_subtitles.py --false-positives
+    nice .venv/bin/python bench/bench_subtitles.py --timecode [--sources ...]
 
 ``--false-positives`` instead looks for subtitles in every image of ``--data`` (none has
 any), each at 320 px on its long side as the pools load it, and prints where it found some.
+``--timecode`` burns a viewing copy's timecode window (white digits on a black box, in a fixed
+box of the frame: bottom centre, top centre or a corner) into the frames instead, and decides
+them as shipped and with the window named as a burned-in region
+(``ModelSettings.burn_in_regions``).
 
 Choose on the calibration sources (the default); validation only measures.
 """
@@ -111,6 +116,7 @@ def main() -> None:
         action="store_true",
         help="look for subtitles in every image of --data instead",
     )
+    parser.add_argument("--timecode", action="store_true", help="burn in timecode windows")
     args = parser.parse_args()
     if args.false_positives:
         false_positives(args.data)
@@ -119,9 +125,81 @@ def main() -> None:
     homogeneous, composites = held_out_sets(args)
     sets = {"homogeneous": homogeneous, "composites": composites}
     thresholds = ClassThresholds()
+    if args.timecode:
+        timecodes(args, sets, thresholds)
+        return
     for skip in (False, True):
         print(f"\nskip_subtitles {'on' if skip else 'off'}")
         report(args, sets, model_settings(args, skip_subtitles=skip), thresholds)
+
+
+# Where a viewing copy's timecode window sits: (left, top, right, bottom), fractions of the frame.
+WINDOWS = {
+    "bottom centre": (0.35, 0.82, 0.65, 0.9),
+    "top centre": (0.35, 0.05, 0.65, 0.13),
+    "corner": (0.62, 0.84, 0.95, 0.92),
+}
+
+
+def timecoded(frame: np.ndarray, window: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
+    """``frame`` with a timecode (white digits on black) filling ``window``."""
+    height, width = frame.shape[:2]
+    left, top, right, bottom = (
+        round(window[0] * width), round(window[1] * height),
+        round(window[2] * width), round(window[3] * height),
+    )  # fmt: skip
+    text = ":".join(f"{int(x):02d}" for x in rng.integers(0, 24, 4))
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((left, top, right, bottom), fill=(0, 0, 0))
+    size = max(6, bottom - top - 4)
+    font = ImageFont.load_default(size=size)
+    while size > 6 and draw.textlength(text, font=font) > right - left - 4:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    x = (left + right - draw.textlength(text, font=font)) / 2
+    draw.text((x, top + 1), text, font=font, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+def timecodes(
+    args: argparse.Namespace, sets: dict[str, list[Sample]], thresholds: ClassThresholds
+) -> None:
+    """Frames with a timecode window, decided as shipped and with the window named."""
+    print(
+        f"{args.sources} sources: frame-class accuracy / same class as without the window /"
+        " share called hybrid"
+    )
+    plain = {}
+    shipped = model_settings(args)
+    for name, samples in sets.items():
+        plain[name] = _classes(shipped, [s.image for s in samples], thresholds)
+    print(f"{'timecode window':<32} {'homogeneous':>26} {'composites':>26}")
+    for where, window in WINDOWS.items():
+        for named in (False, True):
+            settings = model_settings(args, burn_in_regions=[window] if named else [])
+            cells = []
+            for name, samples in sets.items():
+                rng = np.random.default_rng(9)
+                frames = [timecoded(s.image, window, rng) for s in samples]
+                called = _classes(settings, frames, thresholds)
+                truth = [thresholds.classify(float(s.p_mask.mean())).value for s in samples]
+                accuracy = np.mean([c == t for c, t in zip(called, truth, strict=True)])
+                same = np.mean([c == p for c, p in zip(called, plain[name], strict=True)])
+                hybrid = np.mean([c == "hybrid" for c in called])
+                cells.append(f"{accuracy:.3f} / {same:.3f} / {hybrid:.3f}")
+            label = f"{where}{', named' if named else ''}"
+            print(f"{label:<32} {cells[0]:>26} {cells[1]:>26}", flush=True)
+
+
+def _classes(
+    settings: ModelSettings, frames: list[np.ndarray], thresholds: ClassThresholds
+) -> list[str]:
+    classifier, segmenter = Classifier.load(settings), Segmenter.load(settings)
+    return [
+        d.verdict.frame_class.value
+        for d in decide_frames(classifier, segmenter, frames, thresholds)
+    ]
 
 
 def false_positives(data: Path) -> None:

@@ -53,6 +53,23 @@ class ModelSettings(BaseModel):
     # stretched over the subtitles' rows. Subtitles belong to the print, not to the film's
     # composition, and the models call lettering over a photograph hybrid.
     skip_subtitles: bool = True
+    # Regions burned into every frame of the transfers that are not the film (a timecode
+    # window, a logo): [left, top, right, bottom] as fractions of the frame, filled in from
+    # the picture round them before the models look (app/pipeline/burn_in.py).
+    burn_in_regions: list[tuple[float, float, float, float]] = Field(default_factory=list)
+
+    @field_validator("burn_in_regions")
+    @classmethod
+    def _regions_inside_the_frame(
+        cls, regions: list[tuple[float, float, float, float]]
+    ) -> list[tuple[float, float, float, float]]:
+        for left, top, right, bottom in regions:
+            if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+                raise ValueError(
+                    "each burn-in region is [left, top, right, bottom], fractions of the frame"
+                    f" with left < right and top < bottom, not {[left, top, right, bottom]}"
+                )
+        return regions
 
 
 class ShotSettings(BaseModel):

@@ -653,6 +653,10 @@ def test_analysis_settings_key_analyses_on_what_changes_results_only(
     assert analysis_settings(faster) == base
     assert analysis_settings(coarser) != base
     assert analysis_settings(with_subtitles) != base
+    windowed = sqlite_settings.model_copy(
+        update={"model": ModelSettings(burn_in_regions=[(0.6, 0.85, 0.95, 0.95)])}
+    )
+    assert analysis_settings(windowed)["picture"]["burn_in_regions"] == [[0.6, 0.85, 0.95, 0.95]]
     assert PipelineSettings.model_validate(base["pipeline"]) == sqlite_settings.pipeline
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
 from app.pipeline.borders import PictureBox, find_picture_box
+from app.pipeline.burn_in import cover
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
@@ -328,6 +329,7 @@ class _Runner:
         self.thresholds: ClassThresholds = settings.thresholds
         self.crop_borders = settings.crop_borders
         self.skip_subtitles = settings.skip_subtitles
+        self.burn_in_regions = list(settings.burn_in_regions)
         self.directory = directory
         self.version = weights_version(directory)
         meta = read_meta(directory)
@@ -382,13 +384,21 @@ class _Runner:
         for frame in frames:
             _check_frame(frame)
         return [
-            find_picture_box(frame, bars=self.crop_borders, subtitles=self.skip_subtitles)
+            find_picture_box(
+                cover(frame, self.burn_in_regions),
+                bars=self.crop_borders,
+                subtitles=self.skip_subtitles,
+            )
             for frame in frames
         ]
 
     def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
-        """The pictures of ``frames`` (one batch) as the model's input."""
-        crops = [box.crop(frame) for frame, box in zip(frames, boxes, strict=True)]
+        """The pictures of ``frames`` (one batch) as the model's input, burned-in regions
+        (``burn_in_regions``) filled in."""
+        crops = [
+            box.crop(cover(frame, self.burn_in_regions))
+            for frame, box in zip(frames, boxes, strict=True)
+        ]
         return to_batch(crops, self.image_size, self.device)
 
     def shares_encoder_with(self, other: _Runner) -> bool:

@@ -111,7 +111,11 @@ def analysis_settings(settings: Settings) -> dict[str, Any]:
     return {
         "pipeline": settings.pipeline.model_dump(mode="json"),
         "thresholds": settings.model.thresholds.model_dump(mode="json"),
-        "picture": picture_settings(settings.model.crop_borders, settings.model.skip_subtitles),
+        "picture": picture_settings(
+            settings.model.crop_borders,
+            settings.model.skip_subtitles,
+            settings.model.burn_in_regions,
+        ),
     }
 
 
@@ -134,8 +138,14 @@ def check_models(context: AnalysisContext, models: Models) -> None:
         )
 
 
-def _settings_text(values: dict[str, bool]) -> str:
-    return ", ".join(f"{name} {'on' if on else 'off'}" for name, on in sorted(values.items()))
+def _settings_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {_setting_text(value)}" for name, value in sorted(values.items()))
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value or "none")
 
 
 def inactive(

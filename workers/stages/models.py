@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.config import ModelSettings, get_settings
 from workers.loading import MODEL_LOADING
@@ -65,9 +66,12 @@ class Models:
         return ModelVersions(self.classifier.version, self.segmenter_version)
 
     @property
-    def picture(self) -> dict[str, bool]:
+    def picture(self) -> dict[str, Any]:
         """What of each frame the models look at (``picture_settings``)."""
-        return picture_settings(self.classifier.crop_borders, self.classifier.skip_subtitles)
+        classifier = self.classifier
+        return picture_settings(
+            classifier.crop_borders, classifier.skip_subtitles, classifier.burn_in_regions
+        )
 
     @property
     def shared_encoder(self) -> bool:
@@ -173,7 +177,13 @@ def model_versions(settings: ModelSettings | None = None) -> ModelVersions:
     )
 
 
-def picture_settings(crop_borders: bool, skip_subtitles: bool) -> dict[str, bool]:
-    """What of each frame the models look at, as an analysis stores it: inside black bars,
-    above subtitles."""
-    return {"crop_borders": crop_borders, "skip_subtitles": skip_subtitles}
+def picture_settings(
+    crop_borders: bool, skip_subtitles: bool, burn_in_regions: Sequence[Sequence[float]]
+) -> dict[str, Any]:
+    """What of each frame the models look at, as an analysis stores it (JSON): inside black
+    bars, above subtitles, with burned-in regions filled in."""
+    return {
+        "crop_borders": crop_borders,
+        "skip_subtitles": skip_subtitles,
+        "burn_in_regions": [[float(x) for x in region] for region in burn_in_regions],
+    }

@@ -41,7 +41,7 @@ class AnalysisContext:
     classifier_version: str
     segmenter_version: str
     # What of each frame the models look at (``base.picture_settings``); None: not stored.
-    picture: dict[str, bool] | None = None
+    picture: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
