@@ -53,9 +53,10 @@ class ModelSettings(BaseModel):
     # stretched over the subtitles' rows. Subtitles belong to the print, not to the film's
     # composition, and the models call lettering over a photograph hybrid.
     skip_subtitles: bool = True
-    # Regions burned into every frame of the transfers that are not the film (a timecode
-    # window, a logo): [left, top, right, bottom] as fractions of the frame, filled in from
-    # the picture round them before the models look (app/pipeline/burn_in.py).
+    # Regions burned into every frame of the transfers that are not the film (a viewing
+    # copy's timecode window, a logo): [left, top, right, bottom] as fractions of the frame.
+    # The models look at the picture without them, cut at the side that keeps the most of it
+    # (``PictureBox.without``); masks cover them with the class of the picture beside them.
     burn_in_regions: list[tuple[float, float, float, float]] = Field(default_factory=list)
 
     @field_validator("burn_in_regions")

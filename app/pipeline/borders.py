@@ -19,6 +19,7 @@ hybrid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -48,6 +49,8 @@ CAPTION_BRIGHT = 0.75
 # ... and a bar grown through lettering is at most this share of the side larger than the
 # bar opposite it.
 CAPTION_SLACK = 0.01
+# Pixels round a burned-in region left out too (its box's anti-aliased edge).
+REGION_EDGE = 2
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class PictureBox:
     # The picture's bottom rows below ``bottom`` hold burned-in subtitles, left out
     # (``app.pipeline.subtitles``, ``ModelSettings.skip_subtitles``).
     subtitles: bool = False
+    # Whether the frame has black bars round the picture; None: as far as the box shows (a
+    # box cut for subtitles or burned-in regions says it).
+    bars: bool | None = None
 
     @classmethod
     def of_whole(cls, frame: np.ndarray) -> PictureBox:
@@ -77,14 +83,31 @@ class PictureBox:
 
     @property
     def barred(self) -> bool:
-        """Whether the frame has black bars round the picture. Bars come in opposite pairs,
-        so a box cut at the bottom for subtitles is barred when it is cut anywhere else."""
-        cut = (self.top, self.left, self.right) != (0, 0, self.width)
-        return cut or (self.bottom != self.height and not self.subtitles)
+        """Whether the frame has black bars round the picture."""
+        return not self.whole if self.bars is None else self.bars
 
     def above(self, row: int) -> PictureBox:
         """This picture above its ``row`` (counted inside it), where subtitles begin."""
-        return replace(self, bottom=self.top + row, subtitles=True)
+        return replace(self, bottom=self.top + row, subtitles=True, bars=self.barred)
+
+    def without(self, region: tuple[float, float, float, float]) -> PictureBox:
+        """This picture without a burned-in ``region`` ((left, top, right, bottom) as fractions
+        of the frame, widened by ``REGION_EDGE`` pixels): cut at the region's side that keeps
+        the most of it."""
+        left = max(0, int(region[0] * self.width) - REGION_EDGE)
+        top = max(0, int(region[1] * self.height) - REGION_EDGE)
+        right = min(self.width, int(np.ceil(region[2] * self.width)) + REGION_EDGE)
+        bottom = min(self.height, int(np.ceil(region[3] * self.height)) + REGION_EDGE)
+        if left >= self.right or right <= self.left or top >= self.bottom or bottom <= self.top:
+            return self
+        cuts = [
+            replace(self, bottom=max(self.top, top)),  # the picture above the region
+            replace(self, top=min(self.bottom, bottom)),  # below it
+            replace(self, right=max(self.left, left)),  # left of it
+            replace(self, left=min(self.right, right)),  # right of it
+        ]
+        kept = max(cuts, key=lambda box: (box.bottom - box.top) * (box.right - box.left))
+        return replace(kept, bars=self.barred)
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         return frame if self.whole else frame[self.top : self.bottom, self.left : self.right]
@@ -136,6 +159,7 @@ class PictureBox:
             first.height,
             first.width,
             subtitles=all(box.subtitles for box in boxes),
+            bars=None if all(box.bars is None for box in boxes) else any(b.barred for b in boxes),
         )
 
     def as_list(self) -> list[int]:
@@ -143,11 +167,21 @@ class PictureBox:
         return [self.left, self.top, self.right, self.bottom]
 
 
-def find_picture_box(frame: np.ndarray, bars: bool = True, subtitles: bool = False) -> PictureBox:
+def find_picture_box(
+    frame: np.ndarray,
+    bars: bool = True,
+    subtitles: bool = False,
+    regions: Sequence[tuple[float, float, float, float]] = (),
+) -> PictureBox:
     """The picture inside ``frame``'s black bars (an (H, W, 3) uint8 RGB array; the whole
-    frame when it has no plausible bars, or without ``bars``), and with ``subtitles`` above
-    the burned-in subtitles at its bottom."""
+    frame when it has no plausible bars, or without ``bars``), without the burned-in
+    ``regions`` (fractions of the frame; ``PictureBox.without``), and with ``subtitles``
+    above the burned-in subtitles at its bottom."""
     box = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
+    for region in regions:
+        box = box.without(region)
+    if box.bottom - box.top < 1 or box.right - box.left < 1:
+        return replace(PictureBox.of_whole(frame), bars=False)
     if subtitles:
         # Subtitles are sought in the lower part of the picture only, so the picture above
         # them keeps more than half of it.

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
 from app.pipeline.borders import PictureBox, find_picture_box
-from app.pipeline.burn_in import cover
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
@@ -385,20 +384,17 @@ class _Runner:
             _check_frame(frame)
         return [
             find_picture_box(
-                cover(frame, self.burn_in_regions),
+                frame,
                 bars=self.crop_borders,
                 subtitles=self.skip_subtitles,
+                regions=self.burn_in_regions,
             )
             for frame in frames
         ]
 
     def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
-        """The pictures of ``frames`` (one batch) as the model's input, burned-in regions
-        (``burn_in_regions``) filled in."""
-        crops = [
-            box.crop(cover(frame, self.burn_in_regions))
-            for frame, box in zip(frames, boxes, strict=True)
-        ]
+        """The pictures of ``frames`` (one batch) as the model's input."""
+        crops = [box.crop(frame) for frame, box in zip(frames, boxes, strict=True)]
         return to_batch(crops, self.image_size, self.device)
 
     def shares_encoder_with(self, other: _Runner) -> bool:
