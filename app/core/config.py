@@ -56,19 +56,29 @@ class ModelSettings(BaseModel):
     # Regions burned into every frame of the transfers that are not the film (a viewing
     # copy's timecode window, a logo): [left, top, right, bottom] as fractions of the frame.
     # The models look at the picture without them, cut at the side that keeps the most of it
-    # (``PictureBox.without``); masks cover them with the class of the picture beside them.
+    # (``PictureBox.without``); masks cover the strip cut off with the class of the
+    # picture's edge beside it.
     burn_in_regions: list[tuple[float, float, float, float]] = Field(default_factory=list)
+
+    @field_validator("burn_in_regions", mode="before")
+    @classmethod
+    def _one_region_alone(cls, value: object) -> object:
+        # One region given without the outer list: [0.6, 0.85, 0.95, 0.95].
+        if not isinstance(value, list | tuple) or len(value) != 4:
+            return value
+        return [value] if all(isinstance(x, int | float) for x in value) else value
 
     @field_validator("burn_in_regions")
     @classmethod
     def _regions_inside_the_frame(
         cls, regions: list[tuple[float, float, float, float]]
     ) -> list[tuple[float, float, float, float]]:
-        for left, top, right, bottom in regions:
+        for number, (left, top, right, bottom) in enumerate(regions, 1):
             if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
                 raise ValueError(
-                    "each burn-in region is [left, top, right, bottom], fractions of the frame"
-                    f" with left < right and top < bottom, not {[left, top, right, bottom]}"
+                    f"burn-in region {number} must be [left, top, right, bottom], fractions of"
+                    " the frame with left < right and top < bottom, not "
+                    f"{[left, top, right, bottom]}"
                 )
         return regions
 

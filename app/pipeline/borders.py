@@ -86,18 +86,11 @@ class PictureBox:
         """Whether the frame has black bars round the picture."""
         return not self.whole if self.bars is None else self.bars
 
-    def above(self, row: int) -> PictureBox:
-        """This picture above its ``row`` (counted inside it), where subtitles begin."""
-        return replace(self, bottom=self.top + row, subtitles=True, bars=self.barred)
-
     def without(self, region: tuple[float, float, float, float]) -> PictureBox:
         """This picture without a burned-in ``region`` ((left, top, right, bottom) as fractions
         of the frame, widened by ``REGION_EDGE`` pixels): cut at the region's side that keeps
         the most of it."""
-        left = max(0, int(region[0] * self.width) - REGION_EDGE)
-        top = max(0, int(region[1] * self.height) - REGION_EDGE)
-        right = min(self.width, int(np.ceil(region[2] * self.width)) + REGION_EDGE)
-        bottom = min(self.height, int(np.ceil(region[3] * self.height)) + REGION_EDGE)
+        left, top, right, bottom = region_pixels(region, self.height, self.width)
         if left >= self.right or right <= self.left or top >= self.bottom or bottom <= self.top:
             return self
         cuts = [
@@ -167,6 +160,19 @@ class PictureBox:
         return [self.left, self.top, self.right, self.bottom]
 
 
+def region_pixels(
+    region: tuple[float, float, float, float], height: int, width: int
+) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) pixels of a region given as fractions of a frame of
+    ``height`` x ``width``, widened by ``REGION_EDGE``."""
+    return (
+        max(0, int(region[0] * width) - REGION_EDGE),
+        max(0, int(region[1] * height) - REGION_EDGE),
+        min(width, int(np.ceil(region[2] * width)) + REGION_EDGE),
+        min(height, int(np.ceil(region[3] * height)) + REGION_EDGE),
+    )
+
+
 def find_picture_box(
     frame: np.ndarray,
     bars: bool = True,
@@ -177,18 +183,41 @@ def find_picture_box(
     frame when it has no plausible bars, or without ``bars``), without the burned-in
     ``regions`` (fractions of the frame; ``PictureBox.without``), and with ``subtitles``
     above the burned-in subtitles at its bottom."""
-    box = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
+    inside = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
+    inside = replace(inside, bars=inside.barred)
+    box = inside
     for region in regions:
         box = box.without(region)
-    if box.bottom - box.top < 1 or box.right - box.left < 1:
-        return replace(PictureBox.of_whole(frame), bars=False)
+    # Regions that leave less than MIN_KEPT of the picture either way are not left out: the
+    # picture inside the bars is judged whole.
+    if (box.bottom - box.top) < MIN_KEPT * (inside.bottom - inside.top) or (
+        box.right - box.left
+    ) < MIN_KEPT * (inside.right - inside.left):
+        box = inside
     if subtitles:
-        # Subtitles are sought in the lower part of the picture only, so the picture above
-        # them keeps more than half of it.
-        top = subtitle_top(box.crop(frame))
-        if top is not None:
-            return box.above(top)
+        # Subtitles are centred on the picture inside the bars, so they are sought there,
+        # with the regions blanked (a centred timecode window is not a subtitle); they lie in
+        # its lower part only, so the picture above them keeps more than half of it.
+        top = subtitle_top(_blanked(inside.crop(frame), inside, regions))
+        if top is not None and box.top < inside.top + top < box.bottom:
+            return replace(box, bottom=inside.top + top, subtitles=True)
     return box
+
+
+def _blanked(
+    picture: np.ndarray, box: PictureBox, regions: Sequence[tuple[float, float, float, float]]
+) -> np.ndarray:
+    """``picture`` (``box`` of its frame) with ``regions`` (fractions of the frame) grey."""
+    if not regions:
+        return picture
+    picture = picture.copy()
+    for region in regions:
+        left, top, right, bottom = region_pixels(region, box.height, box.width)
+        left, right = max(0, left - box.left), right - box.left
+        top, bottom = max(0, top - box.top), bottom - box.top
+        if right > 0 and bottom > 0:
+            picture[top:bottom, left:right] = 128
+    return picture
 
 
 def _picture_in_bars(frame: np.ndarray) -> PictureBox:

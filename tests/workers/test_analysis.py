@@ -391,6 +391,44 @@ def test_an_analysis_stored_without_picture_settings_runs_with_any(
     check_models(older, models)
 
 
+def test_an_analysis_started_with_burn_in_regions_runs_only_with_the_same(
+    sqlite_settings: Settings, models: Models
+) -> None:
+    import json
+
+    from workers.ml.inference import Classifier
+    from workers.stages.base import check_models
+    from workers.stages.models import Models as LoadedModels
+    from workers.stages.store import AnalysisContext
+
+    regions = [(0, 0.84, 1, 0.92)]
+    windowed = sqlite_settings.model_copy(
+        update={"model": ModelSettings(device="cpu", burn_in_regions=regions)}
+    )
+    stored = json.loads(json.dumps(analysis_settings(windowed)))["picture"]
+    context = AnalysisContext(
+        analysis_id=1,
+        film_id=1,
+        film_path="film.mkv",
+        status=RunStatus.RUNNING,
+        pipeline=PipelineSettings(),
+        thresholds=sqlite_settings.model.thresholds,
+        classifier_version=models.versions.classifier,
+        segmenter_version=models.versions.segmenter,
+        picture=stored,
+    )
+    same = LoadedModels(
+        Classifier.load(windowed.model), models.pending_segmenter, models.segmenter_version
+    )
+    check_models(context, same)  # the stored JSON and the loaded settings agree
+    with pytest.raises(ModelMismatch, match="burn_in_regions none"):
+        check_models(context, models)  # a worker without the regions
+    plain = dataclasses.replace(context, picture=analysis_settings(sqlite_settings)["picture"])
+    assert "burn_in_regions" not in plain.picture  # none: the key analyses had before
+    with pytest.raises(ModelMismatch, match="burn_in_regions"):
+        check_models(plain, same)  # a worker with regions for an analysis without
+
+
 # ----------------------------------------------------------------------------------------------
 # Stages one by one
 

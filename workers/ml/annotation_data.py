@@ -35,11 +35,17 @@ def picture(
 
 
 def _picture_box(image: np.ndarray) -> PictureBox:
-    """The picture inside the frame's black bars and above its burned-in subtitles, as far as
-    the models look at that only (``app.pipeline.borders``, ``crop_borders``,
-    ``skip_subtitles``): what they see is what they train on."""
+    """The picture inside the frame's black bars, without burned-in regions and above its
+    burned-in subtitles, as far as the models look at that only (``app.pipeline.borders``,
+    ``crop_borders``, ``burn_in_regions``, ``skip_subtitles``): what they see is what they
+    train on."""
     model = get_settings().model
-    return find_picture_box(image, bars=model.crop_borders, subtitles=model.skip_subtitles)
+    return find_picture_box(
+        image,
+        bars=model.crop_borders,
+        subtitles=model.skip_subtitles,
+        regions=model.burn_in_regions,
+    )
 
 
 def _inside_bars(image: np.ndarray) -> np.ndarray:

@@ -378,8 +378,9 @@ class _Runner:
 
     def pictures(self, frames: Sequence[np.ndarray]) -> list[PictureBox]:
         """Each frame's picture inside its black bars (the whole frame when it has none, or
-        with ``crop_borders`` off) and above its burned-in subtitles (``skip_subtitles``):
-        what the models look at."""
+        with ``crop_borders`` off), without the transfer's burned-in regions
+        (``burn_in_regions``) and above its burned-in subtitles (``skip_subtitles``): what
+        the models look at."""
         for frame in frames:
             _check_frame(frame)
         return [

@@ -129,12 +129,16 @@ def check_models(context: AnalysisContext, models: Models) -> None:
             f"{context.classifier_version} and segmenter {context.segmenter_version}; this "
             f"process has {models.versions}"
         )
-    # The settings the analysis stored; a setting only one side knows is not compared.
-    stored = context.picture or {}
-    if any(models.picture.get(name, value) != value for name, value in stored.items()):
+    # The settings the analysis stored (none before they were stored: any will do); burned-in
+    # regions are stored only when there are some.
+    if context.picture is None:
+        return
+    stored = {"burn_in_regions": [], **context.picture}
+    mine = {"burn_in_regions": [], **models.picture}
+    if any(mine.get(name, value) != value for name, value in stored.items()):
         raise ModelMismatch(
             f"analysis {context.analysis_id} was started with {_settings_text(stored)};"
-            f" this process has {_settings_text(models.picture)}"
+            f" this process has {_settings_text(mine)}"
         )
 
 

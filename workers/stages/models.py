@@ -181,9 +181,9 @@ def picture_settings(
     crop_borders: bool, skip_subtitles: bool, burn_in_regions: Sequence[Sequence[float]]
 ) -> dict[str, Any]:
     """What of each frame the models look at, as an analysis stores it (JSON): inside black
-    bars, above subtitles, with burned-in regions filled in."""
-    return {
-        "crop_borders": crop_borders,
-        "skip_subtitles": skip_subtitles,
-        "burn_in_regions": [[float(x) for x in region] for region in burn_in_regions],
-    }
+    bars, above subtitles, without burned-in regions (stored only when there are some, so
+    that analyses without keep the settings key they had)."""
+    settings: dict[str, Any] = {"crop_borders": crop_borders, "skip_subtitles": skip_subtitles}
+    if burn_in_regions:
+        settings["burn_in_regions"] = [[float(x) for x in region] for region in burn_in_regions]
+    return settings

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from app.core.config import ModelSettings
 from app.pipeline.borders import PictureBox, find_picture_box
-from tests.figures import photo_background
+from tests.figures import burn_subtitle, photo_background
 
 CORNER = (0.6, 0.85, 0.95, 0.95)
 
@@ -50,10 +50,31 @@ def test_regions_are_fractions_of_the_frame_bars_included() -> None:
     assert find_picture_box(frame, bars=False, regions=[(0.6, 0.85, 0.9, 0.95)]).barred is False
 
 
+def test_subtitles_are_still_found_beside_a_region_at_the_side() -> None:
+    # A tall logo at the right: the picture kept is left of it, and the subtitles, centred
+    # on the whole picture, are still found (and a centred timecode window is not one).
+    frame = burn_subtitle(photo_background(2, (320, 240)), ["where were you last night"])
+    box = find_picture_box(frame, subtitles=True, regions=[(0.85, 0.05, 0.97, 0.95)])
+    assert box.right < 320 * 0.85 and box.subtitles and box.bottom < 240 * 0.9
+    windowed = _timecoded(photo_background(3, (320, 240)), (0.35, 0.82, 0.65, 0.9))
+    box = find_picture_box(windowed, subtitles=True, regions=[(0.35, 0.82, 0.65, 0.9)])
+    assert not box.subtitles and box.bottom < 240 * 0.82
+
+
+def test_regions_that_leave_too_little_picture_are_not_left_out_and_bars_stay() -> None:
+    frame = np.pad(photo_background(4, (160, 80)), ((20, 20), (0, 0), (0, 0)))  # letterboxed
+    box = find_picture_box(frame, regions=[(0.0, 0.1, 1.0, 0.9)])
+    assert (box.top, box.bottom) == (20, 100) and box.barred
+
+
 def test_regions_outside_the_frame_or_inside_out_are_refused() -> None:
     for region in ([0.5, 0.8, 0.4, 0.9], [0.1, 0.8, 1.2, 0.9], [0.1, 0.9, 0.4, 0.9]):
         with pytest.raises(ValidationError, match="left < right and top < bottom"):
             ModelSettings(burn_in_regions=[region])
+    # One region alone, without the outer list, is one region.
+    assert ModelSettings(burn_in_regions=[0.6, 0.85, 0.95, 0.95]).burn_in_regions == [
+        (0.6, 0.85, 0.95, 0.95)
+    ]
 
 
 def test_the_models_judge_a_timecoded_frame_by_its_picture_without_the_window() -> None:
