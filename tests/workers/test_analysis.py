@@ -366,23 +366,30 @@ def test_a_worker_that_looks_at_frames_otherwise_does_not_take_the_analysis(
     assert "skip_subtitles on" in (result.error or "")
 
 
-def test_an_analysis_stored_without_picture_settings_runs_with_any(
-    sqlite_settings: Settings, models: Models
-) -> None:
-    """Analyses started before the picture settings were stored are not refused for them."""
-    from workers.stages.base import check_models
+def _context(settings: Settings, models: Models, picture: dict[str, Any] | None) -> Any:
+    """A running analysis of ``models`` that stored ``picture`` settings."""
     from workers.stages.store import AnalysisContext
 
-    context = AnalysisContext(
+    return AnalysisContext(
         analysis_id=1,
         film_id=1,
         film_path="film.mkv",
         status=RunStatus.RUNNING,
         pipeline=PipelineSettings(),
-        thresholds=sqlite_settings.model.thresholds,
+        thresholds=settings.model.thresholds,
         classifier_version=models.versions.classifier,
         segmenter_version=models.versions.segmenter,
+        picture=picture,
     )
+
+
+def test_an_analysis_stored_without_picture_settings_runs_with_any(
+    sqlite_settings: Settings, models: Models
+) -> None:
+    """Analyses started before the picture settings were stored are not refused for them."""
+    from workers.stages.base import check_models
+
+    context = _context(sqlite_settings, models, None)
     check_models(context, models)  # no picture stored: no refusal
     other = dataclasses.replace(context, picture={"crop_borders": True, "skip_subtitles": False})
     with pytest.raises(ModelMismatch, match="skip_subtitles off"):
@@ -399,24 +406,13 @@ def test_an_analysis_started_with_burn_in_regions_runs_only_with_the_same(
     from workers.ml.inference import Classifier
     from workers.stages.base import check_models
     from workers.stages.models import Models as LoadedModels
-    from workers.stages.store import AnalysisContext
 
     regions = [(0, 0.84, 1, 0.92)]
     windowed = sqlite_settings.model_copy(
         update={"model": ModelSettings(device="cpu", burn_in_regions=regions)}
     )
     stored = json.loads(json.dumps(analysis_settings(windowed)))["picture"]
-    context = AnalysisContext(
-        analysis_id=1,
-        film_id=1,
-        film_path="film.mkv",
-        status=RunStatus.RUNNING,
-        pipeline=PipelineSettings(),
-        thresholds=sqlite_settings.model.thresholds,
-        classifier_version=models.versions.classifier,
-        segmenter_version=models.versions.segmenter,
-        picture=stored,
-    )
+    context = _context(sqlite_settings, models, stored)
     same = LoadedModels(
         Classifier.load(windowed.model), models.pending_segmenter, models.segmenter_version
     )
