@@ -55,16 +55,22 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         return inactive(analysis_id, FINISH, store.context(analysis_id, call.settings), started)
 
     mark = time.perf_counter()
-    results = [
-        FrameResult(
-            frame_index=frame.frame_index,
-            time_s=frame.time_s,
-            frame_class=verdict.frame_class,
-            p_fraction=verdict.p_fraction,
-            weight_s=frame.weight_s,
+    results: list[FrameResult] = []
+    # Frames the models judged by the picture inside black letterbox / pillarbox bars, and
+    # above burned-in subtitles, which were left out: counted in the same pass.
+    in_bars = subtitled = 0
+    for frame, verdict in _joined(manifest, spool):
+        results.append(
+            FrameResult(
+                frame_index=frame.frame_index,
+                time_s=frame.time_s,
+                frame_class=verdict.frame_class,
+                p_fraction=verdict.p_fraction,
+                weight_s=frame.weight_s,
+            )
         )
-        for frame, verdict in _joined(manifest, spool)
-    ]
+        in_bars += verdict.in_bars
+        subtitled += verdict.subtitled
     shots = [Shot(**shot.model_dump()) for shot in manifest.shots]
     per_shot = shot_stats(results, shots)
     duration_s = max(manifest.duration_s, shots[-1].end_time if shots else 0.0)
@@ -77,10 +83,8 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "blank_frames": manifest.blank_frames,
         "sampled_frames": len(results),
         "segmented_frames": inference.segmented,
-        # Frames the models judged by the picture inside black letterbox / pillarbox bars.
-        "frames_in_bars": sum(verdict.in_bars for _, verdict in _joined(manifest, spool)),
-        # ... and above burned-in subtitles, which were left out.
-        "frames_with_subtitles": sum(verdict.subtitled for _, verdict in _joined(manifest, spool)),
+        "frames_in_bars": in_bars,
+        "frames_with_subtitles": subtitled,
         # What the adjusted ratio was adjusted by (null: not adjusted); kept so that figures
         # recomputed with an archivist's corrections adjust the same way.
         "hybrid_rates": rates.as_meta() if rates is not None else None,
