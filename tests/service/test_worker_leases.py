@@ -28,10 +28,11 @@ DENSE_SAMPLING = {"HYBRIDLENS_PIPELINE__SAMPLING__MAX_INTERVAL_S": "0.04"}
 
 
 def _long_film(tmp_path: Path) -> Path:
-    # Big enough frames that decoding takes several seconds on this machine.
+    # Big enough frames that decoding takes seconds (at 640x360 a quick machine decoded
+    # them in under the second between progress writes, and the kill came too late).
     return make_video(
         tmp_path / "long.mkv",
-        size=(640, 360),
+        size=(1280, 720),
         segments=[Segment(source="testsrc2", frames=400), Segment(source="mandelbrot", frames=400)],
     ).path
 
