@@ -178,6 +178,7 @@ def child_analyze(film: Path, data_dir: Path, truth_path: Path | None) -> None:
             "true_hybrid_ratio": true_ratio,
             "hybrid_ratio": (report.analysis.summary or {}).get("hybrid_ratio"),
             "adjusted_hybrid_ratio": (report.analysis.summary or {}).get("adjusted_hybrid_ratio"),
+            "hybrid_ratio_range": (report.analysis.summary or {}).get("hybrid_ratio_range"),
             "cut_recall": matched / max(1, len(starts) - 1),
             "cut_precision": sum(any(abs(f - c) <= 2 for c in starts[1:]) for f in found)
             / max(1, len(found)),
@@ -324,6 +325,10 @@ def report_truth(film: Path, truth_path: Path, work: Path) -> None:
         print(f"adjusted hybrid ratio    {adjusted:.3f} found, "
               f"{truth['true_hybrid_ratio']:.3f} true: abs error "
               f"{abs(adjusted - truth['true_hybrid_ratio']):.3f}")  # fmt: skip
+    span = truth.get("hybrid_ratio_range")
+    if span:
+        held = "holds" if span[0] <= truth["true_hybrid_ratio"] <= span[1] else "misses"
+        print(f"90% range                {span[0]:.3f} to {span[1]:.3f}: {held} the true ratio")
     print(f"P fraction MAE           {truth['p_fraction_mae']:.3f}")
     print(f"cuts within 2 frames     recall {truth['cut_recall']:.3f}, "
           f"precision {truth['cut_precision']:.3f}")  # fmt: skip

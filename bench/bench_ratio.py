@@ -17,7 +17,16 @@ error of the counted and the adjusted ratio.
 - validation sources: the rates from all calibration frames, films drawn from validation
   (measured, never chosen on).
 
-    nice .venv/bin/python bench/bench_ratio.py [--classifier DIR] [--segmenter DIR]
+Then the range hybridlens prints beside the adjusted ratio (``quantify.ratio_range``, 90 %):
+how often it holds the true share, and how wide it is, with the rates (and their spreads)
+from all calibration frames, on the same simulated films (a frame drawn more than once counts
+as one shot of that length) and on films of one kind: ``--films`` films per share whose
+hybrids are all of one composite style and whose homogeneous frames all come from one
+source, as a film's would, where the rates' spread between kinds matters. On the calibration
+sources that is in-sample (the rates were measured on those frames); on validation it is a
+measurement.
+
+    nice .venv/bin/python bench/bench_ratio.py [--classifier DIR] [--segmenter DIR] [--skip-range]
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_decision import HYBRID, add_arguments, measure, predict, truth
 
-from app.pipeline.quantify import HybridRates, measure_rates
+from app.pipeline.quantify import RANGE_LEVEL, HybridRates, measure_rates, ratio_range
 
 SHARES = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -65,6 +74,70 @@ def simulate(
     return result
 
 
+def draw_film(
+    share: float,
+    frames: int,
+    true_hybrid: np.ndarray,
+    homogeneous: np.ndarray,
+    kinds: np.ndarray | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Frame indices of one simulated film: ``share`` of them true hybrids; with ``kinds``,
+    the hybrids all of one kind and the homogeneous frames all of one kind (source)."""
+    hybrids, others = np.flatnonzero(true_hybrid), np.flatnonzero(homogeneous)
+    if kinds is not None:
+        hybrids = hybrids[kinds[hybrids] == rng.choice(np.unique(kinds[hybrids]))]
+        others = others[kinds[others] == rng.choice(np.unique(kinds[others]))]
+    n_hybrid = round(share * frames)
+    return np.concatenate([rng.choice(hybrids, n_hybrid), rng.choice(others, frames - n_hybrid)])
+
+
+def coverage(
+    called: np.ndarray,
+    true_hybrid: np.ndarray,
+    homogeneous: np.ndarray,
+    kinds: np.ndarray | None,
+    rates: HybridRates,
+    frames: int,
+    films: int,
+    rng: np.random.Generator,
+) -> dict[float, tuple[float, float, float]]:
+    """Per true share: the share of films whose range holds the truth, the mean width, and
+    the share of films where the adjusted ratio is within 0.05 of the truth."""
+    result = {}
+    for share in SHARES:
+        held, widths, close = [], [], []
+        for film in range(films):
+            chosen = draw_film(float(share), frames, true_hybrid, homogeneous, kinds, rng)
+            true = float(np.mean(true_hybrid[chosen]))
+            # A frame drawn more than once is one unit (one shot, sampled as often): its
+            # calls are one error, not independent ones.
+            units, repeats = np.unique(chosen, return_counts=True)
+            low, high = ratio_range(called[units], repeats, rates, seed=film)
+            held.append(low - 1e-9 <= true <= high + 1e-9)
+            widths.append(high - low)
+            close.append(abs(rates.adjust(float(np.mean(called[chosen]))) - true) <= 0.05)
+        result[float(share)] = (
+            float(np.mean(held)),
+            float(np.mean(widths)),
+            float(np.mean(close)),
+        )
+    return result
+
+
+def report_coverage(name: str, figures: dict[float, tuple[float, float, float]]) -> None:
+    print(
+        f"\n{name}: true share -> {RANGE_LEVEL:.0%} range holds the truth / mean width / "
+        "adjusted within 0.05"
+    )
+    for share, (held, width, close) in figures.items():
+        print(f"  {share:.1f}  {held:.3f} / {width:.3f} / {close:.3f}")
+    columns = np.array(list(figures.values()))
+    print(
+        f"  all  {columns[:, 0].mean():.3f} / {columns[:, 1].mean():.3f} / {columns[:, 2].mean():.3f}"
+    )
+
+
 def report(name: str, errors: dict[float, tuple[float, float]]) -> None:
     print(f"\n{name}: true share -> mean abs error counted / adjusted")
     for share, (counted, adjusted) in errors.items():
@@ -79,6 +152,9 @@ def main() -> None:
     add_arguments(parser)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--films", type=int, default=200)
+    parser.add_argument(
+        "--skip-range", action="store_true", help="Only the errors, not the range's coverage."
+    )
     args = parser.parse_args()
     measured = measure(args)
     classifier, segmenter, thresholds = (
@@ -91,14 +167,15 @@ def main() -> None:
         called = predict("keep", x, thresholds) == HYBRID
         true_hybrid = truth(samples, thresholds) == HYBRID
         homogeneous = np.array([s.style in ("P", "NP") for s in samples])
-        data[name] = (called, true_hybrid, homogeneous)
+        kinds = np.array([s.kind for s in samples])
+        data[name] = (called, true_hybrid, homogeneous, kinds)
     context = {
         "classifier_version": classifier.version,
         "segmenter_version": segmenter.version,
         "min_area": thresholds.min_area,
     }
     rng = np.random.default_rng(0)
-    called, true_hybrid, homogeneous = data["calibration"]
+    called, true_hybrid, homogeneous, kinds = data["calibration"]
     folds = rng.permutation(len(called)) % 5
     pooled: dict[float, list[tuple[float, float]]] = {float(s): [] for s in SHARES}
     for k in range(5):
@@ -117,17 +194,24 @@ def main() -> None:
             for s, v in pooled.items()
         },
     )
-    rates = measure_rates(called, true_hybrid, homogeneous, **context)
+    rates = measure_rates(called, true_hybrid, homogeneous, groups=kinds, **context)
     print(f"\nrates from all calibration frames: {rates}")
     print(f"rates stored with the classifier: {classifier.hybrid_rates}")
-    called_v, true_v, homog_v = data["validation"]
-    print(
-        f"validation's own rates (not used): {measure_rates(called_v, true_v, homog_v, **context)}"
-    )
+    called_v, true_v, homog_v, kinds_v = data["validation"]
+    own = measure_rates(called_v, true_v, homog_v, groups=kinds_v, **context)
+    print(f"validation's own rates (not used): {own}")
     report(
         "validation sources",
         simulate(called_v, true_v, homog_v, rates, args.frames, args.films, rng),
     )
+    if args.skip_range:
+        return
+    for name, (called_s, true_s, homog_s, kinds_s) in data.items():
+        for label, by_kind in (("mixed films", None), ("films of one kind", kinds_s)):
+            figures = coverage(
+                called_s, true_s, homog_s, by_kind, rates, args.frames, args.films, rng
+            )
+            report_coverage(f"{name} sources, {label} (rates from all calibration)", figures)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def shares(document: dict[str, object]) -> dict[str, object]:
         "NP": summary.get("np_time_share"),
         "hybrid": summary.get("hybrid_time_share"),
         "adjusted": summary.get("adjusted_hybrid_ratio"),
+        "range": summary.get("hybrid_ratio_range"),
         "frames": summary.get("sampled_frames"),
     }
 
@@ -71,7 +72,7 @@ def main() -> None:
         sys.exit(f"no .mp4 clips under {args.videos}")
     print(
         f"{'film':30s} {'expected':11s} {'P':>6s} {'NP':>6s} {'hybrid':>7s} {'adj.':>6s} "
-        f"{'frames':>7s}  what it is"
+        f"{'90% range':>10s} {'frames':>7s}  what it is"
     )
     for film in films:
         with tempfile.TemporaryDirectory() as tmp:
@@ -83,12 +84,14 @@ def main() -> None:
         figures = shares(document)
 
         def fmt(value: object) -> str:
+            if isinstance(value, list):
+                return "-".join(fmt(bound) for bound in value)
             return f"{value:.2f}" if isinstance(value, float) else str(value)
 
         print(
             f"{film.stem:30s} {expected:11s} {fmt(figures['P']):>6s} "
             f"{fmt(figures['NP']):>6s} {fmt(figures['hybrid']):>7s} {fmt(figures['adjusted']):>6s} "
-            f"{fmt(figures['frames']):>7s}  {description}"
+            f"{fmt(figures['range']):>10s} {fmt(figures['frames']):>7s}  {description}"
         )
 
 

@@ -370,7 +370,11 @@ def _adjusted(summary: dict[str, Any]) -> str:
     adjusted = summary.get("adjusted_hybrid_ratio")
     if adjusted is None:
         return ""
-    return f" ({_share(adjusted)} adjusted for the models' measured error rates)"
+    text = f"{_share(adjusted)} adjusted for the models' measured error rates"
+    span = summary.get("hybrid_ratio_range")
+    if span:
+        text += f"; 90% likely between {_share(span[0])} and {_share(span[1])}"
+    return f" ({text})"
 
 
 def _seconds(value: float | None) -> str:

@@ -74,6 +74,9 @@ class AnalysisSummary(BaseModel):
     # The hybrid ratio adjusted for the models' measured error rates (``quantify``); null
     # when the models carry none for the analysis's settings.
     adjusted_hybrid_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Where the true hybrid share plausibly lies, [low, high] (90 %: ``quantify``); null
+    # whenever the adjusted ratio is.
+    hybrid_ratio_range: tuple[float, float] | None = None
 
 
 class AnalysisPublic(BaseModel):

@@ -15,7 +15,12 @@ film (or their labels were propagated), it is not applied: the frames they chose
 are not a random sample (the page lists the least sure first), so the rates no longer
 describe the frames left, and the counted ratio with their corrections stands.
 
-Pure arithmetic; ``bench/bench_ratio.py`` measures it on held-out sources.
+Beside the point figure, ``ratio_range`` gives the range the film's true hybrid share
+plausibly lies in (90 % by default): how far the count can be off given the rates, how
+precisely the rates were measured, how much they differ between kinds of hybrid and between
+sources (``tpr_spread``, ``fpr_spread``), and that the frames of one shot err together.
+
+Pure arithmetic; ``bench/bench_ratio.py`` measures both on held-out sources.
 """
 
 from __future__ import annotations
@@ -44,10 +49,17 @@ class HybridRates:
     segmenter_version: str
     min_area: float
     segmenter_overrules: bool = False
+    # How much the rates differ, beyond sampling, between kinds of hybrid (composite styles,
+    # for ``tpr``) and between sources (for ``fpr``), as standard deviations: a film is one
+    # kind and one source, not the calibration mix. 0 when not measured (older files).
+    tpr_spread: float = 0.0
+    fpr_spread: float = 0.0
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.fpr <= 1.0 and 0.0 <= self.tpr <= 1.0):
             raise ValueError("hybrid rates must lie in [0, 1]")
+        if not (0.0 <= self.tpr_spread <= 0.5 and 0.0 <= self.fpr_spread <= 0.5):
+            raise ValueError("hybrid rate spreads must lie in [0, 0.5]")
 
     @property
     def usable(self) -> bool:
@@ -98,7 +110,8 @@ class HybridRates:
     def __str__(self) -> str:
         return (
             f"hybrid called hybrid {self.tpr:.3f} ({self.hybrid_frames} frames), "
-            f"homogeneous called hybrid {self.fpr:.3f} ({self.homogeneous_frames} frames)"
+            f"homogeneous called hybrid {self.fpr:.3f} ({self.homogeneous_frames} frames); "
+            f"spread between kinds {self.tpr_spread:.3f}, between sources {self.fpr_spread:.3f}"
         )
 
 
@@ -111,15 +124,18 @@ def measure_rates(
     segmenter_version: str,
     min_area: float,
     segmenter_overrules: bool = False,
+    groups: Sequence[str] | None = None,
 ) -> HybridRates:
     """The rates from frames of known truth: ``tpr`` over the true hybrids, ``fpr`` over the
     homogeneous frames (composites whose drawn or photographed area is under the class
-    threshold are neither, and are left out)."""
+    threshold are neither, and are left out). With ``groups`` (each frame's kind of hybrid
+    or source), also how much the rates differ between groups (``spread``)."""
     called = np.asarray(called_hybrid, bool)
     hybrids = np.asarray(true_hybrid, bool)
     homog = np.asarray(homogeneous, bool) & ~hybrids
     if not hybrids.any() or not homog.any():
         raise ValueError("hybrid rates need both hybrid and homogeneous frames of known truth")
+    labels = np.asarray(groups if groups is not None else [""] * len(called))
     return HybridRates(
         tpr=float(called[hybrids].mean()),
         fpr=float(called[homog].mean()),
@@ -129,4 +145,117 @@ def measure_rates(
         segmenter_version=segmenter_version,
         min_area=min_area,
         segmenter_overrules=segmenter_overrules,
+        tpr_spread=spread(called[hybrids], labels[hybrids]),
+        fpr_spread=spread(called[homog], labels[homog]),
     )
+
+
+def spread(hits: np.ndarray, groups: np.ndarray) -> float:
+    """How much a rate differs between groups beyond what their sizes explain: the standard
+    deviation between the groups' rates less the binomial sampling variance within them
+    (method of moments), 0 when sampling explains it all or there are fewer than two groups.
+    Every group counts the same, whatever its size: a film is of one source or kind, any of
+    them, not of the calibration set's mix."""
+    names = np.unique(groups)
+    if len(names) < 2:
+        return 0.0
+    sizes = np.array([np.sum(groups == name) for name in names], float)
+    rates = np.array([hits[groups == name].mean() for name in names])
+    between = float(np.var(rates, ddof=1))
+    within = float(np.mean(rates * (1.0 - rates) / np.maximum(sizes - 1.0, 1.0)))
+    return float(min(0.5, np.sqrt(max(0.0, between - within))))
+
+
+# The range: chains of the Gibbs sampler (each ends in one draw of the film's share), the
+# steps each runs, and how many chains' unit draws are made at once (memory: chains x units).
+RANGE_CHAINS = 2000
+RANGE_STEPS = 40
+RANGE_BLOCK = 250
+RANGE_LEVEL = 0.9
+# A drawn tpr stays at least this far above the drawn fpr (rates closer than this cannot
+# separate hybrid frames from the others; ``usable`` keeps the measured ones 0.3 apart).
+MIN_DRAWN_GAP = 0.05
+
+
+def _rate_draws(
+    rate: float, frames: int, spread_sd: float, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Plausible rates for one film: Beta draws whose mean is the measured rate (with half a
+    frame added each way, so 0 and 1 stay open) and whose variance is the measurement's
+    (binomial, over ``frames``) plus the spread between groups."""
+    mean = (rate * frames + 0.5) / (frames + 1.0)
+    variance = mean * (1.0 - mean) / (frames + 1.0) + spread_sd**2
+    variance = min(variance, 0.9 * mean * (1.0 - mean))
+    concentration = mean * (1.0 - mean) / variance - 1.0
+    return rng.beta(mean * concentration, (1.0 - mean) * concentration, size)
+
+
+def ratio_range(
+    called_hybrid: Sequence[bool] | np.ndarray,
+    weights: Sequence[float] | np.ndarray,
+    rates: HybridRates,
+    *,
+    level: float = RANGE_LEVEL,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The range (central ``level``) the true hybrid share of a film plausibly lies in,
+    given its units called hybrid or not and their running times.
+
+    A unit is what errs together: the frames of one shot called the same class. Each chain
+    draws the rates once (their measurement and spread, ``_rate_draws``), then alternates
+    (Gibbs): how much of the running time called hybrid, and of the rest, is truly hybrid,
+    given the rates and the film's hybrid share (a normal approximation of the units' sum);
+    that share given this time, counted in units of the mean unit's length (Jeffreys prior).
+    Its last step draws each unit's kind, and the share of running time they give is the
+    chain's draw. The range always holds the adjusted ratio (which, clipped at 0 or 1, can
+    lie just outside it). Seeded, so a film gets the same range each time it is computed.
+    """
+    called = np.asarray(called_hybrid, bool)
+    weight = np.asarray(weights, float)
+    if called.shape != weight.shape or called.ndim != 1:
+        raise ValueError("one weight per unit")
+    keep = weight > 0
+    called, weight = called[keep], weight[keep]
+    if not called.size:
+        raise ValueError("a range needs at least one unit with running time")
+    rng = np.random.default_rng(seed)
+    tpr = _rate_draws(rates.tpr, rates.hybrid_frames, rates.tpr_spread, RANGE_CHAINS, rng)
+    fpr = _rate_draws(rates.fpr, rates.homogeneous_frames, rates.fpr_spread, RANGE_CHAINS, rng)
+    tpr = np.maximum(tpr, np.minimum(fpr + MIN_DRAWN_GAP, 1.0))
+    # Running time in units of the mean unit: a film of n units weighs as n frames would.
+    time = weight / weight.mean()
+    units = float(time.sum())
+    called_time, called_squares = float(time[called].sum()), float((time[called] ** 2).sum())
+    other_time, other_squares = units - called_time, float((time[~called] ** 2).sum())
+    counted = called_time / units
+    share = np.clip((counted - fpr) / (tpr - fpr), 0.02, 0.98)
+
+    def posteriors(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(truly hybrid) of a unit called hybrid, and of one called otherwise."""
+        if_called = share * tpr / (share * tpr + (1.0 - share) * fpr)
+        if_not = share * (1.0 - tpr) / (share * (1.0 - tpr) + (1.0 - share) * (1.0 - fpr))
+        return if_called, if_not
+
+    def hybrid_time(probability: np.ndarray, total: float, squares: float) -> np.ndarray:
+        """How much of ``total`` running time is truly hybrid: a draw of the units' sum."""
+        sd = np.sqrt(probability * (1.0 - probability) * squares)
+        return np.clip(rng.normal(probability * total, sd), 0.0, total)
+
+    for _ in range(RANGE_STEPS):
+        if_called, if_not = posteriors(share)
+        truly = hybrid_time(if_called, called_time, called_squares) + hybrid_time(
+            if_not, other_time, other_squares
+        )
+        share = rng.beta(0.5 + truly, 0.5 + units - truly)
+    if_called, if_not = posteriors(share)
+    probability = np.where(called[None, :], if_called[:, None], if_not[:, None])
+    shares = np.concatenate(
+        [
+            (rng.random(block.shape) < block) @ weight / weight.sum()
+            for block in np.array_split(probability, max(1, RANGE_CHAINS // RANGE_BLOCK))
+        ]
+    )
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(shares, [tail, 1.0 - tail])
+    adjusted = rates.adjust(counted) if rates.usable else counted
+    return float(min(low, adjusted)), float(max(high, adjusted))

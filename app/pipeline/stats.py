@@ -8,12 +8,14 @@ count for no class.
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.domain import FrameClass
-from app.pipeline.quantify import HybridRates
+from app.pipeline.quantify import HybridRates, ratio_range
 
 # When two classes hold a shot for exactly the same time, the shot takes the first of these:
 # a tie means the shot does show both kinds of content.
@@ -84,6 +86,9 @@ class FilmStats:
     # The hybrid ratio adjusted for the models' measured error rates (``quantify``); None
     # when the models carry no rates for these settings, or nothing was classified.
     adjusted_hybrid_ratio: float | None = None
+    # Where the true hybrid share plausibly lies (90 %: ``quantify.ratio_range``), as
+    # (low, high); None whenever the adjusted ratio is.
+    hybrid_ratio_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,29 @@ def film_stats(
             if rates is not None and classified_s > 0
             else None
         ),
+        hybrid_ratio_range=(
+            ratio_range(*_range_units(frames, shots), rates)
+            if rates is not None and classified_s > 0
+            else None
+        ),
     )
+
+
+def _range_units(
+    frames: Sequence[FrameResult], shots: Sequence[ShotStats]
+) -> tuple[list[bool], list[float]]:
+    """What errs together, for the ratio's range: the frames of one shot called hybrid, and
+    those called otherwise, each one unit of their running time (a frame outside every
+    shot is a unit of its own)."""
+    ordered = sorted(shots, key=lambda shot: shot.start_frame)
+    starts = [shot.start_frame for shot in ordered]
+    units: dict[tuple[int, bool], float] = defaultdict(float)
+    for number, frame in enumerate(frames):
+        at = bisect.bisect_right(starts, frame.frame_index) - 1
+        inside = at >= 0 and frame.frame_index <= ordered[at].end_frame
+        key = at if inside else len(ordered) + number
+        units[(key, frame.frame_class == FrameClass.HYBRID)] += frame.weight_s
+    return [hybrid for _, hybrid in units], list(units.values())
 
 
 def timeline(

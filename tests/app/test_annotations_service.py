@@ -108,6 +108,8 @@ def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Sess
     figures = analysis_service.film_figures(session, analysis_id)
     assert figures is not None
     assert figures.summary["adjusted_hybrid_ratio"] == pytest.approx(rates.adjust(2 / 6))
+    low, high = figures.summary["hybrid_ratio_range"]
+    assert low <= rates.adjust(2 / 6) <= high
 
     # A person labels a frame: the frames left are not a random sample of the models'
     # calls any more, so the counted ratio with the correction stands alone.
@@ -116,6 +118,7 @@ def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Sess
     figures = analysis_service.film_figures(session, analysis_id)
     assert figures is not None and figures.summary["hybrid_ratio"] == pytest.approx(3 / 6)
     assert figures.summary["adjusted_hybrid_ratio"] is None
+    assert figures.summary["hybrid_ratio_range"] is None
     film = films_repository.get(session, film_id)
     assert film is not None and film.hybrid_ratio == pytest.approx(3 / 6)
     assert film.adjusted_hybrid_ratio is None

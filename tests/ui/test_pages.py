@@ -216,14 +216,15 @@ def test_film_page_shows_the_adjusted_hybrid_ratio_only_when_the_analysis_has_on
     # The same analysis as one made with rates would store it.
     with sqlite3.connect(ui_server.data_dir / "hybridlens.sqlite3") as database:
         database.execute(
-            "UPDATE analyses SET summary = json_set(summary, '$.adjusted_hybrid_ratio', 0.4251)"
-            " WHERE film_id = ?",
+            "UPDATE analyses SET summary = json_set(summary, '$.adjusted_hybrid_ratio', 0.4251,"
+            " '$.hybrid_ratio_range', json('[0.3, 0.5312]')) WHERE film_id = ?",
             (film["id"],),
         )
     page.reload()
     card = page.locator(".stat-card", has_text="Hybrid ratio, adjusted")
     card.wait_for()
     assert "42.5 %" in card.inner_text()
+    assert "90 % likely 30.0 % to 53.1 %" in card.inner_text()
 
 
 def test_a_film_whose_analysis_failed_shows_failed_with_the_reason(

@@ -27,6 +27,15 @@ class Sample:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     p_mask: np.ndarray  # (H, W) bool, True = photographic
     style: str
+    # Where a homogeneous frame's image came from ("" for composites and training draws):
+    # the hybrid rates' spread between sources is measured by it.
+    source: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The group a frame's error rate is shared with: its source for a homogeneous
+        frame, its style for a composite (a film's hybrids are mostly of one kind)."""
+        return self.source or self.style
 
 
 @lru_cache(maxsize=1)

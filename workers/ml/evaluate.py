@@ -85,9 +85,11 @@ def _homogeneous(p_pool: ImagePool, np_pool: ImagePool, seed: int) -> list[Sampl
     rng = np.random.default_rng(seed)
     samples = []
     for pool, is_p in ((p_pool, True), (np_pool, False)):
-        for image in pool.images:
+        for image, source in zip(pool.images, pool.sources, strict=True):
             degraded = degrade(image, rng)
-            samples.append(Sample(degraded, np.full(image.shape[:2], is_p), "P" if is_p else "NP"))
+            samples.append(
+                Sample(degraded, np.full(image.shape[:2], is_p), "P" if is_p else "NP", source)
+            )
     return samples
 
 
@@ -399,6 +401,7 @@ def measure_hybrid_rates(
         segmenter_version=segmenter.version,
         min_area=thresholds.min_area,
         segmenter_overrules=overrules,
+        groups=[s.kind for s in samples],
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.core.domain import FrameClass
-from app.pipeline.quantify import HybridRates, measure_rates
+from app.pipeline.quantify import HybridRates, measure_rates, ratio_range, spread
 from app.pipeline.shots import Shot
 from app.pipeline.stats import FrameResult, film_stats, shot_stats
 from tests.app.factories import hybrid_rates
@@ -110,3 +110,111 @@ def test_film_stats_adjusts_the_hybrid_ratio_and_leaves_the_counted_one() -> Non
     unadjusted = film_stats(frames, shot_stats(frames, shots), duration_s=10.0)
     assert unadjusted.adjusted_hybrid_ratio is None
     assert film_stats([], [], duration_s=10.0, rates=RATES).adjusted_hybrid_ratio is None
+    assert unadjusted.hybrid_ratio_range is None
+    assert film_stats([], [], duration_s=10.0, rates=RATES).hybrid_ratio_range is None
+    assert film.hybrid_ratio_range is not None
+    low, high = film.hybrid_ratio_range
+    assert low <= film.adjusted_hybrid_ratio <= high
+
+
+def _called(units: int, share: float) -> np.ndarray:
+    return np.arange(units) < round(units * share)
+
+
+def test_ratio_range_holds_the_adjusted_share_and_narrows_with_more_units() -> None:
+    widths = []
+    for units in (10, 100, 1000):
+        called = _called(units, 0.4)
+        low, high = ratio_range(called, np.ones(units), RATES)
+        assert 0.0 <= low <= RATES.adjust(0.4) <= high <= 1.0
+        widths.append(high - low)
+    assert widths[0] > widths[1] > widths[2] > 0.0
+    # What the count cannot tell apart stays open: a film called 40 % hybrid over ten shots
+    # could be 20 % or 60 % hybrid; over a thousand, not.
+    assert widths[0] > 0.25 and widths[2] < 0.15
+
+
+def test_ratio_range_is_the_same_each_time_and_weighs_units_by_running_time() -> None:
+    called = _called(50, 0.3)
+    assert ratio_range(called, np.ones(50), RATES) == ratio_range(called, np.ones(50), RATES)
+    # One long shot called hybrid among short ones: the share is by running time.
+    weights = np.where(called, 10.0, 1.0)
+    low, high = ratio_range(called, weights, RATES)
+    counted = float(np.average(called, weights=weights))
+    assert counted > 0.8 and low <= RATES.adjust(counted) <= high and low > 0.5
+
+
+def test_frames_of_one_shot_err_together_so_a_film_of_few_shots_is_less_certain() -> None:
+    frames = [
+        FrameResult(i, float(i), FrameClass.HYBRID if i % 10 < 4 else FrameClass.P, 0.5, 1.0)
+        for i in range(100)
+    ]
+    # Ten shots, each with its frames called hybrid and P: twenty units ...
+    few = [
+        Shot(
+            index=n,
+            start_frame=n * 10,
+            end_frame=n * 10 + 9,
+            start_time=n * 10.0,
+            end_time=n * 10.0 + 10.0,
+        )
+        for n in range(10)
+    ]
+    # ... against a hundred shots of one frame each: a hundred units.
+    many = [
+        Shot(index=n, start_frame=n, end_frame=n, start_time=float(n), end_time=n + 1.0)
+        for n in range(100)
+    ]
+    ranges = []
+    for shots in (few, many):
+        film = film_stats(frames, shot_stats(frames, shots), duration_s=100.0, rates=RATES)
+        assert film.hybrid_ratio == pytest.approx(0.4)
+        assert film.hybrid_ratio_range is not None
+        ranges.append(film.hybrid_ratio_range[1] - film.hybrid_ratio_range[0])
+    assert ranges[0] > ranges[1]
+
+
+def test_ratio_range_refuses_units_without_running_time() -> None:
+    with pytest.raises(ValueError, match="one weight per unit"):
+        ratio_range(np.array([True, False]), np.ones(3), RATES)
+    with pytest.raises(ValueError, match="at least one unit"):
+        ratio_range(np.array([True]), np.zeros(1), RATES)
+
+
+def test_spread_is_what_the_groups_differ_by_beyond_their_sizes() -> None:
+    groups = np.repeat(["a", "b", "c", "d"], 50)
+    # Every group 10 % hybrid: sampling explains it all.
+    same = np.tile(np.arange(50) < 5, 4)
+    assert spread(same, groups) == 0.0
+    # 0 %, 0 %, 20 % and 40 %: they differ.
+    apart = np.concatenate([np.zeros(100, bool), np.arange(50) < 10, np.arange(50) < 20])
+    between = np.var([0.0, 0.0, 0.2, 0.4], ddof=1)
+    within = np.mean([0.0, 0.0, 0.2 * 0.8, 0.4 * 0.6]) / 49
+    assert spread(apart, groups) == pytest.approx(np.sqrt(between - within))
+    assert spread(apart, np.full(200, "a")) == 0.0  # one group: nothing to compare
+
+
+def test_a_spread_between_sources_widens_the_range() -> None:
+    called = _called(200, 0.1)
+    low, high = ratio_range(called, np.ones(200), RATES)
+    wide_low, wide_high = ratio_range(
+        called, np.ones(200), dataclasses.replace(RATES, fpr_spread=0.08)
+    )
+    assert wide_high - wide_low > high - low
+    with pytest.raises(ValueError, match="spreads"):
+        dataclasses.replace(RATES, tpr_spread=0.6)
+
+
+def test_measure_rates_with_groups_measures_their_spread() -> None:
+    true_hybrid = np.repeat([True, False], 100)
+    homogeneous = ~true_hybrid
+    # Hybrids of two kinds found at 100 % and 60 %; homogeneous frames of two sources at 0 %.
+    called = np.concatenate([np.ones(50, bool), np.arange(50) < 30, np.zeros(100, bool)])
+    groups = np.repeat(["cutout", "lettering", "photos", "drawings"], 50)
+    rates = measure_rates(
+        called, true_hybrid, homogeneous, groups=groups,
+        classifier_version="clf", segmenter_version="abc", min_area=0.08,
+    )  # fmt: skip
+    assert rates.tpr == pytest.approx(0.8) and rates.tpr_spread > 0.2
+    assert rates.fpr == 0.0 and rates.fpr_spread == 0.0
+    assert HybridRates.from_meta(rates.as_meta()) == rates

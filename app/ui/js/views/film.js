@@ -173,7 +173,14 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
       statCard("Hybrid ratio", percent(summary.hybrid_ratio, 1), "share of running time"),
       summary.adjusted_hybrid_ratio === undefined || summary.adjusted_hybrid_ratio === null
         ? null
-        : statCard("Hybrid ratio, adjusted", percent(summary.adjusted_hybrid_ratio, 1), "for the models' measured error rates"),
+        : statCard(
+            "Hybrid ratio, adjusted",
+            percent(summary.adjusted_hybrid_ratio, 1),
+            // Where the true share plausibly lies, given how often the models err (90 %).
+            summary.hybrid_ratio_range
+              ? `for the models' measured error rates · 90 % likely ${percent(summary.hybrid_ratio_range[0], 1)} to ${percent(summary.hybrid_ratio_range[1], 1)}`
+              : "for the models' measured error rates",
+          ),
       statCard("P time", percent(summary.p_time_share, 1), "photographic"),
       statCard("NP time", percent(summary.np_time_share, 1), "drawn, animated, lettering"),
       statCard("Mean P fraction", percent(summary.mean_p_fraction, 1), "of the picture area"),
