@@ -22,7 +22,8 @@ how often it holds the true share, and how wide it is, with the rates (and their
 from all calibration frames, on the same simulated films (a frame drawn more than once counts
 as one shot of that length) and on films of one kind: ``--films`` films per share whose
 hybrids are all of one composite style and whose homogeneous frames all come from one
-source, as a film's would, where the rates' spread between kinds matters. On the calibration
+source, as a film's would, where the rates' spread between kinds matters (and the same with
+every frame its own shot: pessimistic, see ``coverage``). On the calibration
 sources that is in-sample (the rates were measured on those frames); on validation it is a
 measurement.
 
@@ -101,40 +102,50 @@ def coverage(
     frames: int,
     films: int,
     rng: np.random.Generator,
-) -> dict[float, tuple[float, float, float]]:
-    """Per true share: the share of films whose range holds the truth, the mean width, and
-    the share of films where the adjusted ratio is within 0.05 of the truth."""
+    *,
+    every_frame_a_shot: bool = False,
+) -> dict[float, tuple[float, float, float, float]]:
+    """Per true share: the share of films whose range holds the truth, the mean width, the
+    share of films where the adjusted ratio is within 0.05 of the truth, and the mean number
+    of units (shots) per film. A frame drawn more than once is one unit (one shot, sampled
+    as often): its calls are one error. With ``every_frame_a_shot`` each draw is a unit of
+    its own, as if the film had 120 shots of its few images (pessimistic: repeats of one
+    image err alike, which the range then takes for independent shots)."""
     result = {}
     for share in SHARES:
-        held, widths, close = [], [], []
+        held, widths, close, counts = [], [], [], []
         for film in range(films):
             chosen = draw_film(float(share), frames, true_hybrid, homogeneous, kinds, rng)
             true = float(np.mean(true_hybrid[chosen]))
-            # A frame drawn more than once is one unit (one shot, sampled as often): its
-            # calls are one error, not independent ones.
-            units, repeats = np.unique(chosen, return_counts=True)
+            if every_frame_a_shot:
+                units, repeats = chosen, np.ones(len(chosen))
+            else:
+                units, repeats = np.unique(chosen, return_counts=True)
             low, high = ratio_range(called[units], repeats, rates, seed=film)
             held.append(low - 1e-9 <= true <= high + 1e-9)
             widths.append(high - low)
             close.append(abs(rates.adjust(float(np.mean(called[chosen]))) - true) <= 0.05)
+            counts.append(len(units))
         result[float(share)] = (
             float(np.mean(held)),
             float(np.mean(widths)),
             float(np.mean(close)),
+            float(np.mean(counts)),
         )
     return result
 
 
-def report_coverage(name: str, figures: dict[float, tuple[float, float, float]]) -> None:
+def report_coverage(name: str, figures: dict[float, tuple[float, float, float, float]]) -> None:
     print(
         f"\n{name}: true share -> {RANGE_LEVEL:.0%} range holds the truth / mean width / "
-        "adjusted within 0.05"
+        "adjusted within 0.05 / shots per film"
     )
-    for share, (held, width, close) in figures.items():
-        print(f"  {share:.1f}  {held:.3f} / {width:.3f} / {close:.3f}")
+    for share, (held, width, close, units) in figures.items():
+        print(f"  {share:.1f}  {held:.3f} / {width:.3f} / {close:.3f} / {units:.0f}")
     columns = np.array(list(figures.values()))
     print(
-        f"  all  {columns[:, 0].mean():.3f} / {columns[:, 1].mean():.3f} / {columns[:, 2].mean():.3f}"
+        f"  all  {columns[:, 0].mean():.3f} / {columns[:, 1].mean():.3f} / "
+        f"{columns[:, 2].mean():.3f} / {columns[:, 3].mean():.0f}"
     )
 
 
@@ -207,9 +218,21 @@ def main() -> None:
     if args.skip_range:
         return
     for name, (called_s, true_s, homog_s, kinds_s) in data.items():
-        for label, by_kind in (("mixed films", None), ("films of one kind", kinds_s)):
+        for label, by_kind, each in (
+            ("mixed films", None, False),
+            ("films of one kind", kinds_s, False),
+            ("films of one kind, every frame a shot", kinds_s, True),
+        ):
             figures = coverage(
-                called_s, true_s, homog_s, by_kind, rates, args.frames, args.films, rng
+                called_s,
+                true_s,
+                homog_s,
+                by_kind,
+                rates,
+                args.frames,
+                args.films,
+                rng,
+                every_frame_a_shot=each,
             )
             report_coverage(f"{name} sources, {label} (rates from all calibration)", figures)
 

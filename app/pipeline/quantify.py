@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,15 +52,25 @@ class HybridRates:
     segmenter_overrules: bool = False
     # How much the rates differ, beyond sampling, between kinds of hybrid (composite styles,
     # for ``tpr``) and between sources (for ``fpr``), as standard deviations: a film is one
-    # kind and one source, not the calibration mix. 0 when not measured (older files).
-    tpr_spread: float = 0.0
-    fpr_spread: float = 0.0
+    # kind and one source, not the calibration mix. None when not measured (rates stored
+    # before spreads were): such rates adjust the ratio but give it no range.
+    tpr_spread: float | None = None
+    fpr_spread: float | None = None
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.fpr <= 1.0 and 0.0 <= self.tpr <= 1.0):
             raise ValueError("hybrid rates must lie in [0, 1]")
-        if not (0.0 <= self.tpr_spread <= 0.5 and 0.0 <= self.fpr_spread <= 0.5):
-            raise ValueError("hybrid rate spreads must lie in [0, 0.5]")
+        if self.hybrid_frames < 1 or self.homogeneous_frames < 1:
+            raise ValueError("hybrid rates need frames of both kinds")
+        for value in (self.tpr_spread, self.fpr_spread):
+            if value is not None and not 0.0 <= value <= 0.5:
+                raise ValueError("hybrid rate spreads must lie in [0, 0.5]")
+
+    @property
+    def ranged(self) -> bool:
+        """Whether a film's ratio can be given a range by these rates (their spreads were
+        measured)."""
+        return self.usable and self.tpr_spread is not None and self.fpr_spread is not None
 
     @property
     def usable(self) -> bool:
@@ -111,8 +122,13 @@ class HybridRates:
         return (
             f"hybrid called hybrid {self.tpr:.3f} ({self.hybrid_frames} frames), "
             f"homogeneous called hybrid {self.fpr:.3f} ({self.homogeneous_frames} frames); "
-            f"spread between kinds {self.tpr_spread:.3f}, between sources {self.fpr_spread:.3f}"
+            f"spread between kinds {_figure(self.tpr_spread)}, "
+            f"between sources {_figure(self.fpr_spread)}"
         )
+
+
+def _figure(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.3f}"
 
 
 def measure_rates(
@@ -153,28 +169,47 @@ def measure_rates(
 def spread(hits: np.ndarray, groups: np.ndarray) -> float:
     """How much a rate differs between groups beyond what their sizes explain: the standard
     deviation between the groups' rates less the binomial sampling variance within them
-    (method of moments), 0 when sampling explains it all or there are fewer than two groups.
+    (method of moments), 0 when sampling explains it all or there are fewer than two groups
+    of two frames or more.
     Every group counts the same, whatever its size: a film is of one source or kind, any of
     them, not of the calibration set's mix."""
-    names = np.unique(groups)
+    names, counts = np.unique(groups, return_counts=True)
+    names = names[counts >= 2]  # a group of one frame says nothing of its own spread
     if len(names) < 2:
         return 0.0
     sizes = np.array([np.sum(groups == name) for name in names], float)
     rates = np.array([hits[groups == name].mean() for name in names])
     between = float(np.var(rates, ddof=1))
-    within = float(np.mean(rates * (1.0 - rates) / np.maximum(sizes - 1.0, 1.0)))
+    within = float(np.mean(rates * (1.0 - rates) / (sizes - 1.0)))
     return float(min(0.5, np.sqrt(max(0.0, between - within))))
 
 
 # The range: chains of the Gibbs sampler (each ends in one draw of the film's share), the
-# steps each runs, and how many chains' unit draws are made at once (memory: chains x units).
+# steps each runs, and how many chains' unit draws are made at once (memory: block x units).
 RANGE_CHAINS = 2000
 RANGE_STEPS = 40
-RANGE_BLOCK = 250
+RANGE_BLOCK = 100
 RANGE_LEVEL = 0.9
 # A drawn tpr stays at least this far above the drawn fpr (rates closer than this cannot
 # separate hybrid frames from the others; ``usable`` keeps the measured ones 0.3 apart).
 MIN_DRAWN_GAP = 0.05
+
+
+def credible_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
+    """The central interval holding ``level`` of ``draws`` (``(1 - level) / 2`` left out on
+    each side), except at a bound of [0, 1] holding more than that (the one holding more,
+    when both do): then the interval starts (or ends) there and leaves the whole
+    ``1 - level`` out on the other side. A film of one shot called P is all hybrid (a miss)
+    or not at all; with "not at all" 94 % of the draws the central interval would be 0 to 1,
+    this one is 0 to 0."""
+    tail = (1.0 - level) / 2.0
+    at_0, at_1 = float(np.mean(draws <= 0.0)), float(np.mean(draws >= 1.0))
+    if max(at_0, at_1) > tail:  # the bound holding more, when both do
+        if at_0 >= at_1:
+            return 0.0, float(np.quantile(draws, level))
+        return float(np.quantile(draws, 1.0 - level)), 1.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 def _rate_draws(
@@ -182,7 +217,9 @@ def _rate_draws(
 ) -> np.ndarray:
     """Plausible rates for one film: Beta draws whose mean is the measured rate (with half a
     frame added each way, so 0 and 1 stay open) and whose variance is the measurement's
-    (binomial, over ``frames``) plus the spread between groups."""
+    (binomial, over ``frames``) plus the spread between groups. Measured groups cannot
+    spread by more than ``sqrt(mean (1 - mean))`` (their rates lie in [0, 1]); a spread near
+    that is capped at 90 % of it, where the Beta is nearly all at 0 and 1."""
     mean = (rate * frames + 0.5) / (frames + 1.0)
     variance = mean * (1.0 - mean) / (frames + 1.0) + spread_sd**2
     variance = min(variance, 0.9 * mean * (1.0 - mean))
@@ -198,37 +235,51 @@ def ratio_range(
     level: float = RANGE_LEVEL,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """The range (central ``level``) the true hybrid share of a film plausibly lies in,
-    given its units called hybrid or not and their running times.
+    """The range (holding ``level`` of the probability) the true hybrid share of a film
+    plausibly lies in, given its units called hybrid or not and their running times.
 
     A unit is what errs together: the frames of one shot called the same class. Each chain
     draws the rates once (their measurement and spread, ``_rate_draws``), then alternates
-    (Gibbs): how much of the running time called hybrid, and of the rest, is truly hybrid,
-    given the rates and the film's hybrid share (a normal approximation of the units' sum);
-    that share given this time, counted in units of the mean unit's length (Jeffreys prior).
-    Its last step draws each unit's kind, and the share of running time they give is the
-    chain's draw. The range always holds the adjusted ratio (which, clipped at 0 or 1, can
-    lie just outside it). Seeded, so a film gets the same range each time it is computed.
+    (Gibbs): how many of the units called hybrid, and of the others, are truly hybrid,
+    given the rates and the share of hybrid units; that share given those counts (Jeffreys
+    prior). Its last step draws each unit's kind, and the share of running time they give
+    is the chain's draw. The range is the central ``level`` of the draws, or one that starts
+    at 0 (ends at 1) when more than the tail lies there (``credible_interval``). It always
+    holds the adjusted ratio (a share of running time, clipped at 0 or 1, which can lie just
+    outside the draws when shots differ much in length). Seeded, so a film gets the same
+    range each time it is computed; the last few films' ranges are kept (the statistics
+    pages ask again on every request).
     """
     called = np.asarray(called_hybrid, bool)
     weight = np.asarray(weights, float)
     if called.shape != weight.shape or called.ndim != 1:
         raise ValueError("one weight per unit")
+    if not 0.0 < level < 1.0:
+        raise ValueError("the range's level lies between 0 and 1")
+    if not rates.ranged:
+        raise ValueError("these rates give no range (their spreads were not measured)")
     keep = weight > 0
     called, weight = called[keep], weight[keep]
     if not called.size:
         raise ValueError("a range needs at least one unit with running time")
+    return _ratio_range(called.tobytes(), weight.tobytes(), rates, level, seed)
+
+
+@lru_cache(maxsize=64)
+def _ratio_range(
+    called_bytes: bytes, weight_bytes: bytes, rates: HybridRates, level: float, seed: int
+) -> tuple[float, float]:
+    called = np.frombuffer(called_bytes, bool)
+    weight = np.frombuffer(weight_bytes, float)
+    assert rates.tpr_spread is not None and rates.fpr_spread is not None  # ``ranged``
     rng = np.random.default_rng(seed)
     tpr = _rate_draws(rates.tpr, rates.hybrid_frames, rates.tpr_spread, RANGE_CHAINS, rng)
     fpr = _rate_draws(rates.fpr, rates.homogeneous_frames, rates.fpr_spread, RANGE_CHAINS, rng)
-    tpr = np.maximum(tpr, np.minimum(fpr + MIN_DRAWN_GAP, 1.0))
-    # Running time in units of the mean unit: a film of n units weighs as n frames would.
-    time = weight / weight.mean()
-    units = float(time.sum())
-    called_time, called_squares = float(time[called].sum()), float((time[called] ** 2).sum())
-    other_time, other_squares = units - called_time, float((time[~called] ** 2).sum())
-    counted = called_time / units
-    share = np.clip((counted - fpr) / (tpr - fpr), 0.02, 0.98)
+    fpr = np.minimum(fpr, 1.0 - MIN_DRAWN_GAP)
+    tpr = np.maximum(tpr, fpr + MIN_DRAWN_GAP)
+    units, called_units = called.size, int(called.sum())
+    counted = float(np.average(called, weights=weight))
+    share = np.clip((called_units / units - fpr) / (tpr - fpr), 0.02, 0.98)
 
     def posteriors(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(truly hybrid) of a unit called hybrid, and of one called otherwise."""
@@ -236,26 +287,16 @@ def ratio_range(
         if_not = share * (1.0 - tpr) / (share * (1.0 - tpr) + (1.0 - share) * (1.0 - fpr))
         return if_called, if_not
 
-    def hybrid_time(probability: np.ndarray, total: float, squares: float) -> np.ndarray:
-        """How much of ``total`` running time is truly hybrid: a draw of the units' sum."""
-        sd = np.sqrt(probability * (1.0 - probability) * squares)
-        return np.clip(rng.normal(probability * total, sd), 0.0, total)
-
     for _ in range(RANGE_STEPS):
         if_called, if_not = posteriors(share)
-        truly = hybrid_time(if_called, called_time, called_squares) + hybrid_time(
-            if_not, other_time, other_squares
-        )
+        truly = rng.binomial(called_units, if_called) + rng.binomial(units - called_units, if_not)
         share = rng.beta(0.5 + truly, 0.5 + units - truly)
     if_called, if_not = posteriors(share)
-    probability = np.where(called[None, :], if_called[:, None], if_not[:, None])
-    shares = np.concatenate(
-        [
-            (rng.random(block.shape) < block) @ weight / weight.sum()
-            for block in np.array_split(probability, max(1, RANGE_CHAINS // RANGE_BLOCK))
-        ]
-    )
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(shares, [tail, 1.0 - tail])
-    adjusted = rates.adjust(counted) if rates.usable else counted
+    shares = np.empty(RANGE_CHAINS)
+    for first in range(0, RANGE_CHAINS, RANGE_BLOCK):
+        block = slice(first, first + RANGE_BLOCK)
+        probability = np.where(called[None, :], if_called[block, None], if_not[block, None])
+        shares[block] = (rng.random(probability.shape) < probability) @ weight / weight.sum()
+    low, high = credible_interval(shares, level)
+    adjusted = rates.adjust(counted)
     return float(min(low, adjusted)), float(max(high, adjusted))

@@ -87,7 +87,8 @@ class FilmStats:
     # when the models carry no rates for these settings, or nothing was classified.
     adjusted_hybrid_ratio: float | None = None
     # Where the true hybrid share plausibly lies (90 %: ``quantify.ratio_range``), as
-    # (low, high); None whenever the adjusted ratio is.
+    # (low, high); None whenever the adjusted ratio is, and for rates stored before their
+    # spreads were measured.
     hybrid_ratio_range: tuple[float, float] | None = None
 
 
@@ -177,7 +178,7 @@ def film_stats(
         ),
         hybrid_ratio_range=(
             ratio_range(*_range_units(frames, shots), rates)
-            if rates is not None and classified_s > 0
+            if rates is not None and rates.ranged and classified_s > 0
             else None
         ),
     )

@@ -208,7 +208,8 @@ def register_all_p_film(
 
 
 def hybrid_rates(**overrides: Any) -> HybridRates:
-    """Usable hybrid rates (tpr 0.8, fpr 0.05) for the models ``make_analysis`` names."""
+    """Usable hybrid rates (tpr 0.8, fpr 0.05, spreads measured) for the models
+    ``make_analysis`` names."""
     values: dict[str, Any] = {
         "tpr": 0.8,
         "fpr": 0.05,
@@ -217,6 +218,8 @@ def hybrid_rates(**overrides: Any) -> HybridRates:
         "classifier_version": "vit-proxy-1",
         "segmenter_version": "segformer-1",
         "min_area": 0.08,
+        "tpr_spread": 0.02,
+        "fpr_spread": 0.03,
     }
     values.update(overrides)
     return HybridRates(**values)
