@@ -58,6 +58,8 @@ FILM_COLUMNS = (
     "duration_s",
     "hybrid_ratio",
     "adjusted_hybrid_ratio",
+    "hybrid_ratio_low",
+    "hybrid_ratio_high",
     "p_time_share",
     "np_time_share",
     "hybrid_time_share",

@@ -25,6 +25,8 @@ SUMMARY_COLUMNS = (
     "mean_p_fraction",
     "hybrid_shot_count",
 )
+# The summary's ``hybrid_ratio_range`` [low, high], cached as two columns.
+RANGE_COLUMNS = ("hybrid_ratio_low", "hybrid_ratio_high")
 
 
 def get(session: Session, film_id: int) -> Film | None:
@@ -70,6 +72,8 @@ def set_summary(
     note: str | None,
 ) -> None:
     values = {column: summary.get(column) for column in SUMMARY_COLUMNS}
+    span = summary.get("hybrid_ratio_range")
+    values.update(zip(RANGE_COLUMNS, span if span else (None, None), strict=True))
     session.execute(
         update(Film)
         .where(Film.id == film_id)
@@ -97,7 +101,7 @@ def set_failed(session: Session, film_id: int, analysis_id: int, note: str | Non
             last_analysis_id=analysis_id,
             analysis_status=RunStatus.FAILED.value,
             analysis_note=note,
-            **dict.fromkeys(SUMMARY_COLUMNS),
+            **dict.fromkeys(SUMMARY_COLUMNS + RANGE_COLUMNS),
         )
     )
 
@@ -114,7 +118,7 @@ def clear_failure_of_film(session: Session, film_id: int) -> None:
 
 def clear_summary_of(session: Session, analysis_id: int) -> None:
     """Forget the cached figures of films whose figures came from ``analysis_id``."""
-    values: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
+    values: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS + RANGE_COLUMNS)
     session.execute(
         update(Film)
         .where(Film.last_analysis_id == analysis_id)

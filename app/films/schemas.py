@@ -69,6 +69,10 @@ class FilmSummary(BaseModel):
     # The hybrid ratio adjusted for the models' measured error rates (null: not adjusted,
     # see ``app.pipeline.quantify``).
     adjusted_hybrid_ratio: float | None = None
+    # Where the true hybrid share plausibly lies, 90 % (null wherever the adjusted ratio
+    # is, and for films analysed before the range was computed).
+    hybrid_ratio_low: float | None = None
+    hybrid_ratio_high: float | None = None
     p_time_share: float | None
     np_time_share: float | None
     hybrid_time_share: float | None

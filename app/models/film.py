@@ -45,6 +45,10 @@ class Film(Base):
     # The same, adjusted for the models' measured error rates (``app.pipeline.quantify``);
     # NULL where the models carried no rates for the analysis's settings.
     adjusted_hybrid_ratio: Mapped[float | None] = mapped_column(Float, index=True)
+    # Where the true hybrid share plausibly lies (90 %: ``quantify.ratio_range``); NULL
+    # wherever the adjusted ratio is, and for rates measured without their spreads.
+    hybrid_ratio_low: Mapped[float | None] = mapped_column(Float)
+    hybrid_ratio_high: Mapped[float | None] = mapped_column(Float)
     p_time_share: Mapped[float | None] = mapped_column(Float, index=True)
     np_time_share: Mapped[float | None] = mapped_column(Float, index=True)
     hybrid_time_share: Mapped[float | None] = mapped_column(Float)

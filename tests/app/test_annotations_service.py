@@ -110,6 +110,8 @@ def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Sess
     assert figures.summary["adjusted_hybrid_ratio"] == pytest.approx(rates.adjust(2 / 6))
     low, high = figures.summary["hybrid_ratio_range"]
     assert low <= rates.adjust(2 / 6) <= high
+    cached = films_repository.get(session, film_id)
+    assert cached is not None and (cached.hybrid_ratio_low, cached.hybrid_ratio_high) == (low, high)
 
     # A person labels a frame: the frames left are not a random sample of the models'
     # calls any more, so the counted ratio with the correction stands alone.
@@ -122,6 +124,7 @@ def test_the_adjusted_ratio_stands_until_a_person_corrects_a_frame(session: Sess
     film = films_repository.get(session, film_id)
     assert film is not None and film.hybrid_ratio == pytest.approx(3 / 6)
     assert film.adjusted_hybrid_ratio is None
+    assert film.hybrid_ratio_low is None and film.hybrid_ratio_high is None
 
 
 def test_a_label_on_a_film_whose_analysis_failed_leaves_it_failed(session: Session) -> None:

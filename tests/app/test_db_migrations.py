@@ -43,7 +43,7 @@ TABLES = {
 }
 
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 def _tables(url: str) -> set[str]:

@@ -130,6 +130,7 @@ def test_analyze_path_stores_shots_frames_and_summary_when_film_is_whole(
     # Where the true share plausibly lies, holding the adjusted ratio.
     low, high = summary["hybrid_ratio_range"]
     assert 0.0 <= low <= summary["adjusted_hybrid_ratio"] <= high <= 1.0
+    assert (report.film.hybrid_ratio_low, report.film.hybrid_ratio_high) == (low, high)
     assert all(frame.shot_index is not None for frame in report.frames)
     assert report.film.sha256 and report.film.frame_count == 150
     assert report.analysis.detector and report.analysis.detector["detector"] == "transnetv2"

@@ -94,7 +94,18 @@ function ratioCell(film) {
     h("span", { class: "ratio-bar", "aria-hidden": "true" }, h("span", { style: `width: ${(100 * film.hybrid_ratio).toFixed(2)}%` })),
     film.adjusted_hybrid_ratio === null || film.adjusted_hybrid_ratio === undefined
       ? null
-      : h("small", { class: "muted ratio-adjusted", title: "adjusted for the models' measured error rates" }, `adjusted ${percent(film.adjusted_hybrid_ratio, 1)}`),
+      : h(
+          "small",
+          {
+            class: "muted ratio-adjusted",
+            title: film.hybrid_ratio_low === null || film.hybrid_ratio_low === undefined
+              ? "adjusted for the models' measured error rates"
+              : `adjusted for the models' measured error rates; 90 % likely ${percent(film.hybrid_ratio_low, 1)} to ${percent(film.hybrid_ratio_high, 1)}`,
+          },
+          film.hybrid_ratio_low === null || film.hybrid_ratio_low === undefined
+            ? `adjusted ${percent(film.adjusted_hybrid_ratio, 1)}`
+            : `adjusted ${percent(film.adjusted_hybrid_ratio, 1)} (${percent(film.hybrid_ratio_low, 0)}–${percent(film.hybrid_ratio_high, 0)})`,
+        ),
   );
 }
 
