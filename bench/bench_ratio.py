@@ -50,7 +50,7 @@ from bench_decision import HYBRID, Measured, add_arguments, measure, predict, tr
 
 from app.core.domain import FrameClass
 from app.pipeline.quantify import RANGE_LEVEL, HybridRates, measure_rates, ratio_range
-from workers.ml.data import CALIBRATION_SOURCES, VALIDATION_SOURCES, source_of
+from workers.ml.data import CALIBRATION_SOURCES, VALIDATION_SOURCES, list_images, source_of
 from workers.ml.inference import decide_frames
 
 SHARES = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -172,7 +172,7 @@ def real_hybrids(measured: Measured, folder: Path) -> None:
     calls hybrid."""
     from PIL import Image
 
-    paths = sorted(folder.glob("*.jpg"))
+    paths = list_images(folder)
     images = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
     decisions = decide_frames(measured.classifier, measured.segmenter, images, measured.thresholds)
     found: dict[str, list[bool]] = {}

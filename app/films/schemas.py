@@ -70,7 +70,8 @@ class FilmSummary(BaseModel):
     # see ``app.pipeline.quantify``).
     adjusted_hybrid_ratio: float | None = None
     # Where the true hybrid share plausibly lies, 90 % (null wherever the adjusted ratio
-    # is, and for films analysed before the range was computed).
+    # is, for rates measured without their spreads, and for films analysed before the
+    # range was computed).
     hybrid_ratio_low: float | None = None
     hybrid_ratio_high: float | None = None
     p_time_share: float | None

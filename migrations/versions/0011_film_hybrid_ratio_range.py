@@ -1,6 +1,8 @@
 """Films cache the range their true hybrid share plausibly lies in (90 %:
 ``app.pipeline.quantify.ratio_range``), beside the adjusted ratio, for the film list and the
-exports. Films analysed before this revision have none (NULL) until they are analysed again.
+exports. Films analysed before this revision have none (NULL) until they are analysed
+again, or their figures are recomputed (a correction, an imported label), which copies the
+range their analysis stored, if any.
 
 Revision ID: 0011
 Revises: 0010

@@ -158,6 +158,10 @@ def test_collection_stats_and_exports(client: TestClient, analysed: dict[str, in
     table = client.get(f"/collections/{collection['id']}/export", params={"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert {row["title"] for row in rows} == {"Analysed", "Never analysed"}
+    # The 90 % range beside the adjusted ratio (empty where a film has none).
+    header = table.text.splitlines()[0].split(",")
+    at = header.index("adjusted_hybrid_ratio")
+    assert header[at + 1 : at + 3] == ["hybrid_ratio_low", "hybrid_ratio_high"]
     document = client.get(f"/collections/{collection['id']}/export").json()
     assert document["stats"]["film_count"] == 2 and len(document["films"]) == 2
     films = client.get(f"/collections/{collection['id']}/films", params={"analyzed": True})

@@ -226,6 +226,18 @@ def test_film_page_shows_the_adjusted_hybrid_ratio_only_when_the_analysis_has_on
     assert "42.5 %" in card.inner_text()
     assert "90 % likely 30.0 % to 53.1 %" in card.inner_text()
 
+    # The film list shows the figures the film caches.
+    with sqlite3.connect(ui_server.data_dir / "hybridlens.sqlite3") as database:
+        database.execute(
+            "UPDATE films SET adjusted_hybrid_ratio = 0.4251, hybrid_ratio_low = 0.3,"
+            " hybrid_ratio_high = 0.5312 WHERE id = ?",
+            (film["id"],),
+        )
+    page.goto(ui_server.page_url("/"))
+    cell = page.locator(".ratio-adjusted", has_text="42.5 %")
+    cell.wait_for()
+    assert "(30.0 %–53.1 %)" in cell.inner_text()
+
 
 def test_a_film_whose_analysis_failed_shows_failed_with_the_reason(
     page: Any, ui_server: UiServer, analysed_film: AnalysedFilm

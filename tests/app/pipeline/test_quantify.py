@@ -191,9 +191,24 @@ def test_a_range_at_0_or_1_starts_there_so_one_shot_called_p_is_not_0_to_1() -> 
     # Away from the bounds: the central interval.
     inner = np.linspace(0.1, 0.5, 1001)
     assert credible_interval(inner, 0.9) == pytest.approx((0.12, 0.48))
-    # Ten draws in a hundred at 0: the interval starts there and ends at the 90th percentile.
-    draws = np.concatenate([np.zeros(10), np.linspace(0.1, 0.3, 90)])
-    assert credible_interval(draws, 0.9) == (0.0, pytest.approx(np.quantile(draws, 0.9)))
+    # Ten draws in a hundred at 0: the interval starts there and ends at the 90th percentile;
+    # with six, at the 94th: its end moves in smoothly as the share at 0 grows past 5 %.
+    for at_0, end in ((10, 0.9), (6, 0.94), (4, None)):
+        draws = np.concatenate([np.zeros(at_0), np.linspace(0.1, 0.3, 100 - at_0)])
+        if end is None:  # 4 %: less than the tail, the central interval
+            assert credible_interval(draws, 0.9) == pytest.approx(
+                tuple(np.quantile(draws, [0.05, 0.95]))
+            )
+        else:
+            assert credible_interval(draws, 0.9) == (0.0, pytest.approx(np.quantile(draws, end)))
+
+
+def test_a_film_drawn_all_hybrid_is_exactly_1_so_its_range_ends_there() -> None:
+    # Uneven shots, most called hybrid: many chains draw every shot hybrid, and their share
+    # must be 1.0, not a hair under it, for the range to end at 1.
+    weights = np.array([0.3, 1.7, 2.9, 0.7, 1.1])
+    low, high = ratio_range(np.array([True, True, True, True, False]), weights, RATES)
+    assert high == 1.0 and low > 0.5
 
 
 def test_the_range_holds_the_truth_about_as_often_as_it_says_on_films_made_by_its_model() -> None:

@@ -85,6 +85,11 @@ function shareBar(film) {
   );
 }
 
+// Whether the film has its 90 % range (analyses made with rates whose spreads were measured).
+function ranged(film) {
+  return [film.hybrid_ratio_low, film.hybrid_ratio_high].every((value) => value !== null && value !== undefined);
+}
+
 function ratioCell(film) {
   if (film.hybrid_ratio === null) return h("span", { class: "muted" }, "–");
   return h(
@@ -98,13 +103,13 @@ function ratioCell(film) {
           "small",
           {
             class: "muted ratio-adjusted",
-            title: film.hybrid_ratio_low === null || film.hybrid_ratio_low === undefined
-              ? "adjusted for the models' measured error rates"
-              : `adjusted for the models' measured error rates; 90 % likely ${percent(film.hybrid_ratio_low, 1)} to ${percent(film.hybrid_ratio_high, 1)}`,
+            title: ranged(film)
+              ? `adjusted for the models' measured error rates; 90 % likely ${percent(film.hybrid_ratio_low, 1)} to ${percent(film.hybrid_ratio_high, 1)}`
+              : "adjusted for the models' measured error rates",
           },
-          film.hybrid_ratio_low === null || film.hybrid_ratio_low === undefined
-            ? `adjusted ${percent(film.adjusted_hybrid_ratio, 1)}`
-            : `adjusted ${percent(film.adjusted_hybrid_ratio, 1)} (${percent(film.hybrid_ratio_low, 0)}–${percent(film.hybrid_ratio_high, 0)})`,
+          ranged(film)
+            ? `adjusted ${percent(film.adjusted_hybrid_ratio, 1)} (${percent(film.hybrid_ratio_low, 1)}–${percent(film.hybrid_ratio_high, 1)})`
+            : `adjusted ${percent(film.adjusted_hybrid_ratio, 1)}`,
         ),
   );
 }
