@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from app.core.domain import FrameClass
 from app.core.sql import insert_ignoring_conflicts
-from app.models import Collection, CollectionFilm, Film
+from app.models import Analysis, Collection, CollectionFilm, Film, Frame
 
 
 def get(session: Session, collection_id: int) -> Collection | None:
@@ -157,3 +158,43 @@ def model_paths_of_film(session: Session, film_id: int) -> Sequence[Any]:
         )
         .order_by(Collection.id)
     ).all()
+
+
+def adjusted_films(
+    session: Session, collection_id: int
+) -> list[tuple[int, float | None, dict[str, Any] | None]]:
+    """The collection's films whose ratio was adjusted: (film id, duration, the rates its
+    analysis stored in its summary)."""
+    statement = (
+        select(Film.id, Film.duration_s, Analysis.summary)
+        .select_from(CollectionFilm)
+        .join(Film, Film.id == CollectionFilm.film_id)
+        .join(Analysis, Analysis.id == Film.last_analysis_id)
+        .where(
+            CollectionFilm.collection_id == collection_id,
+            Film.adjusted_hybrid_ratio.is_not(None),
+        )
+        .order_by(Film.id)
+    )
+    return [(int(i), duration, summary) for i, duration, summary in session.execute(statement)]
+
+
+def range_units(
+    session: Session, film_ids: Sequence[int]
+) -> list[tuple[int, int, bool, float | None]]:
+    """The units of error of these films' last analyses, as the range counts them: (film
+    id, shot, called hybrid, running time); frames of no shot are units of their own."""
+    hybrid = Frame.frame_class == FrameClass.HYBRID
+    shot = func.coalesce(Frame.shot_index, -1 - Frame.frame_index)
+    statement = (
+        select(Film.id, shot.label("shot"), hybrid.label("hybrid"), func.sum(Frame.weight_s))
+        .select_from(Film)
+        .join(Frame, Frame.analysis_id == Film.last_analysis_id)
+        .where(Film.id.in_(film_ids))
+        .group_by(Film.id, shot, hybrid)
+        .order_by(Film.id, shot, hybrid)
+    )
+    return [
+        (int(i), int(shot_index), bool(called), seconds)
+        for i, shot_index, called, seconds in session.execute(statement)
+    ]

@@ -51,6 +51,10 @@ class CollectionStats(BaseModel):
     # ``adjusted_count`` films that have one; null when none has.
     adjusted_count: int = 0
     time_weighted_adjusted_hybrid_ratio: float | None = None
+    # Where the collection's true hybrid share of running time plausibly lies, 90 %, over
+    # the same films; null when they were adjusted by different rates (other models), by
+    # rates without spreads, or are more than 200.
+    adjusted_hybrid_ratio_range: tuple[float, float] | None = None
     time_weighted_p_share: float | None
     time_weighted_np_share: float | None
     min_hybrid_ratio: float | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.collections import repository
@@ -18,6 +19,7 @@ from app.core.pagination import Page, PageParams
 from app.films import repository as films_repository
 from app.films.service import FilmNotFound
 from app.models.base import utcnow
+from app.pipeline.quantify import HybridRates, collection_range
 
 
 class CollectionNotFound(NotFoundError):
@@ -117,6 +119,7 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
             return None
         return float(total) / over_s
 
+    adjusted = weighted(row.weighted_adjusted, row.adjusted_duration_s)
     return CollectionStats(
         collection_id=collection_id,
         film_count=row.film_count,
@@ -129,9 +132,8 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         # Over the films whose ratio was adjusted (``adjusted_count``: analysed with models
         # that carry rates, and not corrected by people since).
         adjusted_count=int(row.adjusted_count),
-        time_weighted_adjusted_hybrid_ratio=weighted(
-            row.weighted_adjusted, row.adjusted_duration_s
-        ),
+        time_weighted_adjusted_hybrid_ratio=adjusted,
+        adjusted_hybrid_ratio_range=_adjusted_range(session, collection_id, adjusted),
         time_weighted_p_share=weighted(row.weighted_p),
         time_weighted_np_share=weighted(row.weighted_np),
         min_hybrid_ratio=row.min_hybrid_ratio,
@@ -139,6 +141,41 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         hybrid_shot_count=int(row.hybrid_shot_count),
         hybrid_ratio_histogram=histogram(repository.hybrid_ratios(session, collection_id), bins),
     )
+
+
+# Above this many adjusted films a collection's range is not computed on a statistics
+# request (its films' draws take about 0.01-0.1 s each, the first time).
+RANGE_MAX_FILMS = 200
+
+
+def _adjusted_range(
+    session: Session, collection_id: int, adjusted: float | None
+) -> tuple[float, float] | None:
+    """The 90 % range of the collection's true hybrid share of running time over its
+    adjusted films (``quantify.collection_range``); None when it has none, more than
+    ``RANGE_MAX_FILMS``, or films adjusted by different rates (other models, or rates
+    without spreads)."""
+    films = repository.adjusted_films(session, collection_id)
+    if adjusted is None or not films or len(films) > RANGE_MAX_FILMS:
+        return None
+    found = {HybridRates.from_meta((summary or {}).get("hybrid_rates")) for _, _, summary in films}
+    rates = found.pop() if len(found) == 1 else None
+    if rates is None or not rates.ranged:
+        return None
+    units: dict[int, tuple[list[bool], list[float]]] = {
+        film_id: ([], []) for film_id, _, _ in films
+    }
+    for film_id, _, hybrid, seconds in repository.range_units(session, list(units)):
+        units[film_id][0].append(bool(hybrid))
+        units[film_id][1].append(float(seconds or 0.0))
+    parts = [
+        (np.array(units[film_id][0], bool), np.array(units[film_id][1]), float(duration or 0.0))
+        for film_id, duration, _ in films
+        if sum(units[film_id][1]) > 0
+    ]
+    if not parts or sum(duration for _, _, duration in parts) <= 0:
+        return None
+    return collection_range(parts, rates, holding=adjusted)
 
 
 def set_models(

@@ -252,28 +252,73 @@ def ratio_range(
     at 0 (ends at 1) when more than the tail lies there (``credible_interval``). It always
     holds the adjusted ratio (a share of running time, clipped at 0 or 1, which can lie just
     outside the draws when shots differ much in length). Seeded, so a film gets the same
-    range each time it is computed; the last few films' ranges are kept (the statistics
-    pages ask again on every request).
+    range each time it is computed; the last films' draws are kept (the statistics pages
+    ask again on every request).
     """
+    if not 0.0 < level < 1.0:
+        raise ValueError("the range's level lies between 0 and 1")
+    draws = share_draws(called_hybrid, weights, rates, seed=seed)
+    low, high = credible_interval(draws, level)
+    called = np.asarray(called_hybrid, bool)
+    weight = np.asarray(weights, float)
+    adjusted = rates.adjust(float(np.average(called, weights=weight)))
+    return float(min(low, adjusted)), float(max(high, adjusted))
+
+
+def share_draws(
+    called_hybrid: Sequence[bool] | np.ndarray,
+    weights: Sequence[float] | np.ndarray,
+    rates: HybridRates,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """The film's true hybrid share as the sampler draws it (``ratio_range``): one draw per
+    chain, read-only. Chain ``c`` of every film with the same rates and seed draws the same
+    rates, so a collection's draws are its films' draws, chain by chain, weighted by their
+    running times (``collection_range``)."""
     called = np.asarray(called_hybrid, bool)
     weight = np.asarray(weights, float)
     if called.shape != weight.shape or called.ndim != 1:
         raise ValueError("one weight per unit")
-    if not 0.0 < level < 1.0:
-        raise ValueError("the range's level lies between 0 and 1")
     if not rates.ranged:
         raise ValueError("these rates give no range (their spreads were not measured)")
     keep = weight > 0
     called, weight = called[keep], weight[keep]
     if not called.size:
         raise ValueError("a range needs at least one unit with running time")
-    return _ratio_range(called.tobytes(), weight.tobytes(), rates, level, seed)
+    return _share_draws(called.tobytes(), weight.tobytes(), rates, seed)
 
 
-@lru_cache(maxsize=64)
-def _ratio_range(
-    called_bytes: bytes, weight_bytes: bytes, rates: HybridRates, level: float, seed: int
+def collection_range(
+    films: Sequence[tuple[np.ndarray, np.ndarray, float]],
+    rates: HybridRates,
+    *,
+    holding: float | None = None,
+    level: float = RANGE_LEVEL,
 ) -> tuple[float, float]:
+    """The range of a collection's true hybrid share of running time, from its films' units
+    (``films``: called hybrid, running times, and the film's weight in the collection, its
+    duration): each chain's draw is the films' draws of that chain, weighted. The films'
+    errors move together through the rates (one draw of them per chain, shared), and apart
+    otherwise. Widened to hold ``holding`` (the collection's adjusted figure) when given."""
+    if not films:
+        raise ValueError("a collection's range needs at least one film")
+    total = sum(duration for _, _, duration in films)
+    if total <= 0:
+        raise ValueError("a collection's range needs films with running time")
+    draws = sum(
+        duration * share_draws(called, weights, rates) for called, weights, duration in films
+    )
+    low, high = credible_interval(np.asarray(draws) / total, level)
+    if holding is not None:
+        low, high = min(low, holding), max(high, holding)
+    return float(low), float(high)
+
+
+@lru_cache(maxsize=256)
+def _share_draws(
+    called_bytes: bytes, weight_bytes: bytes, rates: HybridRates, seed: int
+) -> np.ndarray:
     called = np.frombuffer(called_bytes, bool)
     weight = np.frombuffer(weight_bytes, float)
     assert rates.tpr_spread is not None and rates.fpr_spread is not None  # ``ranged``
@@ -283,7 +328,6 @@ def _ratio_range(
     fpr = np.minimum(fpr, 1.0 - MIN_DRAWN_GAP)
     tpr = np.maximum(tpr, fpr + MIN_DRAWN_GAP)
     units, called_units = called.size, int(called.sum())
-    counted = float(np.average(called, weights=weight))
     share = np.clip((called_units / units - fpr) / (tpr - fpr), 0.02, 0.98)
 
     def posteriors(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,6 +349,5 @@ def _ratio_range(
         # Exactly 0 or 1 when no unit or every unit is drawn hybrid (a sum of weights over
         # their total can land a hair under 1, and ``credible_interval`` looks for 1).
         shares[block] = np.where(hits.all(axis=1), 1.0, hits @ weight / weight.sum())
-    low, high = credible_interval(shares, level)
-    adjusted = rates.adjust(counted)
-    return float(min(low, adjusted)), float(max(high, adjusted))
+    shares.flags.writeable = False  # cached: shared by every caller
+    return shares

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
@@ -9,7 +10,8 @@ from app.collections import service as collections_service
 from app.collections.schemas import CollectionCreate
 from app.core.pagination import PageParams
 from app.films import service as films_service
-from tests.app.factories import make_analysis, make_film
+from app.pipeline.quantify import ratio_range
+from tests.app.factories import hybrid_rates, make_analysis, make_film
 
 
 def test_add_films_skips_members_and_remove_films_keeps_films(session: Session) -> None:
@@ -77,6 +79,49 @@ def test_collection_stats_weights_by_duration_and_bins_ratios(session: Session) 
     assert [b.count for b in stats.hybrid_ratio_histogram] == [1, 0, 0, 1]
 
 
+def test_collection_range_is_its_films_draws_weighted_and_needs_one_set_of_rates(
+    session: Session,
+) -> None:
+    rates = hybrid_rates()
+    # Six 1 s frames a film, P / hybrid / NP in each of two shots: four units, each shot's
+    # P and NP frames (2 s) and its hybrid frame (1 s).
+    units = np.array([False, True, False, True]), np.array([2.0, 1.0, 2.0, 1.0])
+    adjusted = rates.adjust(2 / 6)
+    films = [make_film(session, duration_s=d) for d in (60.0, 180.0, 100.0)]
+    for film_id in films[:2]:
+        make_analysis(
+            session,
+            film_id=film_id,
+            hybrid_ratio=2 / 6,
+            summary_extra={"adjusted_hybrid_ratio": adjusted, "hybrid_rates": rates.as_meta()},
+        )
+    collection = collections_service.create_collection(session, CollectionCreate(name="R"))
+    collections_service.add_films(session, collection.id, films[:2])
+    session.commit()
+
+    stats = collections_service.collection_stats(session, collection.id)
+
+    assert stats.adjusted_count == 2 and stats.adjusted_hybrid_ratio_range is not None
+    low, high = stats.adjusted_hybrid_ratio_range
+    assert low <= stats.time_weighted_adjusted_hybrid_ratio <= high
+    # Two films alike, drawn with the same rates chain by chain: the collection's range is
+    # one film's (their errors move together through the rates).
+    assert (low, high) == pytest.approx(ratio_range(*units, rates), abs=1e-9)
+
+    # A film adjusted by other rates (another model): no single range holds for both.
+    other = hybrid_rates(tpr=0.9)
+    make_analysis(
+        session,
+        film_id=films[2],
+        hybrid_ratio=2 / 6,
+        summary_extra={"adjusted_hybrid_ratio": 0.3, "hybrid_rates": other.as_meta()},
+    )
+    collections_service.add_films(session, collection.id, [films[2]])
+    session.commit()
+    stats = collections_service.collection_stats(session, collection.id)
+    assert stats.adjusted_count == 3 and stats.adjusted_hybrid_ratio_range is None
+
+
 def test_collection_stats_of_empty_collection_has_no_ratios(session: Session) -> None:
     collection = collections_service.create_collection(session, CollectionCreate(name="E"))
 
@@ -85,6 +130,7 @@ def test_collection_stats_of_empty_collection_has_no_ratios(session: Session) ->
     assert stats.film_count == 0 and stats.mean_hybrid_ratio is None
     assert stats.time_weighted_hybrid_ratio is None
     assert stats.adjusted_count == 0 and stats.time_weighted_adjusted_hybrid_ratio is None
+    assert stats.adjusted_hybrid_ratio_range is None
     assert sum(b.count for b in stats.hybrid_ratio_histogram) == 0
 
 

@@ -242,7 +242,14 @@ export async function renderArchive(main, params, context) {
         statCard("Hybrid ratio", percent(stats.time_weighted_hybrid_ratio, 1), `mean per film ${percent(stats.mean_hybrid_ratio, 1)}`),
         stats.time_weighted_adjusted_hybrid_ratio === null || stats.time_weighted_adjusted_hybrid_ratio === undefined
           ? null
-          : statCard("Hybrid ratio, adjusted", percent(stats.time_weighted_adjusted_hybrid_ratio, 1), `for the models' error rates, over ${stats.adjusted_count} of ${stats.analyzed_count} analysed films`),
+          : statCard(
+              "Hybrid ratio, adjusted",
+              percent(stats.time_weighted_adjusted_hybrid_ratio, 1),
+              `for the models' error rates, over ${stats.adjusted_count} of ${stats.analyzed_count} analysed films` +
+                (stats.adjusted_hybrid_ratio_range
+                  ? ` · 90 % likely ${percent(stats.adjusted_hybrid_ratio_range[0], 1)} to ${percent(stats.adjusted_hybrid_ratio_range[1], 1)}`
+                  : ""),
+            ),
         statCard("P / NP time", `${percent(stats.time_weighted_p_share)} / ${percent(stats.time_weighted_np_share)}`, "time-weighted"),
         statCard("Hybrid shots", `${stats.hybrid_shot_count}`, ""),
       ),
