@@ -133,7 +133,9 @@ def collection_stats(session: Session, collection_id: int, *, bins: int = 10) ->
         # that carry rates, and not corrected by people since).
         adjusted_count=int(row.adjusted_count),
         time_weighted_adjusted_hybrid_ratio=adjusted,
-        adjusted_hybrid_ratio_range=_adjusted_range(session, collection_id, adjusted),
+        adjusted_hybrid_ratio_range=_adjusted_range(
+            session, collection_id, adjusted, int(row.adjusted_count)
+        ),
         time_weighted_p_share=weighted(row.weighted_p),
         time_weighted_np_share=weighted(row.weighted_np),
         min_hybrid_ratio=row.min_hybrid_ratio,
@@ -149,31 +151,32 @@ RANGE_MAX_FILMS = 200
 
 
 def _adjusted_range(
-    session: Session, collection_id: int, adjusted: float | None
+    session: Session, collection_id: int, adjusted: float | None, adjusted_count: int
 ) -> tuple[float, float] | None:
     """The 90 % range of the collection's true hybrid share of running time over its
     adjusted films (``quantify.collection_range``); None when it has none, more than
     ``RANGE_MAX_FILMS``, or films adjusted by different rates (other models, or rates
     without spreads)."""
-    films = repository.adjusted_films(session, collection_id)
-    if adjusted is None or not films or len(films) > RANGE_MAX_FILMS:
+    if adjusted is None or not 0 < adjusted_count <= RANGE_MAX_FILMS:
         return None
+    films = repository.adjusted_films(session, collection_id)
     found = {HybridRates.from_meta((summary or {}).get("hybrid_rates")) for _, _, summary in films}
     rates = found.pop() if len(found) == 1 else None
     if rates is None or not rates.ranged:
         return None
+    weighed = [(film_id, float(duration or 0.0)) for film_id, duration, _ in films]
     units: dict[int, tuple[list[bool], list[float]]] = {
-        film_id: ([], []) for film_id, _, _ in films
+        film_id: ([], []) for film_id, duration in weighed if duration > 0
     }
     for film_id, _, hybrid, seconds in repository.range_units(session, list(units)):
-        units[film_id][0].append(bool(hybrid))
+        units[film_id][0].append(hybrid)
         units[film_id][1].append(float(seconds or 0.0))
     parts = [
-        (np.array(units[film_id][0], bool), np.array(units[film_id][1]), float(duration or 0.0))
-        for film_id, duration, _ in films
-        if sum(units[film_id][1]) > 0
+        (film_id, np.array(units[film_id][0], bool), np.array(units[film_id][1]), duration)
+        for film_id, duration in weighed
+        if film_id in units and sum(units[film_id][1]) > 0
     ]
-    if not parts or sum(duration for _, _, duration in parts) <= 0:
+    if not parts:
         return None
     return collection_range(parts, rates, holding=adjusted)
 

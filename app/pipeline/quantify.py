@@ -252,7 +252,7 @@ def ratio_range(
     at 0 (ends at 1) when more than the tail lies there (``credible_interval``). It always
     holds the adjusted ratio (a share of running time, clipped at 0 or 1, which can lie just
     outside the draws when shots differ much in length). Seeded, so a film gets the same
-    range each time it is computed; the last films' draws are kept (the statistics pages
+    range each time it is computed; the last 256 films' draws are kept (the statistics pages
     ask again on every request).
     """
     if not 0.0 < level < 1.0:
@@ -271,11 +271,14 @@ def share_draws(
     rates: HybridRates,
     *,
     seed: int = 0,
+    stream: int | None = None,
 ) -> np.ndarray:
     """The film's true hybrid share as the sampler draws it (``ratio_range``): one draw per
     chain, read-only. Chain ``c`` of every film with the same rates and seed draws the same
     rates, so a collection's draws are its films' draws, chain by chain, weighted by their
-    running times (``collection_range``)."""
+    running times (``collection_range``); ``stream`` (a film's id) gives the rest of the
+    film's draws a stream of its own, so that films err independently given the rates
+    (None: the stream of ``seed`` goes on, as for one film's range)."""
     called = np.asarray(called_hybrid, bool)
     weight = np.asarray(weights, float)
     if called.shape != weight.shape or called.ndim != 1:
@@ -286,28 +289,30 @@ def share_draws(
     called, weight = called[keep], weight[keep]
     if not called.size:
         raise ValueError("a range needs at least one unit with running time")
-    return _share_draws(called.tobytes(), weight.tobytes(), rates, seed)
+    return _share_draws(called.tobytes(), weight.tobytes(), rates, seed, stream)
 
 
 def collection_range(
-    films: Sequence[tuple[np.ndarray, np.ndarray, float]],
+    films: Sequence[tuple[int, np.ndarray, np.ndarray, float]],
     rates: HybridRates,
     *,
     holding: float | None = None,
     level: float = RANGE_LEVEL,
 ) -> tuple[float, float]:
     """The range of a collection's true hybrid share of running time, from its films' units
-    (``films``: called hybrid, running times, and the film's weight in the collection, its
-    duration): each chain's draw is the films' draws of that chain, weighted. The films'
-    errors move together through the rates (one draw of them per chain, shared), and apart
-    otherwise. Widened to hold ``holding`` (the collection's adjusted figure) when given."""
+    (``films``: the film's id, its units called hybrid, their running times, and the film's
+    weight in the collection, its duration): each chain's draw is the films' draws of that
+    chain, weighted. The films' errors move together through the rates (one draw of them
+    per chain, shared, spread between sources included: as if every film were of one source,
+    which widens the range when they are not) and apart otherwise (each film's own stream).
+    Widened to hold ``holding`` (the collection's adjusted figure) when given."""
+    films = [film for film in films if film[3] > 0]
     if not films:
-        raise ValueError("a collection's range needs at least one film")
-    total = sum(duration for _, _, duration in films)
-    if total <= 0:
         raise ValueError("a collection's range needs films with running time")
+    total = sum(duration for *_, duration in films)
     draws = sum(
-        duration * share_draws(called, weights, rates) for called, weights, duration in films
+        duration * share_draws(called, weights, rates, stream=film_id)
+        for film_id, called, weights, duration in films
     )
     low, high = credible_interval(np.asarray(draws) / total, level)
     if holding is not None:
@@ -317,7 +322,7 @@ def collection_range(
 
 @lru_cache(maxsize=256)
 def _share_draws(
-    called_bytes: bytes, weight_bytes: bytes, rates: HybridRates, seed: int
+    called_bytes: bytes, weight_bytes: bytes, rates: HybridRates, seed: int, stream: int | None
 ) -> np.ndarray:
     called = np.frombuffer(called_bytes, bool)
     weight = np.frombuffer(weight_bytes, float)
@@ -327,6 +332,8 @@ def _share_draws(
     fpr = _rate_draws(rates.fpr, rates.homogeneous_frames, rates.fpr_spread, RANGE_CHAINS, rng)
     fpr = np.minimum(fpr, 1.0 - MIN_DRAWN_GAP)
     tpr = np.maximum(tpr, fpr + MIN_DRAWN_GAP)
+    if stream is not None:
+        rng = np.random.default_rng([seed, stream])
     units, called_units = called.size, int(called.sum())
     share = np.clip((called_units / units - fpr) / (tpr - fpr), 0.02, 0.98)
 

@@ -10,9 +10,11 @@ import pytest
 from app.core.domain import FrameClass
 from app.pipeline.quantify import (
     HybridRates,
+    collection_range,
     credible_interval,
     measure_rates,
     ratio_range,
+    share_draws,
     spread,
 )
 from app.pipeline.shots import Shot
@@ -269,6 +271,26 @@ def test_rates_stored_without_spreads_adjust_but_give_no_range() -> None:
         ratio_range(np.array([True]), np.ones(1), RATES, level=1.0)
     with pytest.raises(ValueError, match="frames of both kinds"):
         dataclasses.replace(RATES, homogeneous_frames=0)
+
+
+def test_a_collections_films_share_the_rates_and_err_apart_otherwise() -> None:
+    called, weights = _called(40, 0.3), np.ones(40)
+    one = share_draws(called, weights, RATES)
+    first = share_draws(called, weights, RATES, stream=1)
+    second = share_draws(called, weights, RATES, stream=2)
+    # The same rates chain by chain (the draws agree in their drift), the rest apart.
+    assert not np.array_equal(first, second)
+    assert 0.2 < np.corrcoef(first, second)[0, 1] < 0.99
+    assert share_draws(called, weights, RATES, stream=1) is first  # kept
+    low, high = collection_range([(1, called, weights, 60.0), (2, called, weights, 60.0)], RATES)
+    alone_low, alone_high = credible_interval(one, 0.9)
+    assert high - low < alone_high - alone_low
+    # Films of no running time weigh nothing; none at all is refused.
+    assert collection_range(
+        [(1, called, weights, 60.0), (2, ~called, weights, 0.0)], RATES
+    ) == collection_range([(1, called, weights, 60.0)], RATES)
+    with pytest.raises(ValueError, match="running time"):
+        collection_range([(1, called, weights, 0.0)], RATES)
 
 
 def test_ratio_range_refuses_units_without_running_time() -> None:
