@@ -40,10 +40,9 @@ from bench_borders import add_held_out_arguments, barred, held_out_sets, model_s
 from app.core.config import ClassThresholds, ModelSettings
 from app.pipeline.subtitles import subtitle_top
 from workers.ml.composites import Sample
-from workers.ml.data import load_rgb
+from workers.ml.data import list_images, load_rgb
 from workers.ml.inference import Classifier, Segmenter, decide_frames
 
-IMAGES = (".jpg", ".jpeg", ".png")
 SPEECH = (
     "the and you what where when never again tonight come here please listen I know we must go "
     "home now father mother love war city train morning letter door tomorrow"
@@ -205,7 +204,7 @@ def _classes(
 def false_positives(data: Path) -> None:
     """How many images of each folder of ``data`` the subtitle rule finds subtitles in."""
     for folder in ("photographic", "nonphotographic", "hybrid"):
-        paths = sorted(p for p in (data / folder).iterdir() if p.suffix.lower() in IMAGES)
+        paths = list_images(data / folder)
         found = []
         for path in paths:
             image = load_rgb(path, 320)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -202,6 +203,30 @@ def find_picture_box(
         if top is not None and box.top < inside.top + top < box.bottom:
             return replace(box, bottom=inside.top + top, subtitles=True)
     return box
+
+
+class PictureOptions(Protocol):
+    """What of each frame the models look at: ``ModelSettings`` and the loaded models carry
+    these."""
+
+    @property
+    def crop_borders(self) -> bool: ...
+    @property
+    def skip_subtitles(self) -> bool: ...
+    @property
+    def burn_in_regions(self) -> Sequence[tuple[float, float, float, float]]: ...
+
+
+def picture_of(frame: np.ndarray, options: PictureOptions) -> PictureBox:
+    """The picture of ``frame`` the models look at with ``options``: inside its black bars
+    (``crop_borders``), above its burned-in subtitles (``skip_subtitles``), without the
+    ``burn_in_regions`` (``find_picture_box``)."""
+    return find_picture_box(
+        frame,
+        bars=options.crop_borders,
+        subtitles=options.skip_subtitles,
+        regions=options.burn_in_regions,
+    )
 
 
 def _blanked(

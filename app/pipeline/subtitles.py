@@ -6,7 +6,7 @@ part of the picture. A subtitle is lettering, and the models were taught that le
 a photograph is a hybrid composition, so a subtitled live-action film came out partly hybrid
 (docs/results.md, "Burned-in subtitles"). Subtitles belong to the print, not to the film's
 composition: when ``ModelSettings.skip_subtitles`` is on, the models look at the picture
-above them (``PictureBox.above``).
+above them (``borders.find_picture_box``).
 
 A subtitle line is a band of rows in the lower ``SEARCH`` of the picture whose text pixels
 (light pixels next to a dark one: lettering on its outline, shadow or box) are many, in many

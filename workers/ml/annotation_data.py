@@ -16,7 +16,7 @@ import numpy as np
 from app.annotations.training import AnnotatedFrame
 from app.core.config import get_settings
 from app.core.domain import FrameClass
-from app.pipeline.borders import PictureBox, find_picture_box
+from app.pipeline.borders import PictureBox, picture_of
 from app.pipeline.masks import decode_mask
 from app.pipeline.video import extract_frame
 from workers.ml.inference import Segmenter
@@ -39,13 +39,7 @@ def _picture_box(image: np.ndarray) -> PictureBox:
     burned-in subtitles, as far as the models look at that only (``app.pipeline.borders``,
     ``crop_borders``, ``burn_in_regions``, ``skip_subtitles``): what they see is what they
     train on."""
-    model = get_settings().model
-    return find_picture_box(
-        image,
-        bars=model.crop_borders,
-        subtitles=model.skip_subtitles,
-        regions=model.burn_in_regions,
-    )
+    return picture_of(image, get_settings().model)
 
 
 def _inside_bars(image: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from app.core.config import ClassThresholds, FrameClass, ModelSettings
-from app.pipeline.borders import PictureBox, find_picture_box
+from app.pipeline.borders import PictureBox, picture_of
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
@@ -383,15 +383,7 @@ class _Runner:
         the models look at."""
         for frame in frames:
             _check_frame(frame)
-        return [
-            find_picture_box(
-                frame,
-                bars=self.crop_borders,
-                subtitles=self.skip_subtitles,
-                regions=self.burn_in_regions,
-            )
-            for frame in frames
-        ]
+        return [picture_of(frame, self) for frame in frames]
 
     def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
         """The pictures of ``frames`` (one batch) as the model's input."""

@@ -111,11 +111,7 @@ def analysis_settings(settings: Settings) -> dict[str, Any]:
     return {
         "pipeline": settings.pipeline.model_dump(mode="json"),
         "thresholds": settings.model.thresholds.model_dump(mode="json"),
-        "picture": picture_settings(
-            settings.model.crop_borders,
-            settings.model.skip_subtitles,
-            settings.model.burn_in_regions,
-        ),
+        "picture": picture_settings(settings.model),
     }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from workers.ml.checkpoint import (
 )
 
 if TYPE_CHECKING:
+    from app.pipeline.borders import PictureOptions
     from workers.ml.inference import Classifier, Segmenter
 
 
@@ -68,10 +68,7 @@ class Models:
     @property
     def picture(self) -> dict[str, Any]:
         """What of each frame the models look at (``picture_settings``)."""
-        classifier = self.classifier
-        return picture_settings(
-            classifier.crop_borders, classifier.skip_subtitles, classifier.burn_in_regions
-        )
+        return picture_settings(self.classifier)
 
     @property
     def shared_encoder(self) -> bool:
@@ -177,13 +174,16 @@ def model_versions(settings: ModelSettings | None = None) -> ModelVersions:
     )
 
 
-def picture_settings(
-    crop_borders: bool, skip_subtitles: bool, burn_in_regions: Sequence[Sequence[float]]
-) -> dict[str, Any]:
+def picture_settings(options: PictureOptions) -> dict[str, Any]:
     """What of each frame the models look at, as an analysis stores it (JSON): inside black
     bars, above subtitles, without burned-in regions (stored only when there are some, so
     that analyses without keep the settings key they had)."""
-    settings: dict[str, Any] = {"crop_borders": crop_borders, "skip_subtitles": skip_subtitles}
-    if burn_in_regions:
-        settings["burn_in_regions"] = [[float(x) for x in region] for region in burn_in_regions]
+    settings: dict[str, Any] = {
+        "crop_borders": options.crop_borders,
+        "skip_subtitles": options.skip_subtitles,
+    }
+    if options.burn_in_regions:
+        settings["burn_in_regions"] = [
+            [float(x) for x in region] for region in options.burn_in_regions
+        ]
     return settings
