@@ -66,17 +66,12 @@ def simulate(
     rng: np.random.Generator,
 ) -> dict[float, tuple[float, float]]:
     """Mean absolute error (counted, adjusted) per true hybrid share."""
-    hybrids = np.flatnonzero(true_hybrid)
-    others = np.flatnonzero(homogeneous)
     result = {}
     for share in SHARES:
-        n_hybrid = round(share * frames)
+        true = round(share * frames) / frames
         counted_err, adjusted_err = [], []
         for _ in range(films):
-            chosen = np.concatenate(
-                [rng.choice(hybrids, n_hybrid), rng.choice(others, frames - n_hybrid)]
-            )
-            true = n_hybrid / frames
+            chosen = draw_film(float(share), frames, true_hybrid, homogeneous, None, rng)
             counted = float(np.mean(called[chosen]))
             counted_err.append(abs(counted - true))
             adjusted_err.append(abs(rates.adjust(counted) - true))
