@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Re-exported: the domain values live in app.core.domain; workers.ml imports them from here.
-from app.core.domain import ClassThresholds, FrameClass
+from app.core.domain import FRAME_HEAD_THRESHOLDS, ClassThresholds, FrameClass
 
 __all__ = [
+    "FRAME_HEAD_THRESHOLDS",
     "ApiSettings",
     "ClassThresholds",
     "FrameClass",

@@ -23,7 +23,8 @@ class ClassThresholds(BaseModel):
     A frame whose P fraction is >= 1 - min_area is P, <= min_area is NP, anything between is
     hybrid. The default, 8% of the frame, is about one line of subtitles or a small inset: less
     than that is too little to call the composition hybrid. It was set by that reasoning, not
-    tuned on the validation split (docs/results.md shows its effect).
+    tuned on the validation split (docs/results.md shows its effect). By it, a credit's
+    letters superimposed on live action (a few percent of the picture) leave the frame P.
     """
 
     min_area: float = Field(default=0.08, gt=0.0, lt=0.5)
@@ -42,6 +43,12 @@ class ClassThresholds(BaseModel):
         low = math.nextafter(self.min_area, 1.0)
         high = math.nextafter(1.0 - self.min_area, 0.0)
         return min(max(p_fraction, low), high)
+
+
+# The rule a classifier's frame head learns its labels by (``workers/ml/train.py``). The head
+# decides the frames it calls P or NP, so another configured ``min_area`` moves only the
+# frames a mask decides: those the head calls hybrid, and every frame with ``segment_all``.
+FRAME_HEAD_THRESHOLDS = ClassThresholds()
 
 
 class RunStatus(StrEnum):

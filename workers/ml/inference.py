@@ -8,6 +8,7 @@ nothing is ever downloaded.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.core.config import FRAME_HEAD_THRESHOLDS, ClassThresholds, FrameClass, ModelSettings
 from app.pipeline.borders import PictureBox, picture_of
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
@@ -46,6 +47,7 @@ from workers.ml.models import (
     Segmenter as SegmenterModule,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -438,6 +440,15 @@ class Classifier(_Runner):
         directory = _resolve(path or settings.classifier_path, DEFAULT_CLASSIFIER_DIR)
         module = load_model(directory, "classifier")
         assert isinstance(module, PatchCentroidClassifier)
+        learned = FRAME_HEAD_THRESHOLDS.min_area
+        if module.frame_head is not None and settings.thresholds.min_area != learned:
+            log.warning(
+                "min_area is %s, but the classifier's frame head learned %s: it still decides "
+                "the frames it calls P or NP; the setting moves only the frames a mask decides "
+                "(those called hybrid, every frame with segment_all)",
+                settings.thresholds.min_area,
+                learned,
+            )
         return cls(module, directory, settings)
 
     def _forward(

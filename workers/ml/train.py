@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from app.core.config import ClassThresholds
+from app.core.config import FRAME_HEAD_THRESHOLDS, ClassThresholds
 from workers.ml.checkpoint import weights_version
 from workers.ml.composites import STYLES, Sample, homogeneous, make_composite, pick
 from workers.ml.data import ImagePool
@@ -275,7 +275,7 @@ def classifier_loss(
     frame_loss = torch.zeros((), device=images.device)
     if out.class_logits is not None:
         frame_loss = F.cross_entropy(
-            out.class_logits.float(), frame_class_targets(labels, ClassThresholds())
+            out.class_logits.float(), frame_class_targets(labels, FRAME_HEAD_THRESHOLDS)
         )
     target, weight = patch_targets(labels, model.patch_size)
     if model.config.head == "cls":
