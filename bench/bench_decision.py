@@ -13,6 +13,8 @@ Rules:
   "hybrid" that neither the segmenter's mask nor the classifier's patches draw takes the
   segmenter's class);
 - ``segmenter``: the class from the segmenter's mask alone (every frame segmented);
+- ``either``: as ``keep``, but hybrid too where the segmenter's mask alone says hybrid (every
+  frame segmented): hybrid when either model says so;
 - ``overrule-if``: as ``keep``, but the segmenter overrules when its minority share is
   under a threshold fitted on the calibration frames;
 - ``unsure``: as ``keep``, but a frame whose frame head is less sure than a level fitted on
@@ -61,6 +63,7 @@ RULES = (
     "overrule",
     "keep",
     "segmenter",
+    "either",
     "overrule-if",
     "unsure",
     "stacked",
@@ -108,6 +111,10 @@ def predict(
         return np.where((head == HYBRID) & unseen, seg, head)
     if name == "segmenter":
         return seg
+    if name == "either":
+        # As ``keep``, but a frame the head calls P or NP is hybrid when the segmenter's mask
+        # says so (every frame segmented).
+        return np.where(seg == HYBRID, HYBRID, predict("keep", x, thresholds))
     if name == "overrule":
         return np.where(head == HYBRID, seg, head)
     if name == "overrule-if":

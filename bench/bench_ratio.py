@@ -31,6 +31,9 @@ in-sample (the rates were measured on those frames); on validation it is a measu
 may lie under the class threshold) that the pipeline's decision calls hybrid, per source.
 The classifier never trained on them; the segmenter trained on some with proxy masks.
 Burned-in subtitles (``vsrm``) are left out by the pipeline on purpose, and are counted apart.
+Of the images missed it says what the segmenter alone sees in them: a minority of at least
+``min_area`` (the decision missed what a model drew), a smaller one (the frame may be P or NP
+by the rule: lettering, small pastes) or none (neither model sees the other kind).
 
     nice .venv/bin/python bench/bench_ratio.py [--classifier DIR] [--segmenter DIR] \\
         [--skip-range | --real-hybrids]
@@ -164,19 +167,32 @@ def report(name: str, errors: dict[float, tuple[float, float]]) -> None:
 
 def real_hybrids(measured: Measured, folder: Path) -> None:
     """Per source of ``folder``: how many of its real hybrid images the pipeline's decision
-    calls hybrid."""
+    calls hybrid; and of those it misses, what the segmenter alone sees in them (its minority
+    share: at least ``min_area``, where the decision is the models' miss; a smaller share,
+    where the frame may be homogeneous by the rule; or none)."""
     from PIL import Image
 
     paths = list_images(folder)
     images = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
-    decisions = decide_frames(measured.classifier, measured.segmenter, images, measured.thresholds)
-    found: dict[str, list[bool]] = {}
-    for path, decision in zip(paths, decisions, strict=True):
-        found.setdefault(source_of(path), []).append(
-            decision.verdict.frame_class is FrameClass.HYBRID
-        )
-    print(f"\nreal hybrids of {folder}: called hybrid, per source")
-    for source, hits in sorted(found.items()):
+    classifier, segmenter, thresholds = measured.classifier, measured.segmenter, measured.thresholds
+    verdicts = classifier.classify(images, thresholds)
+    decisions = decide_frames(classifier, segmenter, images, thresholds, verdicts=verdicts)
+    # Every frame segmented: where the classifier called a frame P or NP, its verdict is the
+    # segmenter's own.
+    segmented = decide_frames(
+        classifier, segmenter, images, thresholds, verdicts=verdicts, segment_all=True
+    )
+    found: dict[str, list[str]] = {}
+    for path, decision, alone in zip(paths, decisions, segmented, strict=True):
+        if decision.verdict.frame_class is FrameClass.HYBRID:
+            outcome = "hybrid"
+        else:
+            outcome = missed_as(alone.verdict.p_fraction, thresholds.min_area)
+        found.setdefault(source_of(path), []).append(outcome)
+    print(f"\nreal hybrids of {folder}: called hybrid, per source; of those missed, what the")
+    print(f"segmenter alone sees: a minority of at least {thresholds.min_area:.0%} / a smaller")
+    print("one (1% or more) / none")
+    for source, outcomes in sorted(found.items()):
         split = (
             "validation"
             if source in VALIDATION_SOURCES
@@ -184,9 +200,30 @@ def real_hybrids(measured: Measured, folder: Path) -> None:
             if source in CALIBRATION_SOURCES
             else "training"
         )
-        print(f"  {source:10s} {split:12s} {sum(hits):3d} of {len(hits):3d}  {np.mean(hits):.2f}")
-    kept = [hit for source, hits in found.items() if source != "vsrm" for hit in hits]
-    print(f"  all but burned-in subtitles (vsrm): {sum(kept)} of {len(kept)}  {np.mean(kept):.2f}")
+        print(f"  {source:10s} {split:12s} {_tally(outcomes)}")
+    kept = [
+        outcome for source, outcomes in found.items() if source != "vsrm" for outcome in outcomes
+    ]
+    print(f"  all but burned-in subtitles (vsrm): {_tally(kept)}")
+
+
+MISSED = ("seen", "small", "none")
+
+
+def missed_as(p_fraction: float, min_area: float) -> str:
+    """What a segmenter's P fraction says of a hybrid the decision missed: its minority
+    (the smaller of the P and NP shares) at least ``min_area`` ("seen"), at least 1 %
+    ("small") or less ("none")."""
+    minority = min(p_fraction, 1.0 - p_fraction)
+    if minority >= min_area:
+        return "seen"
+    return "small" if minority >= 0.01 else "none"
+
+
+def _tally(outcomes: list[str]) -> str:
+    hits = outcomes.count("hybrid")
+    misses = " / ".join(str(outcomes.count(kind)) for kind in MISSED)
+    return f"{hits:3d} of {len(outcomes):3d}  {hits / len(outcomes):.2f}   missed: {misses}"
 
 
 def main() -> None:
