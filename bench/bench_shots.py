@@ -1,6 +1,7 @@
 """Shot-boundary benchmark: F1 (within +-2 frames) of our detector, fed by the pipeline's one
 decode, beside PySceneDetect's default on the same generated films, and the wall time of our
 decode + detection against PySceneDetect's CLI (``scenedetect -i FILM detect-adaptive``).
+The third film is the first desaturated: a black-and-white print of the same cuts.
 
 Run: ``.venv/bin/python bench/bench_shots.py [--seconds 60] [--size 640x360] [--keep DIR]``
 """
@@ -68,6 +69,11 @@ def build_segments(seconds: float, *, transitions: bool, seed: int) -> list[Segm
     return segments
 
 
+def desaturated(segment: Segment) -> Segment:
+    extra = ",".join(part for part in (segment.extra, "hue=s=0") if part)
+    return Segment(**{**segment.__dict__, "extra": extra})
+
+
 def f1(found: list[int], truth: list[int], tolerance: int = TOLERANCE_FRAMES) -> float:
     unmatched = sorted(truth)
     hits = 0
@@ -123,10 +129,16 @@ def main() -> None:
         print(f"films: {args.seconds:.0f} s each, {width}x{height} @ {FPS:g} fps, H.264 in mkv")
         print(f"{'film':<22}{'cuts':>6}{'F1 ours':>10}{'F1 PySD':>10}"
               f"{'ours s':>9}{'CLI s':>8}{'ratio':>7}{'film s/s':>10}")  # fmt: skip
-        for name, transitions, seed in (("hard cuts", False, 1), ("cuts+fades+dissolves", True, 2)):
+        for name, transitions, seed, grey in (
+            ("hard cuts", False, 1, False),
+            ("cuts+fades+dissolves", True, 2, False),
+            ("hard cuts, b/w", False, 1, True),
+        ):
             segments = build_segments(args.seconds, transitions=transitions, seed=seed)
+            if grey:  # the same film desaturated, as a black-and-white print
+                segments = [desaturated(segment) for segment in segments]
             film = make_video(
-                folder / f"{name.replace(' ', '_').replace('+', '_')}.mkv",
+                folder / f"{name.replace(' ', '_').replace('+', '_').replace('/', '')}.mkv",
                 fps=FPS,
                 size=(width, height),
                 segments=segments,

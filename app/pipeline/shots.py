@@ -12,6 +12,16 @@ Hard cuts come from the adaptive (default) or content detector, fades to and fro
 a threshold detector running beside it. Frames are shrunk to ``detect_width`` first: cut
 detection needs no detail. Calling ``finish`` after a ``DecodeError`` gives the shots of the
 part that was decoded.
+
+Black-and-white and toned film: the detectors score a change as the mean of its hue,
+saturation and luma changes, so where colour says nothing a cut counts a third of its luma
+change, and cuts between shots of like brightness fell under the detectors' floor (a hard cut
+of the demo film was missed so). Between two monochrome frames a twin detector that scores
+luma alone finds cuts too (beside the usual one, whose cuts count everywhere: a flat colour
+is "monochrome" as well, and two of them may differ in hue alone). And a dark title card
+(white lettering on black) is under the fade threshold from its first frame to its last: the
+fade detector's cut in its middle is dropped when hard cuts bound the dark stretch, as they
+bound a shot.
 """
 
 from __future__ import annotations
@@ -55,27 +65,56 @@ class Shot:
         return self.end_time - self.start_time
 
 
-def _adaptive(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+def _adaptive(
+    settings: ShotSettings, *, luma_only: bool = False
+) -> tuple[SceneDetector | None, dict[str, Any]]:
     detector = AdaptiveDetector(
-        adaptive_threshold=settings.adaptive_threshold, min_scene_len=settings.min_shot_frames
+        adaptive_threshold=settings.adaptive_threshold,
+        min_scene_len=settings.min_shot_frames,
+        luma_only=luma_only,
     )
     return detector, {"adaptive_threshold": settings.adaptive_threshold}
 
 
-def _content(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+def _content(
+    settings: ShotSettings, *, luma_only: bool = False
+) -> tuple[SceneDetector | None, dict[str, Any]]:
     detector = ContentDetector(
-        threshold=settings.content_threshold, min_scene_len=settings.min_shot_frames
+        threshold=settings.content_threshold,
+        min_scene_len=settings.min_shot_frames,
+        luma_only=luma_only,
     )
     return detector, {"content_threshold": settings.content_threshold}
 
 
-def _fades_only(settings: ShotSettings) -> tuple[SceneDetector | None, dict[str, Any]]:
+def _fades_only(
+    settings: ShotSettings, *, luma_only: bool = False
+) -> tuple[SceneDetector | None, dict[str, Any]]:
     return None, {}
 
 
 # scenedetect's hard-cut detector (and the settings it ran with) for each of the names
-# app.pipeline.detectors registers for ShotDetector; "threshold" finds fades only.
+# app.pipeline.detectors registers for ShotDetector; "threshold" finds fades only. With
+# ``luma_only`` the same detector scoring luma changes alone (for monochrome frames).
 CUT_DETECTORS = {"adaptive": _adaptive, "content": _content, "threshold": _fades_only}
+
+# A frame is monochrome (black-and-white, or toned: sepia, tinted) when the saturation of its
+# pixels that are not near black varies by less than this (0-255). Grey film has none; a
+# tint gives every pixel about the same; colour footage varies by 30-60.
+MONOCHROME_SATURATION_SPREAD = 12.0
+# Near-black pixels have no saturation to speak of (0 in HSV): left out of the spread.
+MONOCHROME_MIN_VALUE = 32
+# How far (frames) a hard cut may lie from the end of a dark stretch to bound it.
+DARK_STRETCH_BOUND_FRAMES = 3
+
+
+def monochrome(bgr: np.ndarray) -> bool:
+    """Whether colour says nothing in this frame (black-and-white or toned)."""
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    lit = hsv[..., 2] >= MONOCHROME_MIN_VALUE
+    if lit.mean() < 0.05:
+        return True  # a black frame
+    return float(hsv[..., 1][lit].std()) < MONOCHROME_SATURATION_SPREAD
 
 
 class ShotDetector:
@@ -89,20 +128,22 @@ class ShotDetector:
         # cuts come from the adaptive detector.
         self.name = settings.detector if settings.detector in CUT_DETECTORS else "adaptive"
         self._cut_detector, self._cut_settings = CUT_DETECTORS[self.name](settings)
-        self._detectors: list[SceneDetector] = []
-        if self._cut_detector is not None:
-            self._detectors.append(self._cut_detector)
+        self._luma_detector = CUT_DETECTORS[self.name](settings, luma_only=True)[0]
+        self._fade_detector: SceneDetector | None = None
         self._fades = settings.detect_fades or self.name == "threshold"
         if self._fades:
-            self._detectors.append(
-                ThresholdDetector(
-                    threshold=settings.fade_threshold, min_scene_len=settings.min_shot_frames
-                )
+            self._fade_detector = ThresholdDetector(
+                threshold=settings.fade_threshold, min_scene_len=settings.min_shot_frames
             )
-        # 8 bytes per frame (~1 MB for a 90-minute film): shot times need the pts of frames
-        # that detectors report late, up to a whole fade back.
+        # 13 bytes per frame (~2 MB for a 90-minute film): shot times need the pts of frames
+        # that detectors report late, up to a whole fade back; which detector's cut counts
+        # needs whether the frames beside it are monochrome; a fade's dark stretch, the
+        # frames' brightness.
         self._pts = array("d")
-        self._raw_cuts: set[int] = set()
+        self._brightness = array("f")
+        self._monochrome = bytearray()
+        self._hard_cuts: set[int] = set()
+        self._fade_cuts: set[int] = set()
         self._finished_cuts: list[int] | None = None
 
     @property
@@ -122,14 +163,35 @@ class ShotDetector:
             )
         self._pts.append(frame.pts_s)
         image = self._prepare(frame.image)
+        # Every fourth pixel of every fourth row tells brightness, colour and a cut as well as
+        # the whole picture, for a sixteenth of the work.
+        small = np.ascontiguousarray(image[::4, ::4])
+        self._brightness.append(float(small.mean()))  # as the fade detector measures it
+        self._monochrome.append(monochrome(small))
         timecode = FrameTimecode(frame.index, fps=self.fps)
-        new_cuts: list[int] = []
-        for detector in self._detectors:
-            for cut in detector.process_frame(timecode, image):
-                if cut.frame_num > 0 and cut.frame_num not in self._raw_cuts:
-                    self._raw_cuts.add(cut.frame_num)
-                    new_cuts.append(cut.frame_num)
-        return sorted(new_cuts)
+        found: set[int] = set()
+        # Reported a few frames late: both frames beside a cut have been seen.
+        if self._cut_detector is not None:
+            found.update(cut.frame_num for cut in self._cut_detector.process_frame(timecode, image))
+        if self._luma_detector is not None and self._monochrome[-1]:
+            # Fed monochrome frames only (colour footage never pays for it): a cut it reports
+            # after colour frames is checked against the frames beside it.
+            found.update(
+                cut.frame_num
+                for cut in self._luma_detector.process_frame(timecode, small)
+                if self._monochrome_at(cut.frame_num)
+            )
+        found = {cut for cut in found if cut > 0} - self._hard_cuts
+        self._hard_cuts.update(found)
+        if self._fade_detector is not None:
+            fades = {c.frame_num for c in self._fade_detector.process_frame(timecode, image)}
+            found.update(cut for cut in fades - self._fade_cuts if cut > 0)
+            self._fade_cuts.update(cut for cut in fades if cut > 0)
+        return sorted(found)
+
+    def _monochrome_at(self, cut: int) -> bool:
+        """Whether the frames either side of a cut are both monochrome."""
+        return cut > 0 and bool(self._monochrome[cut - 1] and self._monochrome[cut])
 
     def finish(self) -> list[Shot]:
         """Shots covering every frame processed (none if no frame was)."""
@@ -138,8 +200,18 @@ class ShotDetector:
             return []
         if self._finished_cuts is None:
             last = FrameTimecode(frame_count - 1, fps=self.fps)
-            for detector in self._detectors:
-                self._raw_cuts.update(cut.frame_num for cut in detector.post_process(last))
+            if self._cut_detector is not None:
+                self._hard_cuts.update(c.frame_num for c in self._cut_detector.post_process(last))
+            if self._luma_detector is not None:
+                self._hard_cuts.update(
+                    cut.frame_num
+                    for cut in self._luma_detector.post_process(last)
+                    if self._monochrome_at(cut.frame_num)
+                )
+            if self._fade_detector is not None:
+                self._fade_cuts.update(
+                    cut.frame_num for cut in self._fade_detector.post_process(last)
+                )
             self._finished_cuts = self._merge_close_cuts(frame_count)
         return build_shots(self._finished_cuts, self._pts, fps=self.fps)
 
@@ -152,6 +224,9 @@ class ShotDetector:
             "detect_width": self.settings.detect_width,
             "fades": self._fades,
         }
+        if self._luma_detector is not None:
+            # Cuts between monochrome frames from luma alone too (module docstring).
+            description["monochrome_luma_cuts"] = True
         description.update(self._cut_settings)
         if self._fades:
             description["fade_threshold"] = self.settings.fade_threshold
@@ -168,11 +243,29 @@ class ShotDetector:
         # scenedetect's detectors expect OpenCV's BGR order.
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
+    def _bounded_by_cuts(self, fade_cut: int) -> bool:
+        """Whether the dark stretch around a fade detector's cut has a hard cut at each end:
+        a dark shot of its own (a title card, black between two cuts), not a fade."""
+        threshold = self.settings.fade_threshold
+        if not 0 <= fade_cut < len(self._brightness) or self._brightness[fade_cut] >= threshold:
+            return False
+        first = last = fade_cut
+        while first > 0 and self._brightness[first - 1] < threshold:
+            first -= 1
+        while last + 1 < len(self._brightness) and self._brightness[last + 1] < threshold:
+            last += 1
+        near = DARK_STRETCH_BOUND_FRAMES
+        return any(abs(cut - first) <= near for cut in self._hard_cuts) and any(
+            abs(cut - (last + 1)) <= near for cut in self._hard_cuts
+        )
+
     def _merge_close_cuts(self, frame_count: int) -> list[int]:
         """Cuts from two detectors can land a few frames apart on one transition (a hard cut
-        into black and the fade detector's mid-black cut): keep the first of any cluster."""
+        into black and the fade detector's mid-black cut): keep the first of any cluster. A
+        fade cut inside a dark stretch that hard cuts bound is left out."""
+        fades = {cut for cut in self._fade_cuts if not self._bounded_by_cuts(cut)}
         kept: list[int] = []
-        for cut in sorted(c for c in self._raw_cuts if 0 < c < frame_count):
+        for cut in sorted(c for c in self._hard_cuts | fades if 0 < c < frame_count):
             if not kept or cut - kept[-1] >= self.settings.min_shot_frames:
                 kept.append(cut)
         return kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -138,6 +139,7 @@ def test_describe_records_detector_and_thresholds() -> None:
     assert description["adaptive_threshold"] == 2.5
     assert description["fade_threshold"] == 10.0
     assert description["library"].startswith("scenedetect")
+    assert description["monochrome_luma_cuts"] is True
 
 
 def test_shot_detector_rejects_frames_when_out_of_order() -> None:
@@ -177,3 +179,58 @@ def test_detector_registry_rejects_an_unknown_name_with_the_known_ones() -> None
         DETECTORS.get("transnet")
     with pytest.raises(ValidationError, match=r"unknown shot detector 'transnet'"):
         ShotSettings(detector="transnet")
+
+
+def _grey_picture(rng: np.random.Generator, height: int = 90, width: int = 160) -> np.ndarray:
+    """A smooth grey picture of mid brightness, like a frame of black-and-white film."""
+    noise = rng.normal(size=(height, width)).astype(np.float32)
+    smooth = cv2.GaussianBlur(noise, (0, 0), 4)
+    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
+    return (30 + 200 * smooth).astype(np.uint8)
+
+
+def _footage(
+    pictures: list[tuple[np.ndarray, int]], tint: tuple[float, float, float]
+) -> list[DecodedFrame]:
+    """Each picture held for its frames with a little grain, toned by ``tint`` (RGB)."""
+    rng = np.random.default_rng(11)
+    frames: list[DecodedFrame] = []
+    for grey, length in pictures:
+        for _ in range(length):
+            grain = grey.astype(np.float32) + rng.normal(0, 2, grey.shape)
+            image = np.clip(grain[:, :, None] * np.array(tint), 0, 255).astype(np.uint8)
+            frames.append(DecodedFrame(index=len(frames), pts_s=len(frames) / 24, image=image))
+    return frames
+
+
+def _cuts(frames: list[DecodedFrame], settings: ShotSettings) -> list[int]:
+    detector = ShotDetector(settings, fps=24.0)
+    for frame in frames:
+        detector.process(frame)
+    return [shot.start_frame for shot in detector.finish()[1:]]
+
+
+@pytest.mark.parametrize("detector", ["adaptive", "content"])
+@pytest.mark.parametrize("tint", [(1.0, 1.0, 1.0), (1.0, 0.8, 0.6)], ids=["grey", "sepia"])
+def test_cuts_between_black_and_white_shots_of_like_brightness_are_found(
+    detector: str, tint: tuple[float, float, float]
+) -> None:
+    # Colour says nothing in such a film: a cut changes the luma alone, which the detectors'
+    # score (hue, saturation and luma changes averaged) would count a third of.
+    rng = np.random.default_rng(5)
+    pictures = [(_grey_picture(rng), 30) for _ in range(3)]
+
+    assert _cuts(_footage(pictures, tint), ShotSettings(detector=detector)) == [30, 60]
+
+
+def test_a_dark_title_card_between_cuts_stays_one_shot() -> None:
+    # White lettering on black between two live shots: dark all through (under the fade
+    # threshold), but not a fade, so no cut in its middle.
+    rng = np.random.default_rng(6)
+    card = np.zeros((90, 160), np.uint8)
+    card[42:48, 30:130] = 200  # the lettering, 4% of the card
+    pictures = [(_grey_picture(rng), 30), (card, 40), (_grey_picture(rng), 30)]
+    frames = _footage(pictures, (1.0, 1.0, 1.0))
+    assert float(np.mean(frames[40].image)) < ShotSettings().fade_threshold
+
+    assert _cuts(frames, ShotSettings()) == [30, 70]
