@@ -212,10 +212,10 @@ MISSED = ("seen", "small", "none")
 
 def missed_as(p_fraction: float, min_area: float) -> str:
     """What a segmenter's P fraction says of a hybrid the decision missed: its minority
-    (the smaller of the P and NP shares) at least ``min_area`` ("seen"), at least 1 %
+    (the smaller of the P and NP shares) over ``min_area`` ("seen"), at least 1 %
     ("small") or less ("none")."""
     minority = min(p_fraction, 1.0 - p_fraction)
-    if minority >= min_area:
+    if minority > min_area:  # as ClassThresholds.classify: at min_area itself, homogeneous
         return "seen"
     return "small" if minority >= 0.01 else "none"
 

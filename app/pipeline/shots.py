@@ -20,8 +20,9 @@ of the demo film was missed so). Between two monochrome frames a twin detector t
 luma alone finds cuts too (beside the usual one, whose cuts count everywhere: a flat colour
 is "monochrome" as well, and two of them may differ in hue alone). And a dark title card
 (white lettering on black) is under the fade threshold from its first frame to its last: the
-fade detector's cut in its middle is dropped when hard cuts bound the dark stretch, as they
-bound a shot.
+fade detector's cut in its middle is dropped when hard cuts (or the film's start) bound the
+dark stretch, as they bound a shot, unless the picture changes inside it (two cards back to
+back, whose lettering alone differs), where the cut then goes.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ MONOCHROME_SATURATION_SPREAD = 12.0
 MONOCHROME_MIN_VALUE = 32
 # How far (frames) a hard cut may lie from the end of a dark stretch to bound it.
 DARK_STRETCH_BOUND_FRAMES = 3
+# Inside a bounded dark stretch, a change of picture (two intertitles back to back, whose
+# lettering alone differs: too little for the cut detectors' floor) is a frame whose luma
+# change is at least this many levels and this many times the stretch's median change.
+CARD_CHANGE_MIN = 3.0
+CARD_CHANGE_RATIO = 3.0
 
 
 def monochrome(bgr: np.ndarray) -> bool:
@@ -135,15 +141,21 @@ class ShotDetector:
             self._fade_detector = ThresholdDetector(
                 threshold=settings.fade_threshold, min_scene_len=settings.min_shot_frames
             )
-        # 13 bytes per frame (~2 MB for a 90-minute film): shot times need the pts of frames
-        # that detectors report late, up to a whole fade back; which detector's cut counts
-        # needs whether the frames beside it are monochrome; a fade's dark stretch, the
-        # frames' brightness.
+        # 17 bytes per frame (~2.3 MB for a 90-minute film): shot times need the pts of
+        # frames that detectors report late, up to a whole fade back; which detector's cut
+        # counts, whether the frames beside it are monochrome; a fade's dark stretch, the
+        # frames' brightness and luma changes.
         self._pts = array("d")
         self._brightness = array("f")
+        self._change = array("f")
         self._monochrome = bytearray()
+        self._last_grey: np.ndarray | None = None
         self._hard_cuts: set[int] = set()
         self._fade_cuts: set[int] = set()
+        # Fade cuts waiting for the hard cuts that may bound their dark stretch: (cut, the
+        # frame from which they are known).
+        self._pending_fades: list[tuple[int, int]] = []
+        self._hinted: set[int] = set()
         self._finished_cuts: list[int] | None = None
 
     @property
@@ -163,11 +175,14 @@ class ShotDetector:
             )
         self._pts.append(frame.pts_s)
         image = self._prepare(frame.image)
-        # Every fourth pixel of every fourth row tells brightness, colour and a cut as well as
-        # the whole picture, for a sixteenth of the work.
+        self._brightness.append(float(image.mean()))  # as the fade detector measures it
+        # Every fourth pixel of every fourth row tells colour and a change of the whole
+        # picture as well, for a sixteenth of the work.
         small = np.ascontiguousarray(image[::4, ::4])
-        self._brightness.append(float(small.mean()))  # as the fade detector measures it
         self._monochrome.append(monochrome(small))
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        last, self._last_grey = self._last_grey, grey
+        self._change.append(0.0 if last is None else float(cv2.absdiff(grey, last).mean()))
         timecode = FrameTimecode(frame.index, fps=self.fps)
         found: set[int] = set()
         # Reported a few frames late: both frames beside a cut have been seen.
@@ -181,13 +196,19 @@ class ShotDetector:
                 for cut in self._luma_detector.process_frame(timecode, small)
                 if self._monochrome_at(cut.frame_num)
             )
-        found = {cut for cut in found if cut > 0} - self._hard_cuts
-        self._hard_cuts.update(found)
+        self._hard_cuts.update(cut for cut in found if cut > 0)
         if self._fade_detector is not None:
-            fades = {c.frame_num for c in self._fade_detector.process_frame(timecode, image)}
-            found.update(cut for cut in fades - self._fade_cuts if cut > 0)
-            self._fade_cuts.update(cut for cut in fades if cut > 0)
-        return sorted(found)
+            for cut in self._fade_detector.process_frame(timecode, image):
+                if cut.frame_num > 0 and cut.frame_num not in self._fade_cuts:
+                    self._fade_cuts.add(cut.frame_num)
+                    # Reported where the stretch ends: the hard cut there comes a lag later.
+                    self._pending_fades.append((cut.frame_num, frame.index + self.cut_lag_frames))
+        due = [cut for cut, known in self._pending_fades if known <= frame.index]
+        self._pending_fades = [entry for entry in self._pending_fades if entry[1] > frame.index]
+        found.update(placed for cut in due if (placed := self._place_fade_cut(cut)) is not None)
+        hints = {cut for cut in found if cut > 0} - self._hinted
+        self._hinted.update(hints)
+        return sorted(hints)
 
     def _monochrome_at(self, cut: int) -> bool:
         """Whether the frames either side of a cut are both monochrome."""
@@ -210,7 +231,9 @@ class ShotDetector:
                 )
             if self._fade_detector is not None:
                 self._fade_cuts.update(
-                    cut.frame_num for cut in self._fade_detector.post_process(last)
+                    cut.frame_num
+                    for cut in self._fade_detector.post_process(last)
+                    if cut.frame_num > 0
                 )
             self._finished_cuts = self._merge_close_cuts(frame_count)
         return build_shots(self._finished_cuts, self._pts, fps=self.fps)
@@ -243,27 +266,42 @@ class ShotDetector:
         # scenedetect's detectors expect OpenCV's BGR order.
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
-    def _bounded_by_cuts(self, fade_cut: int) -> bool:
-        """Whether the dark stretch around a fade detector's cut has a hard cut at each end:
-        a dark shot of its own (a title card, black between two cuts), not a fade."""
-        threshold = self.settings.fade_threshold
-        if not 0 <= fade_cut < len(self._brightness) or self._brightness[fade_cut] >= threshold:
-            return False
+    def _place_fade_cut(self, fade_cut: int) -> int | None:
+        """Where a fade detector's cut (the middle of a stretch darker than the threshold)
+        goes: there, for a fade; nowhere, for a dark shot of its own, which hard cuts (or the
+        film's start) bound at both ends (a title card, black between two cuts); or where
+        the picture changes inside such a stretch, for two dark shots back to back."""
+        threshold = int(self.settings.fade_threshold)  # as the fade detector compares
+        brightness = self._brightness
+        if not 0 <= fade_cut < len(brightness) or brightness[fade_cut] >= threshold:
+            return fade_cut
         first = last = fade_cut
-        while first > 0 and self._brightness[first - 1] < threshold:
+        while first > 0 and brightness[first - 1] < threshold:
             first -= 1
-        while last + 1 < len(self._brightness) and self._brightness[last + 1] < threshold:
+        while last + 1 < len(brightness) and brightness[last + 1] < threshold:
             last += 1
         near = DARK_STRETCH_BOUND_FRAMES
-        return any(abs(cut - first) <= near for cut in self._hard_cuts) and any(
-            abs(cut - (last + 1)) <= near for cut in self._hard_cuts
-        )
+        starts = first == 0 or any(abs(cut - first) <= near for cut in self._hard_cuts)
+        ends = any(abs(cut - (last + 1)) <= near for cut in self._hard_cuts)
+        if not (starts and ends):
+            return fade_cut
+        # Frames whose change from the one before lies inside the stretch, off its ends.
+        offset = first + near + 1
+        inside = np.asarray(self._change[offset : last - near + 1])
+        if len(inside) < 3:
+            return None
+        peak = int(np.argmax(inside))
+        if inside[peak] >= max(CARD_CHANGE_MIN, CARD_CHANGE_RATIO * float(np.median(inside))):
+            return offset + peak
+        return None
 
     def _merge_close_cuts(self, frame_count: int) -> list[int]:
         """Cuts from two detectors can land a few frames apart on one transition (a hard cut
-        into black and the fade detector's mid-black cut): keep the first of any cluster. A
-        fade cut inside a dark stretch that hard cuts bound is left out."""
-        fades = {cut for cut in self._fade_cuts if not self._bounded_by_cuts(cut)}
+        into black and the fade detector's mid-black cut): keep the first of any cluster.
+        Fade cuts go where ``_place_fade_cut`` puts them."""
+        fades = {
+            placed for cut in self._fade_cuts if (placed := self._place_fade_cut(cut)) is not None
+        }
         kept: list[int] = []
         for cut in sorted(c for c in self._hard_cuts | fades if 0 < c < frame_count):
             if not kept or cut - kept[-1] >= self.settings.min_shot_frames:

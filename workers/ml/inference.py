@@ -8,7 +8,6 @@ nothing is ever downloaded.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -47,7 +46,6 @@ from workers.ml.models import (
     Segmenter as SegmenterModule,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -440,16 +438,19 @@ class Classifier(_Runner):
         directory = _resolve(path or settings.classifier_path, DEFAULT_CLASSIFIER_DIR)
         module = load_model(directory, "classifier")
         assert isinstance(module, PatchCentroidClassifier)
-        learned = FRAME_HEAD_THRESHOLDS.min_area
-        if module.frame_head is not None and settings.thresholds.min_area != learned:
-            log.warning(
-                "min_area is %s, but the classifier's frame head learned %s: it still decides "
-                "the frames it calls P or NP; the setting moves only the frames a mask decides "
-                "(those called hybrid, every frame with segment_all)",
-                settings.thresholds.min_area,
-                learned,
-            )
         return cls(module, directory, settings)
+
+    def frame_head_note(self, thresholds: ClassThresholds) -> str | None:
+        """What ``thresholds`` do to this classifier's verdicts when its frame head learned
+        another ``min_area`` (None when it learned this one, or has no head)."""
+        learned = FRAME_HEAD_THRESHOLDS.min_area
+        if self.module.frame_head is None or thresholds.min_area == learned:
+            return None
+        return (
+            f"min_area is {thresholds.min_area}, but the classifier's frame head learned "
+            f"{learned}: it still decides the frames it calls P or NP; the setting moves only "
+            "the frames a mask decides (those called hybrid, every frame with segment_all)"
+        )
 
     def _forward(
         self, frames: Sequence[np.ndarray]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ from workers.stages.store import AnalysisContext
 if TYPE_CHECKING:
     from workers.ml.inference import FrameDecision, MaskVerdict
 
+log = logging.getLogger(__name__)
+
 INFER = "infer"
 INFER_TIMINGS = ("load_s", "classify_s", "segment_s", "masks_s")
 
@@ -60,6 +63,8 @@ def infer(analysis_id: int, call: StageCall) -> StageOutcome:
             return inactive(analysis_id, INFER, context, started)
         models = call.loaded_models()
         check_models(context, models)
+        if (note := models.classifier.frame_head_note(context.thresholds)) is not None:
+            log.warning("analysis %s: %s", analysis_id, note)
         spool = call.spool(analysis_id)
         manifest = spool.read_manifest()
         meter = Meter(analysis_id, INFER, call)

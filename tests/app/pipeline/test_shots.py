@@ -223,14 +223,61 @@ def test_cuts_between_black_and_white_shots_of_like_brightness_are_found(
     assert _cuts(_footage(pictures, tint), ShotSettings(detector=detector)) == [30, 60]
 
 
+def _card(top: int, left: int) -> np.ndarray:
+    """White lettering (a block, 4% of the picture) on black: a dark intertitle."""
+    card = np.zeros((90, 160), np.uint8)
+    card[top : top + 6, left : left + 100] = 200
+    return card
+
+
+def _hints_and_cuts(frames: list[DecodedFrame]) -> tuple[list[int], list[int]]:
+    detector = ShotDetector(ShotSettings(), fps=24.0)
+    hints = [cut for frame in frames for cut in detector.process(frame)]
+    return hints, [shot.start_frame for shot in detector.finish()[1:]]
+
+
 def test_a_dark_title_card_between_cuts_stays_one_shot() -> None:
     # White lettering on black between two live shots: dark all through (under the fade
-    # threshold), but not a fade, so no cut in its middle.
+    # threshold), but not a fade, so no cut in its middle; nor a hint of one to the sampler.
     rng = np.random.default_rng(6)
-    card = np.zeros((90, 160), np.uint8)
-    card[42:48, 30:130] = 200  # the lettering, 4% of the card
-    pictures = [(_grey_picture(rng), 30), (card, 40), (_grey_picture(rng), 30)]
+    pictures = [(_grey_picture(rng), 30), (_card(42, 30), 40), (_grey_picture(rng), 30)]
     frames = _footage(pictures, (1.0, 1.0, 1.0))
     assert float(np.mean(frames[40].image)) < ShotSettings().fade_threshold
 
-    assert _cuts(frames, ShotSettings()) == [30, 70]
+    hints, cuts = _hints_and_cuts(frames)
+
+    assert cuts == [30, 70]
+    assert sorted(hints) == [30, 70]  # each once
+
+
+def test_a_film_that_opens_on_a_dark_title_card_keeps_it_whole() -> None:
+    rng = np.random.default_rng(7)
+    frames = _footage([(_card(42, 30), 40), (_grey_picture(rng), 30)], (1.0, 1.0, 1.0))
+
+    assert _hints_and_cuts(frames)[1] == [40]
+
+
+def test_two_dark_title_cards_back_to_back_are_two_shots() -> None:
+    # Only the lettering changes: too little for the cut detectors, seen inside the stretch.
+    rng = np.random.default_rng(8)
+    pictures = [
+        (_grey_picture(rng), 30),
+        (_card(42, 30), 40),
+        (_card(42, 80), 50),  # a luma change of about 7 levels
+        (_grey_picture(rng), 30),
+    ]
+
+    assert _hints_and_cuts(_footage(pictures, (1.0, 1.0, 1.0)))[1] == [30, 70, 120]
+
+
+def test_a_fade_through_black_keeps_its_cut_in_the_dark() -> None:
+    rng = np.random.default_rng(9)
+    first, second = _grey_picture(rng), _grey_picture(rng)
+    ramp = [(first * (1 - step / 12)).astype(np.uint8) for step in range(1, 13)]
+    rise = [(second * (step / 12)).astype(np.uint8) for step in range(1, 13)]
+    pictures = [(first, 30), *[(f, 1) for f in ramp], (np.zeros_like(first), 10)]
+    pictures += [*[(f, 1) for f in rise], (second, 30)]
+
+    cuts = _hints_and_cuts(_footage(pictures, (1.0, 1.0, 1.0)))[1]
+
+    assert len(cuts) == 1 and 40 <= cuts[0] <= 56

@@ -4,7 +4,6 @@ masks for homogeneous frames and calibrated confidence."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -198,24 +197,17 @@ def test_lite_classifier_gives_a_16_pixel_patch_grid(tmp_path: Path) -> None:
     assert classifier.patch_probabilities([frame]).shape == (1, 4, 4)  # 64x64: 16-px cells
 
 
-def test_a_min_area_the_frame_head_did_not_learn_is_warned_of(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_min_area_the_frame_head_did_not_learn_is_noted(tmp_path: Path) -> None:
     directory = tmp_path / "clf"
     save_model(build_classifier(tiny_classifier_config(frame_head=True)).eval(), directory)
-    with caplog.at_level(logging.WARNING, logger="workers.ml.inference"):
-        Classifier.load(ModelSettings(device="cpu"), directory)
-        assert not caplog.records
-        other = ModelSettings(device="cpu", thresholds=ClassThresholds(min_area=0.03))
-        Classifier.load(other, directory)
-    (record,) = caplog.records
-    assert "frame head learned 0.08" in record.getMessage()
-    # Nor for a classifier without a frame head: its patch count follows the setting.
-    caplog.clear()
+    classifier = Classifier.load(ModelSettings(device="cpu"), directory)
+    assert classifier.frame_head_note(ClassThresholds()) is None
+    note = classifier.frame_head_note(ClassThresholds(min_area=0.03))
+    assert note is not None and "frame head learned 0.08" in note
+    # Not for a classifier without a frame head: its patch count follows the setting.
     save_model(build_classifier(tiny_classifier_config()).eval(), tmp_path / "plain")
-    with caplog.at_level(logging.WARNING, logger="workers.ml.inference"):
-        Classifier.load(other, tmp_path / "plain")
-    assert not caplog.records
+    plain = Classifier.load(ModelSettings(device="cpu"), tmp_path / "plain")
+    assert plain.frame_head_note(ClassThresholds(min_area=0.03)) is None
 
 
 def test_segmenter_training_step_on_the_pretrained_encoder_lowers_the_loss(
