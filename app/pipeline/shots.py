@@ -108,10 +108,20 @@ MONOCHROME_MIN_VALUE = 32
 # How far (frames) a hard cut may lie from the end of a dark stretch to bound it.
 DARK_STRETCH_BOUND_FRAMES = 3
 # Inside a bounded dark stretch, a change of picture (two intertitles back to back, whose
-# lettering alone differs: too little for the cut detectors' floor) is a frame whose luma
-# change is at least this many levels and this many times the stretch's median change.
+# lettering alone differs: too little for the cut detectors' floor) is a frame whose swap
+# (``swap``) is at least this many levels and this many times the stretch's median swap.
 CARD_CHANGE_MIN = 3.0
 CARD_CHANGE_RATIO = 3.0
+
+
+def swap(grey: np.ndarray, last: np.ndarray) -> float:
+    """How much of a luma change goes both ways: twice the smaller of the mean brightening
+    and the mean darkening. New lettering in place of old does both; a lamp switched on in a
+    night scene, or a fade, mostly one."""
+    change = grey.astype(np.int16) - last.astype(np.int16)
+    brighter = float(np.maximum(change, 0).mean())
+    darker = float(np.maximum(-change, 0).mean())
+    return 2.0 * min(brighter, darker)
 
 
 def monochrome(bgr: np.ndarray) -> bool:
@@ -144,10 +154,10 @@ class ShotDetector:
         # 17 bytes per frame (~2.3 MB for a 90-minute film): shot times need the pts of
         # frames that detectors report late, up to a whole fade back; which detector's cut
         # counts, whether the frames beside it are monochrome; a fade's dark stretch, the
-        # frames' brightness and luma changes.
+        # frames' brightness and luma swaps.
         self._pts = array("d")
         self._brightness = array("f")
-        self._change = array("f")
+        self._swap = array("f")
         self._monochrome = bytearray()
         self._last_grey: np.ndarray | None = None
         self._hard_cuts: set[int] = set()
@@ -182,7 +192,7 @@ class ShotDetector:
         self._monochrome.append(monochrome(small))
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         last, self._last_grey = self._last_grey, grey
-        self._change.append(0.0 if last is None else float(cv2.absdiff(grey, last).mean()))
+        self._swap.append(0.0 if last is None else swap(grey, last))
         timecode = FrameTimecode(frame.index, fps=self.fps)
         found: set[int] = set()
         # Reported a few frames late: both frames beside a cut have been seen.
@@ -201,8 +211,11 @@ class ShotDetector:
             for cut in self._fade_detector.process_frame(timecode, image):
                 if cut.frame_num > 0 and cut.frame_num not in self._fade_cuts:
                     self._fade_cuts.add(cut.frame_num)
-                    # Reported where the stretch ends: the hard cut there comes a lag later.
-                    self._pending_fades.append((cut.frame_num, frame.index + self.cut_lag_frames))
+                    # Reported where the stretch ends: a hard cut that bounds it comes up to a
+                    # lag later, and may lie a few frames on. (One still pending when the
+                    # decode ends is never hinted; ``finish`` places it.)
+                    known = frame.index + self.cut_lag_frames + DARK_STRETCH_BOUND_FRAMES
+                    self._pending_fades.append((cut.frame_num, known))
         due = [cut for cut, known in self._pending_fades if known <= frame.index]
         self._pending_fades = [entry for entry in self._pending_fades if entry[1] > frame.index]
         found.update(placed for cut in due if (placed := self._place_fade_cut(cut)) is not None)
@@ -287,7 +300,7 @@ class ShotDetector:
             return fade_cut
         # Frames whose change from the one before lies inside the stretch, off its ends.
         offset = first + near + 1
-        inside = np.asarray(self._change[offset : last - near + 1])
+        inside = np.asarray(self._swap[offset : last - near + 1])
         if len(inside) < 3:
             return None
         peak = int(np.argmax(inside))

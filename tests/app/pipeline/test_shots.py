@@ -270,6 +270,19 @@ def test_two_dark_title_cards_back_to_back_are_two_shots() -> None:
     assert _hints_and_cuts(_footage(pictures, (1.0, 1.0, 1.0)))[1] == [30, 70, 120]
 
 
+def test_a_lamp_switched_on_in_a_night_shot_is_no_cut() -> None:
+    # Dark all through and bounded by cuts like a card, but the change only brightens.
+    rng = np.random.default_rng(10)
+    night = (_grey_picture(rng) * 0.02).astype(np.uint8)
+    lit = night.copy()
+    lit[20:32, 60:108] = 200  # a lamp, 4% of the picture: a luma change of about 8 levels
+    pictures = [(_grey_picture(rng), 30), (night, 30), (lit, 30), (_grey_picture(rng), 30)]
+    frames = _footage(pictures, (1.0, 1.0, 1.0))
+    assert float(np.mean(frames[70].image)) < ShotSettings().fade_threshold
+
+    assert _hints_and_cuts(frames)[1] == [30, 90]
+
+
 def test_a_fade_through_black_keeps_its_cut_in_the_dark() -> None:
     rng = np.random.default_rng(9)
     first, second = _grey_picture(rng), _grey_picture(rng)
