@@ -171,7 +171,8 @@ class ShotDetector:
     @property
     def cut_lag_frames(self) -> int:
         """How many frames behind the current one a hard cut may be reported. Fade cuts can
-        come later, but they fall inside the dark stretch of the fade."""
+        come later, but they fall inside the dark stretch of the fade (the cut between two
+        dark cards back to back, after the second card)."""
         if self._cut_detector is None:
             return 0
         return self._cut_detector.event_buffer_length + 1
