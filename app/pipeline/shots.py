@@ -124,6 +124,20 @@ def swap(grey: np.ndarray, last: np.ndarray) -> float:
     return 2.0 * min(brighter, darker)
 
 
+# The luma twin sees each frame's luma about mid-grey, its mean brightness taken out: the
+# flicker of a black-and-white print (a few per cent of brightness from frame to frame) would
+# otherwise read as cuts to a detector of luma changes alone, while a cut between shots of
+# like brightness keeps its whole change.
+MID_GREY = 128.0
+
+
+def normalised(grey: np.ndarray) -> np.ndarray:
+    """The frame's luma about mid-grey, without its mean brightness, as a BGR picture."""
+    values = grey.astype(np.float32)
+    out = values + (MID_GREY - float(values.mean()))
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
 def monochrome(bgr: np.ndarray) -> bool:
     """Whether colour says nothing in this frame (black-and-white or toned)."""
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
@@ -204,7 +218,7 @@ class ShotDetector:
             # after colour frames is checked against the frames beside it.
             found.update(
                 cut.frame_num
-                for cut in self._luma_detector.process_frame(timecode, small)
+                for cut in self._luma_detector.process_frame(timecode, normalised(grey))
                 if self._monochrome_at(cut.frame_num)
             )
         self._hard_cuts.update(cut for cut in found if cut > 0)

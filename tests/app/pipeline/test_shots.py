@@ -236,6 +236,21 @@ def _hints_and_cuts(frames: list[DecodedFrame]) -> tuple[list[int], list[int]]:
     return hints, [shot.start_frame for shot in detector.finish()[1:]]
 
 
+def test_the_flicker_of_a_black_and_white_print_is_no_cut() -> None:
+    # Brightness wavering by 6% from frame to frame, the picture panning slowly (a luma-only
+    # detector of raw luma changes found 7 cuts in this shot).
+    rng = np.random.default_rng(10)
+    picture = _grey_picture(rng).astype(np.float32)
+    frames = []
+    for index in range(300):
+        image = np.roll(picture * rng.normal(1.0, 0.06), index // 6, axis=1)
+        grey = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+        frames.append(DecodedFrame(index=index, pts_s=index / 24, image=rgb))
+
+    assert _cuts(frames, ShotSettings(detector="adaptive")) == []
+
+
 def test_a_dark_title_card_between_cuts_stays_one_shot() -> None:
     # White lettering on black between two live shots: dark all through (under the fade
     # threshold), but not a fade, so no cut in its middle; nor a hint of one to the sampler.
