@@ -31,7 +31,7 @@ in-sample (the rates were measured on those frames); on validation it is a measu
 may lie under the class threshold) that the pipeline's decision calls hybrid, per source.
 The classifier never trained on them; the segmenter trained on some with proxy masks.
 Burned-in subtitles (``vsrm``) are left out by the pipeline on purpose, and are counted apart.
-Of the images missed it says what the segmenter alone sees in them: a minority of at least
+Of the images missed it says what the segmenter alone sees in them: a minority over
 ``min_area`` (the decision missed what a model drew), a smaller one (the frame may be P or NP
 by the rule: lettering, small pastes) or none (neither model sees the other kind).
 
@@ -168,7 +168,7 @@ def report(name: str, errors: dict[float, tuple[float, float]]) -> None:
 def real_hybrids(measured: Measured, folder: Path) -> None:
     """Per source of ``folder``: how many of its real hybrid images the pipeline's decision
     calls hybrid; and of those it misses, what the segmenter alone sees in them (its minority
-    share: at least ``min_area``, where the decision is the models' miss; a smaller share,
+    share: over ``min_area``, where the decision is the models' miss; a smaller share,
     where the frame may be homogeneous by the rule; or none)."""
     from PIL import Image
 
@@ -190,7 +190,7 @@ def real_hybrids(measured: Measured, folder: Path) -> None:
             outcome = missed_as(alone.verdict.p_fraction, thresholds.min_area)
         found.setdefault(source_of(path), []).append(outcome)
     print(f"\nreal hybrids of {folder}: called hybrid, per source; of those missed, what the")
-    print(f"segmenter alone sees: a minority of at least {thresholds.min_area:.0%} / a smaller")
+    print(f"segmenter alone sees: a minority over {thresholds.min_area:.0%} / a smaller")
     print("one (1% or more) / none")
     for source, outcomes in sorted(found.items()):
         split = (

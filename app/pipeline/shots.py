@@ -19,11 +19,11 @@ change, and cuts between shots of like brightness fell under the detectors' floo
 of the demo film was missed so). Between two monochrome frames a twin detector that scores
 luma alone, without each frame's mean brightness (flicker is no cut), finds cuts too (beside
 the usual one, whose cuts count everywhere: a flat colour is "monochrome" as well, and two of
-them may differ in hue alone). And a dark title card
-(white lettering on black) is under the fade threshold from its first frame to its last: the
-fade detector's cut in its middle is dropped when hard cuts (or the film's start) bound the
-dark stretch, as they bound a shot, unless the picture changes inside it (two cards back to
-back, whose lettering alone differs), where the cut then goes.
+them may differ in hue alone). And a dark title card (white lettering on black) is under the
+fade threshold from its first frame to its last: the fade detector's cut in its middle is
+dropped when hard cuts (or the film's start) bound the dark stretch, as they bound a shot,
+unless the picture changes inside it (two cards back to back, whose lettering alone
+differs), where the cut then goes.
 """
 
 from __future__ import annotations
