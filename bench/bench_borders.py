@@ -101,12 +101,18 @@ def model_settings(args: argparse.Namespace, **overrides: Any) -> ModelSettings:
     )
 
 
-def held_out_sets(args: argparse.Namespace) -> tuple[list[Sample], list[Sample]]:
-    """(homogeneous frames, composites) of the sources ``args`` name, degraded."""
+def held_out_sets(
+    args: argparse.Namespace, *, clean: bool = False
+) -> tuple[list[Sample], list[Sample]]:
+    """(homogeneous frames, composites) of the sources ``args`` name, degraded (``clean``:
+    the same frames before their degradation)."""
     splits = load_splits(args.data, args.cache)
     if args.sources == "validation":
-        return validation_homogeneous(splits), validation_composites(splits, args.per_style)
-    composites, homogeneous = calibration_sets(splits, args.per_style)
+        return (
+            validation_homogeneous(splits, clean=clean),
+            validation_composites(splits, args.per_style, clean=clean),
+        )
+    composites, homogeneous = calibration_sets(splits, args.per_style, clean=clean)
     return homogeneous, composites
 
 

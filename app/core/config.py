@@ -54,6 +54,9 @@ class ModelSettings(BaseModel):
     # stretched over the subtitles' rows. Subtitles belong to the print, not to the film's
     # composition, and the models call lettering over a photograph hybrid.
     skip_subtitles: bool = True
+    # The models look at each picture with its colour cast taken out when its black or white
+    # point is coloured (a faded colour print, a tinted one: app/pipeline/colour.py).
+    balance_colour: bool = True
     # Regions burned into every frame of the transfers that are not the film (a viewing
     # copy's timecode window, a logo): [left, top, right, bottom] as fractions of the frame.
     # The models look at the picture without them, cut at the side that keeps the most of it

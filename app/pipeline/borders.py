@@ -206,8 +206,8 @@ def find_picture_box(
 
 
 class PictureOptions(Protocol):
-    """What of each frame the models look at: ``ModelSettings`` and the loaded models carry
-    these."""
+    """What of each frame the models look at, and whether they take its colour cast out
+    (``app.pipeline.colour``): ``ModelSettings`` and the loaded models carry these."""
 
     @property
     def crop_borders(self) -> bool: ...
@@ -215,6 +215,8 @@ class PictureOptions(Protocol):
     def skip_subtitles(self) -> bool: ...
     @property
     def burn_in_regions(self) -> Sequence[tuple[float, float, float, float]]: ...
+    @property
+    def balance_colour(self) -> bool: ...
 
 
 def picture_of(frame: np.ndarray, options: PictureOptions) -> PictureBox:

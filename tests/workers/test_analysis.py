@@ -400,6 +400,11 @@ def test_an_analysis_stored_without_picture_settings_runs_with_any(
         check_models(other, models)
     older = dataclasses.replace(context, picture={"crop_borders": True})  # fewer settings kept
     check_models(older, models)
+    # Frames judged with their colour casts taken out are not finished by models that keep them.
+    assert models.picture["balance_colour"] is True
+    cast_kept = dataclasses.replace(context, picture={**models.picture, "balance_colour": False})
+    with pytest.raises(ModelMismatch, match="balance_colour off"):
+        check_models(cast_kept, models)
 
 
 def test_an_analysis_started_with_burn_in_regions_runs_only_with_the_same(

@@ -17,6 +17,7 @@ from app.annotations.training import AnnotatedFrame
 from app.core.config import get_settings
 from app.core.domain import FrameClass
 from app.pipeline.borders import PictureBox, picture_of
+from app.pipeline.colour import balance
 from app.pipeline.masks import decode_mask
 from app.pipeline.video import extract_frame
 from workers.ml.inference import Segmenter
@@ -42,8 +43,14 @@ def _picture_box(image: np.ndarray) -> PictureBox:
     return picture_of(image, get_settings().model)
 
 
+def _as_seen(picture: np.ndarray) -> np.ndarray:
+    """A picture with its colour cast taken out, when the models take it out
+    (``balance_colour``): what they see is what they train on."""
+    return balance(picture) if get_settings().model.balance_colour else picture
+
+
 def _inside_bars(image: np.ndarray) -> np.ndarray:
-    return _picture_box(image).crop(image)
+    return _as_seen(_picture_box(image).crop(image))
 
 
 def _mask_at(frame: AnnotatedFrame, height: int, width: int) -> np.ndarray:
@@ -70,7 +77,7 @@ def masked_frames(frames: Sequence[AnnotatedFrame], *, size: int = FRAME_SIZE) -
             continue
         image = picture(frame, size=size)
         box = _picture_box(image)
-        images.append(box.crop(image))
+        images.append(_as_seen(box.crop(image)))
         masks.append(box.crop(_mask_at(frame, *image.shape[:2])))
     return MaskedFrames(images, masks)
 

@@ -55,11 +55,17 @@ CALIBRATION_SEED = 777
 RATES_PER_STYLE = 40
 
 
-def validation_composites(splits: DataSplits, per_style: int, seed: int = 1234) -> list[Sample]:
-    return _composites(splits.val_p, splits.val_np, per_style, seed)
+def validation_composites(
+    splits: DataSplits, per_style: int, seed: int = 1234, *, clean: bool = False
+) -> list[Sample]:
+    return _composites(splits.val_p, splits.val_np, per_style, seed, clean=clean)
 
 
-def _composites(p_pool: ImagePool, np_pool: ImagePool, per_style: int, seed: int) -> list[Sample]:
+def _composites(
+    p_pool: ImagePool, np_pool: ImagePool, per_style: int, seed: int, *, clean: bool = False
+) -> list[Sample]:
+    """``per_style`` composites of every style, degraded; with ``clean`` the same composites
+    before their degradation (the random draws are the same either way)."""
     rng = np.random.default_rng(seed)
     samples = []
     for style in STYLES:
@@ -73,22 +79,33 @@ def _composites(p_pool: ImagePool, np_pool: ImagePool, per_style: int, seed: int
                 style=style,
             )
             # A cut-out that fell back to a blob still counts under the style asked for.
-            samples.append(Sample(degrade(sample.image, rng), sample.p_mask, style))
+            degraded = degrade(sample.image, rng)
+            samples.append(Sample(sample.image if clean else degraded, sample.p_mask, style))
     return samples
 
 
-def validation_homogeneous(splits: DataSplits, seed: int = 4321) -> list[Sample]:
-    return _homogeneous(splits.val_p, splits.val_np, seed)
+def validation_homogeneous(
+    splits: DataSplits, seed: int = 4321, *, clean: bool = False
+) -> list[Sample]:
+    return _homogeneous(splits.val_p, splits.val_np, seed, clean=clean)
 
 
-def _homogeneous(p_pool: ImagePool, np_pool: ImagePool, seed: int) -> list[Sample]:
+def _homogeneous(
+    p_pool: ImagePool, np_pool: ImagePool, seed: int, *, clean: bool = False
+) -> list[Sample]:
+    """Every image of the pools, degraded (``clean``: as it is, the same draws made)."""
     rng = np.random.default_rng(seed)
     samples = []
     for pool, is_p in ((p_pool, True), (np_pool, False)):
         for image, source in zip(pool.images, pool.sources, strict=True):
             degraded = degrade(image, rng)
             samples.append(
-                Sample(degraded, np.full(image.shape[:2], is_p), "P" if is_p else "NP", source)
+                Sample(
+                    image if clean else degraded,
+                    np.full(image.shape[:2], is_p),
+                    "P" if is_p else "NP",
+                    source,
+                )
             )
     return samples
 
@@ -298,11 +315,14 @@ def _verdict_accuracy(
     return result
 
 
-def calibration_sets(splits: DataSplits, per_style: int) -> tuple[list[Sample], list[Sample]]:
-    """(degraded composites, degraded homogeneous frames) from the calibration sources only."""
+def calibration_sets(
+    splits: DataSplits, per_style: int, *, clean: bool = False
+) -> tuple[list[Sample], list[Sample]]:
+    """(degraded composites, degraded homogeneous frames) from the calibration sources only
+    (``clean``: the same frames undegraded)."""
     return (
-        _composites(splits.calib_p, splits.calib_np, per_style, seed=CALIBRATION_SEED),
-        _homogeneous(splits.calib_p, splits.calib_np, seed=CALIBRATION_SEED + 1),
+        _composites(splits.calib_p, splits.calib_np, per_style, CALIBRATION_SEED, clean=clean),
+        _homogeneous(splits.calib_p, splits.calib_np, CALIBRATION_SEED + 1, clean=clean),
     )
 
 

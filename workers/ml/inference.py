@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from app.core.config import FRAME_HEAD_THRESHOLDS, ClassThresholds, FrameClass, ModelSettings
 from app.pipeline.borders import PictureBox, picture_of
+from app.pipeline.colour import balance
 from app.pipeline.quantify import HybridRates
 from workers.ml.calibration import Calibration, certainty, threshold_margin
 from workers.ml.checkpoint import (
@@ -328,6 +329,7 @@ class _Runner:
         self.thresholds: ClassThresholds = settings.thresholds
         self.crop_borders = settings.crop_borders
         self.skip_subtitles = settings.skip_subtitles
+        self.balance_colour = settings.balance_colour
         self.burn_in_regions = list(settings.burn_in_regions)
         self.directory = directory
         self.version = weights_version(directory)
@@ -388,7 +390,14 @@ class _Runner:
     def _batch(self, frames: Sequence[np.ndarray], boxes: Sequence[PictureBox]) -> torch.Tensor:
         """The pictures of ``frames`` (one batch) as the model's input."""
         crops = [box.crop(frame) for frame, box in zip(frames, boxes, strict=True)]
-        return to_batch(crops, self.image_size, self.device)
+        return to_batch(self.prepared(crops), self.image_size, self.device)
+
+    def prepared(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``pictures`` as this model sees them: with their colour casts taken out
+        (``balance_colour``, :func:`app.pipeline.colour.balance`)."""
+        if not self.balance_colour:
+            return list(pictures)
+        return [balance(picture) for picture in pictures]
 
     def shares_encoder_with(self, other: _Runner) -> bool:
         """Whether both models run the same EfficientNet-Lite encoder (the same weights, at the

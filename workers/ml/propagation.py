@@ -111,7 +111,7 @@ class FeatureExtractor:
             for start in range(0, len(frames), self.segmenter.batch_size):
                 chunk = frames[start : start + self.segmenter.batch_size]
                 self._captured.clear()
-                batch = to_batch(chunk, size, self.segmenter.device)
+                batch = to_batch(self.segmenter.prepared(chunk), size, self.segmenter.device)
                 logits = self.segmenter._run(batch)
                 assert isinstance(logits, torch.Tensor)
                 hidden = self._captured[-1].float()  # (B, C, size/4, size/4)

@@ -1,0 +1,82 @@
+"""Colour casts of faded and tinted prints, taken out before the models look."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.config import ModelSettings
+from app.pipeline.colour import balance
+from tests.figures import photo_background
+
+FADE_GAIN = np.array([0.62, 0.55, 0.58], np.float32)
+FADE_LIFT = np.array([92.0, 31.0, 66.0], np.float32)
+
+
+def _neutral_points(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with a black and a white patch (each over 1% of it): neutral black and
+    white points, whatever its colours between."""
+    frame = frame.copy()
+    frame[:30, :40] = 0
+    frame[-30:, -40:] = 255
+    return frame
+
+
+def _faded(frame: np.ndarray) -> np.ndarray:
+    return np.clip(frame.astype(np.float32) * FADE_GAIN + FADE_LIFT, 0, 255).astype(np.uint8)
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def test_a_frame_with_neutral_black_and_white_points_passes_unchanged() -> None:
+    frame = _neutral_points(photo_background(1))
+    assert balance(frame) is frame
+    grey = np.repeat(_luma(photo_background(2))[:, :, None], 3, axis=2).astype(np.uint8)
+    assert balance(grey) is grey
+
+
+def test_a_tinted_print_comes_back_grey() -> None:
+    luma = _luma(_neutral_points(photo_background(3)))
+    tinted = np.clip(luma[:, :, None] * np.array([0.45, 0.62, 1.0]), 0, 255).astype(np.uint8)
+    out = balance(tinted)
+    spread = out.max(axis=2).astype(np.int16) - out.min(axis=2)
+    assert spread.mean() < 4  # grey: the channels agree
+    assert np.corrcoef(_luma(out).ravel(), luma.ravel())[0, 1] > 0.99
+
+
+def test_a_faded_print_comes_back_near_the_original() -> None:
+    original = _neutral_points(photo_background(4))
+    faded = _faded(original)
+    out = balance(faded)
+    before = np.abs(faded.astype(np.int16) - original).mean()
+    after = np.abs(out.astype(np.int16) - original).mean()
+    assert after < 6 and after < before / 5
+
+
+def test_a_card_of_one_colour_is_left_as_it_is() -> None:
+    card = np.full((120, 160, 3), (20, 40, 200), np.uint8)
+    assert np.array_equal(balance(card), card)
+    assert balance(np.zeros((0, 0, 3), np.uint8)).size == 0
+
+
+def test_the_models_look_at_a_faded_frame_with_its_cast_taken_out() -> None:
+    from workers.ml.inference import Classifier
+
+    faded = [_faded(_neutral_points(photo_background(seed))) for seed in (5, 6)]
+    balanced = [balance(frame) for frame in faded]
+    assert all(b is not f for b, f in zip(balanced, faded, strict=True))
+    on = Classifier.load(ModelSettings(device="cpu"))
+    off = Classifier.load(ModelSettings(device="cpu", balance_colour=False))
+    seen = on.classify(faded)
+    as_balanced = off.classify(balanced)
+    as_faded = off.classify(faded)
+    for verdict, expected, other in zip(seen, as_balanced, as_faded, strict=True):
+        assert verdict.p_fraction == pytest.approx(expected.p_fraction, abs=1e-6)
+        assert verdict.frame_class is expected.frame_class
+        # The cast moves what the models make of a frame: the setting made the two agree.
+        moved = abs(verdict.raw_certainty - other.raw_certainty) + abs(
+            verdict.p_fraction - other.p_fraction
+        )
+        assert moved > 1e-5
