@@ -260,6 +260,7 @@ def main() -> None:
         "classifier_version": classifier.version,
         "segmenter_version": segmenter.version,
         "min_area": thresholds.min_area,
+        "balance_colour": classifier.balance_colour,
     }
     rng = np.random.default_rng(0)
     called, true_hybrid, homogeneous, kinds = data["calibration"]

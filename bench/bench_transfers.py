@@ -2,17 +2,22 @@
 
 The validation figures are measured on frames degraded by the training mix (grain, b/w,
 sepia, blur, flicker, vignette, scratches, JPEG: ``workers.ml.degrade``). An archive's
-transfers also come faded, tinted, at video resolution, through a VHS tape, interlaced or
-misframed, which the models never saw in training. This bench takes the held-out frames
-before their degradation and applies one kind of transfer at a time, at a strong setting,
-then runs the pipeline's decision (``decide_frames``, as shipped) on them:
+transfers also come faded, tinted, at a small size, through a VHS tape or interlaced, which
+the models never saw in training. This bench takes the held-out frames before their
+degradation and applies one kind of transfer at a time, at a strong setting, then runs the
+pipeline's decision (``decide_frames``, as shipped) on them:
 
-- homogeneous frames: accuracy, the share called hybrid, the share with P and NP swapped;
-- composites: accuracy and hybrid recall.
+- homogeneous frames: accuracy, the share called hybrid, the share with P and NP swapped,
+  the share with the class the clean frame gets without the colour balance ("same");
+- composites: accuracy, hybrid recall and "same";
+- the share of frames the colour balance stretched.
 
-Rows marked "unseen" are transfers absent from training.
+Rows marked "unseen" are transfers absent from training. ``--balance``: ``cast`` (as
+shipped: the models take a colour cast out, ``app.pipeline.colour``), ``none`` (off) or
+``stretch`` (every frame stretched before the models, a candidate measured and not shipped).
 
     nice .venv/bin/python bench/bench_transfers.py [--sources calibration|validation]
+        [--balance cast|none|stretch] [--only NAME...] [--sheet SHEET.jpg]
         [--classifier DIR] [--segmenter DIR]
 
 Choose on the calibration sources (the default); validation only measures.
@@ -146,7 +151,7 @@ def interlaced(image: Image, rng: np.random.Generator) -> Image:
 TRANSFERS: dict[str, tuple[Transfer | None, bool]] = {
     # name: (transfer, unseen in training); None = the frames as the validation has them.
     "none (clean)": (lambda image, rng: image, False),
-    "training mix (validation)": (None, False),
+    "training mix": (None, False),
     "black-and-white": (black_and_white, False),
     "heavy grain": (heavy_grain, False),
     "soft, blur 2.5 px": (soft, False),
@@ -231,8 +236,11 @@ def main() -> None:
                 else [transfer(s.image, rng) for s in samples]
             )
             if before is not None:
-                frames = [before(frame) for frame in frames]
-                changed += [True] * len(frames)
+                stretched = [before(frame) for frame in frames]
+                changed += [
+                    not np.array_equal(s, f) for s, f in zip(stretched, frames, strict=True)
+                ]
+                frames = stretched
             else:
                 changed += [models_balance and balance(frame) is not frame for frame in frames]
             called = frame_classes(classifier, segmenter, frames, thresholds)

@@ -535,11 +535,16 @@ def _score_held_out(
     held_out: Any, init: Path | None, trained: Path, device: str, threads: int | None
 ) -> None:
     """Print (and save beside the model) the held-out human frames' mIoU before and after."""
-    from app.core.config import ModelSettings
+    from app.core.config import ModelSettings, get_settings
     from workers.ml.annotation_data import pooled_miou
     from workers.ml.inference import Segmenter
 
-    settings = ModelSettings(device=cast(Any, device), cpu_threads=threads)
+    # Scored as the frames were trained on: with colour casts taken out or not, as configured.
+    settings = ModelSettings(
+        device=cast(Any, device),
+        cpu_threads=threads,
+        balance_colour=get_settings().model.balance_colour,
+    )
     before = pooled_miou(Segmenter.load(settings, path=init), held_out)
     after = pooled_miou(Segmenter.load(settings, path=trained), held_out)
     scores = {"held_out_frames": len(held_out.images), "miou_before": before, "miou_after": after}

@@ -26,6 +26,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from app.pipeline.colour import balance
 from app.pipeline.subtitles import subtitle_top
 
 # A pixel is part of the picture when any channel is above this (0-255): bars of digital
@@ -222,13 +223,24 @@ class PictureOptions(Protocol):
 def picture_of(frame: np.ndarray, options: PictureOptions) -> PictureBox:
     """The picture of ``frame`` the models look at with ``options``: inside its black bars
     (``crop_borders``), above its burned-in subtitles (``skip_subtitles``), without the
-    ``burn_in_regions`` (``find_picture_box``)."""
-    return find_picture_box(
+    ``burn_in_regions`` (``find_picture_box``). With ``balance_colour``, a frame with a colour
+    cast and no bars is looked at again with the cast taken out: a faded print's bars are as
+    faded as its picture (dark magenta, brighter than ``DARK_LEVEL``)."""
+    box = find_picture_box(
         frame,
         bars=options.crop_borders,
         subtitles=options.skip_subtitles,
         regions=options.burn_in_regions,
     )
+    if box.barred or not (options.crop_borders and options.balance_colour):
+        return box
+    balanced = balance(frame)
+    if balanced is frame:
+        return box
+    again = find_picture_box(
+        balanced, bars=True, subtitles=options.skip_subtitles, regions=options.burn_in_regions
+    )
+    return again if again.barred else box
 
 
 def _blanked(

@@ -22,6 +22,9 @@ import numpy as np
 CAST_LEVELS = 40.0
 # A channel spanning fewer levels than this is flat (a card of one colour): left as it is.
 FLAT_LEVELS = 16.0
+# A channel is stretched at most this much (a dim tinted night scene's weakest channel would
+# otherwise come out posterised, its grain amplified tenfold).
+MAX_GAIN = 4.0
 # Percentiles are taken on every STEP-th pixel of every STEP-th row.
 STEP = 4
 
@@ -42,6 +45,8 @@ def has_cast(low: np.ndarray, high: np.ndarray, levels: float = CAST_LEVELS) -> 
 def balance(image: np.ndarray, cast_levels: float = CAST_LEVELS) -> np.ndarray:
     """``image`` (RGB uint8) with its colour cast taken out; the same array when it has
     none (``cast_levels`` below 0: every frame stretched, as the bench measures)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"an RGB uint8 image is needed, got shape {image.shape} {image.dtype}")
     if image.size == 0:
         return image
     low, high = channel_levels(image)
@@ -49,7 +54,8 @@ def balance(image: np.ndarray, cast_levels: float = CAST_LEVELS) -> np.ndarray:
         return image
     span = high - low
     flat = span < FLAT_LEVELS
-    scale = np.where(flat, 1.0, 255.0 / np.maximum(span, 1.0)).astype(np.float32)
+    scale = np.where(flat, 1.0, np.minimum(255.0 / np.maximum(span, 1.0), MAX_GAIN))
+    scale = scale.astype(np.float32)
     offset = np.where(flat, 0.0, low).astype(np.float32)
     # One lookup table per channel: 256 entries instead of arithmetic on every pixel.
     levels = np.arange(256, dtype=np.float32)[:, None]

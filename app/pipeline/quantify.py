@@ -50,6 +50,9 @@ class HybridRates:
     segmenter_version: str
     min_area: float
     segmenter_overrules: bool = False
+    # Whether the models took colour casts out (``ModelSettings.balance_colour``); rates
+    # stored before it was recorded were measured without.
+    balance_colour: bool = False
     # How much the rates differ, beyond sampling, between kinds of hybrid (composite styles,
     # for ``tpr``) and between sources (for ``fpr``), as standard deviations: a film is one
     # kind and one source, not the calibration mix. None when not measured (rates stored
@@ -84,6 +87,7 @@ class HybridRates:
         *,
         overrules: bool,
         segment_all: bool,
+        balance_colour: bool,
     ) -> bool:
         """Whether an analysis made with these models and settings decides frames as the
         rates were measured (``segment_all`` lets the segmenter decide every frame: never)."""
@@ -93,6 +97,7 @@ class HybridRates:
             and classifier_version == self.classifier_version
             and segmenter_version == self.segmenter_version
             and overrules == self.segmenter_overrules
+            and balance_colour == self.balance_colour
             and abs(min_area - self.min_area) < 1e-9
         )
 
@@ -140,6 +145,7 @@ def measure_rates(
     segmenter_version: str,
     min_area: float,
     segmenter_overrules: bool = False,
+    balance_colour: bool = False,
     groups: Sequence[str] | None = None,
 ) -> HybridRates:
     """The rates from frames of known truth: ``tpr`` over the true hybrids, ``fpr`` over the
@@ -162,6 +168,7 @@ def measure_rates(
         segmenter_version=segmenter_version,
         min_area=min_area,
         segmenter_overrules=segmenter_overrules,
+        balance_colour=balance_colour,
         tpr_spread=spread(called[hybrids], labels[hybrids]) if groups is not None else None,
         fpr_spread=spread(called[homog], labels[homog]) if groups is not None else None,
     )

@@ -218,6 +218,7 @@ def hybrid_rates(**overrides: Any) -> HybridRates:
         "classifier_version": "vit-proxy-1",
         "segmenter_version": "segformer-1",
         "min_area": 0.08,
+        "balance_colour": True,
         "tpr_spread": 0.02,
         "fpr_spread": 0.03,
     }

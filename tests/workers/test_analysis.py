@@ -400,7 +400,7 @@ def test_an_analysis_stored_without_picture_settings_runs_with_any(
         check_models(other, models)
     older = dataclasses.replace(context, picture={"crop_borders": True})  # fewer settings kept
     check_models(older, models)
-    # Frames judged with their colour casts taken out are not finished by models that keep them.
+    # An analysis started with colour casts kept is not finished by models that take them out.
     assert models.picture["balance_colour"] is True
     cast_kept = dataclasses.replace(context, picture={**models.picture, "balance_colour": False})
     with pytest.raises(ModelMismatch, match="balance_colour off"):

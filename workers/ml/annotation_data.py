@@ -67,7 +67,9 @@ class MaskedFrames:
     masks: list[np.ndarray]  # uint8, 1 = P, 0 = NP, at each image's size
 
     def as_proxy_set(self) -> ProxySet:
-        return ProxySet(images=list(self.images), labels=list(self.masks))
+        """The frames to train on, as the models see them (their colour casts taken out);
+        ``images`` stay as extracted, for scoring by a model that takes casts out itself."""
+        return ProxySet(images=[_as_seen(image) for image in self.images], labels=list(self.masks))
 
 
 def masked_frames(frames: Sequence[AnnotatedFrame], *, size: int = FRAME_SIZE) -> MaskedFrames:
@@ -77,7 +79,7 @@ def masked_frames(frames: Sequence[AnnotatedFrame], *, size: int = FRAME_SIZE) -
             continue
         image = picture(frame, size=size)
         box = _picture_box(image)
-        images.append(_as_seen(box.crop(image)))
+        images.append(box.crop(image))
         masks.append(box.crop(_mask_at(frame, *image.shape[:2])))
     return MaskedFrames(images, masks)
 

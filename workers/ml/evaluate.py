@@ -421,6 +421,7 @@ def measure_hybrid_rates(
         segmenter_version=segmenter.version,
         min_area=thresholds.min_area,
         segmenter_overrules=overrules,
+        balance_colour=classifier.balance_colour,
         groups=[s.kind for s in samples],
     )
 

@@ -410,6 +410,7 @@ class _Runner:
                 and theirs is not None
                 and mine.variant == theirs.variant
                 and self.image_size == other.image_size
+                and self.balance_colour == other.balance_colour
                 and all(
                     torch.equal(a, b)
                     for a, b in zip(

@@ -106,6 +106,8 @@ def _rates_for(models: Models, context: AnalysisContext) -> dict[str, Any] | Non
         context.thresholds.min_area,
         overrules=context.pipeline.segmenter_overrules,
         segment_all=context.pipeline.segment_all,
+        # An analysis that stored no such setting was made without it.
+        balance_colour=bool((context.picture or {}).get("balance_colour", False)),
     ):
         return None
     return rates.as_meta()

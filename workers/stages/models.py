@@ -176,8 +176,8 @@ def model_versions(settings: ModelSettings | None = None) -> ModelVersions:
 
 def picture_settings(options: PictureOptions) -> dict[str, Any]:
     """What of each frame the models look at, as an analysis stores it (JSON): inside black
-    bars, above subtitles, colour cast taken out, without burned-in regions (stored only when there are some, so
-    that analyses without keep the settings key they had)."""
+    bars, above subtitles, colour cast taken out, without burned-in regions (stored only when
+    there are some, so that analyses without keep the settings key they had)."""
     settings: dict[str, Any] = {
         "crop_borders": options.crop_borders,
         "skip_subtitles": options.skip_subtitles,

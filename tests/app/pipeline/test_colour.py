@@ -80,3 +80,64 @@ def test_the_models_look_at_a_faded_frame_with_its_cast_taken_out() -> None:
             verdict.p_fraction - other.p_fraction
         )
         assert moved > 1e-5
+
+
+def test_a_dim_tinted_frame_is_stretched_at_most_max_gain() -> None:
+    from app.pipeline.colour import MAX_GAIN
+
+    luma = _luma(_neutral_points(photo_background(7))) * 0.3  # a dim night scene, 0-77
+    tinted = np.clip(luma[:, :, None] * np.array([0.25, 0.6, 1.0]), 0, 255).astype(np.uint8)
+    out = balance(tinted)
+    red_in, red_out = tinted[:, :, 0].astype(np.float32), out[:, :, 0].astype(np.float32)
+    gain = np.ptp(red_out) / np.ptp(red_in)
+    assert 1.0 < gain <= MAX_GAIN + 0.1
+
+
+def test_anything_but_an_rgb_uint8_image_is_refused() -> None:
+    for image in (
+        np.zeros((20, 20), np.uint8),
+        np.zeros((20, 20, 4), np.uint8),
+        np.zeros((20, 20, 3), np.float32),
+    ):
+        with pytest.raises(ValueError, match="RGB uint8"):
+            balance(image)
+
+
+def test_a_faded_print_s_bars_are_found_with_its_cast_taken_out() -> None:
+    """A faded print's black bars are faded too (dark magenta): the picture inside them is
+    found on the frame with its cast taken out."""
+    from app.pipeline.borders import picture_of
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[30:210] = photo_background(8, (320, 180))
+    faded = _faded(frame)
+    assert picture_of(frame, ModelSettings()).as_list() == [0, 30, 320, 210]
+    assert picture_of(faded, ModelSettings(balance_colour=False)).whole
+    assert picture_of(faded, ModelSettings()).as_list() == [0, 30, 320, 210]
+    assert picture_of(faded, ModelSettings(crop_borders=False)).whole
+
+
+def test_the_segmenter_looks_at_a_faded_frame_with_its_cast_taken_out() -> None:
+    from workers.ml.inference import Segmenter
+
+    faded = [_faded(_neutral_points(photo_background(seed))) for seed in (9, 10)]
+    on = Segmenter.load(ModelSettings(device="cpu"))
+    off = Segmenter.load(ModelSettings(device="cpu", balance_colour=False))
+    seen = on.segment(faded)
+    expected = off.segment([balance(frame) for frame in faded])
+    as_faded = off.segment(faded)
+    for p_map, alone, other in zip(seen, expected, as_faded, strict=True):
+        assert np.allclose(p_map, alone, atol=1e-5)
+        assert not np.allclose(p_map, other, atol=1e-3)  # the setting made the two agree
+    assert not on.shares_encoder_with(off)  # they see other inputs
+
+
+def test_annotated_frames_are_trained_on_as_the_models_see_them() -> None:
+    from workers.ml.annotation_data import MaskedFrames
+
+    faded = _faded(_neutral_points(photo_background(11)))
+    mask = np.ones(faded.shape[:2], np.uint8)
+    frames = MaskedFrames([faded], [mask])
+    trained_on = frames.as_proxy_set().images[0]
+    assert np.array_equal(trained_on, balance(faded))
+    assert frames.images[0] is faded  # scored by a segmenter that takes the cast out itself

@@ -43,6 +43,7 @@ def test_rates_apply_only_to_the_models_and_settings_they_were_measured_with() -
             "min_area": 0.08,
             "overrules": False,
             "segment_all": False,
+            "balance_colour": RATES.balance_colour,
         }
         given.update(changes)
         return rates.applies_to(
@@ -51,6 +52,7 @@ def test_rates_apply_only_to_the_models_and_settings_they_were_measured_with() -
             float(given["min_area"]),  # type: ignore[arg-type]
             overrules=bool(given["overrules"]),
             segment_all=bool(given["segment_all"]),
+            balance_colour=bool(given["balance_colour"]),
         )
 
     assert applies()
@@ -59,6 +61,11 @@ def test_rates_apply_only_to_the_models_and_settings_they_were_measured_with() -
     assert not applies(min_area=0.05)
     assert not applies(overrules=True)
     assert not applies(segment_all=True)
+    # Rates measured on frames with their colour casts taken out hold only for such analyses.
+    assert not applies(balance_colour=not RATES.balance_colour)
+    # Rates stored before that was recorded were measured without it.
+    older = {k: v for k, v in RATES.as_meta().items() if k != "balance_colour"}
+    assert HybridRates.from_meta(older) == dataclasses.replace(RATES, balance_colour=False)
     # Rates that barely tell hybrid from homogeneous frames would amplify noise: never used.
     weak = dataclasses.replace(RATES, tpr=0.3, fpr=0.1)
     assert not weak.usable and not applies(weak)
