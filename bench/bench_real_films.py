@@ -8,6 +8,10 @@ that is kept out of training labels). So this prints, per film, the shares of ru
 the pipeline calls P, NP and hybrid beside what an archivist would expect, for a reader to
 judge; it asserts nothing. Each film is analysed by the installed command in a fresh process
 with a throwaway SQLite database.
+
+``--faded`` first fades every clip as a faded colour print (ffmpeg's ``lutrgb``, the mapping
+of ``bench_transfers.faded_colour``: a magenta cast, blacks lifted) and analyses that; compare
+with the clips as they are, and with ``HYBRIDLENS_MODEL__BALANCE_COLOUR=false``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,21 @@ def analyse(film: Path, work: Path) -> dict[str, object]:
     return document
 
 
+def faded(film: Path, work: Path) -> Path:
+    """``film`` re-encoded as a faded colour print."""
+    from bench_transfers import FADE_GAIN, FADE_LIFT
+
+    lut = ":".join(
+        f"{channel}='val*{gain}+{lift:g}'"
+        for channel, gain, lift in zip("rgb", FADE_GAIN, FADE_LIFT, strict=True)
+    )
+    out = work / f"faded_{film.stem}.mp4"
+    command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(film)]
+    command += ["-vf", f"lutrgb={lut}", "-c:v", "libx264", "-crf", "20", "-an", str(out)]
+    subprocess.run(command, check=True)
+    return out
+
+
 def shares(document: dict[str, object]) -> dict[str, object]:
     analysis = document["analysis"]
     assert isinstance(analysis, dict)
@@ -66,6 +85,7 @@ def shares(document: dict[str, object]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=Path, default=REPO.parent / "shared" / "data" / "videos")
+    parser.add_argument("--faded", action="store_true", help="fade every clip first")
     args = parser.parse_args()
     films = sorted(args.videos.glob("*.mp4"))
     if not films:
@@ -76,7 +96,7 @@ def main() -> None:
     )
     for film in films:
         with tempfile.TemporaryDirectory() as tmp:
-            document = analyse(film, Path(tmp))
+            document = analyse(faded(film, Path(tmp)) if args.faded else film, Path(tmp))
         description, expected = EXPECTED.get(film.stem, ("", "?"))
         if "error" in document:
             print(f"{film.stem:30s} {expected:11s} failed: {document['error']}")

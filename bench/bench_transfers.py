@@ -96,13 +96,16 @@ def worn(image: Image, rng: np.random.Generator) -> Image:
     return out
 
 
+# A faded colour print, per RGB channel: out = value * FADE_GAIN + FADE_LIFT (0-255 levels).
+FADE_GAIN = (0.62, 0.55, 0.58)
+FADE_LIFT = (92.0, 31.0, 66.0)
+
+
 def faded_colour(image: Image, rng: np.random.Generator) -> Image:
     """A faded colour print: the cyan and yellow dyes gone first, a magenta-red cast left,
     the blacks lifted."""
-    x = image.astype(np.float32) / 255.0
-    gain = np.array([0.62, 0.55, 0.58], np.float32)
-    lift = np.array([0.36, 0.12, 0.26], np.float32)
-    return _to_uint8(x * gain + lift)
+    out = image.astype(np.float32) * np.array(FADE_GAIN, np.float32) + np.array(FADE_LIFT)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def tinted(colour: tuple[float, float, float]) -> Transfer:
