@@ -16,6 +16,7 @@ white ones included, pass unchanged.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # How far apart (of 255 levels) the channels' black or white points must lie for a cast.
@@ -60,4 +61,4 @@ def balance(image: np.ndarray, cast_levels: float = CAST_LEVELS) -> np.ndarray:
     # One lookup table per channel: 256 entries instead of arithmetic on every pixel.
     levels = np.arange(256, dtype=np.float32)[:, None]
     tables = np.clip(np.round((levels - offset) * scale), 0, 255).astype(np.uint8)  # (256, 3)
-    return np.stack([tables[image[:, :, c], c] for c in range(3)], axis=2)
+    return cv2.LUT(image, tables.reshape(256, 1, 3))
