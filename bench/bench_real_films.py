@@ -63,7 +63,8 @@ def faded(film: Path, work: Path) -> Path:
     )
     out = work / f"faded_{film.stem}.mp4"
     command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(film)]
-    command += ["-vf", f"lutrgb={lut}", "-c:v", "libx264", "-crf", "20", "-an", str(out)]
+    command += ["-vf", f"lutrgb={lut}", "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p"]
+    command += ["-an", str(out)]
     subprocess.run(command, check=True)
     return out
 

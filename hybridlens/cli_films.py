@@ -404,12 +404,16 @@ def _analysed(summary: dict[str, Any], stopped_s: float | None) -> str:
 
 def _in_bars(summary: dict[str, Any]) -> str:
     """ ", N judged inside black bars" when the models looked inside letterbox or pillarbox
-    bars, ", N with subtitles left out" when they looked above burned-in subtitles (none in
-    analyses made before these were counted)."""
+    bars, ", N with subtitles left out" when they looked above burned-in subtitles, ", N with
+    a colour cast taken out" when they took faded or tinted colours out (none in analyses
+    made before these were counted)."""
     bars = summary.get("frames_in_bars") or 0
     subtitles = summary.get("frames_with_subtitles") or 0
-    return (f", {bars} judged inside black bars" if bars else "") + (
-        f", {subtitles} with subtitles left out" if subtitles else ""
+    balanced = summary.get("frames_colour_balanced") or 0
+    return (
+        (f", {bars} judged inside black bars" if bars else "")
+        + (f", {subtitles} with subtitles left out" if subtitles else "")
+        + (f", {balanced} with a colour cast taken out" if balanced else "")
     )
 
 

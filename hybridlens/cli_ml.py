@@ -535,16 +535,13 @@ def _score_held_out(
     held_out: Any, init: Path | None, trained: Path, device: str, threads: int | None
 ) -> None:
     """Print (and save beside the model) the held-out human frames' mIoU before and after."""
-    from app.core.config import ModelSettings, get_settings
+    from app.core.config import configured_models
     from workers.ml.annotation_data import pooled_miou
     from workers.ml.inference import Segmenter
 
-    # Scored as the frames were trained on: with colour casts taken out or not, as configured.
-    settings = ModelSettings(
-        device=cast(Any, device),
-        cpu_threads=threads,
-        balance_colour=get_settings().model.balance_colour,
-    )
+    # Scored as the frames were trained on: what of each frame the models look at, as
+    # configured.
+    settings = configured_models(device=device, cpu_threads=threads)
     before = pooled_miou(Segmenter.load(settings, path=init), held_out)
     after = pooled_miou(Segmenter.load(settings, path=trained), held_out)
     scores = {"held_out_frames": len(held_out.images), "miou_before": before, "miou_after": after}
@@ -606,7 +603,7 @@ def rates_cmd(
     calibration sources, and store it with the classifier: films analysed with this pair,
     threshold and rule get a hybrid ratio adjusted for it (``train calibrate`` does this
     too, with both models, at the defaults)."""
-    from app.core.config import ClassThresholds, ModelSettings
+    from app.core.config import ClassThresholds, configured_models
     from workers.ml.evaluate import store_hybrid_rates
     from workers.ml.models import CheckpointError
 
@@ -615,7 +612,7 @@ def rates_cmd(
     splits = _pools(data, cache)
     if not splits.calib_p.images or not splits.calib_np.images:
         raise _fail(f"{data} has no images from the calibration sources")
-    settings = ModelSettings(device=device, thresholds=ClassThresholds(min_area=min_area))  # type: ignore[arg-type]
+    settings = configured_models(device=device, thresholds=ClassThresholds(min_area=min_area))
     try:
         rates = store_hybrid_rates(
             splits, settings, classifier=classifier, segmenter=segmenter, overrules=overrules
@@ -707,6 +704,7 @@ def segment_cmd(
             bars = (
                 "" if result.picture is None else "\tpicture " + ",".join(map(str, result.picture))
             ) + ("\tsubtitles left out" if result.subtitles else "")
+            bars += "\tcolour cast taken out" if result.colour_cast else ""
             typer.echo(
                 f"{result.path}\t{result.frame_class}\tP={result.p_fraction:.3f}{bars}"
                 f"\t-> {result.mask_path}"

@@ -177,9 +177,18 @@ def _subtitled(picture: np.ndarray) -> np.ndarray:
     return burn_subtitle(picture, ["come home"])
 
 
+def _faded(picture: np.ndarray) -> np.ndarray:
+    faded = picture.astype(np.float32) * np.array([0.62, 0.55, 0.58]) + np.array([92, 31, 66])
+    return np.clip(faded, 0, 255).astype(np.uint8)
+
+
 @pytest.mark.parametrize(
     ("dress", "says"),
-    [(_pillarboxed, "judged inside black bars"), (_subtitled, "with subtitles left out")],
+    [
+        (_pillarboxed, "judged inside black bars"),
+        (_subtitled, "with subtitles left out"),
+        (_faded, "with a colour cast taken out"),
+    ],
 )
 def test_analyze_says_how_many_frames_it_judged_inside_bars_or_above_subtitles(
     film: GeneratedVideo,

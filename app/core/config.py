@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -279,3 +279,13 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def configured_models(**update: Any) -> ModelSettings:
+    """The configured model settings (environment, ``.env``) with ``update``, the model
+    directories left to the caller (None: the shipped ones): what an archive's analyses look
+    at (bars, subtitles, burned-in regions, colour casts) is what its calibration and rates
+    are measured on."""
+    return get_settings().model.model_copy(
+        update={"classifier_path": None, "segmenter_path": None, **update}
+    )

@@ -26,7 +26,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from app.pipeline.colour import balance
+from app.pipeline.colour import balance, colour_cast
 from app.pipeline.subtitles import subtitle_top
 
 # A pixel is part of the picture when any channel is above this (0-255): bars of digital
@@ -72,6 +72,9 @@ class PictureBox:
     # Whether the frame has black bars round the picture; None: as far as the box shows (a
     # box cut for subtitles or burned-in regions says it).
     bars: bool | None = None
+    # The models take the picture's colour cast out before they look (``app.pipeline.colour``,
+    # ``ModelSettings.balance_colour``): a faded or tinted print.
+    cast: bool = False
 
     @classmethod
     def of_whole(cls, frame: np.ndarray) -> PictureBox:
@@ -180,12 +183,20 @@ def find_picture_box(
     bars: bool = True,
     subtitles: bool = False,
     regions: Sequence[tuple[float, float, float, float]] = (),
+    balance_colour: bool = False,
 ) -> PictureBox:
     """The picture inside ``frame``'s black bars (an (H, W, 3) uint8 RGB array; the whole
     frame when it has no plausible bars, or without ``bars``), without the burned-in
     ``regions`` (fractions of the frame; ``PictureBox.without``), and with ``subtitles``
-    above the burned-in subtitles at its bottom."""
+    above the burned-in subtitles at its bottom. With ``balance_colour``, the bars of a frame
+    with a colour cast are sought on it with the cast taken out too."""
     inside = _picture_in_bars(frame) if bars else PictureBox.of_whole(frame)
+    if bars and balance_colour and inside.whole:
+        # A faded print's bars are as faded as its picture (dark magenta, brighter than
+        # DARK_LEVEL): sought again with the colour cast taken out.
+        balanced = balance(frame)
+        if balanced is not frame:
+            inside = _picture_in_bars(balanced)
     inside = replace(inside, bars=inside.barred)
     box = inside
     for region in regions:
@@ -223,24 +234,18 @@ class PictureOptions(Protocol):
 def picture_of(frame: np.ndarray, options: PictureOptions) -> PictureBox:
     """The picture of ``frame`` the models look at with ``options``: inside its black bars
     (``crop_borders``), above its burned-in subtitles (``skip_subtitles``), without the
-    ``burn_in_regions`` (``find_picture_box``). With ``balance_colour``, a frame with a colour
-    cast and no bars is looked at again with the cast taken out: a faded print's bars are as
-    faded as its picture (dark magenta, brighter than ``DARK_LEVEL``)."""
+    ``burn_in_regions`` (``find_picture_box``); with ``balance_colour``, its bars sought with
+    its colour cast taken out too, and the box says whether the picture has one (``cast``)."""
     box = find_picture_box(
         frame,
         bars=options.crop_borders,
         subtitles=options.skip_subtitles,
         regions=options.burn_in_regions,
+        balance_colour=options.balance_colour,
     )
-    if box.barred or not (options.crop_borders and options.balance_colour):
+    if not options.balance_colour:
         return box
-    balanced = balance(frame)
-    if balanced is frame:
-        return box
-    again = find_picture_box(
-        balanced, bars=True, subtitles=options.skip_subtitles, regions=options.burn_in_regions
-    )
-    return again if again.barred else box
+    return replace(box, cast=colour_cast(box.crop(frame)))
 
 
 def _blanked(

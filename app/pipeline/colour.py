@@ -24,7 +24,8 @@ CAST_LEVELS = 40.0
 # A channel spanning fewer levels than this is flat (a card of one colour): left as it is.
 FLAT_LEVELS = 16.0
 # A channel is stretched at most this much (a dim tinted night scene's weakest channel would
-# otherwise come out posterised, its grain amplified tenfold).
+# otherwise come out posterised, its grain amplified tenfold); past it, every channel's
+# stretch is scaled down alike.
 MAX_GAIN = 4.0
 # Percentiles are taken on every STEP-th pixel of every STEP-th row.
 STEP = 4
@@ -43,6 +44,15 @@ def has_cast(low: np.ndarray, high: np.ndarray, levels: float = CAST_LEVELS) -> 
     return bool(np.ptp(low) > levels or np.ptp(high) > levels)
 
 
+def colour_cast(image: np.ndarray) -> bool:
+    """Whether :func:`balance` takes a cast out of ``image`` (a card of one colour has none
+    to take out)."""
+    if image.size == 0:
+        return False
+    low, high = channel_levels(image)
+    return has_cast(low, high) and not bool((high - low < FLAT_LEVELS).all())
+
+
 def balance(image: np.ndarray, cast_levels: float = CAST_LEVELS) -> np.ndarray:
     """``image`` (RGB uint8) with its colour cast taken out; the same array when it has
     none (``cast_levels`` below 0: every frame stretched, as the bench measures)."""
@@ -55,8 +65,12 @@ def balance(image: np.ndarray, cast_levels: float = CAST_LEVELS) -> np.ndarray:
         return image
     span = high - low
     flat = span < FLAT_LEVELS
-    scale = np.where(flat, 1.0, np.minimum(255.0 / np.maximum(span, 1.0), MAX_GAIN))
-    scale = scale.astype(np.float32)
+    if flat.all():
+        return image
+    stretch = 255.0 / np.maximum(span, 1.0)
+    # Capped by one factor for all channels, so that a dim tint still comes out neutral.
+    stretch *= min(1.0, MAX_GAIN / float(stretch[~flat].max()))
+    scale = np.where(flat, 1.0, stretch).astype(np.float32)
     offset = np.where(flat, 0.0, low).astype(np.float32)
     # One lookup table per channel: 256 entries instead of arithmetic on every pixel.
     levels = np.arange(256, dtype=np.float32)[:, None]

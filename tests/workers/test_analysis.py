@@ -357,6 +357,32 @@ def test_a_subtitled_film_is_judged_above_its_subtitles(
     assert [found["subtitled"][i] for i in common] == [found["plain"][i] for i in common]
 
 
+def test_a_faded_print_is_judged_with_its_colour_cast_taken_out(
+    sqlite_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """A faded colour print (magenta cast, lifted blacks) gets the classes of the print
+    before it faded, and the summary counts the frames whose cast was taken out."""
+    pictures = [photo_background(seed, (240, 180)) for seed in (4, 5, 6)]
+    for picture in pictures:  # neutral black and white points, as a well-kept print has
+        picture[:12, :16], picture[-12:, -16:] = 0, 255
+    gain, lift = np.array([0.62, 0.55, 0.58]), np.array([92.0, 31.0, 66.0])
+    faded = [np.clip(p * gain + lift, 0, 255).astype(np.uint8) for p in pictures]
+    found = {}
+    for name, frames in (("kept", pictures), ("faded", faded)):
+        film = make_lossless_video([f for f in frames for _ in range(2)], tmp_path / f"{name}.mkv")
+        result = analyze_path(film, sqlite_settings, models=models)
+        assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
+        summary = result.summary or {}
+        balanced = summary["sampled_frames"] if name == "faded" else 0
+        assert summary["frames_colour_balanced"] == balanced
+        found[name] = {
+            f.frame_index: f.frame_class for f in _frames(sqlite_settings, result.analysis_id)
+        }
+    common = sorted(set(found["kept"]) & set(found["faded"]))
+    assert len(common) >= 3
+    assert [found["faded"][i] for i in common] == [found["kept"][i] for i in common]
+
+
 def test_a_worker_that_looks_at_frames_otherwise_does_not_take_the_analysis(
     sqlite_settings: Settings, models: Models, three_shot_film: GeneratedVideo
 ) -> None:

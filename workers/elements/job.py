@@ -146,7 +146,11 @@ def extract_analysis(
             continue
         # The picture inside black bars, without the transfer's burned-in regions (a
         # timecode window would otherwise be proposed on every frame).
-        picture_box = find_picture_box(image, regions=settings.model.burn_in_regions)
+        picture_box = find_picture_box(
+            image,
+            regions=settings.model.burn_in_regions,
+            balance_colour=settings.model.balance_colour,
+        )
         if mask_png is not None and frame.frame_class is FrameClass.HYBRID:
             p_mask = decode_mask(mask_png)
             drawn = ~p_mask & picture_box.inside(p_mask.shape)

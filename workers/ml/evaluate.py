@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from app.core.config import ClassThresholds, FrameClass, ModelSettings
+from app.core.config import ClassThresholds, FrameClass, ModelSettings, configured_models
 from app.pipeline.quantify import HybridRates, measure_rates
 from workers.ml.calibration import (
     Calibration,
@@ -355,7 +355,7 @@ def calibrate_models(
     model's ``hybridlens.json``. Validation sources are never used here."""
     splits = load_splits(data, cache)
     samples = calibration_samples(splits)
-    settings = ModelSettings(device=device)  # type: ignore[arg-type]
+    settings = configured_models(device=device)
     images = [s.image for s in samples]
     fitted: dict[str, Any] = {"frames": len(samples)}
     if classifier is not None:

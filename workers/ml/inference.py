@@ -130,6 +130,9 @@ class MaskVerdict:
     # The picture inside the frame's black bars the verdict was made on (its figures measured
     # inside it, its masks laid over the whole frame); None: the whole frame.
     picture: PictureBox | None = None
+    # The models took the picture's colour cast out before they looked (a faded or tinted
+    # print: ``app.pipeline.colour``).
+    colour_cast: bool = False
 
 
 def _calibrated(calibration: Calibration | None, raw: float, margin: float, hybrid: bool) -> float:
@@ -353,9 +356,9 @@ class _Runner:
         by the picture inside its bars only, and its masks cover the whole frame."""
         thresholds = thresholds or self.thresholds
         if picture is None or picture.whole:
-            return judge_map(p_map, thresholds, self.calibration)
+            return _seen(judge_map(p_map, thresholds, self.calibration), picture)
         verdict = judge_map(picture.crop(p_map), thresholds, self.calibration)
-        return _framed(verdict, picture, picture.expand_map)
+        return _seen(_framed(verdict, picture, picture.expand_map), picture)
 
     def _run(self, batch: object, function: Callable[[Any], Any] | None = None) -> Any:
         """``function`` (the module's forward by default) on ``batch``, in inference mode and
@@ -542,7 +545,7 @@ class Classifier(_Runner):
         # A barred frame's masks become pixel masks of the whole frame: a grid of the frame's
         # cells would squeeze some of the picture's cells out.
         framed = [
-            verdict if box.whole else _framed(verdict, box, box.grid_pixels)
+            _seen(verdict if box.whole else _framed(verdict, box, box.grid_pixels), box)
             for verdict, box in zip(verdicts, boxes, strict=True)
         ]
         return _framed_grids(patch_maps, boxes), framed
@@ -621,6 +624,11 @@ def _framed_grids(patch_maps: np.ndarray, boxes: Sequence[PictureBox]) -> np.nda
     if not len(patch_maps):
         return patch_maps
     return np.stack([box.expand_grid(grid) for grid, box in zip(patch_maps, boxes, strict=True)])
+
+
+def _seen(verdict: MaskVerdict, picture: PictureBox | None) -> MaskVerdict:
+    """``verdict``, saying whether the models took its picture's colour cast out."""
+    return replace(verdict, colour_cast=True) if picture is not None and picture.cast else verdict
 
 
 def _framed(

@@ -305,7 +305,9 @@ def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> Picture
         return None
     # Inside the bars only: a person's mask over subtitles is propagated as drawn.
     boxes = [
-        find_picture_box(frame, bars=segmenter.crop_borders)
+        find_picture_box(
+            frame, bars=segmenter.crop_borders, balance_colour=segmenter.balance_colour
+        )
         for frame in frames
         if not is_dark(frame)
     ]

@@ -49,6 +49,8 @@ class SegmentResult:
     # subtitles (``subtitles``: its bottom is where they begin); None: the whole image.
     picture: list[int] | None = None
     subtitles: bool = False
+    # The models took the image's colour cast out before they looked (a faded or tinted print).
+    colour_cast: bool = False
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class SegmentResult:
             "confidence": round(self.confidence, 4),
             "picture": self.picture,
             "subtitles": self.subtitles,
+            "colour_cast": self.colour_cast,
             "error": self.error,
         }
 
@@ -156,6 +159,7 @@ def segment_paths(
         verdict = decision.verdict
         result.picture = None if verdict.picture is None else verdict.picture.as_list()
         result.subtitles = verdict.picture is not None and verdict.picture.subtitles
+        result.colour_cast = verdict.colour_cast
         mask = np.where(full_size_mask(verdict.p_mask, *image.shape[:2]), 255, 0).astype(np.uint8)
         result.p_fraction = verdict.p_fraction
         result.frame_class = verdict.frame_class.value

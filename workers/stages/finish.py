@@ -56,9 +56,10 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
 
     mark = time.perf_counter()
     results: list[FrameResult] = []
-    # Frames the models judged by the picture inside black letterbox / pillarbox bars, and
-    # above burned-in subtitles, which were left out: counted in the same pass.
-    in_bars = subtitled = 0
+    # Frames the models judged by the picture inside black letterbox / pillarbox bars, above
+    # burned-in subtitles, which were left out, and with its colour cast taken out: counted in
+    # the same pass.
+    in_bars = subtitled = balanced = 0
     for frame, verdict in _joined(manifest, spool):
         results.append(
             FrameResult(
@@ -71,6 +72,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         )
         in_bars += verdict.in_bars
         subtitled += verdict.subtitled
+        balanced += verdict.balanced
     shots = [Shot(**shot.model_dump()) for shot in manifest.shots]
     per_shot = shot_stats(results, shots)
     duration_s = max(manifest.duration_s, shots[-1].end_time if shots else 0.0)
@@ -85,6 +87,7 @@ def finish(analysis_id: int, call: StageCall) -> StageOutcome:
         "segmented_frames": inference.segmented,
         "frames_in_bars": in_bars,
         "frames_with_subtitles": subtitled,
+        "frames_colour_balanced": balanced,
         # What the adjusted ratio was adjusted by (null: not adjusted); kept so that figures
         # recomputed with an archivist's corrections adjust the same way.
         "hybrid_rates": rates.as_meta() if rates is not None else None,

@@ -166,9 +166,11 @@ def infer_chunk(
             segmented=False,
             # The classifier's patch mask, uniform when it calls the frame homogeneous.
             np_grid=np_grid(decision.verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
-            # The models looked at the picture inside black bars, above subtitles.
+            # The models looked at the picture inside black bars, above subtitles, its colour
+            # cast taken out.
             in_bars=_barred(decision.verdict),
             subtitled=_subtitled(decision.verdict),
+            balanced=_balanced(decision.verdict),
         )
         for frame, decision in zip(spooled, decisions, strict=True)
     ]
@@ -213,6 +215,7 @@ def _segmented(
         np_grid=np_grid(verdict.p_mask, pipeline.grid_rows, pipeline.grid_cols),
         in_bars=_barred(verdict),
         subtitled=_subtitled(verdict),
+        balanced=_balanced(verdict),
     )
 
 
@@ -222,3 +225,7 @@ def _barred(verdict: MaskVerdict) -> bool:
 
 def _subtitled(verdict: MaskVerdict) -> bool:
     return verdict.picture is not None and verdict.picture.subtitles
+
+
+def _balanced(verdict: MaskVerdict) -> bool:
+    return verdict.colour_cast

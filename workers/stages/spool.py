@@ -110,6 +110,8 @@ class FrameInference(BaseModel):
     in_bars: bool = False
     # ... and above burned-in subtitles at its bottom (app/pipeline/subtitles).
     subtitled: bool = False
+    # ... with the picture's colour cast taken out (app/pipeline/colour).
+    balanced: bool = False
 
     @property
     def mask_png(self) -> bytes | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.config import ModelSettings
-from app.pipeline.colour import balance
+from app.pipeline.colour import balance, colour_cast
 from tests.figures import photo_background
 
 FADE_GAIN = np.array([0.62, 0.55, 0.58], np.float32)
@@ -58,6 +58,7 @@ def test_a_faded_print_comes_back_near_the_original() -> None:
 def test_a_card_of_one_colour_is_left_as_it_is() -> None:
     card = np.full((120, 160, 3), (20, 40, 200), np.uint8)
     assert np.array_equal(balance(card), card)
+    assert not colour_cast(card)
     assert balance(np.zeros((0, 0, 3), np.uint8)).size == 0
 
 
@@ -91,6 +92,9 @@ def test_a_dim_tinted_frame_is_stretched_at_most_max_gain() -> None:
     red_in, red_out = tinted[:, :, 0].astype(np.float32), out[:, :, 0].astype(np.float32)
     gain = np.ptp(red_out) / np.ptp(red_in)
     assert 1.0 < gain <= MAX_GAIN + 0.1
+    # Every channel's stretch is cut back alike: the tint still comes out neutral (grey).
+    white = np.percentile(out.reshape(-1, 3), 99, axis=0)
+    assert np.ptp(white) < 12
 
 
 def test_anything_but_an_rgb_uint8_image_is_refused() -> None:
@@ -141,3 +145,33 @@ def test_annotated_frames_are_trained_on_as_the_models_see_them() -> None:
     trained_on = frames.as_proxy_set().images[0]
     assert np.array_equal(trained_on, balance(faded))
     assert frames.images[0] is faded  # scored by a segmenter that takes the cast out itself
+
+
+def test_calibration_and_rates_are_measured_as_the_archive_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``train calibrate``, ``train rates`` and the fine-tuning score look at frames as the
+    configured analyses do: an archive that keeps colour casts measures with them kept."""
+    from app.core.config import configured_models, get_settings
+
+    assert configured_models(device="cpu").balance_colour is True
+    monkeypatch.setenv("HYBRIDLENS_MODEL__BALANCE_COLOUR", "false")
+    monkeypatch.setenv("HYBRIDLENS_MODEL__SEGMENTER_PATH", "/somewhere/else")
+    get_settings.cache_clear()
+    settings = configured_models(device="cpu", cpu_threads=2)
+    assert settings.balance_colour is False
+    assert settings.segmenter_path is None  # the caller names the models it measures
+    assert (settings.device, settings.cpu_threads) == ("cpu", 2)
+
+
+def test_a_faded_shot_s_bars_are_found_for_propagation() -> None:
+    from workers.ml.inference import Segmenter
+    from workers.ml.propagation import _shot_picture
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[30:210] = photo_background(12, (320, 180))
+    shot = [_faded(frame)] * 3
+    box = _shot_picture(shot, Segmenter.load(ModelSettings(device="cpu")))
+    assert box is not None and box.as_list() == [0, 30, 320, 210]
+    off = Segmenter.load(ModelSettings(device="cpu", balance_colour=False))
+    assert _shot_picture(shot, off) is None

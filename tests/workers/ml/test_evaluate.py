@@ -85,6 +85,8 @@ def test_train_rates_stores_the_cascades_hybrid_rates_with_the_classifier(
     # photographed area is under the class threshold is neither hybrid nor homogeneous.
     assert rates.homogeneous_frames == 12 and 0 < rates.hybrid_frames <= 12
     assert json.loads(result.output) == rates.as_meta()
+    # Measured as analyses look at frames (colour casts taken out, the default), and said so.
+    assert rates.balance_colour is True
 
 
 def test_train_rates_says_when_the_data_has_no_calibration_sources(tmp_path: Path) -> None:

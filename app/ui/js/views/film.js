@@ -192,6 +192,8 @@ function resultSections(film, stats, shots, timeline, context, firstFrames, scen
         summary.frames_in_bars ? `${summary.frames_in_bars} judged inside black bars` : "",
         // ... and above burned-in subtitles, left out of the judgement.
         summary.frames_with_subtitles ? `${summary.frames_with_subtitles} with subtitles left out` : "",
+        // ... and with a faded or tinted print's colour cast taken out.
+        summary.frames_colour_balanced ? `${summary.frames_colour_balanced} with a colour cast taken out` : "",
       ].filter(Boolean).join(" · ")),
       h("div", { class: "stat-card", id: "human-checked" }, h("dt", {}, "Human-checked"), h("dd", {}, h("span", { class: "stat-value" }, percent(stats.human_checked_share ?? 0, 1)), h("small", {}, "of running time, by a person's mask or label"))),
     ),
