@@ -339,22 +339,39 @@ def test_a_subtitled_film_is_judged_above_its_subtitles(
     ]
     lines = [["where were you last night"], ["I waited", "at the station"], ["never again"]]
     subtitled = [burn_subtitle(p, text) for p, text in zip(pictures, lines, strict=True)]
-    found = {}
-    for name, frames in (("plain", pictures), ("subtitled", subtitled)):
-        film = make_lossless_video([f for f in frames for _ in range(2)], tmp_path / f"{name}.mkv")
-        result = analyze_path(film, sqlite_settings, models=models)
+    # Each frame gets the class of the same frame without its subtitle.
+    summaries = _same_classes_as_plain(
+        sqlite_settings, models, tmp_path, pictures, subtitled, "frames_with_subtitles"
+    )
+    assert [summary["frames_in_bars"] for summary in summaries] == [0, 0]
+
+
+def _same_classes_as_plain(
+    settings: Settings,
+    models: Models,
+    tmp_path: Path,
+    plain: list[np.ndarray],
+    dressed: list[np.ndarray],
+    counted: str,
+) -> list[dict[str, Any]]:
+    """Films of the ``plain`` pictures and of the same ``dressed`` (2 s each), analysed:
+    each dressed frame gets the plain frame's class, and the summaries' ``counted`` is every
+    sampled frame of the dressed film and none of the plain one. The two summaries."""
+    found, summaries = [], []
+    for number, frames in enumerate((plain, dressed)):
+        film = make_lossless_video(
+            [f for f in frames for _ in range(2)], tmp_path / f"{number}.mkv"
+        )
+        result = analyze_path(film, settings, models=models)
         assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
         summary = result.summary or {}
-        with_subtitles = summary["sampled_frames"] if name == "subtitled" else 0
-        assert summary["frames_with_subtitles"] == with_subtitles
-        assert summary["frames_in_bars"] == 0
-        found[name] = {
-            f.frame_index: f.frame_class for f in _frames(sqlite_settings, result.analysis_id)
-        }
-    # Each frame gets the class of the same frame without its subtitle.
-    common = sorted(set(found["plain"]) & set(found["subtitled"]))
+        assert summary[counted] == (summary["sampled_frames"] if number else 0)
+        summaries.append(summary)
+        found.append({f.frame_index: f.frame_class for f in _frames(settings, result.analysis_id)})
+    common = sorted(set(found[0]) & set(found[1]))
     assert len(common) >= 3
-    assert [found["subtitled"][i] for i in common] == [found["plain"][i] for i in common]
+    assert [found[1][i] for i in common] == [found[0][i] for i in common]
+    return summaries
 
 
 def test_a_faded_print_is_judged_with_its_colour_cast_taken_out(
@@ -367,20 +384,9 @@ def test_a_faded_print_is_judged_with_its_colour_cast_taken_out(
         picture[:12, :16], picture[-12:, -16:] = 0, 255
     gain, lift = np.array([0.62, 0.55, 0.58]), np.array([92.0, 31.0, 66.0])
     faded = [np.clip(p * gain + lift, 0, 255).astype(np.uint8) for p in pictures]
-    found = {}
-    for name, frames in (("kept", pictures), ("faded", faded)):
-        film = make_lossless_video([f for f in frames for _ in range(2)], tmp_path / f"{name}.mkv")
-        result = analyze_path(film, sqlite_settings, models=models)
-        assert result.status is RunStatus.DONE and result.analysis_id is not None, result.error
-        summary = result.summary or {}
-        balanced = summary["sampled_frames"] if name == "faded" else 0
-        assert summary["frames_colour_balanced"] == balanced
-        found[name] = {
-            f.frame_index: f.frame_class for f in _frames(sqlite_settings, result.analysis_id)
-        }
-    common = sorted(set(found["kept"]) & set(found["faded"]))
-    assert len(common) >= 3
-    assert [found["faded"][i] for i in common] == [found["kept"][i] for i in common]
+    _same_classes_as_plain(
+        sqlite_settings, models, tmp_path, pictures, faded, "frames_colour_balanced"
+    )
 
 
 def test_a_worker_that_looks_at_frames_otherwise_does_not_take_the_analysis(
