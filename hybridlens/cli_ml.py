@@ -602,7 +602,8 @@ def rates_cmd(
     """Measure how often the pipeline calls hybrid and homogeneous frames hybrid, on the
     calibration sources, and store it with the classifier: films analysed with this pair,
     threshold and rule get a hybrid ratio adjusted for it (``train calibrate`` does this
-    too, with both models, at the defaults)."""
+    too, with both models, at the default threshold and rule). The models look at each frame
+    as configured analyses do (bars, subtitles, burned-in regions, colour casts)."""
     from app.core.config import ClassThresholds, configured_models
     from workers.ml.evaluate import store_hybrid_rates
     from workers.ml.models import CheckpointError

@@ -355,7 +355,9 @@ def calibrate_models(
     model's ``hybridlens.json``. Validation sources are never used here."""
     splits = load_splits(data, cache)
     samples = calibration_samples(splits)
-    settings = configured_models(device=device)
+    # The default class threshold and rule; what of each frame the models look at as
+    # configured (bars, subtitles, burned-in regions, colour casts).
+    settings = configured_models(device=device, thresholds=ClassThresholds())
     images = [s.image for s in samples]
     fitted: dict[str, Any] = {"frames": len(samples)}
     if classifier is not None:
