@@ -44,6 +44,15 @@ def has_cast(low: np.ndarray, high: np.ndarray, levels: float = CAST_LEVELS) -> 
     return bool(np.ptp(low) > levels or np.ptp(high) > levels)
 
 
+def is_flat(image: np.ndarray) -> bool:
+    """Whether every channel of ``image`` spans fewer than ``FLAT_LEVELS`` levels: a card of
+    one colour, or a faded print's fade to black (flat dark magenta)."""
+    if image.size == 0:
+        return True
+    low, high = channel_levels(image)
+    return bool((high - low < FLAT_LEVELS).all())
+
+
 def colour_cast(image: np.ndarray) -> bool:
     """Whether :func:`balance` takes a cast out of ``image`` (a card of one colour has none
     to take out)."""

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from app.pipeline.borders import PictureBox, find_picture_box, is_dark
+from app.pipeline.colour import is_flat
 from workers.ml.inference import Segmenter, to_batch
 
 # (done, total) frames propagated.
@@ -300,7 +301,9 @@ def _propagate(
 
 def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> PictureBox | None:
     """The box holding every frame's picture inside black bars (frames of one size; frames
-    black all over, such as a fade, have no say), or None when that is the whole frame."""
+    black all over, such as a fade, have no say, nor, when the segmenter takes colour casts
+    out, frames of one flat colour: a faded print's fade is dark magenta), or None when that
+    is the whole frame."""
     if not frames or len({frame.shape for frame in frames}) > 1:
         return None
     # Inside the bars only: a person's mask over subtitles is propagated as drawn.
@@ -309,7 +312,7 @@ def _shot_picture(frames: Sequence[np.ndarray], segmenter: Segmenter) -> Picture
             frame, bars=segmenter.crop_borders, balance_colour=segmenter.balance_colour
         )
         for frame in frames
-        if not is_dark(frame)
+        if not is_dark(frame) and not (segmenter.balance_colour and is_flat(frame))
     ]
     if not boxes:
         return None

@@ -173,5 +173,9 @@ def test_a_faded_shot_s_bars_are_found_for_propagation() -> None:
     shot = [_faded(frame)] * 3
     box = _shot_picture(shot, Segmenter.load(ModelSettings(device="cpu")))
     assert box is not None and box.as_list() == [0, 30, 320, 210]
+    # The shot fades to black, as faded as the rest: that frame has no say in the bars.
+    faded_black = _faded(np.zeros_like(frame))
+    box = _shot_picture([*shot, faded_black], Segmenter.load(ModelSettings(device="cpu")))
+    assert box is not None and box.as_list() == [0, 30, 320, 210]
     off = Segmenter.load(ModelSettings(device="cpu", balance_colour=False))
     assert _shot_picture(shot, off) is None
