@@ -118,3 +118,25 @@ def burn_subtitle(frame: np.ndarray, lines: list[str], style: str = "outline") -
         draw.text((x, y), text, font=font, fill=(240, 240, 240), stroke_width=outline,
                   stroke_fill=(10, 10, 10))  # fmt: skip
     return np.asarray(image)
+
+
+# A faded colour print, per RGB channel (``bench/bench_transfers.py``'s ``faded_colour``): the
+# cyan and yellow dyes gone first, a magenta cast left, the blacks lifted.
+FADE_GAIN = np.array([0.62, 0.55, 0.58], np.float32)
+FADE_LIFT = np.array([92.0, 31.0, 66.0], np.float32)
+
+
+def faded_print(picture: np.ndarray) -> np.ndarray:
+    """``picture`` (RGB uint8) as a faded colour print."""
+    faded = picture.astype(np.float32) * FADE_GAIN + FADE_LIFT
+    return np.clip(faded, 0, 255).astype(np.uint8)
+
+
+def neutral_points(frame: np.ndarray, patch: tuple[int, int] = (30, 40)) -> np.ndarray:
+    """``frame`` with a black patch at its top left and a white one at its bottom right
+    (``patch``: rows, columns), as a well-kept print has black and white."""
+    rows, cols = patch
+    frame = frame.copy()
+    frame[:rows, :cols] = 0
+    frame[-rows:, -cols:] = 255
+    return frame

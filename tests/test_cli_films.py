@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from app.core.db import dispose_engine
 from hybridlens.cli import build_app
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.figures import burn_subtitle, photo_background
+from tests.figures import burn_subtitle, faded_print, photo_background
 from tests.media import (
     GeneratedVideo,
     Segment,
@@ -177,17 +177,12 @@ def _subtitled(picture: np.ndarray) -> np.ndarray:
     return burn_subtitle(picture, ["come home"])
 
 
-def _faded(picture: np.ndarray) -> np.ndarray:
-    faded = picture.astype(np.float32) * np.array([0.62, 0.55, 0.58]) + np.array([92, 31, 66])
-    return np.clip(faded, 0, 255).astype(np.uint8)
-
-
 @pytest.mark.parametrize(
     ("dress", "says"),
     [
         (_pillarboxed, "judged inside black bars"),
         (_subtitled, "with subtitles left out"),
-        (_faded, "with a colour cast taken out"),
+        (faded_print, "with a colour cast taken out"),
     ],
 )
 def test_analyze_says_how_many_frames_it_judged_inside_bars_or_above_subtitles(

@@ -25,7 +25,7 @@ from app.jobs import service as jobs_service
 from app.pipeline.hashing import sha256_of_file
 from app.pipeline.masks import decode_mask
 from tests.app.conftest import _pg_database, _sqlite_template, db_url  # noqa: F401
-from tests.figures import burn_subtitle, paste, photo_background
+from tests.figures import burn_subtitle, faded_print, neutral_points, paste, photo_background
 from tests.media import (
     GeneratedVideo,
     Segment,
@@ -379,11 +379,8 @@ def test_a_faded_print_is_judged_with_its_colour_cast_taken_out(
 ) -> None:
     """A faded colour print (magenta cast, lifted blacks) gets the classes of the print
     before it faded, and the summary counts the frames whose cast was taken out."""
-    pictures = [photo_background(seed, (240, 180)) for seed in (4, 5, 6)]
-    for picture in pictures:  # neutral black and white points, as a well-kept print has
-        picture[:12, :16], picture[-12:, -16:] = 0, 255
-    gain, lift = np.array([0.62, 0.55, 0.58]), np.array([92.0, 31.0, 66.0])
-    faded = [np.clip(p * gain + lift, 0, 255).astype(np.uint8) for p in pictures]
+    pictures = [neutral_points(photo_background(seed, (240, 180)), (12, 16)) for seed in (4, 5, 6)]
+    faded = [faded_print(picture) for picture in pictures]
     _same_classes_as_plain(
         sqlite_settings, models, tmp_path, pictures, faded, "frames_colour_balanced"
     )

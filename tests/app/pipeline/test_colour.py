@@ -7,23 +7,9 @@ import pytest
 
 from app.core.config import ModelSettings
 from app.pipeline.colour import balance, colour_cast
+from tests.figures import faded_print as _faded
+from tests.figures import neutral_points as _neutral_points
 from tests.figures import photo_background
-
-FADE_GAIN = np.array([0.62, 0.55, 0.58], np.float32)
-FADE_LIFT = np.array([92.0, 31.0, 66.0], np.float32)
-
-
-def _neutral_points(frame: np.ndarray) -> np.ndarray:
-    """``frame`` with a black and a white patch (each over 1% of it): neutral black and
-    white points, whatever its colours between."""
-    frame = frame.copy()
-    frame[:30, :40] = 0
-    frame[-30:, -40:] = 255
-    return frame
-
-
-def _faded(frame: np.ndarray) -> np.ndarray:
-    return np.clip(frame.astype(np.float32) * FADE_GAIN + FADE_LIFT, 0, 255).astype(np.uint8)
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
